@@ -1,0 +1,54 @@
+# One entry point for people and CI. Each target sets up the virtualenv it needs
+# from the pinned requirements, so a fresh clone needs only Python 3.11+ and make.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: help venv test lint unit integration demo serve bench lock clean
+
+help:
+	@echo "make demo   - deploy the dev stack on the embedded AWS emulator and push sample images through it"
+	@echo "make test   - lint, type-check and run every test (unit, infra mocks, local end-to-end)"
+	@echo "make bench  - measured comparisons (writes benchmarks/results.md)"
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy infra functions imagepipe __main__.py
+
+test: lint
+	$(BIN)/pytest
+
+unit: $(STAMP)
+	$(BIN)/pytest -m "not integration"
+
+integration: $(STAMP)
+	$(BIN)/pytest -m integration
+
+demo: $(STAMP)
+	$(BIN)/imagepipe local demo --out out
+
+serve: $(STAMP)
+	$(BIN)/imagepipe local serve
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+lock:
+	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv
+	.lockvenv/bin/pip install --quiet -e '.[dev]'
+	(echo "# Every dependency pinned: make test and make demo install exactly these (regenerate with: make lock)."; \
+	 .lockvenv/bin/pip freeze --all --exclude-editable | grep -v '^pip==' | sort -f) > requirements.txt
+	rm -rf .lockvenv
+
+clean:
+	rm -rf $(VENV) .build out .pytest_cache .mypy_cache .ruff_cache

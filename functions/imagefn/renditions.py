@@ -1,0 +1,98 @@
+"""The rendition spec: what one output image should look like.
+
+Shared by the Pulumi program (which validates stack config into these) and by the
+Lambdas (which receive them as JSON), so the rules live in one place.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from typing import Any, Final, Literal, cast, get_args
+
+Fit = Literal["contain", "cover", "fill"]
+OutputFormat = Literal["jpeg", "png", "webp", "avif", "original"]
+
+FITS: Final[tuple[str, ...]] = get_args(Fit)
+OUTPUT_FORMATS: Final[tuple[str, ...]] = get_args(OutputFormat)
+MAX_SIDE: Final = 10_000
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_FIELDS: Final = ("name", "width", "height", "fit", "format", "quality")
+
+
+class RenditionError(ValueError):
+    """A rendition spec is invalid; the message names the field."""
+
+
+@dataclass(frozen=True)
+class Rendition:
+    """One output of the pipeline.
+
+    fit:
+      contain  scale to fit inside width x height, keep the aspect ratio, never upscale
+      cover    scale to cover width x height and centre-crop to exactly that size
+      fill     scale to fit inside width x height, then pad to exactly that size
+    format "original" keeps the source's format where browsers can show it
+    (JPEG, PNG, WebP, AVIF, GIF) and writes PNG otherwise.
+    """
+
+    name: str
+    width: int
+    height: int
+    fit: Fit = "contain"
+    format: OutputFormat = "webp"
+    quality: int = 82
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _NAME.match(self.name):
+            raise RenditionError(
+                f"name {self.name!r} must be 1-63 characters of a-z, 0-9, '-' or '_' "
+                "(it becomes the output folder)"
+            )
+        for side in ("width", "height"):
+            value = getattr(self, side)
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SIDE:
+                raise RenditionError(
+                    f"{self.name}: {side} must be a whole number from 1 to {MAX_SIDE}, "
+                    f"got {value!r}"
+                )
+        if self.fit not in FITS:
+            raise RenditionError(f"{self.name}: fit must be one of {', '.join(FITS)}, got {self.fit!r}")
+        if self.format not in OUTPUT_FORMATS:
+            raise RenditionError(
+                f"{self.name}: format must be one of {', '.join(OUTPUT_FORMATS)}, got {self.format!r}"
+            )
+        q = self.quality
+        if isinstance(q, bool) or not isinstance(q, int) or not 1 <= q <= 100:
+            raise RenditionError(f"{self.name}: quality must be a whole number from 1 to 100, got {q!r}")
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Rendition:
+        """Build from a JSON-like mapping; unknown or missing fields are errors naming the field."""
+        if not isinstance(data, dict):
+            raise RenditionError(f"each rendition must be a mapping, got {type(data).__name__}")
+        unknown = sorted(set(data) - set(_FIELDS))
+        if unknown:
+            raise RenditionError(
+                f"{data.get('name', '?')}: unknown field(s) {', '.join(unknown)}; "
+                f"allowed: {', '.join(_FIELDS)}"
+            )
+        for required in ("name", "width", "height"):
+            if required not in data:
+                raise RenditionError(f"{data.get('name', '?')}: missing field {required!r}")
+        return cls(**cast(dict[str, Any], data))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def parse_renditions(items: Any) -> tuple[Rendition, ...]:
+    """Validate a list of rendition mappings: at least one, names unique."""
+    if not isinstance(items, list | tuple) or not items:
+        raise RenditionError("must be a non-empty list of renditions")
+    renditions = tuple(Rendition.from_dict(item) for item in items)
+    names = [r.name for r in renditions]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise RenditionError(f"rendition names must be unique; repeated: {', '.join(duplicates)}")
+    return renditions

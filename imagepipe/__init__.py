@@ -1,0 +1,1 @@
+"""imagepipe: the command line of the image pipeline."""

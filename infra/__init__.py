@@ -1,0 +1,1 @@
+"""Pulumi code for the image pipeline: the ImagePipeline component and its parts."""

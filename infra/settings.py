@@ -1,0 +1,261 @@
+"""Stack configuration, validated once into a frozen Settings before any resource exists.
+
+Defaults for scalar keys live in Pulumi.yaml's `config:` schema (the Pulumi engine
+injects them); `renditions` is a list of objects, which Pulumi's project config schema
+cannot type, so its default lives here. `read_stack_config` applies the same merge the
+Pulumi CLI does, for the tools that run without it (the local stack, `imagepipe render`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final, Literal
+
+import yaml
+
+from imagefn.renditions import Rendition, RenditionError, parse_renditions
+
+PROJECT: Final = "imagepipeline"
+PROJECT_DIR: Final = Path(__file__).resolve().parent.parent
+
+DEFAULT_RENDITIONS: Final[tuple[Rendition, ...]] = (
+    Rendition(name="thumb", width=200, height=200, fit="cover", format="webp", quality=80),
+    Rendition(name="medium", width=800, height=800, fit="contain", format="jpeg", quality=82),
+    Rendition(name="large", width=1600, height=1600, fit="contain", format="webp", quality=82),
+)
+
+# https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html
+LOG_RETENTION_DAYS: Final = frozenset(
+    {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
+     2557, 2922, 3288, 3653}
+)  # fmt: skip
+RUNTIMES: Final = ("python3.11", "python3.12", "python3.13")
+ARCHITECTURES: Final = ("arm64", "x86_64")
+WORKFLOW_TYPES: Final = ("STANDARD", "EXPRESS")
+
+
+class ConfigError(ValueError):
+    """A stack config value is invalid. The message starts with the full key name."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        self.key = f"{PROJECT}:{key}"
+        super().__init__(f"{self.key}: {problem}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the program needs from stack config, already validated."""
+
+    renditions: tuple[Rendition, ...] = DEFAULT_RENDITIONS
+    upload_prefix: str = "uploads/"
+    allowed_suffixes: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".avif")
+    max_input_bytes: int = 50 * 1024 * 1024
+    max_input_pixels: int = 40_000_000
+    workflow_type: Literal["STANDARD", "EXPRESS"] = "STANDARD"
+    lambda_memory_mb: int = 1024
+    lambda_timeout_seconds: int = 60
+    lambda_architecture: Literal["arm64", "x86_64"] = "arm64"
+    lambda_runtime: str = "python3.12"
+    map_max_concurrency: int = 10
+    ingest_max_receive_count: int = 5
+    notification_email: str = ""
+    alarm_email: str = ""
+    log_retention_days: int = 30
+    backup_transition_days: int = 30
+    backup_expiration_days: int = 365
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def python_version(self) -> str:
+        """'3.12' for 'python3.12': what the layer's wheels must be built for."""
+        return self.lambda_runtime.removeprefix("python")
+
+
+def _int(lo: int, hi: int) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            raise ValueError(f"must be a whole number from {lo} to {hi}, got {value!r}")
+        return value
+
+    return check
+
+
+def _choice(options: tuple[str, ...] | frozenset[int]) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if isinstance(options, frozenset):
+            value = _int(1, 10_000)(value)
+        if value not in options:
+            shown = ", ".join(str(o) for o in sorted(options)) if isinstance(options, frozenset) \
+                else ", ".join(options)  # fmt: skip
+            raise ValueError(f"must be one of {shown}, got {value!r}")
+        return value
+
+    return check
+
+
+def _prefix(value: Any) -> str:
+    if not isinstance(value, str) or not value or value.startswith("/"):
+        raise ValueError(f"must be a non-empty key prefix without a leading '/', got {value!r}")
+    return value if value.endswith("/") else value + "/"
+
+
+def _suffixes(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list | tuple) or not value:
+        raise ValueError("must be a non-empty list of file name suffixes such as '.jpg'")
+    out: list[str] = []
+    for item in value:
+        if not isinstance(item, str) or not item.startswith(".") or len(item) < 2:
+            raise ValueError(f"each suffix must start with '.', got {item!r}")
+        out.append(item.lower())
+    # S3 rejects notification rules whose suffixes overlap ('.jpg' and 'jpg' would).
+    for a in out:
+        for b in out:
+            if a != b and b.endswith(a):
+                raise ValueError(f"suffixes {a!r} and {b!r} overlap; S3 refuses overlapping rules")
+    if len(set(out)) != len(out):
+        raise ValueError("suffixes must be unique (matching ignores case)")
+    return tuple(out)
+
+
+def _email(value: Any) -> str:
+    if value in (None, ""):
+        return ""
+    if not isinstance(value, str) or "@" not in value or " " in value.strip():
+        raise ValueError(f"must be an email address or empty, got {value!r}")
+    return value.strip()
+
+
+def _renditions(value: Any) -> tuple[Rendition, ...]:
+    if isinstance(value, str):
+        value = json.loads(value)
+    try:
+        return parse_renditions(value)
+    except RenditionError as err:
+        raise ValueError(str(err)) from None
+
+
+def _tags(value: Any) -> Mapping[str, str]:
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise ValueError("must be a mapping of string tag names to string values")
+    return dict(value)
+
+
+# config key -> (Settings field, validator). Order is the order errors are found in.
+_KEYS: Final[dict[str, tuple[str, Callable[[Any], Any]]]] = {
+    "renditions": ("renditions", _renditions),
+    "uploadPrefix": ("upload_prefix", _prefix),
+    "allowedSuffixes": ("allowed_suffixes", _suffixes),
+    "maxInputBytes": ("max_input_bytes", _int(1, 5 * 1024**3)),
+    "maxInputPixels": ("max_input_pixels", _int(1, 500_000_000)),
+    "workflowType": ("workflow_type", _choice(WORKFLOW_TYPES)),
+    "lambdaMemoryMb": ("lambda_memory_mb", _int(128, 10_240)),
+    "lambdaTimeoutSeconds": ("lambda_timeout_seconds", _int(3, 900)),
+    "lambdaArchitecture": ("lambda_architecture", _choice(ARCHITECTURES)),
+    "lambdaRuntime": ("lambda_runtime", _choice(RUNTIMES)),
+    "mapMaxConcurrency": ("map_max_concurrency", _int(1, 40)),
+    "ingestMaxReceiveCount": ("ingest_max_receive_count", _int(1, 1000)),
+    "notificationEmail": ("notification_email", _email),
+    "alarmEmail": ("alarm_email", _email),
+    "logRetentionDays": ("log_retention_days", _choice(LOG_RETENTION_DAYS)),
+    "backupTransitionDays": ("backup_transition_days", _int(0, 3650)),
+    "backupExpirationDays": ("backup_expiration_days", _int(0, 36500)),
+    "tags": ("tags", _tags),
+}
+CONFIG_KEYS: Final = tuple(_KEYS)
+STRUCTURED_KEYS: Final = frozenset({"renditions", "allowedSuffixes", "tags"})
+
+
+def settings_from_mapping(values: Mapping[str, Any]) -> Settings:
+    """Validate config values (keys with or without the 'imagepipeline:' namespace).
+
+    Missing keys take the Settings defaults. Raises ConfigError naming the first bad key.
+    """
+    plain: dict[str, Any] = {}
+    for key, value in values.items():
+        name = key.split(":", 1)[1] if key.startswith(f"{PROJECT}:") else key
+        if ":" in name:
+            continue  # another namespace (aws:region, ...): not ours to judge
+        if name not in _KEYS:
+            close = [k for k in _KEYS if k.lower() == name.lower()]
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise ConfigError(name, f"unknown config key{hint}; known: {', '.join(_KEYS)}")
+        plain[name] = value
+    fields: dict[str, Any] = {}
+    for name, (attr, check) in _KEYS.items():
+        if name in plain and plain[name] is not None:
+            try:
+                fields[attr] = check(plain[name])
+            except (ValueError, TypeError, json.JSONDecodeError) as err:
+                raise ConfigError(name, str(err)) from None
+    settings = Settings(**fields)
+    if settings.backup_expiration_days and settings.backup_transition_days and (
+        settings.backup_expiration_days <= settings.backup_transition_days
+    ):
+        raise ConfigError(
+            "backupExpirationDays",
+            f"must be greater than backupTransitionDays ({settings.backup_transition_days}) "
+            "or 0 to keep backups forever",
+        )
+    return settings
+
+
+def load_settings() -> Settings:
+    """Read and validate the current Pulumi stack's config (inside a Pulumi program)."""
+    import pulumi
+
+    config = pulumi.Config(PROJECT)
+    values: dict[str, Any] = {}
+    for name in CONFIG_KEYS:
+        raw = config.get(name)
+        if raw is None:
+            continue
+        if name in STRUCTURED_KEYS or not _is_string_key(name):
+            try:
+                values[name] = json.loads(raw)
+            except json.JSONDecodeError:
+                values[name] = raw  # let the validator say what is wrong with it
+        else:
+            values[name] = raw
+    return settings_from_mapping(values)
+
+
+def _is_string_key(name: str) -> bool:
+    return name in {
+        "uploadPrefix", "workflowType", "lambdaArchitecture", "lambdaRuntime",
+        "notificationEmail", "alarmEmail",
+    }  # fmt: skip
+
+
+def read_stack_config(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
+    """Pulumi.yaml defaults overlaid with Pulumi.<stack>.yaml values, as the CLI merges them.
+
+    Keys are returned without the namespace. Raises ConfigError for a missing stack file.
+    """
+    project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text()) or {}
+    merged: dict[str, Any] = {}
+    for key, decl in (project.get("config") or {}).items():
+        name = key.split(":", 1)[1] if key.startswith(f"{PROJECT}:") else key
+        if isinstance(decl, dict) and "default" in decl:
+            merged[name] = decl["default"]
+    stack_file = project_dir / f"Pulumi.{stack}.yaml"
+    if not stack_file.exists():
+        raise ConfigError("stack", f"no stack file {stack_file.name} in {project_dir}")
+    stack_values = (yaml.safe_load(stack_file.read_text()) or {}).get("config") or {}
+    for key, value in stack_values.items():
+        if key.startswith(f"{PROJECT}:"):
+            merged[key.split(":", 1)[1]] = value
+    return merged
+
+
+def load_stack_settings(stack: str, project_dir: Path = PROJECT_DIR) -> Settings:
+    """Settings for a stack from its files, without the Pulumi CLI."""
+    return settings_from_mapping(read_stack_config(stack, project_dir))
