@@ -197,8 +197,10 @@ def settings_from_mapping(values: Mapping[str, Any]) -> Settings:
             except (ValueError, TypeError, json.JSONDecodeError) as err:
                 raise ConfigError(name, str(err)) from None
     settings = Settings(**fields)
-    if settings.backup_expiration_days and settings.backup_transition_days and (
-        settings.backup_expiration_days <= settings.backup_transition_days
+    if (
+        settings.backup_expiration_days
+        and settings.backup_transition_days
+        and (settings.backup_expiration_days <= settings.backup_transition_days)
     ):
         raise ConfigError(
             "backupExpirationDays",

@@ -1,0 +1,201 @@
+"""Least-privilege IAM: every policy is data, scoped to the ARNs it needs.
+
+Each function below returns a policy document as a plain structure whose leaves may
+be Pulumi Outputs; `Output.json_dumps` serializes it once they resolve. No statement
+has a wildcard action. `Resource: "*"` appears only where AWS offers nothing narrower,
+and each such place says so (see WILDCARD_RESOURCE_ACTIONS, which the tests hold it to).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import pulumi
+import pulumi_aws as aws
+
+Statement = dict[str, Any]
+Document = dict[str, Any]
+
+# Actions that AWS only authorizes on Resource "*".
+WILDCARD_RESOURCE_ACTIONS: Final = frozenset(
+    {
+        # X-Ray trace upload and sampling have no resource-level permissions.
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "xray:GetSamplingRules",
+        "xray:GetSamplingTargets",
+        # Step Functions log delivery goes through CloudWatch Logs' vended-log APIs,
+        # which take no resource ARN (AWS's documented policy for state machine logging).
+        "logs:CreateLogDelivery",
+        "logs:GetLogDelivery",
+        "logs:UpdateLogDelivery",
+        "logs:DeleteLogDelivery",
+        "logs:ListLogDeliveries",
+        "logs:PutResourcePolicy",
+        "logs:DescribeResourcePolicies",
+        "logs:DescribeLogGroups",
+    }
+)
+
+
+def document(*statements: Statement) -> Document:
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+def allow(sid: str, actions: list[str], resources: list[Any]) -> Statement:
+    return {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources}
+
+
+def assume_role_policy(
+    service: str, source_account: Any = None, source_arn: Any = None
+) -> Document:
+    """Trust policy for one AWS service, pinned to our account (confused-deputy guard)."""
+    statement: Statement = {
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": "sts:AssumeRole",
+    }
+    conditions: dict[str, Any] = {}
+    if source_account is not None:
+        conditions["StringEquals"] = {"aws:SourceAccount": source_account}
+    if source_arn is not None:
+        conditions["ArnLike"] = {"aws:SourceArn": source_arn}
+    if conditions:
+        statement["Condition"] = conditions
+    return document(statement)
+
+
+def objects(bucket_arn: Any, prefix: str = "") -> Any:
+    """The object ARN pattern for a bucket (optionally under a key prefix)."""
+    return pulumi.Output.concat(bucket_arn, "/", prefix, "*")
+
+
+def _tracing() -> Statement:
+    return allow(
+        "XRayTraces",  # X-Ray has no resource-level permissions: "*" is required.
+        ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+        ["*"],
+    )
+
+
+def _function_logs(log_group_arn: Any) -> Statement:
+    return allow(
+        "WriteOwnLogs",
+        ["logs:CreateLogStream", "logs:PutLogEvents"],
+        [pulumi.Output.concat(log_group_arn, ":*")],
+    )
+
+
+def inspect_policy(source_bucket_arn: Any, upload_prefix: str, log_group_arn: Any) -> Document:
+    """Inspect reads uploads (HEAD and ranged GET both need s3:GetObject) and nothing else."""
+    return document(
+        allow("ReadUploads", ["s3:GetObject"], [objects(source_bucket_arn, upload_prefix)]),
+        _function_logs(log_group_arn),
+        _tracing(),
+    )
+
+
+def resize_policy(
+    source_bucket_arn: Any, upload_prefix: str, destination_bucket_arn: Any, log_group_arn: Any
+) -> Document:
+    """Resize reads uploads and writes renditions; it cannot write the source bucket."""
+    return document(
+        allow("ReadUploads", ["s3:GetObject"], [objects(source_bucket_arn, upload_prefix)]),
+        allow("WriteRenditions", ["s3:PutObject"], [objects(destination_bucket_arn)]),
+        _function_logs(log_group_arn),
+        _tracing(),
+    )
+
+
+def state_machine_policy(
+    *,
+    function_arns: list[Any],
+    source_bucket_arn: Any,
+    upload_prefix: str,
+    backup_bucket_arn: Any,
+    topic_arn: Any,
+    topic_key_arn: Any,
+    dead_letter_queue_arn: Any,
+) -> Document:
+    """The workflow invokes its two functions, copies uploads to backup, publishes, dead-letters."""
+    invokable = [a for arn in function_arns for a in (arn, pulumi.Output.concat(arn, ":*"))]
+    return document(
+        allow("InvokeOwnFunctions", ["lambda:InvokeFunction"], invokable),
+        # CopyObject reads the source object and writes the copy.
+        allow(
+            "ReadUploadsForBackup", ["s3:GetObject"], [objects(source_bucket_arn, upload_prefix)]
+        ),
+        allow("WriteBackups", ["s3:PutObject"], [objects(backup_bucket_arn)]),
+        allow("PublishNotifications", ["sns:Publish"], [topic_arn]),
+        # The topic is encrypted with our key: publishing needs a data key from it.
+        allow("EncryptNotifications", ["kms:GenerateDataKey", "kms:Decrypt"], [topic_key_arn]),
+        allow("DeadLetter", ["sqs:SendMessage"], [dead_letter_queue_arn]),
+        allow(
+            "DeliverExecutionLogs",  # vended-log delivery APIs take no resource ARN: "*" required.
+            [
+                "logs:CreateLogDelivery",
+                "logs:GetLogDelivery",
+                "logs:UpdateLogDelivery",
+                "logs:DeleteLogDelivery",
+                "logs:ListLogDeliveries",
+                "logs:PutResourcePolicy",
+                "logs:DescribeResourcePolicies",
+                "logs:DescribeLogGroups",
+            ],
+            ["*"],
+        ),
+        allow(
+            "XRayTraces",  # X-Ray has no resource-level permissions: "*" is required.
+            [
+                "xray:PutTraceSegments",
+                "xray:PutTelemetryRecords",
+                "xray:GetSamplingRules",
+                "xray:GetSamplingTargets",
+            ],
+            ["*"],
+        ),
+    )
+
+
+def pipe_policy(ingest_queue_arn: Any, state_machine_arn: Any) -> Document:
+    """The pipe consumes the ingest queue and starts executions of one state machine."""
+    return document(
+        allow(
+            "ConsumeIngestQueue",
+            ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+            [ingest_queue_arn],
+        ),
+        allow("StartExecutions", ["states:StartExecution"], [state_machine_arn]),
+    )
+
+
+def role(
+    name: str,
+    *,
+    service: str,
+    policy: Document,
+    parent: pulumi.Resource,
+    account_id: Any,
+    source_arn: Any = None,
+) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+    """A role for one service principal with exactly one inline policy.
+
+    The policy is returned too: whatever validates its permissions at creation time
+    (a state machine's log delivery, a pipe's source) must depend on it, not only the role.
+    """
+    created = aws.iam.Role(
+        name,
+        aws.iam.RoleArgs(
+            assume_role_policy=pulumi.Output.json_dumps(
+                assume_role_policy(service, source_account=account_id, source_arn=source_arn)
+            ),
+            description=f"{name}: least-privilege role for {service}",
+        ),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    attached = aws.iam.RolePolicy(
+        f"{name}-policy",
+        aws.iam.RolePolicyArgs(role=created.id, policy=pulumi.Output.json_dumps(policy)),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    return created, attached

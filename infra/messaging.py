@@ -1,0 +1,247 @@
+"""SQS and SNS: the ingest queue fed by S3, the dead-letter queue, and the topics.
+
+Queues use SQS-managed encryption (SSE-SQS): S3 can deliver to it, which it cannot to a
+queue under the AWS-managed KMS key. Topics use a customer-managed KMS key because
+CloudWatch alarms cannot publish to a topic under the AWS-managed SNS key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.settings import Settings
+from infra.storage import Buckets
+
+# S3 treats a new event type as any "ObjectCreated" (Put, Post, Copy, multipart).
+OBJECT_CREATED = "s3:ObjectCreated:*"
+
+
+@dataclass(frozen=True)
+class Messaging:
+    ingest_queue: aws.sqs.Queue
+    dead_letter_queue: aws.sqs.Queue
+    topic: aws.sns.Topic
+    alarm_topic: aws.sns.Topic
+    topic_key: aws.kms.Key
+    notification: aws.s3.BucketNotification
+
+
+def visibility_timeout(settings: Settings) -> int:
+    """Six times the consumer's timeout, as AWS advises for queues feeding Lambda work.
+
+    The pipe itself only calls StartExecution, but if it cannot (throttled, state machine
+    missing) the message must stay hidden long enough not to be started twice at once.
+    """
+    return min(43_200, 6 * settings.lambda_timeout_seconds)
+
+
+def suffix_filters(settings: Settings) -> list[str]:
+    """S3 suffix filters are case-sensitive: match '.jpg' and '.JPG' alike."""
+    out: list[str] = []
+    for suffix in settings.allowed_suffixes:
+        for variant in (suffix.lower(), suffix.upper()):
+            if variant not in out:
+                out.append(variant)
+    return out
+
+
+def ingest_queue_policy(queue_arn: Any, bucket_arn: Any, account_id: Any) -> dict[str, Any]:
+    """Only our source bucket, in our account, may send; and only over TLS."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "SourceBucketNotifications",
+                "Effect": "Allow",
+                "Principal": {"Service": "s3.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+                "Condition": {
+                    "ArnEquals": {"aws:SourceArn": bucket_arn},
+                    "StringEquals": {"aws:SourceAccount": account_id},
+                },
+            },
+            _deny_insecure(queue_arn),
+        ],
+    }
+
+
+def _deny_insecure(queue_arn: Any) -> dict[str, Any]:
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "sqs:*",
+        "Resource": queue_arn,
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
+def topic_key_policy(account_id: Any) -> dict[str, Any]:
+    """Key policy: the account administers the key (IAM decides who uses it), CloudWatch
+    alarms may encrypt with it. In a key policy "Resource": "*" means this key only."""
+    root = pulumi.Output.concat("arn:aws:iam::", account_id, ":root")
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AccountAdministersKey",
+                "Effect": "Allow",
+                "Principal": {"AWS": root},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            {
+                "Sid": "CloudWatchAlarmsPublish",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+            },
+        ],
+    }
+
+
+def alarm_topic_policy(topic_arn: Any, account_id: Any) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "CloudWatchAlarms",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": "sns:Publish",
+                "Resource": topic_arn,
+                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+            }
+        ],
+    }
+
+
+def create_messaging(
+    name: str, settings: Settings, buckets: Buckets, account_id: Any, parent: pulumi.Resource
+) -> Messaging:
+    opts = pulumi.ResourceOptions(parent=parent)
+    dead_letter_queue = aws.sqs.Queue(
+        f"{name}-dlq",
+        aws.sqs.QueueArgs(
+            sqs_managed_sse_enabled=True,
+            message_retention_seconds=14 * 24 * 3600,  # the maximum: time to investigate
+        ),
+        opts=opts,
+    )
+    ingest_queue = aws.sqs.Queue(
+        f"{name}-ingest",
+        aws.sqs.QueueArgs(
+            sqs_managed_sse_enabled=True,
+            visibility_timeout_seconds=visibility_timeout(settings),
+            message_retention_seconds=4 * 24 * 3600,
+            receive_wait_time_seconds=20,
+            redrive_policy=pulumi.Output.json_dumps(
+                {
+                    "deadLetterTargetArn": dead_letter_queue.arn,
+                    "maxReceiveCount": settings.ingest_max_receive_count,
+                }
+            ),
+        ),
+        opts=opts,
+    )
+    aws.sqs.RedriveAllowPolicy(
+        f"{name}-dlq-redrive-allow",
+        aws.sqs.RedriveAllowPolicyArgs(
+            queue_url=dead_letter_queue.url,
+            redrive_allow_policy=pulumi.Output.json_dumps(
+                {"redrivePermission": "byQueue", "sourceQueueArns": [ingest_queue.arn]}
+            ),
+        ),
+        opts=opts,
+    )
+    aws.sqs.QueuePolicy(
+        f"{name}-dlq-policy",
+        aws.sqs.QueuePolicyArgs(
+            queue_url=dead_letter_queue.url,
+            policy=pulumi.Output.json_dumps(
+                {"Version": "2012-10-17", "Statement": [_deny_insecure(dead_letter_queue.arn)]}
+            ),
+        ),
+        opts=opts,
+    )
+    ingest_policy = aws.sqs.QueuePolicy(
+        f"{name}-ingest-policy",
+        aws.sqs.QueuePolicyArgs(
+            queue_url=ingest_queue.url,
+            policy=pulumi.Output.json_dumps(
+                ingest_queue_policy(ingest_queue.arn, buckets.source.arn, account_id)
+            ),
+        ),
+        opts=opts,
+    )
+    notification = aws.s3.BucketNotification(
+        f"{name}-uploads",
+        aws.s3.BucketNotificationArgs(
+            bucket=buckets.source.id,
+            queues=[
+                aws.s3.BucketNotificationQueueArgs(
+                    id=f"uploads{suffix}",
+                    queue_arn=ingest_queue.arn,
+                    events=[OBJECT_CREATED],
+                    filter_prefix=settings.upload_prefix,
+                    filter_suffix=suffix,
+                )
+                for suffix in suffix_filters(settings)
+            ],
+        ),
+        # S3 sends a test event while saving the configuration and refuses it unless
+        # the queue policy already lets the bucket send.
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[ingest_policy]),
+    )
+
+    topic_key = aws.kms.Key(
+        f"{name}-topics-key",
+        aws.kms.KeyArgs(
+            description=f"{name}: encrypts the notification and alarm topics",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=pulumi.Output.json_dumps(topic_key_policy(account_id)),
+        ),
+        opts=opts,
+    )
+    topic = aws.sns.Topic(
+        f"{name}-processed", aws.sns.TopicArgs(kms_master_key_id=topic_key.arn), opts=opts
+    )
+    alarm_topic = aws.sns.Topic(
+        f"{name}-alarms", aws.sns.TopicArgs(kms_master_key_id=topic_key.arn), opts=opts
+    )
+    aws.sns.TopicPolicy(
+        f"{name}-alarms-policy",
+        aws.sns.TopicPolicyArgs(
+            arn=alarm_topic.arn,
+            policy=pulumi.Output.json_dumps(alarm_topic_policy(alarm_topic.arn, account_id)),
+        ),
+        opts=opts,
+    )
+    for topic_name, subscribed, email in (
+        ("processed", topic, settings.notification_email),
+        ("alarms", alarm_topic, settings.alarm_email),
+    ):
+        if email:
+            aws.sns.TopicSubscription(
+                f"{name}-{topic_name}-email",
+                aws.sns.TopicSubscriptionArgs(
+                    topic=subscribed.arn, protocol="email", endpoint=email
+                ),
+                opts=opts,
+            )
+    return Messaging(
+        ingest_queue=ingest_queue,
+        dead_letter_queue=dead_letter_queue,
+        topic=topic,
+        alarm_topic=alarm_topic,
+        topic_key=topic_key,
+        notification=notification,
+    )

@@ -1,0 +1,82 @@
+"""The ImagePipeline component: one upload in, renditions and a notification out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.alarms import create_alarms
+from infra.functions import create_functions
+from infra.messaging import create_messaging
+from infra.settings import Settings
+from infra.storage import create_buckets
+from infra.workflow import create_workflow
+
+TYPE_TOKEN = "imagepipeline:index:ImagePipeline"  # noqa: S105 (a type token, not a secret)
+
+
+@dataclass(frozen=True)
+class ImagePipelineArgs:
+    """What the component needs: validated settings (see infra.settings)."""
+
+    settings: Settings
+
+
+class ImagePipeline(pulumi.ComponentResource):
+    """S3 upload -> SQS -> EventBridge Pipe -> Step Functions -> Lambda renditions -> SNS."""
+
+    source_bucket: pulumi.Output[str]
+    destination_bucket: pulumi.Output[str]
+    backup_bucket: pulumi.Output[str]
+    state_machine_arn: pulumi.Output[str]
+    executions_console_url: pulumi.Output[str]
+    dead_letter_queue_url: pulumi.Output[str]
+    topic_arn: pulumi.Output[str]
+    upload_command: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: ImagePipelineArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        settings = args.settings
+        account_id = aws.get_caller_identity_output(
+            opts=pulumi.InvokeOutputOptions(parent=self)
+        ).account_id
+        region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
+
+        buckets = create_buckets(name, settings, self)
+        messaging = create_messaging(name, settings, buckets, account_id, self)
+        functions = create_functions(name, settings, buckets, account_id, self)
+        workflow = create_workflow(name, settings, buckets, messaging, functions, account_id, self)
+        create_alarms(name, messaging, workflow, self)
+
+        self.source_bucket = buckets.source.bucket
+        self.destination_bucket = buckets.destination.bucket
+        self.backup_bucket = buckets.backup.bucket
+        self.state_machine_arn = workflow.state_machine.arn
+        self.executions_console_url = pulumi.Output.all(region, workflow.state_machine.arn).apply(
+            lambda v: (
+                f"https://{v[0]}.console.aws.amazon.com/states/home?region={v[0]}"
+                f"#/statemachines/view/{quote(v[1], safe='')}"
+            )
+        )
+        self.dead_letter_queue_url = messaging.dead_letter_queue.url
+        self.topic_arn = messaging.topic.arn
+        self.upload_command = buckets.source.bucket.apply(
+            lambda b: f"aws s3 cp ./photo.jpg s3://{b}/{settings.upload_prefix}photo.jpg"
+        )
+        self.register_outputs(
+            {
+                "source_bucket": self.source_bucket,
+                "destination_bucket": self.destination_bucket,
+                "backup_bucket": self.backup_bucket,
+                "state_machine_arn": self.state_machine_arn,
+                "executions_console_url": self.executions_console_url,
+                "dead_letter_queue_url": self.dead_letter_queue_url,
+                "topic_arn": self.topic_arn,
+                "upload_command": self.upload_command,
+            }
+        )
