@@ -197,6 +197,10 @@ def settings_from_mapping(values: Mapping[str, Any]) -> Settings:
             except (ValueError, TypeError, json.JSONDecodeError) as err:
                 raise ConfigError(name, str(err)) from None
     settings = Settings(**fields)
+    if 0 < settings.backup_transition_days < 30:
+        raise ConfigError(
+            "backupTransitionDays", "must be 0 or at least 30 (S3's minimum for STANDARD_IA)"
+        )
     if (
         settings.backup_expiration_days
         and settings.backup_transition_days

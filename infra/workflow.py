@@ -16,12 +16,12 @@ from infra.messaging import Messaging
 from infra.settings import Settings
 from infra.storage import Buckets
 
-# The pipe forwards only S3 ObjectCreated records: S3's s3:TestEvent (sent when the
-# notification is saved) has no Records and is dropped, and deleted, by the pipe.
+# The pipe drops S3's s3:TestEvent (sent when the notification is saved): its body has an
+# "Event" key, real notifications have "Records" and no "Event". A negative match is
+# deliberate: anything else that reaches the queue still starts an execution, whose
+# Inspect step rejects it into the dead-letter queue, so nothing vanishes silently.
 # The local stack's poller applies this same pattern.
-PIPE_FILTER_PATTERN: Final[dict[str, Any]] = {
-    "body": {"Records": {"eventSource": ["aws:s3"], "eventName": [{"prefix": "ObjectCreated:"}]}}
-}
+PIPE_FILTER_PATTERN: Final[dict[str, Any]] = {"body": {"Event": [{"exists": False}]}}
 
 
 @dataclass(frozen=True)

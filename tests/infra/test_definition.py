@@ -1,0 +1,108 @@
+"""The state machine definition: the renderer's contract, statelint, and graph sanity."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from statelint.linter import Linter
+
+from infra import asl
+from infra.settings import Settings
+from infra.workflow import definition_values
+
+VALUES = definition_values(
+    inspect_arn="arn:aws:lambda:eu-west-1:111111111111:function:inspect",
+    resize_arn="arn:aws:lambda:eu-west-1:111111111111:function:resize",
+    backup_bucket="backup-bucket",
+    topic_arn="arn:aws:sns:eu-west-1:111111111111:processed",
+    dead_letter_queue_url="https://sqs.eu-west-1.amazonaws.com/111111111111/dlq",
+    settings=Settings(map_max_concurrency=7),
+)
+
+
+def rendered() -> dict[str, Any]:
+    return json.loads(asl.render_file(VALUES))  # type: ignore[no-any-return]
+
+
+def all_state_maps(machine: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The top-level States and those of every Map/Parallel inside."""
+    yield machine["States"]
+    for state in machine["States"].values():
+        if "ItemProcessor" in state:
+            yield from all_state_maps(state["ItemProcessor"])
+        for branch in state.get("Branches", []):
+            yield from all_state_maps(branch)
+
+
+def test_renders_every_placeholder_with_its_json_type() -> None:
+    text = asl.render_file(VALUES)
+    assert "${" not in text
+    machine = json.loads(text)
+    assert machine["States"]["Make renditions"]["MaxConcurrency"] == 7
+    # Context-object paths survive untouched (string.Template would mangle them).
+    payload = machine["States"]["Inspect upload"]["Parameters"]["Payload"]
+    assert payload["execution"]["id.$"] == "$$.Execution.Id"
+
+
+def test_statelint_finds_no_problem() -> None:
+    assert Linter.validate(asl.render_file(VALUES)) == []
+
+
+def test_every_transition_names_an_existing_state() -> None:
+    for states in all_state_maps(rendered()):
+        for name, state in states.items():
+            targets = [state.get("Next"), state.get("Default")]
+            targets += [c["Next"] for c in state.get("Catch", [])]
+            targets += [c["Next"] for c in state.get("Choices", [])]
+            for target in filter(None, targets):
+                assert target in states, f"{name} -> {target}"
+            assert "Next" in state or state.get("End") or state["Type"] in {"Fail", "Succeed"}, name
+
+
+def test_no_state_passes_image_bytes() -> None:
+    """Inputs and outputs carry keys and numbers: the payloads are built from the
+    inspect result, never from a GetObject body."""
+    paths: list[str] = []
+
+    def collect(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key.endswith(".$") and isinstance(value, str):
+                    paths.append(value)
+                collect(value)
+        elif isinstance(node, list):
+            for value in node:
+                collect(value)
+
+    machine = rendered()
+    collect(machine)
+    assert paths and not [p for p in paths if "Body" in p]
+    assert "s3:getObject" not in json.dumps(machine)
+
+
+def test_unfilled_and_unknown_placeholders_raise() -> None:
+    incomplete = dict(VALUES)
+    del incomplete["TopicArn"]
+    with pytest.raises(asl.DefinitionError, match="TopicArn"):
+        asl.render_file(incomplete)
+    with pytest.raises(asl.DefinitionError, match="Extra"):
+        asl.render_file({**VALUES, "Extra": "x"})
+
+
+def test_embedded_placeholders_and_dollar_paths() -> None:
+    template = '{"a": "${X}", "b": "pre-${Y}-post", "c.$": "$$.Execution.Id", "d": "$notme"}'
+    out = json.loads(asl.render(template, {"X": [1, 2], "Y": 3}))
+    assert out == {"a": [1, 2], "b": "pre-3-post", "c.$": "$$.Execution.Id", "d": "$notme"}
+
+
+def test_a_value_that_smuggles_a_placeholder_is_refused() -> None:
+    with pytest.raises(asl.DefinitionError, match="survived"):
+        asl.render('{"a": "${X}"}', {"X": "${Y}"})
+
+
+def test_invalid_template_json_is_a_definition_error() -> None:
+    with pytest.raises(asl.DefinitionError, match="not valid JSON"):
+        asl.render('{"a": "${X}"', {"X": 1})

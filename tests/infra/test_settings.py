@@ -1,0 +1,141 @@
+"""Stack config is validated once, with errors that name the key."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from infra.settings import (
+    CONFIG_KEYS,
+    DEFAULT_RENDITIONS,
+    PROJECT_DIR,
+    ConfigError,
+    Settings,
+    load_stack_settings,
+    read_stack_config,
+    settings_from_mapping,
+)
+
+
+def test_defaults_are_valid_and_dev_stack_loads() -> None:
+    settings = load_stack_settings("dev")
+    assert settings.renditions == DEFAULT_RENDITIONS
+    assert settings.log_retention_days == 7  # the dev stack's one override
+    assert settings.python_version == "3.12"
+
+
+def test_pulumi_yaml_declares_every_scalar_key_with_the_code_default() -> None:
+    """Pulumi.yaml and Settings agree, so the CLI and the local stack see one config."""
+    project = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())
+    declared = {k.split(":", 1)[1]: v for k, v in project["config"].items()}
+    # Objects cannot be typed in Pulumi.yaml: renditions and tags default in code.
+    assert set(declared) == set(CONFIG_KEYS) - {"renditions", "tags"}
+    defaults = settings_from_mapping({})
+    from_yaml = settings_from_mapping({k: v["default"] for k, v in declared.items()})
+    assert from_yaml == defaults
+    for name, decl in declared.items():
+        assert decl["description"], name
+        assert decl["type"] in {"string", "integer", "boolean", "array"}, name
+
+
+def test_dev_stack_holds_only_overrides() -> None:
+    stack = yaml.safe_load((PROJECT_DIR / "Pulumi.dev.yaml").read_text())["config"]
+    defaults = read_stack_config("dev")
+    project_defaults = {
+        k.split(":", 1)[1]: v["default"]
+        for k, v in yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())["config"].items()
+    }
+    for key, value in stack.items():
+        if key.startswith("imagepipeline:"):
+            name = key.split(":", 1)[1]
+            assert project_defaults.get(name) != value, f"{key} repeats its default"
+            assert defaults[name] == value
+
+
+@pytest.mark.parametrize(
+    ("values", "key", "words"),
+    [
+        ({"renditions": []}, "renditions", "non-empty"),
+        ({"renditions": [{"name": "t", "width": 0, "height": 10}]}, "renditions", "width"),
+        (
+            {"renditions": [{"name": "t", "width": 10, "height": 10, "fit": "stretch"}]},
+            "renditions",
+            "fit",
+        ),
+        (
+            {"renditions": [{"name": "t", "width": 10, "height": 10, "format": "bmp"}]},
+            "renditions",
+            "format",
+        ),
+        (
+            {"renditions": [{"name": "t", "width": 10, "height": 10, "quality": 101}]},
+            "renditions",
+            "quality",
+        ),
+        (
+            {"renditions": [{"name": "t", "width": 10, "height": 10, "colour": "red"}]},
+            "renditions",
+            "colour",
+        ),
+        ({"renditions": [{"name": "a b", "width": 10, "height": 10}]}, "renditions", "name"),
+        ({"renditions": [{"name": "t", "width": 9, "height": 9}] * 2}, "renditions", "unique"),
+        ({"uploadPrefix": "/abs"}, "uploadPrefix", "leading"),
+        ({"allowedSuffixes": ["jpg"]}, "allowedSuffixes", "start with"),
+        ({"allowedSuffixes": [".jpg", "g"]}, "allowedSuffixes", "start with"),
+        ({"allowedSuffixes": [".gz", ".tar.gz"]}, "allowedSuffixes", "overlap"),
+        ({"maxInputBytes": 0}, "maxInputBytes", "whole number"),
+        ({"maxInputPixels": "lots"}, "maxInputPixels", "whole number"),
+        ({"workflowType": "standard"}, "workflowType", "STANDARD"),
+        ({"lambdaMemoryMb": 64}, "lambdaMemoryMb", "128"),
+        ({"lambdaArchitecture": "arm"}, "lambdaArchitecture", "arm64"),
+        ({"lambdaRuntime": "python3.8"}, "lambdaRuntime", "python3.12"),
+        ({"mapMaxConcurrency": 0}, "mapMaxConcurrency", "whole number"),
+        ({"notificationEmail": "nobody"}, "notificationEmail", "email"),
+        ({"logRetentionDays": 10}, "logRetentionDays", "14"),
+        (
+            {"backupTransitionDays": 90, "backupExpirationDays": 60},
+            "backupExpirationDays",
+            "greater",
+        ),
+        ({"backupTransitionDays": 10}, "backupTransitionDays", "30"),
+        ({"lambdaMemory": 512}, "lambdaMemory", "lambdaMemoryMb"),
+    ],
+)
+def test_bad_values_fail_with_the_key_named(values: dict[str, Any], key: str, words: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        settings_from_mapping(values)
+    message = str(caught.value)
+    assert message.startswith(f"imagepipeline:{key}: "), message
+    assert words in message, message
+
+
+def test_pulumi_strings_are_parsed_like_the_cli_gives_them() -> None:
+    settings = settings_from_mapping(
+        {
+            "imagepipeline:lambdaMemoryMb": "2048",
+            "imagepipeline:allowedSuffixes": [".JPG"],
+            "aws:region": "eu-west-1",
+            "imagepipeline:renditions": '[{"name": "x", "width": 5, "height": 6}]',
+        }
+    )
+    assert settings.lambda_memory_mb == 2048
+    assert settings.allowed_suffixes == (".jpg",)
+    assert settings.renditions[0].name == "x"
+    assert settings.renditions[0].format == "webp"
+
+
+def test_settings_is_frozen() -> None:
+    settings = Settings()
+    with pytest.raises(AttributeError):
+        settings.lambda_memory_mb = 1  # type: ignore[misc]
+    assert {f.name for f in fields(Settings)} >= {"renditions", "upload_prefix"}
+
+
+def test_missing_stack_file_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "Pulumi.yaml").write_text("name: imagepipeline\nruntime: python\n")
+    with pytest.raises(ConfigError, match=r"Pulumi\.prod\.yaml"):
+        read_stack_config("prod", tmp_path)
