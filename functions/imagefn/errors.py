@@ -1,0 +1,60 @@
+"""Why an upload is refused: one exception with a machine-readable reason code.
+
+The Lambda runtime reports an uncaught exception as errorType (the class name,
+"ImageRejected") and errorMessage (``str(exc)``). The state machine reads the reason
+code as the text before the first ':' of errorMessage, so ``str(exc)`` is exactly
+``"<reason>: <message>"`` and reason codes never contain ':'.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+Reason = Literal[
+    "empty",
+    "not_an_image",
+    "unsupported_format",
+    "corrupt",
+    "too_many_bytes",
+    "too_many_pixels",
+    "bad_event",
+]
+
+EMPTY: Final = "empty"
+"""The object has zero bytes."""
+NOT_AN_IMAGE: Final = "not_an_image"
+"""The bytes are not a raster image (text, HTML, SVG, PDF, ZIP, video, ...)."""
+UNSUPPORTED_FORMAT: Final = "unsupported_format"
+"""A real raster image format that the pipeline does not accept (ICO, PSD, TIFF, HEIC, ...)."""
+CORRUPT: Final = "corrupt"
+"""An accepted format whose header or data cannot be decoded (truncated, damaged)."""
+TOO_MANY_BYTES: Final = "too_many_bytes"
+"""Larger than the configured maximum input size; never downloaded."""
+TOO_MANY_PIXELS: Final = "too_many_pixels"
+"""The header declares more pixels than the configured maximum; never decoded."""
+BAD_EVENT: Final = "bad_event"
+"""The invocation is not exactly one S3 ObjectCreated record."""
+
+REASONS: Final[frozenset[str]] = frozenset(
+    {EMPTY, NOT_AN_IMAGE, UNSUPPORTED_FORMAT, CORRUPT, TOO_MANY_BYTES, TOO_MANY_PIXELS, BAD_EVENT}
+)
+
+
+class ImageRejected(Exception):  # noqa: N818 - the name is the errorType the state machine catches
+    """The input cannot be processed, for a reason retrying will not change.
+
+    ``reason`` is one of REASONS; ``message`` says what was wrong for a person.
+    """
+
+    def __init__(self, reason: Reason, message: str) -> None:
+        if reason not in REASONS:
+            raise ValueError(f"unknown rejection reason {reason!r}; known: {sorted(REASONS)}")
+        self.reason: Reason = reason
+        self.message = message
+        super().__init__(reason, message)
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.message}"
+
+    def __repr__(self) -> str:
+        return f"ImageRejected({self.reason!r}, {self.message!r})"
