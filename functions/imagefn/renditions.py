@@ -57,14 +57,19 @@ class Rendition:
                     f"got {value!r}"
                 )
         if self.fit not in FITS:
-            raise RenditionError(f"{self.name}: fit must be one of {', '.join(FITS)}, got {self.fit!r}")
+            raise RenditionError(
+                f"{self.name}: fit must be one of {', '.join(FITS)}, got {self.fit!r}"
+            )
         if self.format not in OUTPUT_FORMATS:
             raise RenditionError(
-                f"{self.name}: format must be one of {', '.join(OUTPUT_FORMATS)}, got {self.format!r}"
+                f"{self.name}: format must be one of {', '.join(OUTPUT_FORMATS)}, "
+                f"got {self.format!r}"
             )
         q = self.quality
         if isinstance(q, bool) or not isinstance(q, int) or not 1 <= q <= 100:
-            raise RenditionError(f"{self.name}: quality must be a whole number from 1 to 100, got {q!r}")
+            raise RenditionError(
+                f"{self.name}: quality must be a whole number from 1 to 100, got {q!r}"
+            )
 
     @classmethod
     def from_dict(cls, data: Any) -> Rendition:

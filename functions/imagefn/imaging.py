@@ -1,0 +1,764 @@
+"""The imaging core: bytes in, bytes out. No AWS, no files, no clocks, no globals changed.
+
+Both Lambdas and ``imagepipe render`` call these functions, so what the CLI writes is
+byte for byte what the pipeline writes.
+
+Public API
+  sniff_format(data)                        -> accepted format name, from magic bytes only
+  peek_image(prefix, max_pixels=)           -> SourceInfo | None, from the first bytes of a file
+  inspect_image(data, max_pixels=)          -> SourceInfo, header only (nothing decoded)
+  validate_image(data, max_pixels=)         -> SourceInfo, header plus a cheap full decode
+  render(data, rendition, max_pixels=)      -> RenderedImage, one rendition
+  decoded_size(data, rendition, max_pixels=)-> the size the source is decoded at for it
+  output_format / key_stem / rendition_key / plan_rendition: the output naming scheme
+
+Every function raises ImageRejected, and nothing else, for bad input bytes.
+
+Decisions worth knowing
+  * Accepted: JPEG (and MPO, its multi-picture variant, reported as JPEG), PNG (APNG:
+    first frame), GIF, WebP, AVIF. TIFF, BMP, ICO, PSD, HEIC and other real image formats
+    are ``unsupported_format``; anything else (SVG, PDF, HTML, text, ZIP, video) is
+    ``not_an_image``. The format always comes from the bytes, never from a file name.
+  * Only ``Image.open(..., formats=ACCEPTED_FORMATS)``: Pillow never tries another plugin.
+  * The pixel limit is ours: checked from the header before anything is decoded. Pillow's
+    own decompression-bomb warning is silenced locally (we already enforce a limit) and
+    its hard error (above 2 x Image.MAX_IMAGE_PIXELS, ~179 Mpx by default) is reported as
+    too_many_pixels too.
+  * Width and height are as displayed, i.e. after the EXIF orientation.
+  * Work is done in the stored orientation at the smallest useful scale (JPEG DCT scaling
+    through ``draft``, then ``reduce`` + LANCZOS through ``reducing_gap``); the small
+    result is then transposed to the EXIF orientation.
+  * fit "fill" scales up as well as down (like CSS object-fit: contain) and pads;
+    "contain" never scales up; "cover" scales either way and centre-crops.
+  * Output keeps the source's ICC profile when its colour space matches the output
+    (dropped after CMYK -> sRGB conversion, or for a grey profile on an RGB output).
+    EXIF, XMP, comments and every other metadata are dropped.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import posixpath
+import re
+import struct
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from PIL import Image, ImageFile, UnidentifiedImageError
+
+from .errors import (
+    CORRUPT,
+    EMPTY,
+    NOT_AN_IMAGE,
+    TOO_MANY_PIXELS,
+    UNSUPPORTED_FORMAT,
+    ImageRejected,
+)
+from .renditions import Rendition
+
+try:
+    from PIL import ImageCms
+except ImportError:  # Pillow built without LittleCMS: CMYK falls back to Pillow's formula
+    ImageCms = None  # type: ignore[assignment]
+
+ACCEPTED_FORMATS: Final = ("JPEG", "PNG", "GIF", "WEBP", "AVIF")
+"""Pillow format names of the formats the pipeline reads."""
+
+MEDIA_TYPES: Final[Mapping[str, str]] = {
+    "JPEG": "image/jpeg",
+    "PNG": "image/png",
+    "GIF": "image/gif",
+    "WEBP": "image/webp",
+    "AVIF": "image/avif",
+}
+EXTENSIONS: Final[Mapping[str, str]] = {
+    "JPEG": "jpg",
+    "PNG": "png",
+    "GIF": "gif",
+    "WEBP": "webp",
+    "AVIF": "avif",
+}
+_REQUESTED_FORMATS: Final[Mapping[str, str]] = {
+    "jpeg": "JPEG",
+    "png": "PNG",
+    "webp": "WEBP",
+    "avif": "AVIF",
+}
+ORIGINAL_KEPT: Final = frozenset({"JPEG", "PNG", "WEBP", "AVIF", "GIF"})
+"""Source formats that format "original" keeps; any other source is written as PNG."""
+_ALPHA_FORMATS: Final = frozenset({"PNG", "WEBP", "AVIF", "GIF"})
+
+HEADER_BYTES: Final = 64 * 1024
+"""How much of a file peek_image wants: enough for the header of almost every file."""
+
+REDUCING_GAP: Final = 2.0
+"""Decode (JPEG draft) and box-reduce down to no less than this many times the target
+size, then finish with LANCZOS. Pillow's own default for thumbnail(); larger is slower
+and (slightly) sharper, 1.0 is fastest."""
+
+JPEG_OPTIONS: Final[Mapping[str, Any]] = {"optimize": True, "progressive": True}
+WEBP_OPTIONS: Final[Mapping[str, Any]] = {"method": 4}
+# libaom's output differs between one thread and several, so the thread count is fixed
+# (not the CPU count) to keep the bytes the same whatever the Lambda's memory size.
+AVIF_OPTIONS: Final[Mapping[str, Any]] = {"speed": 7, "max_threads": 2}
+PNG_OPTIONS: Final[Mapping[str, Any]] = {"optimize": False, "compress_level": 6}
+GIF_OPTIONS: Final[Mapping[str, Any]] = {"optimize": False}
+
+WHITE: Final = (255, 255, 255)
+
+# EXIF orientation -> the transpose that shows the image upright (as ImageOps.exif_transpose).
+_TRANSPOSE: Final[Mapping[int, Image.Transpose]] = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_ORIENTATION_TAG: Final = 0x0112
+
+# What Pillow (and its C decoders) raise for damaged input. Anything else is a bug of ours.
+_DECODE_ERRORS: Final = (
+    OSError,  # includes UnidentifiedImageError and "image file is truncated"
+    SyntaxError,
+    ValueError,
+    TypeError,
+    IndexError,
+    KeyError,
+    struct.error,
+    EOFError,
+    ZeroDivisionError,
+    OverflowError,
+)
+
+
+# --------------------------------------------------------------------------------------
+# Results
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What the header says about an accepted image."""
+
+    format: str
+    """Pillow format name, one of ACCEPTED_FORMATS."""
+    width: int
+    """Width as displayed (EXIF orientation applied)."""
+    height: int
+    orientation: int = 1
+    """EXIF orientation, 1-8 (1: stored upright)."""
+
+    @property
+    def media_type(self) -> str:
+        return MEDIA_TYPES[self.format]
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": self.format,
+            "width": self.width,
+            "height": self.height,
+            "mediaType": self.media_type,
+        }
+
+
+@dataclass(frozen=True)
+class RenderedImage:
+    """One encoded rendition."""
+
+    data: bytes = field(repr=False)
+    width: int
+    height: int
+    format: str
+    """Pillow format name of the output: JPEG, PNG, WEBP, AVIF or GIF."""
+    content_type: str
+    ext: str
+    """File extension without the dot: jpg, png, webp, avif or gif."""
+
+
+# --------------------------------------------------------------------------------------
+# Naming: which format and key each rendition gets
+
+
+def output_format(requested: str, source_format: str) -> str:
+    """Pillow format name a rendition is written in.
+
+    ``requested`` is a Rendition.format; "original" keeps the source's format when
+    browsers can show it (ORIGINAL_KEPT) and is PNG otherwise.
+    """
+    if requested == "original":
+        return source_format if source_format in ORIGINAL_KEPT else "PNG"
+    try:
+        return _REQUESTED_FORMATS[requested]
+    except KeyError:
+        raise ValueError(f"unknown rendition format {requested!r}") from None
+
+
+def key_stem(key: str, upload_prefix: str = "") -> str:
+    """The key without the upload prefix and without its final extension.
+
+    >>> key_stem("uploads/cats/My Cat.JPG", "uploads/")
+    'cats/My Cat'
+    """
+    if upload_prefix and key.startswith(upload_prefix):
+        key = key[len(upload_prefix) :]
+    return posixpath.splitext(key)[0]
+
+
+def rendition_key(name: str, stem: str, out_format: str) -> str:
+    """``<rendition name>/<key stem>.<ext>``: where a rendition is written."""
+    return f"{name}/{stem}.{EXTENSIONS[out_format]}"
+
+
+def plan_rendition(rendition: Rendition, *, source_format: str, stem: str) -> dict[str, Any]:
+    """The rendition as the resize step receives it: its spec plus key and contentType."""
+    out_format = output_format(rendition.format, source_format)
+    return {
+        **rendition.to_dict(),
+        "key": rendition_key(rendition.name, stem, out_format),
+        "contentType": MEDIA_TYPES[out_format],
+    }
+
+
+# --------------------------------------------------------------------------------------
+# Sniffing: what the first bytes say
+
+
+def _ftyp_brands(data: bytes) -> frozenset[bytes]:
+    """Major and compatible brands of an ISO-BMFF 'ftyp' box at the start, if any."""
+    if len(data) < 12 or data[4:8] != b"ftyp":
+        return frozenset()
+    size = struct.unpack_from(">I", data, 0)[0]
+    end = min(len(data), size if size >= 16 else 16)
+    brands = {data[8:12]}
+    brands.update(data[i : i + 4] for i in range(16, end - 3, 4))
+    return frozenset(brands)
+
+
+_AVIF_BRANDS: Final = frozenset({b"avif", b"avis"})
+_HEIF_BRANDS: Final = frozenset(
+    {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1"}
+)
+_NETPBM: Final = re.compile(rb"P[1-7]\s")
+_BMP_HEADER_SIZES: Final = frozenset({12, 16, 40, 52, 56, 64, 108, 124})
+
+
+def _is_bmp(b: bytes) -> bool:
+    # BITMAPFILEHEADER, then a DIB header whose first field is its own (known) size
+    return (
+        len(b) >= 18 and b[:2] == b"BM" and int.from_bytes(b[14:18], "little") in _BMP_HEADER_SIZES
+    )
+
+
+def _is_icon(b: bytes) -> bool:
+    # ICONDIR: reserved 0, type 1 (icon) or 2 (cursor), image count > 0
+    return len(b) >= 6 and b[:4] in (b"\0\0\1\0", b"\0\0\2\0") and b[4:6] != b"\0\0"
+
+
+# Real image formats that we do not accept, by magic number.
+_OTHER_IMAGES: Final[tuple[tuple[str, Callable[[bytes], bool]], ...]] = (
+    ("TIFF", lambda b: b[:4] in (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")),
+    ("BMP", _is_bmp),
+    ("ICO", _is_icon),
+    ("PSD", lambda b: b[:4] == b"8BPS"),
+    ("HEIF", lambda b: bool(_ftyp_brands(b) & _HEIF_BRANDS)),
+    ("JPEG 2000", lambda b: b.startswith((b"\0\0\0\x0cjP  \r\n\x87\n", b"\xff\x4f\xff\x51"))),
+    ("JPEG XL", lambda b: b.startswith((b"\xff\x0a", b"\0\0\0\x0cJXL \r\n\x87\n"))),
+    ("MNG", lambda b: b.startswith((b"\x8aMNG\r\n\x1a\n", b"\x8bJNG\r\n\x1a\n"))),
+    ("QOI", lambda b: b[:4] == b"qoif"),
+    ("DDS", lambda b: b[:4] == b"DDS "),
+    ("OpenEXR", lambda b: b[:4] == b"\x76\x2f\x31\x01"),
+    ("ICNS", lambda b: b[:4] == b"icns"),
+    ("XCF", lambda b: b[:8] == b"gimp xcf"),
+    ("BPG", lambda b: b[:4] == b"BPG\xfb"),
+    ("Radiance HDR", lambda b: b.startswith((b"#?RADIANCE", b"#?RGBE"))),
+    ("FITS", lambda b: b[:9] == b"SIMPLE  ="),
+    ("XPM", lambda b: b[:9] == b"/* XPM */"),
+    ("PCX", lambda b: len(b) >= 4 and b[0] == 10 and b[1] in (0, 2, 3, 4, 5) and b[2] == 1),
+    ("SGI", lambda b: len(b) >= 4 and b[:2] == b"\x01\xda" and b[2] in (0, 1) and b[3] in (1, 2)),
+    ("Netpbm", lambda b: _NETPBM.match(b) is not None),
+)
+
+
+def _accepted_by_magic(b: bytes) -> str | None:
+    if b.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if b.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if b.startswith((b"GIF87a", b"GIF89a")):
+        return "GIF"
+    if b[:4] == b"RIFF" and b[8:12] == b"WEBP":
+        return "WEBP"
+    if _ftyp_brands(b) & _AVIF_BRANDS:
+        return "AVIF"
+    return None
+
+
+def sniff_format(data: bytes) -> str:
+    """The accepted format named by the magic bytes at the start of ``data``.
+
+    Needs only the first few dozen bytes. Says nothing about whether the rest is valid.
+    Raises ImageRejected: empty, unsupported_format (a real image format we do not
+    accept, named in the message) or not_an_image.
+    """
+    if not data:
+        raise ImageRejected(EMPTY, "the file has no bytes")
+    accepted = _accepted_by_magic(data)
+    if accepted is not None:
+        return accepted
+    for name, matches in _OTHER_IMAGES:
+        if matches(data):
+            raise ImageRejected(
+                UNSUPPORTED_FORMAT,
+                f"{name} images are not accepted; send {', '.join(ACCEPTED_FORMATS)}",
+            )
+    raise ImageRejected(NOT_AN_IMAGE, f"not a raster image ({_describe_bytes(data)})")
+
+
+def _describe_bytes(data: bytes) -> str:
+    head = data[:512].lstrip().lower()
+    for marker, name in (
+        (b"%pdf", "PDF document"),
+        (b"%!ps", "PostScript document"),
+        (b"pk\x03\x04", "ZIP archive"),
+        (b"<svg", "SVG drawing"),
+        (b"<?xml", "XML document"),
+        (b"<!doctype html", "HTML document"),
+        (b"<html", "HTML document"),
+        (b"\x1f\x8b", "gzip data"),
+    ):
+        if head.startswith(marker):
+            if name == "XML document" and b"<svg" in head:
+                return "SVG drawing"
+            return name
+    sample = data[:512]
+    try:
+        text = sample.decode("utf-8")
+    except UnicodeDecodeError as exc:  # a multi-byte character cut at the end is still text
+        text = sample[: exc.start].decode("utf-8") if exc.start > len(sample) - 4 else ""
+    if text and all(ch.isprintable() or ch in "\t\n\r" for ch in text):
+        return "text"
+    return f"starts with {data[:16].hex(' ')}"
+
+
+def _webp_canvas_size(data: bytes) -> tuple[int, int] | None:
+    """Canvas size from a WebP header, or None if the header is not there."""
+    chunk = data[12:16]
+    if chunk == b"VP8 " and len(data) >= 30 and data[23:26] == b"\x9d\x01\x2a":
+        w, h = struct.unpack_from("<HH", data, 26)
+        return w & 0x3FFF, h & 0x3FFF
+    if chunk == b"VP8L" and len(data) >= 25 and data[20] == 0x2F:
+        bits = int.from_bytes(data[21:25], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if chunk == b"VP8X" and len(data) >= 30:
+        w = int.from_bytes(data[24:27], "little") + 1
+        h = int.from_bytes(data[27:30], "little") + 1
+        return w, h
+    return None
+
+
+# --------------------------------------------------------------------------------------
+# Opening and decoding
+
+
+def _check_pixels(size: tuple[int, int], max_pixels: int) -> None:
+    pixels = size[0] * size[1]
+    if pixels > max_pixels:
+        raise ImageRejected(
+            TOO_MANY_PIXELS,
+            f"{size[0]}x{size[1]} is {pixels:,} pixels, more than the limit of {max_pixels:,}",
+        )
+
+
+def _problem(exc: BaseException) -> str:
+    if isinstance(exc, UnidentifiedImageError):
+        return "the header cannot be read"  # Pillow's text names a memory address
+    text = str(exc).strip()
+    return text or type(exc).__name__
+
+
+@contextmanager
+def _decoding(fmt: str, max_pixels: int) -> Iterator[None]:
+    """Map whatever Pillow raises for bad bytes to ImageRejected, Pillow's warnings off."""
+    try:
+        with warnings.catch_warnings():
+            # Pillow warns about odd-but-readable files and about pixel counts between
+            # MAX_IMAGE_PIXELS and twice that; we enforce our own limit from the header.
+            warnings.simplefilter("ignore")
+            yield
+    except Image.DecompressionBombError as exc:
+        raise ImageRejected(
+            TOO_MANY_PIXELS, f"more than the limit of {max_pixels:,} pixels ({exc})"
+        ) from None
+    except ImageRejected:
+        raise
+    except _DECODE_ERRORS as exc:
+        raise ImageRejected(CORRUPT, f"{fmt} data cannot be decoded: {_problem(exc)}") from None
+
+
+def _orientation(info: Mapping[Any, Any]) -> int:
+    """EXIF orientation (1-8) from an image's info, as Image.getexif reads it; 1 if none.
+
+    Reads only ``info`` so it never triggers a decode (PngImageFile.getexif would).
+    """
+    try:
+        exif = Image.Exif()
+        raw = info.get("exif")
+        if raw is None and "Raw profile type exif" in info:
+            raw = bytes.fromhex("".join(str(info["Raw profile type exif"]).split("\n")[3:]))
+        if raw:
+            exif.load(raw)
+        value = exif.get(_ORIENTATION_TAG)
+        if value is None:
+            xmp = info.get("XML:com.adobe.xmp") or info.get("xmp")
+            if isinstance(xmp, str):
+                xmp = xmp.encode("utf-8", "replace")
+            if isinstance(xmp, bytes):
+                match = re.search(rb'tiff:Orientation(="|>)([0-9])', xmp)
+                value = int(match[2]) if match else None
+    except Exception:  # broken metadata must not reject an image that decodes
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _oriented(size: tuple[int, int], orientation: int) -> tuple[int, int]:
+    return (size[1], size[0]) if orientation >= 5 else size
+
+
+def _open(data: bytes, max_pixels: int) -> tuple[ImageFile.ImageFile, str]:
+    """Open (header only) and check the pixel limit. Caller closes the image."""
+    fmt = sniff_format(data)
+    if fmt == "WEBP":
+        # libwebp allocates the canvas when the file is opened: check the size first.
+        size = _webp_canvas_size(data)
+        if size is not None:
+            _check_pixels(size, max_pixels)
+    with _decoding(fmt, max_pixels):
+        im = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+    actual = "JPEG" if im.format == "MPO" else im.format
+    if actual not in ACCEPTED_FORMATS:  # cannot happen with formats=ACCEPTED_FORMATS
+        im.close()
+        raise ImageRejected(UNSUPPORTED_FORMAT, f"{im.format} images are not accepted")
+    try:
+        _check_pixels(im.size, max_pixels)
+    except ImageRejected:
+        im.close()
+        raise
+    return im, actual
+
+
+def _source_info(fmt: str, size: tuple[int, int], info: Mapping[Any, Any]) -> SourceInfo:
+    orientation = _orientation(info)
+    width, height = _oriented(size, orientation)
+    return SourceInfo(format=fmt, width=width, height=height, orientation=orientation)
+
+
+def inspect_image(data: bytes, *, max_pixels: int) -> SourceInfo:
+    """Format and size from the header of a whole file; no pixel data is decoded.
+
+    Raises ImageRejected: empty, not_an_image, unsupported_format, corrupt (the header
+    cannot be read), too_many_pixels.
+    """
+    im, fmt = _open(data, max_pixels)
+    with im:
+        return _source_info(fmt, im.size, im.info)
+
+
+def peek_image(prefix: bytes, *, max_pixels: int) -> SourceInfo | None:
+    """inspect_image on the first bytes of a file (HEADER_BYTES of them is plenty).
+
+    Raises ImageRejected for what the prefix settles (empty, not_an_image,
+    unsupported_format, too_many_pixels); returns None when the header does not fit in
+    the prefix or cannot be read from it (WebP and AVIF need the whole file), so that
+    only the whole file can tell.
+    """
+    sniff_format(prefix)
+    try:
+        return inspect_image(prefix, max_pixels=max_pixels)
+    except ImageRejected as exc:
+        if exc.reason == CORRUPT:
+            return None
+        raise
+
+
+def validate_image(data: bytes, *, max_pixels: int) -> SourceInfo:
+    """inspect_image, then decode the (first frame's) pixels as cheaply as possible.
+
+    A JPEG is decoded at 1/8 scale (every entropy-coded byte is still read, so truncation
+    and broken structure show); other formats are decoded in full. Raises what
+    inspect_image raises, and corrupt for data that does not decode.
+    """
+    im, fmt = _open(data, max_pixels)
+    with im:
+        size = im.size
+        with _decoding(fmt, max_pixels):
+            if fmt == "JPEG":
+                im.draft(None, (1, 1))
+            im.load()
+        return _source_info(fmt, size, im.info)
+
+
+# --------------------------------------------------------------------------------------
+# Geometry
+
+
+@dataclass(frozen=True)
+class _Geometry:
+    """How to get from the stored image to the rendition. Sizes in stored orientation."""
+
+    region: tuple[float, float]
+    """Size of the centred source region to use (the whole image unless cover crops)."""
+    resize_to: tuple[int, int]
+    """Size that region is resized to."""
+    canvas: tuple[int, int] | None
+    """fill: the final size (displayed orientation) the resized image is centred on."""
+
+
+def _clamp(value: float, high: int) -> int:
+    return max(1, min(high, round(value)))
+
+
+def _geometry(stored: tuple[int, int], orientation: int, rendition: Rendition) -> _Geometry:
+    box_w, box_h = rendition.width, rendition.height
+    src_w, src_h = _oriented(stored, orientation)  # as displayed
+    canvas: tuple[int, int] | None = None
+    if rendition.fit == "cover":
+        scale = max(box_w / src_w, box_h / src_h)
+        region = (min(src_w, box_w / scale), min(src_h, box_h / scale))
+        size = (box_w, box_h)
+    else:
+        scale = min(box_w / src_w, box_h / src_h)
+        if rendition.fit == "contain":
+            scale = min(scale, 1.0)
+        else:
+            canvas = (box_w, box_h)
+        region = (float(src_w), float(src_h))
+        size = (_clamp(src_w * scale, box_w), _clamp(src_h * scale, box_h))
+    if orientation >= 5:  # work in stored orientation; transpose the small result
+        region = (region[1], region[0])
+        size = (size[1], size[0])
+    return _Geometry(region=region, resize_to=size, canvas=canvas)
+
+
+def _draft_size(stored: tuple[int, int], geometry: _Geometry) -> tuple[int, int]:
+    """Smallest decode size that still leaves REDUCING_GAP x the target for the region."""
+    factor_x = geometry.resize_to[0] / geometry.region[0]
+    factor_y = geometry.resize_to[1] / geometry.region[1]
+    return (
+        max(1, int(stored[0] * factor_x * REDUCING_GAP)),
+        max(1, int(stored[1] * factor_y * REDUCING_GAP)),
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Modes and colour
+
+
+@functools.cache
+def _srgb_profile() -> Any:
+    assert ImageCms is not None
+    return ImageCms.createProfile("sRGB")
+
+
+def _icc_space(icc: bytes | None) -> bytes | None:
+    """Colour space signature of an ICC profile: b'RGB ', b'GRAY', b'CMYK', ..."""
+    return icc[16:20] if icc and len(icc) >= 128 else None
+
+
+def _cmyk_to_rgb(im: Image.Image, icc: bytes | None) -> Image.Image:
+    if icc and ImageCms is not None and _icc_space(icc) == b"CMYK":
+        try:
+            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            converted = ImageCms.profileToProfile(
+                im,
+                source,
+                _srgb_profile(),
+                renderingIntent=ImageCms.Intent.PERCEPTUAL,
+                outputMode="RGB",
+            )
+            if converted is not None:
+                return converted
+        except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+            pass  # a broken profile: fall back to the plain formula
+    return im.convert("RGB")
+
+
+def _sixteen_to_eight(im: Image.Image) -> Image.Image:
+    """16-bit grey (I;16*, I) to L, scaled (65535 -> 255, rounded), not clipped."""
+    wide = im if im.mode == "I" else im.convert("I")
+    return wide.point(lambda v: v * (1 / 257) + 0.5).convert("L")
+
+
+def _normalize(im: Image.Image, icc: bytes | None) -> tuple[Image.Image, bytes | None]:
+    """To L, RGB or RGBA (the modes resizing and every encoder handle well).
+
+    Returns the image and the ICC profile that still describes it.
+    """
+    mode = im.mode
+    transparent = "transparency" in im.info
+    if mode in ("RGBA", "RGB", "L"):
+        if transparent and mode != "RGBA":  # tRNS colour key: make it an alpha channel
+            return im.convert("RGBA"), icc
+        return im, icc
+    if mode == "1":
+        return im.convert("L"), icc
+    if mode in ("P", "PA"):
+        return im.convert("RGBA" if im.has_transparency_data else "RGB"), icc
+    if mode in ("LA", "La", "RGBa"):
+        return im.convert("RGBA"), icc
+    if mode == "CMYK":
+        return _cmyk_to_rgb(im, icc), None
+    if mode == "I" or mode.startswith("I;16"):
+        return _sixteen_to_eight(im), icc
+    return im.convert("RGBA" if im.has_transparency_data else "RGB"), icc
+
+
+def _has_alpha(im: Image.Image) -> bool:
+    return im.mode in ("RGBA", "LA")
+
+
+def _flatten(im: Image.Image) -> Image.Image:
+    """Alpha onto white (for formats without alpha)."""
+    background = Image.new("RGB", im.size, WHITE)
+    background.paste(im.convert("RGB"), mask=im.getchannel("A"))
+    return background
+
+
+def _pad(im: Image.Image, canvas: tuple[int, int], alpha: bool) -> Image.Image:
+    if im.size == canvas:
+        return im
+    if alpha:
+        board = Image.new("RGBA", canvas, (0, 0, 0, 0))
+        im = im.convert("RGBA")
+    else:
+        board = Image.new(im.mode, canvas, 255 if im.mode == "L" else WHITE)
+    board.paste(im, ((canvas[0] - im.width) // 2, (canvas[1] - im.height) // 2))
+    return board
+
+
+def _for_encoder(im: Image.Image, out_format: str) -> Image.Image:
+    if out_format == "JPEG":
+        return _flatten(im) if _has_alpha(im) else im
+    if out_format in ("WEBP", "AVIF") and im.mode == "L":
+        return im.convert("RGB")
+    return im
+
+
+def _encode(im: Image.Image, out_format: str, quality: int, icc: bytes | None) -> bytes:
+    im.info = {}  # nothing of the source's metadata (EXIF, XMP, comments) rides along
+    options: dict[str, Any]
+    if out_format == "JPEG":
+        options = {**JPEG_OPTIONS, "quality": quality}
+    elif out_format == "WEBP":
+        options = {**WEBP_OPTIONS, "quality": quality}
+    elif out_format == "AVIF":
+        options = {**AVIF_OPTIONS, "quality": quality}
+    elif out_format == "PNG":
+        options = dict(PNG_OPTIONS)
+    else:
+        options = dict(GIF_OPTIONS)
+    wanted_space = b"GRAY" if im.mode in ("L", "LA") else b"RGB "
+    if icc and out_format != "GIF" and _icc_space(icc) == wanted_space:
+        options["icc_profile"] = icc
+    buffer = io.BytesIO()
+    im.save(buffer, out_format, **options)
+    return buffer.getvalue()
+
+
+# --------------------------------------------------------------------------------------
+# Rendering
+
+
+@dataclass
+class _Decoded:
+    image: Image.Image
+    """Decoded and mode-normalised, still in stored orientation, maybe at reduced scale."""
+    source: SourceInfo
+    geometry: _Geometry
+    box: tuple[float, float, float, float]
+    """The geometry's region in the coordinates of ``image``."""
+    icc: bytes | None
+
+
+def _decode(data: bytes, rendition: Rendition, max_pixels: int) -> _Decoded:
+    # Not closed: closing would free the pixels; the file is a BytesIO, nothing leaks.
+    im, fmt = _open(data, max_pixels)
+    stored = im.size
+    with _decoding(fmt, max_pixels):
+        scale = 1.0
+        if fmt == "JPEG":
+            # JPEG metadata is all in the header: plan, then decode at a reduced scale.
+            geometry = _geometry(stored, _orientation(im.info), rendition)
+            drafted = im.draft(None, _draft_size(stored, geometry))
+            if drafted is not None:
+                scale = drafted[1][2] / stored[0]
+        im.load()
+        # A PNG may carry its eXIf after the pixels: plan once everything is read.
+        source = _source_info(fmt, stored, im.info)
+        geometry = _geometry(stored, source.orientation, rendition)
+        image, icc = _normalize(im, im.info.get("icc_profile") or None)
+    region_w, region_h = geometry.region[0] * scale, geometry.region[1] * scale
+    left = (stored[0] * scale - region_w) / 2
+    top = (stored[1] * scale - region_h) / 2
+    return _Decoded(
+        image=image,
+        source=source,
+        geometry=geometry,
+        box=(left, top, left + region_w, top + region_h),
+        icc=icc,
+    )
+
+
+def decoded_size(data: bytes, rendition: Rendition, *, max_pixels: int) -> tuple[int, int]:
+    """The size ``render`` decodes this source at for this rendition.
+
+    Smaller than the stored size when a JPEG is much larger than the target (DCT scaling
+    by 1/2, 1/4 or 1/8); the stored size otherwise.
+    """
+    return _decode(data, rendition, max_pixels).image.size
+
+
+def render(data: bytes, rendition: Rendition, *, max_pixels: int) -> RenderedImage:
+    """Make one rendition of an image (the first frame of an animation).
+
+    Deterministic: the same bytes and rendition always give the same output bytes.
+    Raises ImageRejected for bad input (as validate_image); nothing else for bad bytes.
+    """
+    decoded = _decode(data, rendition, max_pixels)
+    source, geometry = decoded.source, decoded.geometry
+    out_format = output_format(rendition.format, source.format)
+    image = decoded.image
+    with _decoding(source.format, max_pixels):
+        box = decoded.box
+        if image.size != geometry.resize_to or box != (0.0, 0.0, *map(float, image.size)):
+            image = image.resize(
+                geometry.resize_to,
+                Image.Resampling.LANCZOS,
+                box=box,
+                reducing_gap=REDUCING_GAP,
+            )
+        transpose = _TRANSPOSE.get(source.orientation)
+        if transpose is not None:
+            image = image.transpose(transpose)
+    if out_format == "JPEG" and _has_alpha(image):
+        image = _flatten(image)
+    if geometry.canvas is not None:
+        image = _pad(image, geometry.canvas, alpha=out_format in _ALPHA_FORMATS)
+    image = _for_encoder(image, out_format)
+    encoded = _encode(image, out_format, rendition.quality, decoded.icc)
+    return RenderedImage(
+        data=encoded,
+        width=image.width,
+        height=image.height,
+        format=out_format,
+        content_type=MEDIA_TYPES[out_format],
+        ext=EXTENSIONS[out_format],
+    )
