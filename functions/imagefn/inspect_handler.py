@@ -1,0 +1,226 @@
+"""Inspect Lambda: the first step of an execution.
+
+Input (from Step Functions): the EventBridge Pipe's batch of SQS records, whose bodies
+are S3 event notifications, and the execution's id and start time::
+
+    {"records": [<SQS record>, ...], "execution": {"id": ..., "startedAt": ...}}
+
+It finds the one S3 ObjectCreated record, HEADs the object (rejecting empty and
+oversized objects without downloading them), downloads it (stopping after the first
+HEADER_BYTES when those already settle a rejection), checks the real format, the pixel
+limit and that the pixels decode, and plans the renditions::
+
+    {"source": {bucket, key, copySource, size, etag, format, width, height, mediaType},
+     "renditions": [{name, width, height, fit, format, quality, key, contentType}, ...],
+     "execution": <as given>}
+
+A refused upload raises ImageRejected ("<reason>: <message>"); S3 errors propagate so
+that Step Functions can retry them.
+
+Environment (read once, at import): RENDITIONS (JSON list of renditions, required),
+MAX_INPUT_BYTES, MAX_INPUT_PIXELS, UPLOAD_PREFIX, and Powertools' POWERTOOLS_* variables.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping
+from typing import Any, Final
+from urllib.parse import quote, unquote_plus
+
+import boto3  # type: ignore[import-untyped, unused-ignore]
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.utilities.data_classes import S3Event, SQSRecord
+from botocore.config import Config  # type: ignore[import-untyped, unused-ignore]
+
+from .errors import BAD_EVENT, EMPTY, TOO_MANY_BYTES, ImageRejected
+from .imaging import HEADER_BYTES, key_stem, peek_image, plan_rendition, validate_image
+from .renditions import Rendition, parse_renditions
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise RuntimeError(
+            f"environment variable {name} must be a whole number, got {raw!r}"
+        ) from None
+    if value < 1:
+        raise RuntimeError(f"environment variable {name} must be at least 1, got {value}")
+    return value
+
+
+def _renditions_from_env() -> tuple[Rendition, ...]:
+    raw = os.environ.get("RENDITIONS")
+    if not raw:
+        raise RuntimeError("environment variable RENDITIONS (a JSON list of renditions) is not set")
+    return parse_renditions(json.loads(raw))
+
+
+RENDITIONS: Final = _renditions_from_env()
+MAX_INPUT_BYTES: Final = _env_int("MAX_INPUT_BYTES", 50 * 1024 * 1024)
+MAX_INPUT_PIXELS: Final = _env_int("MAX_INPUT_PIXELS", 40_000_000)
+UPLOAD_PREFIX: Final = os.environ.get("UPLOAD_PREFIX", "uploads/")
+METRICS_NAMESPACE: Final = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "ImagePipeline")
+
+logger: Final = Logger()
+s3: Final = boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 3}))
+
+
+# --------------------------------------------------------------------------------------
+# The event
+
+
+def _notifications(event: Any) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    """(index, S3 notification) for each SQS record of the pipe's batch."""
+    if not isinstance(event, Mapping) or not isinstance(event.get("records"), list):
+        raise ImageRejected(BAD_EVENT, "expected {'records': [SQS records...], 'execution': ...}")
+    for index, raw in enumerate(event["records"]):
+        if not isinstance(raw, Mapping) or "body" not in raw:
+            raise ImageRejected(BAD_EVENT, f"record {index} is not an SQS message with a body")
+        record = SQSRecord(dict(raw))
+        body: Any = record["body"]
+        if isinstance(body, str):
+            try:
+                body = record.json_body
+            except ValueError:
+                raise ImageRejected(BAD_EVENT, f"record {index}: body is not JSON") from None
+        if not isinstance(body, Mapping):
+            raise ImageRejected(BAD_EVENT, f"record {index}: body is not an S3 notification")
+        yield index, body
+
+
+def object_from_event(event: Any) -> tuple[str, str]:
+    """Bucket and (decoded) key of the one S3 ObjectCreated record across the batch.
+
+    S3 URL-encodes keys in notifications as a form value (space as '+'); this decodes it.
+    Raises ImageRejected(bad_event) for anything else: no record, several, another
+    event type (such as the s3:TestEvent S3 sends when notifications are configured).
+    """
+    found: list[tuple[str, str]] = []
+    for index, notification in _notifications(event):
+        records = notification.get("Records")
+        if not isinstance(records, list):
+            what = notification.get("Event", "no Records")
+            raise ImageRejected(BAD_EVENT, f"record {index}: not an S3 event notification ({what})")
+        for s3_record in S3Event(dict(notification)).records:
+            try:
+                name = s3_record.event_name
+                source = s3_record.event_source
+                bucket = s3_record.s3.bucket.name
+                raw_key = s3_record.s3.get_object.key
+            except (KeyError, TypeError, AttributeError):
+                raise ImageRejected(
+                    BAD_EVENT, f"record {index}: malformed S3 event record"
+                ) from None
+            if source != "aws:s3" or not name.startswith("ObjectCreated:"):
+                raise ImageRejected(
+                    BAD_EVENT, f"record {index}: {source} {name} is not an S3 ObjectCreated event"
+                )
+            if not isinstance(bucket, str) or not isinstance(raw_key, str) or not raw_key:
+                raise ImageRejected(BAD_EVENT, f"record {index}: bucket or key missing")
+            found.append((bucket, unquote_plus(raw_key)))
+    if len(found) != 1:
+        raise ImageRejected(
+            BAD_EVENT, f"expected exactly one S3 ObjectCreated record, got {len(found)}"
+        )
+    return found[0]
+
+
+# --------------------------------------------------------------------------------------
+# The object
+
+
+def _read_up_to(body: Any, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    got = 0
+    while got < limit:
+        chunk = body.read(limit - got)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+def _download(bucket: str, key: str, etag: str) -> bytes:
+    """The object's bytes, checked by their first HEADER_BYTES before the rest is read.
+
+    IfMatch pins the download to the version that was HEADed.
+    """
+    response = s3.get_object(Bucket=bucket, Key=key, IfMatch=f'"{etag}"')
+    body = response["Body"]
+    try:
+        prefix = _read_up_to(body, HEADER_BYTES)
+        # Rejects a non-image, an unaccepted format or a pixel bomb without the rest.
+        peek_image(prefix, max_pixels=MAX_INPUT_PIXELS)
+        rest: bytes = body.read()
+    finally:
+        body.close()
+    return prefix + rest
+
+
+def inspect(event: Any) -> dict[str, Any]:
+    """The work of the handler, without the logging around it."""
+    bucket, key = object_from_event(event)
+    logger.append_keys(bucket=bucket, key=key)
+    head = s3.head_object(Bucket=bucket, Key=key)
+    size = int(head["ContentLength"])
+    etag = str(head["ETag"]).strip('"')
+    if size == 0:
+        raise ImageRejected(EMPTY, "the object has no bytes")
+    if size > MAX_INPUT_BYTES:
+        raise ImageRejected(
+            TOO_MANY_BYTES, f"{size:,} bytes is more than the limit of {MAX_INPUT_BYTES:,}"
+        )
+    data = _download(bucket, key, etag)
+    info = validate_image(data, max_pixels=MAX_INPUT_PIXELS)
+    declared = head.get("ContentType")
+    if declared and declared != info.media_type:
+        logger.info(
+            "content type differs from the bytes",
+            extra={"declared": declared, "actual": info.media_type},
+        )
+    stem = key_stem(key, UPLOAD_PREFIX)
+    return {
+        "source": {
+            "bucket": bucket,
+            "key": key,
+            "copySource": quote(f"{bucket}/{key}", safe="/"),
+            "size": size,
+            "etag": etag,
+            **info.to_dict(),
+        },
+        "renditions": [plan_rendition(r, source_format=info.format, stem=stem) for r in RENDITIONS],
+        "execution": event.get("execution"),
+    }
+
+
+def _count(name: str, **dimensions: str) -> None:
+    with single_metric(
+        name=name, unit=MetricUnit.Count, value=1, namespace=METRICS_NAMESPACE
+    ) as metric:
+        for key, value in dimensions.items():
+            metric.add_dimension(name=key, value=value)
+
+
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    logger.clear_state()
+    logger.append_keys(request_id=getattr(context, "aws_request_id", None))
+    execution = event.get("execution") if isinstance(event, Mapping) else None
+    if isinstance(execution, Mapping):
+        logger.append_keys(execution_id=execution.get("id"))
+    try:
+        result = inspect(event)
+    except ImageRejected as exc:
+        logger.warning("upload rejected", extra={"reason": exc.reason, "detail": exc.message})
+        _count("ImagesRejected", reason=exc.reason)
+        raise
+    logger.info("upload accepted", extra={"source": result["source"]})
+    _count("ImagesAccepted")
+    return result

@@ -1,0 +1,150 @@
+"""Resize Lambda: one iteration of the state machine's Map, one rendition.
+
+Input: ``{"source": <inspect's source>, "rendition": <one of inspect's renditions>}``.
+It downloads the source once (pinned with IfMatch to the ETag that was inspected),
+renders with imaging.render (the same function ``imagepipe render`` uses), and writes
+the result to DESTINATION_BUCKET at the rendition's key. Returns::
+
+    {"name", "key", "width", "height", "bytes", "format", "contentType"}
+
+The same input always writes the same bytes to the same key, so a duplicate event is
+harmless. Bytes that do not decode raise ImageRejected; S3 errors propagate (Step
+Functions retries them).
+
+Environment (read once, at import): DESTINATION_BUCKET (required), MAX_INPUT_PIXELS
+(the same limit as inspect's; default 40,000,000), CACHE_CONTROL (default
+"public, max-age=86400": renditions are overwritten when the source is re-uploaded, so
+they are not immutable), and Powertools' POWERTOOLS_* variables.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Mapping
+from typing import Any, Final
+
+import boto3  # type: ignore[import-untyped, unused-ignore]
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from botocore.config import Config  # type: ignore[import-untyped, unused-ignore]
+
+from .errors import ImageRejected
+from .imaging import render
+from .renditions import Rendition
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise RuntimeError(
+            f"environment variable {name} must be a whole number, got {raw!r}"
+        ) from None
+    if value < 1:
+        raise RuntimeError(f"environment variable {name} must be at least 1, got {value}")
+    return value
+
+
+def _required(name: str) -> str:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise RuntimeError(f"environment variable {name} is not set")
+    return value
+
+
+DESTINATION_BUCKET: Final = _required("DESTINATION_BUCKET")
+MAX_INPUT_PIXELS: Final = _env_int("MAX_INPUT_PIXELS", 40_000_000)
+CACHE_CONTROL: Final = os.environ.get("CACHE_CONTROL", "public, max-age=86400")
+METRICS_NAMESPACE: Final = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "ImagePipeline")
+
+logger: Final = Logger()
+s3: Final = boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 3}))
+
+_RENDITION_FIELDS: Final = tuple(f.name for f in dataclasses.fields(Rendition))
+
+
+def _parse(event: Any) -> tuple[Mapping[str, Any], Mapping[str, Any], Rendition]:
+    """Source, planned rendition and its spec. A malformed input is a bug upstream, not a
+    bad upload, so it raises ValueError (a processing failure), not ImageRejected."""
+    if not isinstance(event, Mapping):
+        raise ValueError("resize input must be {'source': {...}, 'rendition': {...}}")
+    source, planned = event.get("source"), event.get("rendition")
+    if not isinstance(source, Mapping) or not isinstance(planned, Mapping):
+        raise ValueError("resize input must be {'source': {...}, 'rendition': {...}}")
+    for name, part, keys in (
+        ("source", source, ("bucket", "key", "etag")),
+        ("rendition", planned, ("key", "contentType")),
+    ):
+        missing = [k for k in keys if not isinstance(part.get(k), str) or not part.get(k)]
+        if missing:
+            raise ValueError(f"resize input: {name} lacks {', '.join(missing)}")
+    spec = Rendition.from_dict({k: planned[k] for k in _RENDITION_FIELDS if k in planned})
+    return source, planned, spec
+
+
+def resize(event: Any) -> dict[str, Any]:
+    """The work of the handler, without the logging around it."""
+    source, planned, rendition = _parse(event)
+    response = s3.get_object(
+        Bucket=source["bucket"], Key=source["key"], IfMatch=f'"{source["etag"]}"'
+    )
+    body = response["Body"]
+    try:
+        data: bytes = body.read()
+    finally:
+        body.close()
+    out = render(data, rendition, max_pixels=MAX_INPUT_PIXELS)
+    if out.content_type != planned["contentType"]:
+        # The plan and the render derive the format from the same bytes; a mismatch is a
+        # bug, and writing e.g. PNG bytes under a .webp key would hide it.
+        raise ValueError(
+            f"rendered {out.content_type} but the plan says {planned['contentType']} "
+            f"for {planned['key']}"
+        )
+    s3.put_object(
+        Bucket=DESTINATION_BUCKET,
+        Key=planned["key"],
+        Body=out.data,
+        ContentType=out.content_type,
+        CacheControl=CACHE_CONTROL,
+        Metadata={"source-etag": source["etag"]},
+    )
+    return {
+        "name": rendition.name,
+        "key": planned["key"],
+        "width": out.width,
+        "height": out.height,
+        "bytes": len(out.data),
+        "format": out.format,
+        "contentType": out.content_type,
+    }
+
+
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    logger.clear_state()
+    logger.append_keys(request_id=getattr(context, "aws_request_id", None))
+    if isinstance(event, Mapping) and isinstance(event.get("rendition"), Mapping):
+        logger.append_keys(rendition=event["rendition"].get("name"))
+    if isinstance(event, Mapping) and isinstance(event.get("source"), Mapping):
+        logger.append_keys(key=event["source"].get("key"))
+    started = time.perf_counter()
+    try:
+        result = resize(event)
+    except ImageRejected as exc:
+        logger.warning("source rejected", extra={"reason": exc.reason, "detail": exc.message})
+        raise
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    logger.info("rendition written", extra={"output": result, "ms": round(elapsed_ms)})
+    with single_metric(
+        name="RenditionMilliseconds",
+        unit=MetricUnit.Milliseconds,
+        value=elapsed_ms,
+        namespace=METRICS_NAMESPACE,
+    ) as metric:
+        metric.add_dimension(name="rendition", value=result["name"])
+    return result
