@@ -1,0 +1,108 @@
+"""Corrections to moto where it differs from AWS in a way the pipeline's resources hit.
+
+Each fix is small, idempotent, says what AWS does, and is checked by
+tests/integration/test_moto_internals.py so an upgrade of moto that moves or fixes the
+patched code is noticed.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+_MARK: Final = "_imagepipe_fixed"
+
+
+def conditions_evaluate_like_iam() -> None:
+    """Two IAM rules moto gets wrong, which together made the buckets refuse every write.
+
+    The buckets' TLS-only policy says `Deny s3:* if Bool aws:SecureTransport is false`.
+    In AWS a condition on a key the request context does not have is false (unless the
+    operator ends in IfExists), and a statement whose condition is false does not apply.
+    moto ignores operators it does not know (Bool) and keys it has no value for, so the
+    condition held; and it answers DENIED for a statement whose condition fails, even a
+    Deny statement. The fixes: a missing key fails the condition, and a statement whose
+    condition fails is neutral. moto has no request context for aws:SecureTransport, so
+    the statement is neutral, as it is in AWS for a request made over TLS.
+    """
+    from moto.iam.access_control import IAMPolicyStatement, PermissionResult
+    from moto.iam.policy_conditions import TrustCondition
+
+    original_verify = TrustCondition.verify_condition
+    if not getattr(original_verify, _MARK, False):
+
+        def verify_condition(self: Any, actual_values: list[str]) -> bool:
+            missing = len(actual_values) < len(self.context_keys)
+            if missing and not str(self._condition).endswith("IfExists"):
+                return False
+            return bool(original_verify(self, actual_values))
+
+        setattr(verify_condition, _MARK, True)
+        condition_class: Any = TrustCondition
+        condition_class.verify_condition = verify_condition
+
+    original = IAMPolicyStatement.is_action_permitted
+    if not getattr(original, _MARK, False):
+
+        def is_action_permitted(
+            self: Any,
+            action: str,
+            resource: str = "*",
+            principal: str | None = None,
+            incoming_condition_values: dict[str, str] | None = None,
+        ) -> Any:
+            result = original(self, action, resource, principal, incoming_condition_values)
+            if (
+                result == PermissionResult.DENIED
+                and self._statement.get("Condition")
+                and not self._check_conditions(incoming_condition_values)
+            ):
+                return PermissionResult.NEUTRAL
+            return result
+
+        setattr(is_action_permitted, _MARK, True)
+        statement_class: Any = IAMPolicyStatement
+        statement_class.is_action_permitted = is_action_permitted
+
+
+def sdk_integrations_like_step_functions() -> None:
+    """Make moto's `arn:aws:states:::aws-sdk:s3:*` tasks behave like Step Functions'.
+
+    - CopySource: Step Functions (Java SDK) sends it verbatim, so a state machine passes
+      it URL-encoded (`bucket/uploads/a%20photo.jpg`); moto calls boto3, which encodes
+      it again, and the copy then looks for a key with '%20' in it. Decoding it first
+      lets boto3's encoding produce exactly the header Step Functions sends.
+    - Error names: Step Functions names S3 errors `S3.<Exception>` (what Retry/Catch
+      match, e.g. `S3.S3Exception`); moto knows no name for s3 and writes `s3.`.
+    """
+    from urllib.parse import unquote
+
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_aws_sdk as aws_sdk,
+    )
+
+    aws_sdk._SERVICE_ERROR_NAMES.setdefault("s3", "S3")
+    task: Any = aws_sdk.StateTaskServiceAwsSdk
+    original = task._eval_service_task
+    if getattr(original, _MARK, False):
+        return
+
+    def _eval_service_task(
+        self: Any,
+        env: Any,
+        resource_runtime_part: Any,
+        normalised_parameters: dict[str, Any],
+        state_credentials: Any,
+    ) -> Any:
+        copy_source = normalised_parameters.get("CopySource")
+        if self._get_boto_service_name() == "s3" and isinstance(copy_source, str):
+            normalised_parameters["CopySource"] = unquote(copy_source)
+        return original(self, env, resource_runtime_part, normalised_parameters, state_credentials)
+
+    setattr(_eval_service_task, _MARK, True)
+    task._eval_service_task = _eval_service_task
+
+
+def apply() -> None:
+    """Apply every fix (idempotent)."""
+    conditions_evaluate_like_iam()
+    sdk_integrations_like_step_functions()
