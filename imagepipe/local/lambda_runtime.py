@@ -1,0 +1,378 @@
+"""Run Lambda functions in this process: moto's Lambda without Docker, with real handlers.
+
+moto runs function code in Docker containers; the local stack has no Docker. `install()`
+replaces `moto.awslambda.models.LambdaFunction.invoke` so an invocation:
+
+- imports the handler from the function's own code zip (extracted once per function
+  and code version), with the function's environment variables set during the import.
+  Each function gets its own fresh copy of the modules in its zip (the two functions
+  have different environments and read them when imported); the host's modules of the
+  same names are put back afterwards. Handlers must read configuration at import time:
+  environment variables are not set while a handler runs (threads share os.environ);
+- uses the host's Pillow and Powertools instead of the function's layer, which is built
+  for Lambda's platform (manylinux, possibly arm64), not this machine;
+- calls the handler with a context like Lambda's, and answers as the Lambda service does:
+  the JSON result, or for an exception `X-Amz-Function-Error: Unhandled` with the payload
+  `{"errorMessage", "errorType", "requestId", "stackTrace"}`;
+- writes what the handler logged (through loggers set up at import) to the function's
+  CloudWatch log group in moto, one stream per invocation.
+
+Handler boto3 clients reach moto by themselves in-process (`mock_aws`); in server mode
+the caller sets AWS_ENDPOINT_URL for the process (see `imagepipe.local.serve`).
+
+Fault injection for tests: `inject_fault("fn-name", "Lambda.ServiceException", times=1)`
+makes the next invocations fail the way the Lambda service fails (an API error, which
+Step Functions names `Lambda.<code>`), or with any other name the way a function fails
+(an unhandled exception of that errorType).
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import logging
+import os
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import uuid
+import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+LOG: Final = logging.getLogger(__name__)
+
+Handler = Callable[[Any, Any], Any]
+
+# Lambda service errors a fault can imitate: API error code -> HTTP status.
+SERVICE_ERRORS: Final = {
+    "ServiceException": 500,
+    "AWSLambdaException": 500,
+    "TooManyRequestsException": 429,
+    "ResourceNotReadyException": 502,
+}
+
+_lock = threading.RLock()  # guards imports (sys.modules, sys.path, os.environ) and state
+_handlers: dict[tuple[str, str, str], Handler] = {}
+_log_groups: dict[str, str] = {}
+_faults: list[Fault] = []
+_current = threading.local()  # the invocation log buffer of the running handler, per thread
+_original_invoke: Any = None
+
+
+@dataclass
+class Fault:
+    """Fail the next `remaining` invocations of `function` with `error_type`."""
+
+    function: str
+    error_type: str
+    remaining: int
+    message: str = "injected fault"
+
+    @property
+    def is_service_error(self) -> bool:
+        return self.error_type.startswith("Lambda.")
+
+
+def inject_fault(
+    function: str, error_type: str = "Lambda.ServiceException", times: int = 1, message: str = ""
+) -> Fault:
+    """Make the next `times` invocations of `function` (name or ARN) fail.
+
+    `Lambda.<Code>` (Code in SERVICE_ERRORS) fails the Invoke API call itself, as when the
+    Lambda service has a problem; any other name fails the function with that errorType.
+    """
+    name = function.split(":function:")[-1].split(":")[0]
+    if (
+        error_type.startswith("Lambda.")
+        and error_type.removeprefix("Lambda.") not in SERVICE_ERRORS
+    ):
+        raise ValueError(
+            f"unknown Lambda service error {error_type}; known: {sorted(SERVICE_ERRORS)}"
+        )
+    fault = Fault(name, error_type, times, message or f"injected {error_type}")
+    with _lock:
+        _faults.append(fault)
+    return fault
+
+
+def clear_faults() -> None:
+    with _lock:
+        _faults.clear()
+
+
+def _take_fault(function_name: str, *, service: bool) -> Fault | None:
+    """Use up one pending fault of that kind for the function, if there is one."""
+    with _lock:
+        for fault in _faults:
+            if (
+                fault.function == function_name
+                and fault.remaining > 0
+                and fault.is_service_error == service
+            ):
+                fault.remaining -= 1
+                return fault
+    return None
+
+
+def set_log_group(function_name: str, log_group: str) -> None:
+    """Where the function logs (its LoggingConfig, which moto does not keep)."""
+    with _lock:
+        _log_groups[function_name] = log_group
+
+
+@dataclass
+class LambdaContext:
+    """The parts of Lambda's context object handlers and Powertools use."""
+
+    function_name: str
+    function_version: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int
+    aws_request_id: str
+    log_group_name: str
+    log_stream_name: str
+    timeout_seconds: int
+    started: float = field(default_factory=time.monotonic)
+
+    def get_remaining_time_in_millis(self) -> int:
+        elapsed = time.monotonic() - self.started
+        return max(0, int((self.timeout_seconds - elapsed) * 1000))
+
+
+class _Output(io.TextIOBase):
+    """What function code writes to: the running invocation's log buffer (per thread),
+    anything written outside an invocation goes on to `fallback`.
+
+    Installed as sys.stdout/sys.stderr by `install()` (call-time prints such as
+    Powertools' metrics) and while function code is imported (loggers created then,
+    such as Powertools' Logger, keep the stream they found).
+    """
+
+    def __init__(self, fallback: Any) -> None:
+        super().__init__()
+        self.fallback = fallback
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        buffer: list[str] | None = getattr(_current, "buffer", None)
+        if buffer is not None:
+            buffer.append(text)
+            return len(text)
+        written: int = self.fallback.write(text)
+        return written
+
+    def flush(self) -> None:
+        self.fallback.flush()
+
+    def isatty(self) -> bool:
+        return bool(self.fallback.isatty())
+
+
+_stdout: _Output | None = None
+_stderr: _Output | None = None
+
+
+def _top_level_names(code_dir: Path) -> set[str]:
+    return {p.name.removesuffix(".py") for p in code_dir.iterdir() if p.name != "__pycache__"}
+
+
+@contextmanager
+def _isolated_import(code_dir: Path, environment: dict[str, str]) -> Iterator[None]:
+    """Import from `code_dir` with `environment` set, leaving the host's modules as they were."""
+    names = _top_level_names(code_dir)
+
+    def ours(module: str) -> bool:
+        return module.split(".", 1)[0] in names
+
+    saved_modules = {k: v for k, v in sys.modules.items() if ours(k)}
+    saved_env = dict(os.environ)
+    saved_streams = sys.stdout, sys.stderr
+    for k in saved_modules:
+        del sys.modules[k]
+    sys.path.insert(0, str(code_dir))
+    os.environ.update(environment)
+    sys.stdout, sys.stderr = _stdout or sys.stdout, _stderr or sys.stderr
+    importlib.invalidate_caches()
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved_streams
+        os.environ.clear()
+        os.environ.update(saved_env)
+        sys.path.remove(str(code_dir))
+        for k in [k for k in sys.modules if ours(k)]:
+            del sys.modules[k]
+        sys.modules.update(saved_modules)
+
+
+def _lambda_environment(fn: Any) -> dict[str, str]:
+    """What Lambda sets (minus LAMBDA_TASK_ROOT: Powertools would start X-Ray), plus the
+    function's own variables."""
+    env = {
+        "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_REGION": fn.region,
+        "AWS_DEFAULT_REGION": fn.region,
+        "_HANDLER": fn.handler,
+    }
+    env.update({k: str(v) for k, v in (fn.environment_vars or {}).items()})
+    return env
+
+
+def load_handler(fn: Any) -> Handler:
+    """The handler of moto function `fn`, imported once per function and code version."""
+    environment = _lambda_environment(fn)
+    key = (fn.function_arn, fn.code_sha_256, json.dumps(environment, sort_keys=True))
+    with _lock:
+        if key in _handlers:
+            return _handlers[key]
+        code_dir = Path(tempfile.mkdtemp(prefix=f"imagepipe-{fn.function_name}-"))
+        with zipfile.ZipFile(io.BytesIO(fn.code_bytes)) as zf:
+            zf.extractall(code_dir)
+        module_name, _, attribute = fn.handler.rpartition(".")
+        with _isolated_import(code_dir, environment):
+            module = importlib.import_module(module_name)
+        handler: Handler = getattr(module, attribute)
+        _handlers[key] = handler
+        return handler
+
+
+def _service_error(fault: Fault) -> Exception:
+    from moto.core.exceptions import JsonRESTError
+
+    code = fault.error_type.removeprefix("Lambda.")
+    error: Exception = JsonRESTError(code, fault.message)
+    error.code = SERVICE_ERRORS[code]  # type: ignore[attr-defined]  # the HTTP status
+    return error
+
+
+def _write_logs(fn: Any, context: LambdaContext, lines: list[str]) -> None:
+    logs = fn.logs_backend
+    group = context.log_group_name
+    try:
+        logs.ensure_log_group(group)
+        logs.create_log_stream(group, context.log_stream_name)
+        now = int(time.time() * 1000)
+        events = [{"timestamp": now, "message": line} for line in lines if line.strip()]
+        if events:
+            logs.put_log_events(group, context.log_stream_name, events)
+    except Exception:  # logging must never fail an invocation
+        LOG.exception("could not write the logs of %s", fn.function_name)
+
+
+def run(fn: Any, event: Any) -> tuple[Any, bool]:
+    """Invoke moto function `fn` with `event` in this process: (payload, failed)."""
+    request_id = str(uuid.uuid4())
+    day = time.strftime("%Y/%m/%d", time.gmtime())
+    context = LambdaContext(
+        function_name=fn.function_name,
+        function_version="$LATEST",
+        invoked_function_arn=fn.function_arn,
+        memory_limit_in_mb=int(fn.memory_size),
+        aws_request_id=request_id,
+        log_group_name=_log_groups.get(fn.function_name, f"/aws/lambda/{fn.function_name}"),
+        log_stream_name=f"{day}/[$LATEST]{request_id.replace('-', '')}",
+        timeout_seconds=int(fn.timeout),
+    )
+    lines: list[str] = [f"START RequestId: {request_id} Version: $LATEST\n"]
+    fault = _take_fault(fn.function_name, service=False)
+    _current.buffer = lines
+    try:
+        if fault is not None:
+            raise _injected(fault)
+        handler = load_handler(fn)
+        result = handler(event, context)
+        payload, failed = result, False
+    except Exception as err:
+        payload = {
+            "errorMessage": str(err),
+            "errorType": type(err).__name__,
+            "requestId": request_id,
+            "stackTrace": traceback.format_tb(err.__traceback__),
+        }
+        failed = True
+        lines.append(json.dumps({"level": "ERROR", **payload}) + "\n")
+    finally:
+        _current.buffer = None
+    lines.append(f"END RequestId: {request_id}\n")
+    _write_logs(fn, context, "".join(lines).splitlines())
+    return payload, failed
+
+
+def _injected(fault: Fault) -> Exception:
+    """An exception whose class name is the fault's errorType, as a function would raise."""
+    error_class: type[Exception] = type(fault.error_type, (Exception,), {})
+    return error_class(fault.message)
+
+
+def _invoke(fn: Any, body: Any, request_headers: Any, response_headers: Any) -> bytes:
+    """Replacement for LambdaFunction.invoke: the Lambda Invoke API's behaviour."""
+    event = json.loads(body) if body else {}
+    headers = {str(k).lower(): v for k, v in dict(request_headers or {}).items()}
+    invocation_type = headers.get("x-amz-invocation-type", "RequestResponse")
+    fault = _take_fault(fn.function_name, service=True)
+    if fault is not None:
+        raise _service_error(fault)
+    if invocation_type == "DryRun":
+        return b""
+    if invocation_type == "Event":
+        threading.Thread(target=run, args=(fn, event), daemon=True).start()
+        return b""
+    payload, failed = run(fn, event)
+    if failed:
+        response_headers["x-amz-function-error"] = "Unhandled"
+    response_headers["x-amz-executed-version"] = "$LATEST"
+    return json.dumps(payload).encode("utf-8")
+
+
+def _function_class() -> Any:
+    """moto's Lambda function model, whose `invoke` runs a Docker container."""
+    from moto.awslambda.models import LambdaFunction
+
+    return LambdaFunction
+
+
+def is_installed() -> bool:
+    return bool(_function_class().invoke is _invoke)
+
+
+def install() -> None:
+    """Route moto's Lambda invocations to this runtime (idempotent)."""
+    global _original_invoke, _stdout, _stderr
+    function_class = _function_class()
+    with _lock:
+        if _original_invoke is None:
+            _original_invoke = function_class.invoke
+            function_class.invoke = _invoke
+        if not isinstance(sys.stdout, _Output):
+            _stdout = sys.stdout = _Output(sys.stdout)
+        if not isinstance(sys.stderr, _Output):
+            _stderr = sys.stderr = _Output(sys.stderr)
+
+
+def uninstall() -> None:
+    """Give moto its own invoke back and forget loaded handlers and faults."""
+    global _original_invoke, _stdout, _stderr
+    function_class = _function_class()
+    with _lock:
+        if _original_invoke is not None:
+            function_class.invoke = _original_invoke
+            _original_invoke = None
+        # Only if nobody replaced them since (pytest's capture, rich's Live...).
+        if _stdout is not None and sys.stdout is _stdout:
+            sys.stdout = _stdout.fallback
+        if _stderr is not None and sys.stderr is _stderr:
+            sys.stderr = _stderr.fallback
+        _stdout = _stderr = None
+        _handlers.clear()
+        _faults.clear()

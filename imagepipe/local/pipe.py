@@ -1,0 +1,237 @@
+"""The EventBridge Pipe, run locally: SQS source -> filter -> StartExecution.
+
+moto stores pipes (CreatePipe, DescribePipe) but never runs one. `PipePoller` does what
+the Pipes service does for the configuration the Pulumi program created, read back with
+DescribePipe so there is no second copy of it:
+
+- receive up to the pipe's batch size from the source queue;
+- turn each message into the record Pipes sends (`sqs_record`), the same shape as
+  Lambda's SQS event records;
+- apply the pipe's filter patterns with moto's EventBridge pattern matcher, the message
+  body matched as parsed JSON when it is JSON, as Pipes does. Messages no filter
+  matches are deleted, as Pipes deletes them;
+- start one execution per batch with the JSON array of records as input, and delete the
+  messages only once StartExecution has succeeded (otherwise they come back after the
+  queue's visibility timeout and, after maxReceiveCount, go to its dead-letter queue).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from imagepipe.local.clients import Clients
+
+LOG: Final = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PipeConfig:
+    """What the poller needs from a pipe's configuration."""
+
+    name: str
+    source_arn: str
+    target_arn: str
+    batch_size: int
+    filter_patterns: tuple[str, ...]
+
+    @classmethod
+    def from_description(cls, pipe: Mapping[str, Any]) -> PipeConfig:
+        """From a DescribePipe response."""
+        source = pipe.get("SourceParameters") or {}
+        filters = (source.get("FilterCriteria") or {}).get("Filters") or []
+        return cls(
+            name=pipe["Name"],
+            source_arn=pipe["Source"],
+            target_arn=pipe["Target"],
+            batch_size=int((source.get("SqsQueueParameters") or {}).get("BatchSize") or 10),
+            filter_patterns=tuple(f["Pattern"] for f in filters if f.get("Pattern")),
+        )
+
+
+def pipe_configs(clients: Clients) -> list[PipeConfig]:
+    """Every pipe in the emulator with an SQS source and a Step Functions target."""
+    pipes = clients.client("pipes")
+    configs = []
+    for summary in pipes.list_pipes().get("Pipes", []):
+        config = PipeConfig.from_description(pipes.describe_pipe(Name=summary["Name"]))
+        if config.source_arn.startswith("arn:aws:sqs:") and ":states:" in config.target_arn:
+            configs.append(config)
+        else:
+            LOG.warning("pipe %s: only SQS -> Step Functions pipes run locally", config.name)
+    return configs
+
+
+def _message_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """SQS API message attributes in the event-record spelling (camelCase)."""
+    return {
+        name: {
+            "stringValue": value.get("StringValue"),
+            "binaryValue": value.get("BinaryValue"),
+            "stringListValues": value.get("StringListValues", []),
+            "binaryListValues": value.get("BinaryListValues", []),
+            "dataType": value.get("DataType"),
+        }
+        for name, value in attributes.items()
+    }
+
+
+def sqs_record(message: Mapping[str, Any], queue_arn: str) -> dict[str, Any]:
+    """One received SQS message as the record EventBridge Pipes puts in the target input."""
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": dict(message.get("Attributes") or {}),
+        "messageAttributes": _message_attributes(message.get("MessageAttributes") or {}),
+        "md5OfBody": message["MD5OfBody"],
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": queue_arn.split(":")[3],
+    }
+
+
+def pipe_input(records: list[dict[str, Any]]) -> str:
+    """The target input: a JSON array of records (one per message in the batch)."""
+    return json.dumps(records)
+
+
+def _flatten(node: Any, prefix: str, out: dict[str, Any]) -> None:
+    """EventBridge's view of an event: every leaf path, arrays (of objects too) flattened
+    into the list of values found under that path."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            _flatten(value, f"{prefix}.{key}" if prefix else key, out)
+    elif isinstance(node, list):
+        for item in node:
+            _flatten(item, prefix, out)
+        out.setdefault(prefix, [])  # an empty array still "exists"
+    else:
+        if prefix in out:
+            existing = out[prefix]
+            out[prefix] = [*existing, node] if isinstance(existing, list) else [existing, node]
+        else:
+            out[prefix] = node
+
+
+def matches(record: Mapping[str, Any], patterns: tuple[str, ...]) -> bool:
+    """Whether a record passes the pipe's filters (any pattern; no patterns pass all).
+
+    The matching itself is moto's EventBridge matcher. It does not look inside arrays of
+    objects (`Records[*].eventName`), which EventBridge does; records are given to it
+    already flattened, as EventBridge flattens them.
+    """
+    if not patterns:
+        return True
+    from moto.events.models import EventPattern
+
+    event = dict(record)
+    with contextlib.suppress(TypeError, ValueError):  # a non-JSON body is matched as text
+        event["body"] = json.loads(record["body"])
+    flat: Any = {}
+    _flatten(event, "", flat)
+    return any(EventPattern.load(pattern).matches_event(flat) for pattern in patterns)
+
+
+@dataclass
+class PollResult:
+    started: list[str] = field(default_factory=list)  # execution ARNs
+    filtered: int = 0  # messages deleted because no filter matched
+    failed: int = 0  # messages left in the queue: StartExecution failed
+
+
+class PipePoller:
+    """Runs one pipe: `poll_once`, `drain` until the source is empty, or `start` a thread."""
+
+    def __init__(self, clients: Clients, config: PipeConfig) -> None:
+        self.clients = clients
+        self.config = config
+        account, name = config.source_arn.split(":")[4], config.source_arn.split(":")[5]
+        self.queue_url: str = clients.client("sqs").get_queue_url(
+            QueueName=name, QueueOwnerAWSAccountId=account
+        )["QueueUrl"]
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.totals = PollResult()
+
+    def poll_once(self, wait_seconds: int = 0) -> PollResult:
+        """One ReceiveMessage and what Pipes does with the batch; returns what happened."""
+        sqs = self.clients.client("sqs")
+        received = sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=min(10, self.config.batch_size),
+            WaitTimeSeconds=wait_seconds,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        result = PollResult()
+        batch: list[tuple[dict[str, Any], str]] = []
+        for message in received:
+            record = sqs_record(message, self.config.source_arn)
+            if matches(record, self.config.filter_patterns):
+                batch.append((record, message["ReceiptHandle"]))
+            else:
+                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+                result.filtered += 1
+        if batch:
+            try:
+                started = self.clients.client("stepfunctions").start_execution(
+                    stateMachineArn=self.config.target_arn,
+                    # Pipes names executions itself; moto's interpreter needs a name.
+                    name=str(uuid.uuid4()),
+                    input=pipe_input([record for record, _ in batch]),
+                )
+            except Exception:
+                # As Pipes: the batch stays in the queue and is retried after its
+                # visibility timeout (then dead-lettered after maxReceiveCount).
+                LOG.exception("pipe %s: StartExecution failed", self.config.name)
+                result.failed += len(batch)
+            else:
+                result.started.append(started["executionArn"])
+                for _, receipt in batch:
+                    sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=receipt)
+        self.totals.started += result.started
+        self.totals.filtered += result.filtered
+        self.totals.failed += result.failed
+        return result
+
+    def drain(self, max_polls: int = 10_000) -> PollResult:
+        """Poll until a receive comes back empty; returns the sum of what happened."""
+        total = PollResult()
+        for _ in range(max_polls):
+            result = self.poll_once(wait_seconds=0)
+            total.started += result.started
+            total.filtered += result.filtered
+            total.failed += result.failed
+            if not (result.started or result.filtered or result.failed):
+                break
+        return total
+
+    def start(self, wait_seconds: int = 1) -> None:
+        """Poll in a background thread (long polling) until `stop`."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+
+        def loop() -> None:
+            while not self._stop.is_set():
+                try:
+                    self.poll_once(wait_seconds=wait_seconds)
+                except Exception:  # keep serving: one bad poll must not stop the pipe
+                    LOG.exception("pipe %s: poll failed", self.config.name)
+                    self._stop.wait(1)
+
+        self._thread = threading.Thread(target=loop, name=f"pipe-{self.config.name}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None

@@ -1,0 +1,467 @@
+"""The local stack: the Pulumi program deployed on moto, and helpers to drive and inspect it.
+
+`deploy_local("dev")` starts moto in this process (or uses a moto server, for `serve`),
+routes Lambda invocations to `imagepipe.local.lambda_runtime`, runs the real Pulumi
+program against it (`imagepipe.local.mocks`) and returns a `LocalStack`: the stack's
+outputs plus what a person would do with the AWS console and CLI (upload, list
+executions, read histories, the dead-letter queue and the notifications).
+
+Local-only addition, not in the Pulumi program: an SQS queue subscribed to the
+notification topic at deploy time, so `notifications()` can show what subscribers get.
+
+moto is process-global: one in-process LocalStack at a time (close it before the next).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import unquote_plus
+
+from imagepipe.local import lambda_runtime, moto_fixes
+from imagepipe.local.clients import Clients
+from imagepipe.local.mocks import CreatedResource, MotoMocks, run_program, stack_config
+from imagepipe.local.pipe import PipePoller, PollResult, pipe_configs
+from infra.settings import Settings, load_stack_settings
+
+# moto runs state machines (its Step Functions interpreter) only when asked to.
+MOTO_CONFIG: Final[dict[str, Any]] = {"stepfunctions": {"execute_state_machine": True}}
+TERMINAL: Final = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+
+
+class PumpTimeoutError(TimeoutError):
+    """Executions were still running when `pump` gave up."""
+
+
+def _json(text: Any) -> Any:
+    if not isinstance(text, str):
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def s3_key_of(execution_input: Any) -> str | None:
+    """The uploaded object's key in an execution input (pipe records) or an S3 event."""
+    document = _json(execution_input)
+    if isinstance(document, list) and document and isinstance(document[0], dict):
+        document = _json(document[0].get("body"))
+    if isinstance(document, dict):
+        records = document.get("Records") or []
+        if records and isinstance(records[0], dict):
+            key = records[0].get("s3", {}).get("object", {}).get("key")
+            # S3 event keys are URL-encoded (spaces as '+').
+            return unquote_plus(key) if isinstance(key, str) else None
+    return None
+
+
+@dataclass(frozen=True)
+class Execution:
+    """One execution as DescribeExecution tells it, with the parsed input and output."""
+
+    arn: str
+    name: str
+    status: str
+    started: datetime
+    stopped: datetime | None
+    input: Any
+    output: Any
+    error: str | None
+    cause: str | None
+
+    @property
+    def key(self) -> str | None:
+        """The uploaded object that started it."""
+        return s3_key_of(self.input)
+
+    @property
+    def seconds(self) -> float | None:
+        return (self.stopped - self.started).total_seconds() if self.stopped else None
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """One dead-letter queue message.
+
+    kind is "rejected" or "failed" for the state machine's messages, "redriven" for a raw
+    S3 event the ingest queue moved there after too many receives.
+    """
+
+    body: Any
+
+    @property
+    def kind(self) -> str:
+        if isinstance(self.body, dict) and "kind" in self.body:
+            return str(self.body["kind"])
+        return "redriven"
+
+    @property
+    def reason(self) -> str:
+        if isinstance(self.body, dict) and "reason" in self.body:
+            return str(self.body["reason"])
+        return "ingest_redrive"
+
+    @property
+    def execution_arn(self) -> str | None:
+        return self.body.get("executionArn") if isinstance(self.body, dict) else None
+
+    @property
+    def key(self) -> str | None:
+        if self.kind == "redriven":
+            return s3_key_of(self.body)
+        return s3_key_of(self.body.get("input"))
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One message published to the notification topic, as an SQS subscriber gets it."""
+
+    subject: str | None
+    message: Any  # the parsed JSON summary
+    attributes: dict[str, str]
+
+
+@dataclass(frozen=True)
+class StateStep:
+    """One row of the console's "Events"/"Table" view: a state entered and exited."""
+
+    name: str
+    type: str
+    entered: datetime
+    exited: datetime | None
+
+    @property
+    def seconds(self) -> float | None:
+        return (self.exited - self.entered).total_seconds() if self.exited else None
+
+
+def state_steps(events: list[dict[str, Any]]) -> list[StateStep]:
+    """Pair StateEntered/StateExited history events, in order of entry.
+
+    Map iterations enter the same state several times: entries are paired first-in,
+    first-out per name. A Fail state has no exit: it ends with the execution.
+    """
+    open_steps: dict[str, list[int]] = {}
+    rows: list[dict[str, Any]] = []
+    execution_end: datetime | None = None
+    for event in events:
+        kind: str = event["type"]
+        if kind.endswith("StateEntered"):
+            name = event["stateEnteredEventDetails"]["name"]
+            open_steps.setdefault(name, []).append(len(rows))
+            rows.append(
+                {
+                    "name": name,
+                    "type": kind.removesuffix("StateEntered"),
+                    "entered": event["timestamp"],
+                    "exited": None,
+                }
+            )
+        elif kind.endswith("StateExited"):
+            name = event["stateExitedEventDetails"]["name"]
+            pending = open_steps.get(name)
+            if pending:
+                rows[pending.pop(0)]["exited"] = event["timestamp"]
+        elif kind.startswith("Execution") and kind != "ExecutionStarted":
+            execution_end = event["timestamp"]
+    for row in rows:
+        if row["exited"] is None and row["type"] == "Fail":
+            row["exited"] = execution_end
+    return [StateStep(**row) for row in rows]
+
+
+class LocalStack:
+    """A deployed local stack: outputs, resources, and helpers to use it."""
+
+    def __init__(
+        self,
+        *,
+        stack: str,
+        settings: Settings,
+        clients: Clients,
+        outputs: dict[str, Any],
+        resources: list[CreatedResource],
+        mock: Any = None,
+    ) -> None:
+        self.stack = stack
+        self.settings = settings
+        self.clients = clients
+        self.outputs = outputs
+        self.resources = resources
+        self._mock = mock
+        self.source_bucket: str = outputs["sourceBucket"]
+        self.destination_bucket: str = outputs["destinationBucket"]
+        self.backup_bucket: str = outputs["backupBucket"]
+        self.state_machine_arn: str = outputs["stateMachineArn"]
+        self.dead_letter_queue_url: str = outputs["deadLetterQueueUrl"]
+        self.topic_arn: str = outputs["topicArn"]
+        self.pollers = [PipePoller(clients, config) for config in pipe_configs(clients)]
+        if not self.pollers:
+            raise RuntimeError("the program created no SQS -> Step Functions pipe")
+        self.ingest_queue_url: str = self.pollers[0].queue_url
+        self.notifications_queue_url = self._subscribe_capture_queue()
+        self._dead_letters: list[DeadLetter] = []
+        self._notifications: list[Notification] = []
+
+    # -- setup and teardown --------------------------------------------------------
+
+    def _subscribe_capture_queue(self) -> str:
+        """Local only: an SQS subscriber on the topic, to see the notifications."""
+        sqs, sns = self.clients.client("sqs"), self.clients.client("sns")
+        url: str = sqs.create_queue(QueueName=f"imagepipe-{self.stack}-local-notifications")[
+            "QueueUrl"
+        ]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=arn)
+        return url
+
+    def close(self) -> None:
+        """Stop the pipe pollers and, in-process, moto (its data is gone afterwards)."""
+        for poller in self.pollers:
+            poller.stop()
+        lambda_runtime.clear_faults()
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
+            lambda_runtime.uninstall()
+
+    def __enter__(self) -> LocalStack:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- using it ------------------------------------------------------------------
+
+    def upload_key(self, name: str) -> str:
+        """The object key for a file name under the stack's upload prefix."""
+        return f"{self.settings.upload_prefix}{name}"
+
+    def upload(self, data: bytes | Path | str, key: str, *, bucket: str | None = None) -> str:
+        """PutObject `data` (bytes, or a file path) at `key` in the source bucket (or `bucket`)."""
+        body = data if isinstance(data, bytes) else Path(data).read_bytes()
+        self.clients.client("s3").put_object(
+            Bucket=bucket or self.source_bucket, Key=key, Body=body
+        )
+        return key
+
+    def function_name(self, kind: str) -> str:
+        """The deployed name of the `kind` ("inspect", "resize") function."""
+        handler = f"imagefn.{kind}_handler.handler"
+        paginator = self.clients.client("lambda").get_paginator("list_functions")
+        for page in paginator.paginate():
+            for function in page["Functions"]:
+                if function.get("Handler") == handler:
+                    return str(function["FunctionName"])
+        raise KeyError(f"no function with handler {handler}")
+
+    def inject_fault(
+        self, kind: str, error_type: str = "Lambda.ServiceException", times: int = 1
+    ) -> lambda_runtime.Fault:
+        """Fail the next `times` invocations of the `kind` function (see lambda_runtime)."""
+        return lambda_runtime.inject_fault(self.function_name(kind), error_type, times)
+
+    def poll(self) -> PollResult:
+        """Run the pipe until the ingest queue is empty (without waiting for executions)."""
+        total = PollResult()
+        for poller in self.pollers:
+            result = poller.drain()
+            total.started += result.started
+            total.filtered += result.filtered
+            total.failed += result.failed
+        return total
+
+    def running(self) -> list[str]:
+        sfn = self.clients.client("stepfunctions")
+        arns: list[str] = []
+        for page in sfn.get_paginator("list_executions").paginate(
+            stateMachineArn=self.state_machine_arn, statusFilter="RUNNING"
+        ):
+            arns += [e["executionArn"] for e in page["executions"]]
+        return arns
+
+    def wait(self, timeout: float = 120.0) -> None:
+        """Wait until no execution is running (moto runs each in its own thread)."""
+        deadline = time.monotonic() + timeout
+        while self.running():
+            if time.monotonic() > deadline:
+                raise PumpTimeoutError(f"executions still running after {timeout:.0f}s")
+            time.sleep(0.05)
+
+    def pump(self, timeout: float = 120.0) -> list[str]:
+        """Poll the pipe and wait for the executions, until nothing new happens.
+
+        Returns the ARNs of the executions started.
+        """
+        deadline = time.monotonic() + timeout
+        started: list[str] = []
+        while True:
+            result = self.poll()
+            started += result.started
+            self.wait(max(0.0, deadline - time.monotonic()))
+            if not (result.started or result.filtered):
+                return started
+
+    def describe(self, arn: str) -> Execution:
+        e = self.clients.client("stepfunctions").describe_execution(executionArn=arn)
+        return Execution(
+            arn=e["executionArn"],
+            name=e["name"],
+            status=e["status"],
+            started=e["startDate"],
+            stopped=e.get("stopDate"),
+            input=_json(e.get("input")),
+            output=_json(e.get("output")),
+            error=e.get("error"),
+            cause=e.get("cause"),
+        )
+
+    def executions(self) -> list[Execution]:
+        """Every execution of the state machine, oldest first."""
+        sfn = self.clients.client("stepfunctions")
+        arns: list[str] = []
+        for page in sfn.get_paginator("list_executions").paginate(
+            stateMachineArn=self.state_machine_arn
+        ):
+            arns += [e["executionArn"] for e in page["executions"]]
+        return sorted((self.describe(a) for a in arns), key=lambda e: e.started)
+
+    def history(self, arn: str) -> list[dict[str, Any]]:
+        """GetExecutionHistory's events, oldest first."""
+        sfn = self.clients.client("stepfunctions")
+        events: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            page = sfn.get_execution_history(
+                executionArn=arn, maxResults=1000, **({"nextToken": token} if token else {})
+            )
+            events += page["events"]
+            token = page.get("nextToken")
+            if not token:
+                return events
+
+    def _drain(self, queue_url: str) -> list[str]:
+        sqs = self.clients.client("sqs")
+        bodies: list[str] = []
+        while True:
+            messages = sqs.receive_message(
+                QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+            ).get("Messages", [])
+            if not messages:
+                return bodies
+            for message in messages:
+                bodies.append(message["Body"])
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def dlq_messages(self) -> list[DeadLetter]:
+        """Every dead-letter message so far. They are moved out of the queue into this
+        handle (received and deleted), so each call returns all seen, not only new ones."""
+        self._dead_letters += [
+            DeadLetter(_json(b)) for b in self._drain(self.dead_letter_queue_url)
+        ]
+        return list(self._dead_letters)
+
+    def notifications(self) -> list[Notification]:
+        """Every notification published so far (captured by the local subscriber queue)."""
+        for body in self._drain(self.notifications_queue_url):
+            envelope = _json(body)
+            self._notifications.append(
+                Notification(
+                    subject=envelope.get("Subject"),
+                    message=_json(envelope.get("Message")),
+                    attributes={
+                        k: v.get("Value", "")
+                        for k, v in (envelope.get("MessageAttributes") or {}).items()
+                    },
+                )
+            )
+        return list(self._notifications)
+
+    def queue_depth(self, queue_url: str) -> int:
+        """Messages in a queue, visible or in flight."""
+        attributes = self.clients.client("sqs").get_queue_attributes(
+            QueueUrl=queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"]) + int(
+            attributes["ApproximateNumberOfMessagesNotVisible"]
+        )
+
+    def objects(self, bucket: str, prefix: str = "") -> dict[str, dict[str, Any]]:
+        """Key -> ListObjectsV2 entry for every object under `prefix`."""
+        paginator = self.clients.client("s3").get_paginator("list_objects_v2")
+        found: dict[str, dict[str, Any]] = {}
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                found[item["Key"]] = item
+        return found
+
+    def read(self, bucket: str, key: str) -> bytes:
+        body: bytes = self.clients.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+        return body
+
+    def download_renditions(self, out_dir: Path | str) -> list[Path]:
+        """Copy every rendition to `out_dir/<key>`; returns the files written."""
+        out = Path(out_dir)
+        written: list[Path] = []
+        for key in sorted(self.objects(self.destination_bucket)):
+            target = out / key
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(self.read(self.destination_bucket, key))
+            written.append(target)
+        return written
+
+
+def deploy_local(stack: str = "dev", *, clients: Clients | None = None) -> LocalStack:
+    """Deploy the Pulumi program's stack `stack` on moto and return a handle on it.
+
+    Without `clients`, moto runs in this process (`mock_aws`, started here and stopped by
+    `LocalStack.close`). With `clients` (pointing at a moto server, see
+    `imagepipe.local.serve`), the server must already run with state machine execution on.
+    """
+    config = stack_config(stack)
+    region = config.get("aws:region", "us-east-1")
+    mock = None
+    if clients is None:
+        from moto import mock_aws
+
+        config_arg: Any = MOTO_CONFIG
+        mock = mock_aws(config=config_arg)
+        mock.start()
+        clients = Clients(region=region)
+    moto_fixes.apply()
+    lambda_runtime.install()
+    try:
+        mocks = MotoMocks(clients)
+        outputs = run_program(mocks, stack, config)
+        return LocalStack(
+            stack=stack,
+            settings=load_stack_settings(stack),
+            clients=clients,
+            outputs=outputs,
+            resources=mocks.created,
+            mock=mock,
+        )
+    except BaseException:
+        if mock is not None:
+            mock.stop()
+        raise
+
+
+@contextmanager
+def local_stack(stack: str = "dev") -> Iterator[LocalStack]:
+    """`deploy_local` as a context manager that closes the stack."""
+    deployed = deploy_local(stack)
+    try:
+        yield deployed
+    finally:
+        deployed.close()
