@@ -20,10 +20,13 @@ Decisions worth knowing
     are ``unsupported_format``; anything else (SVG, PDF, HTML, text, ZIP, video) is
     ``not_an_image``. The format always comes from the bytes, never from a file name.
   * Only ``Image.open(..., formats=ACCEPTED_FORMATS)``: Pillow never tries another plugin.
-  * The pixel limit is ours: checked from the header before anything is decoded. Pillow's
-    own decompression-bomb warning is silenced locally (we already enforce a limit) and
-    its hard error (above 2 x Image.MAX_IMAGE_PIXELS, ~179 Mpx by default) is reported as
-    too_many_pixels too.
+  * The pixel limit is ours: checked from the header before anything is decoded (for
+    WebP even before Pillow opens it, as libwebp allocates the canvas on open). Pillow's
+    global Image.MAX_IMAGE_PIXELS is neither relied on nor changed; its hard error
+    (above 2 x Image.MAX_IMAGE_PIXELS, ~179 Mpx by default, which therefore caps any
+    larger limit of ours) and its warning, where filters make it an error, are reported
+    as too_many_pixels too. Nothing here changes process-wide state (the local stack
+    runs handlers in threads), so Pillow's warnings are left to the process's filters.
   * Width and height are as displayed, i.e. after the EXIF orientation.
   * Work is done in the stored orientation at the smallest useful scale (JPEG DCT scaling
     through ``draft``, then ``reduce`` + LANCZOS through ``reducing_gap``); the small
@@ -42,7 +45,6 @@ import io
 import posixpath
 import re
 import struct
-import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -134,6 +136,7 @@ _DECODE_ERRORS: Final = (
     EOFError,
     ZeroDivisionError,
     OverflowError,
+    RuntimeError,  # the AVIF plugin's "Failed to decode frame"
 )
 
 
@@ -387,20 +390,21 @@ def _problem(exc: BaseException) -> str:
 
 @contextmanager
 def _decoding(fmt: str, max_pixels: int) -> Iterator[None]:
-    """Map whatever Pillow raises for bad bytes to ImageRejected, Pillow's warnings off."""
+    """Map whatever Pillow raises for bad bytes to ImageRejected.
+
+    Warnings are left to the process's filters (catch_warnings is not thread-safe, and
+    the local stack runs handlers in threads); where a filter turns them into errors,
+    Pillow's decompression-bomb warning still reads as too_many_pixels, others as corrupt.
+    """
     try:
-        with warnings.catch_warnings():
-            # Pillow warns about odd-but-readable files and about pixel counts between
-            # MAX_IMAGE_PIXELS and twice that; we enforce our own limit from the header.
-            warnings.simplefilter("ignore")
-            yield
-    except Image.DecompressionBombError as exc:
+        yield
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageRejected(
             TOO_MANY_PIXELS, f"more than the limit of {max_pixels:,} pixels ({exc})"
         ) from None
     except ImageRejected:
         raise
-    except _DECODE_ERRORS as exc:
+    except (*_DECODE_ERRORS, Warning) as exc:
         raise ImageRejected(CORRUPT, f"{fmt} data cannot be decoded: {_problem(exc)}") from None
 
 
@@ -493,13 +497,20 @@ def validate_image(data: bytes, *, max_pixels: int) -> SourceInfo:
     """inspect_image, then decode the (first frame's) pixels as cheaply as possible.
 
     A JPEG is decoded at 1/8 scale (every entropy-coded byte is still read, so truncation
-    and broken structure show); other formats are decoded in full. Raises what
-    inspect_image raises, and corrupt for data that does not decode.
+    and broken structure show; flipped bits inside the entropy-coded data mostly do not,
+    as JPEG has no checksum). A PNG's chunk CRCs are all checked, then it is decoded in
+    full, as are the other formats. Raises what inspect_image raises, and corrupt for
+    data that does not decode.
     """
     im, fmt = _open(data, max_pixels)
     with im:
         size = im.size
         with _decoding(fmt, max_pixels):
+            if fmt == "PNG":
+                # verify() checks the CRC of every chunk (Pillow's decoder does not check
+                # IDAT's, and zlib's own checksum is at the very end), and uses up the image.
+                im.verify()
+                im = Image.open(io.BytesIO(data), formats=("PNG",))
             if fmt == "JPEG":
                 im.draft(None, (1, 1))
             im.load()
