@@ -168,7 +168,7 @@ def _download(bucket: str, key: str, etag: str) -> bytes:
 def inspect(event: Any) -> dict[str, Any]:
     """The work of the handler, without the logging around it."""
     bucket, key = object_from_event(event)
-    logger.append_keys(bucket=bucket, key=key)
+    logger.thread_safe_append_keys(bucket=bucket, key=key)
     head = s3.head_object(Bucket=bucket, Key=key)
     size = int(head["ContentLength"])
     etag = str(head["ETag"]).strip('"')
@@ -210,11 +210,11 @@ def _count(name: str, **dimensions: str) -> None:
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
-    logger.clear_state()
-    logger.append_keys(request_id=getattr(context, "aws_request_id", None))
+    logger.thread_safe_clear_keys()  # per thread: the local stack runs handlers in threads
+    logger.thread_safe_append_keys(request_id=getattr(context, "aws_request_id", None))
     execution = event.get("execution") if isinstance(event, Mapping) else None
     if isinstance(execution, Mapping):
-        logger.append_keys(execution_id=execution.get("id"))
+        logger.thread_safe_append_keys(execution_id=execution.get("id"))
     try:
         result = inspect(event)
     except ImageRejected as exc:

@@ -126,12 +126,12 @@ def resize(event: Any) -> dict[str, Any]:
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
-    logger.clear_state()
-    logger.append_keys(request_id=getattr(context, "aws_request_id", None))
+    logger.thread_safe_clear_keys()  # per thread: the local stack runs handlers in threads
+    logger.thread_safe_append_keys(request_id=getattr(context, "aws_request_id", None))
     if isinstance(event, Mapping) and isinstance(event.get("rendition"), Mapping):
-        logger.append_keys(rendition=event["rendition"].get("name"))
+        logger.thread_safe_append_keys(rendition=event["rendition"].get("name"))
     if isinstance(event, Mapping) and isinstance(event.get("source"), Mapping):
-        logger.append_keys(key=event["source"].get("key"))
+        logger.thread_safe_append_keys(key=event["source"].get("key"))
     started = time.perf_counter()
     try:
         result = resize(event)
