@@ -1,0 +1,157 @@
+"""Sample uploads for the demo and the end-to-end tests: good images and bad files.
+
+The photos are drawn to look like photos to an encoder (gradients, shapes, grain), so
+JPEG and WebP sizes are realistic; flat colours would compress to almost nothing.
+Each sample says what should become of it: renditions, or the dead-letter queue with
+a reason code (see imagefn.errors).
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import struct
+import zlib
+from dataclasses import dataclass
+from typing import Final
+
+from PIL import Image, ImageDraw, ImageFilter
+
+EXIF_ORIENTATION: Final = 0x0112
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A file to upload, its name under the upload prefix, and its expected outcome.
+
+    `reason` is None for an image that must produce renditions, else the reason code
+    its dead-letter message must carry. `size` is the displayed (EXIF-rotated) size.
+    """
+
+    name: str
+    data: bytes
+    description: str
+    reason: str | None = None
+    size: tuple[int, int] | None = None
+
+    @property
+    def good(self) -> bool:
+        return self.reason is None
+
+
+def photo(width: int, height: int, *, seed: int = 0, mode: str = "RGB") -> Image.Image:
+    """Something a camera could have taken: sky and ground gradients, blurred shapes, grain."""
+    rng = random.Random(seed)  # noqa: S311 - reproducible drawings, not secrets
+    sky = Image.linear_gradient("L").resize((width, height))
+    hue = Image.radial_gradient("L").resize((width, height))
+    base = Image.merge(
+        "RGB",
+        (
+            hue.point(lambda v: 40 + v // 2),
+            sky.point(lambda v: 90 + v // 3),
+            sky.point(lambda v: 230 - v // 2),
+        ),
+    )
+    draw = ImageDraw.Draw(base)
+    for _ in range(12):
+        x, y = rng.randrange(width), rng.randrange(height // 3, height)
+        r = rng.randrange(max(4, width // 30), max(8, width // 6))
+        colour = tuple(rng.randrange(30, 220) for _ in range(3))
+        draw.ellipse((x - r, y - r // 2, x + r, y + r // 2), fill=colour)
+    base = base.filter(ImageFilter.GaussianBlur(radius=max(1, width // 400)))
+    grain = Image.effect_noise((width, height), 18).convert("RGB")
+    image = Image.blend(base, grain, 0.12)
+    if mode == "RGBA":
+        alpha = Image.radial_gradient("L").resize((width, height)).point(lambda v: 255 - v)
+        image.putalpha(alpha)
+    return image
+
+
+def encode(image: Image.Image, fmt: str, **options: object) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def jpeg(width: int, height: int, *, seed: int = 0, quality: int = 88) -> bytes:
+    return encode(photo(width, height, seed=seed), "JPEG", quality=quality)
+
+
+def rotated_jpeg(width: int, height: int, orientation: int = 6, *, seed: int = 0) -> bytes:
+    """A JPEG stored `width` x `height` whose EXIF says to rotate it (6: 90 degrees CW)."""
+    exif = Image.Exif()
+    exif[EXIF_ORIENTATION] = orientation
+    return encode(photo(width, height, seed=seed), "JPEG", quality=88, exif=exif.tobytes())
+
+
+def transparent_png(width: int, height: int, *, seed: int = 0) -> bytes:
+    return encode(photo(width, height, seed=seed, mode="RGBA"), "PNG", optimize=False)
+
+
+def webp(width: int, height: int, *, seed: int = 0) -> bytes:
+    return encode(photo(width, height, seed=seed), "WEBP", quality=85)
+
+
+def truncated(data: bytes, keep: float = 0.6) -> bytes:
+    """The first part of a file, as an interrupted upload leaves it."""
+    return data[: int(len(data) * keep)]
+
+
+def png_bomb(width: int = 100_000, height: int = 100_000) -> bytes:
+    """A tiny PNG whose header declares width x height pixels (a decompression bomb)."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body))
+            + kind
+            + body
+            + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b"\x00" * 1024)  # far fewer rows than declared
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
+
+
+def demo_samples() -> list[Sample]:
+    """What `imagepipe local demo` uploads: every kind of good image, and bad files."""
+    landscape = jpeg(3000, 2000, seed=1)
+    return [
+        Sample("landscape.jpg", landscape, "JPEG photo 3000x2000", size=(3000, 2000)),
+        Sample("portrait.jpg", jpeg(1200, 1800, seed=2), "JPEG photo 1200x1800", size=(1200, 1800)),
+        Sample(
+            "small.jpg", jpeg(320, 240, seed=3), "JPEG smaller than renditions", size=(320, 240)
+        ),
+        Sample(
+            "logo.png",
+            transparent_png(900, 900, seed=4),
+            "PNG with transparency",
+            size=(900, 900),
+        ),
+        Sample(
+            "rotated.jpg",
+            rotated_jpeg(1600, 1200, seed=5),
+            "JPEG with EXIF rotation (stored 1600x1200)",
+            size=(1200, 1600),
+        ),
+        Sample("sunset.webp", webp(2000, 1000, seed=6), "WebP photo", size=(2000, 1000)),
+        Sample(
+            "holiday 2024/plage + soleil 100% été 東京.jpg",
+            jpeg(1024, 768, seed=7),
+            "key with spaces, '+', '%' and unicode",
+            size=(1024, 768),
+        ),
+        Sample("truncated.jpg", truncated(landscape), "JPEG cut off at 60%", reason="corrupt"),
+        Sample(
+            "notes.jpg",
+            b"meeting notes, not a picture\n" * 20,
+            "text named .jpg",
+            reason="not_an_image",
+        ),
+        Sample(
+            "bomb.png", png_bomb(), "PNG header declaring 10 gigapixels", reason="too_many_pixels"
+        ),
+        Sample("empty.png", b"", "zero bytes", reason="empty"),
+    ]
