@@ -4,6 +4,7 @@ Both Lambdas and ``imagepipe render`` call these functions, so what the CLI writ
 byte for byte what the pipeline writes.
 
 Public API
+  check_byte_size(size, max_bytes=)         -> refuses empty / too large files by size
   sniff_format(data)                        -> accepted format name, from magic bytes only
   peek_image(prefix, max_pixels=)           -> SourceInfo | None, from the first bytes of a file
   inspect_image(data, max_pixels=)          -> SourceInfo, header only (nothing decoded)
@@ -56,6 +57,7 @@ from .errors import (
     CORRUPT,
     EMPTY,
     NOT_AN_IMAGE,
+    TOO_MANY_BYTES,
     TOO_MANY_PIXELS,
     UNSUPPORTED_FORMAT,
     ImageRejected,
@@ -370,6 +372,16 @@ def _webp_canvas_size(data: bytes) -> tuple[int, int] | None:
 
 # --------------------------------------------------------------------------------------
 # Opening and decoding
+
+
+def check_byte_size(size: int, *, max_bytes: int) -> None:
+    """Refuse a file by its size alone (before reading it): empty or too_many_bytes."""
+    if size == 0:
+        raise ImageRejected(EMPTY, "the file has no bytes")
+    if size > max_bytes:
+        raise ImageRejected(
+            TOO_MANY_BYTES, f"{size:,} bytes is more than the limit of {max_bytes:,}"
+        )
 
 
 def _check_pixels(size: tuple[int, int], max_pixels: int) -> None:

@@ -35,8 +35,15 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.data_classes import S3Event, SQSRecord
 from botocore.config import Config  # type: ignore[import-untyped, unused-ignore]
 
-from .errors import BAD_EVENT, EMPTY, TOO_MANY_BYTES, ImageRejected
-from .imaging import HEADER_BYTES, key_stem, peek_image, plan_rendition, validate_image
+from .errors import BAD_EVENT, ImageRejected
+from .imaging import (
+    HEADER_BYTES,
+    check_byte_size,
+    key_stem,
+    peek_image,
+    plan_rendition,
+    validate_image,
+)
 from .renditions import Rendition, parse_renditions
 
 
@@ -172,12 +179,7 @@ def inspect(event: Any) -> dict[str, Any]:
     head = s3.head_object(Bucket=bucket, Key=key)
     size = int(head["ContentLength"])
     etag = str(head["ETag"]).strip('"')
-    if size == 0:
-        raise ImageRejected(EMPTY, "the object has no bytes")
-    if size > MAX_INPUT_BYTES:
-        raise ImageRejected(
-            TOO_MANY_BYTES, f"{size:,} bytes is more than the limit of {MAX_INPUT_BYTES:,}"
-        )
+    check_byte_size(size, max_bytes=MAX_INPUT_BYTES)  # before any download
     data = _download(bucket, key, etag)
     info = validate_image(data, max_pixels=MAX_INPUT_PIXELS)
     declared = head.get("ContentType")
