@@ -24,17 +24,17 @@ from .events import BACKUP_BUCKET, DESTINATION_BUCKET, REGION, RENDITIONS, SOURC
 HANDLER_MODULES = ("imagefn.inspect_handler", "imagefn.resize_handler")
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def jpeg_photo() -> bytes:
     return images.encode(images.photo((320, 240)), "JPEG", quality=90)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def png_photo() -> bytes:
     return images.encode(images.photo((320, 240)), "PNG")
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def big_jpeg() -> bytes:
     return images.encode(images.photo((4000, 3000)), "JPEG", quality=80)
 

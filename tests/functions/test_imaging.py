@@ -41,7 +41,7 @@ def open_output(out: imaging.RenderedImage) -> Image.Image:
 # Orientation
 
 
-@pytest.mark.parametrize("source_format", ["JPEG", "PNG", "WEBP"])
+@pytest.mark.parametrize("source_format", ["JPEG", "PNG", "WEBP", "AVIF"])
 @pytest.mark.parametrize("orientation", range(1, 9))
 def test_every_exif_orientation_is_applied(source_format: str, orientation: int) -> None:
     upright = images.quadrants((800, 600))  # displayed: landscape, red top-left
@@ -222,6 +222,21 @@ def test_cmyk_profile_is_not_attached_to_the_rgb_output() -> None:
     out = open_output(imaging.render(data, rendition(32, 32, fmt="jpeg"), max_pixels=MAX))
     assert out.mode == "RGB" and not out.info.get("icc_profile")
     assert close(pixel(out, (16, 16))[:3], RED, 20)
+
+
+def test_cmyk_with_a_profile_is_converted_through_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[dict[str, object]] = []
+
+    def convert(im: Image.Image, source: object, target: object, **kw: object) -> Image.Image:
+        calls.append({"mode": im.mode, "source": source, **kw})
+        return Image.new("RGB", im.size, GREEN)  # a stand-in for the colour-managed result
+
+    assert imaging.ImageCms is not None
+    monkeypatch.setattr(imaging.ImageCms, "profileToProfile", convert)
+    data = images.encode(Image.new("CMYK", (32, 32)), "JPEG", icc_profile=images.fake_cmyk_icc())
+    out = open_output(imaging.render(data, rendition(16, 16, fmt="png"), max_pixels=MAX))
+    assert len(calls) == 1 and calls[0]["mode"] == "CMYK" and calls[0]["outputMode"] == "RGB"
+    assert close(pixel(out, (8, 8))[:3], GREEN, 2) and not out.info.get("icc_profile")
 
 
 @pytest.mark.parametrize("value", [0, 12850, 32896, 65535])
