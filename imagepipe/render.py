@@ -116,8 +116,8 @@ def render_file(path: Path, out_dir: Path, limits: Limits) -> Outcome:
                 destination.parent.mkdir(parents=True, exist_ok=True)
                 destination.write_bytes(image.data)
             except OSError as exc:
-                return Outcome(source, tuple(written), error=f"cannot write {destination}: "
-                               f"{_os_problem(exc)}")  # fmt: skip
+                problem = f"cannot write {destination}: {_os_problem(exc)}"
+                return Outcome(source, tuple(written), error=problem)
             written.append(Written(destination, image))
     except ImageRejected as exc:
         return Outcome(source, tuple(written), rejected=exc)
