@@ -44,8 +44,51 @@ def run_render(args: argparse.Namespace) -> int:
     return run(args.files, args.out, args.stack)
 
 
+def add_local(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    local = subparsers.add_parser(
+        "local",
+        help="run the stack on an embedded AWS emulator (moto), no AWS account needed",
+        description="The Pulumi program deployed on moto in this process (imagepipe.local).",
+    )
+    commands = local.add_subparsers(dest="local_command", metavar="COMMAND", required=True)
+    demo = commands.add_parser(
+        "demo",
+        help="deploy locally, push sample images through, show what happened",
+        description=(
+            "Deploy the stack on moto, upload sample images and bad files, and show the "
+            "executions, renditions, notifications and dead-letter queue. Exit status: "
+            "0 every upload ended as expected, 1 otherwise."
+        ),
+    )
+    demo.add_argument("--out", default=Path("out"), type=Path, metavar="DIR",
+                      help="where to write the renditions (default: out)")  # fmt: skip
+    demo.add_argument("--stack", default="dev", metavar="NAME", help="stack (default: dev)")
+    demo.set_defaults(func=run_local_demo)
+    serve = commands.add_parser(
+        "serve",
+        help="serve the deployed stack on a moto server for the AWS CLI, until Ctrl-C",
+    )
+    serve.add_argument("--port", default=5000, type=int, help="port (default: 5000)")
+    serve.add_argument("--host", default="127.0.0.1", help="address (default: 127.0.0.1)")
+    serve.add_argument("--stack", default="dev", metavar="NAME", help="stack (default: dev)")
+    serve.set_defaults(func=run_local_serve)
+
+
+def run_local_demo(args: argparse.Namespace) -> int:
+    from imagepipe.local.demo import run_demo
+
+    return run_demo(args.out, args.stack)
+
+
+def run_local_serve(args: argparse.Namespace) -> int:
+    from imagepipe.local.serve import serve
+
+    return serve(args.stack, args.host, args.port)
+
+
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
     add_render,
+    add_local,
 ]
 
 

@@ -1,0 +1,170 @@
+"""`imagepipe local serve`: the local stack behind a moto server, for the AWS CLI and SDKs.
+
+Starts moto's `ThreadedMotoServer` in this process, deploys the stack into it through
+boto3 clients with an endpoint URL, turns on moto's state machine execution for the
+server, and runs the pipe poller in a background thread. Anything that speaks AWS can
+then use it: `aws --endpoint-url http://127.0.0.1:5000 s3 cp ...`.
+
+Everything runs in one process: the server's request threads run the Lambda handlers
+(imagepipe.local.lambda_runtime), whose boto3 clients find the server through
+AWS_ENDPOINT_URL; moto's Step Functions interpreter finds it through MOTO_PORT.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from imagepipe.local import lambda_runtime
+from imagepipe.local.clients import FAKE_CREDENTIALS, Clients
+from imagepipe.local.mocks import stack_config
+from imagepipe.local.stack import MOTO_CONFIG, LocalStack, deploy_local
+
+LOG: Final = logging.getLogger(__name__)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class LocalServer:
+    """A running moto server with the stack deployed in it and its pipe being polled."""
+
+    host: str
+    port: int
+    stack: LocalStack
+    server: Any
+    _saved_env: dict[str, str | None] = field(default_factory=dict, repr=False)
+    _saved_sfn_config: Any = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def stop(self) -> None:
+        """Stop polling and serving; reset moto's data and put the environment back."""
+        self.stack.close()
+        try:
+            _post(f"{self.endpoint}/moto-api/reset", {})
+        finally:
+            self.server.stop()
+            lambda_runtime.uninstall()  # handlers imported here hold clients for this server
+            from moto.core.config import default_user_config
+
+            default_user_config["stepfunctions"] = self._saved_sfn_config
+            for key, value in self._saved_env.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+    def __enter__(self) -> LocalServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _post(url: str, body: dict[str, Any]) -> None:
+    request = urllib.request.Request(  # noqa: S310 - our own local http endpoint
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        response.read()
+
+
+def start_server(stack_name: str = "dev", host: str = "127.0.0.1", port: int = 5000) -> LocalServer:
+    """Start moto on host:port, deploy `stack_name` into it, and start the pipe poller."""
+    from moto.core.config import default_user_config
+    from moto.server import ThreadedMotoServer
+
+    region = stack_config(stack_name).get("aws:region", "us-east-1")
+    endpoint = f"http://{host}:{port}"
+    env = {
+        # The Lambda handlers' boto3 clients (created at import) and any other SDK use.
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": FAKE_CREDENTIALS["aws_access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": FAKE_CREDENTIALS["aws_secret_access_key"],
+        "AWS_SESSION_TOKEN": FAKE_CREDENTIALS["aws_session_token"],
+        # moto's Step Functions interpreter calls http://localhost:$MOTO_PORT.
+        "MOTO_PORT": str(port),
+    }
+    saved_env = {key: os.environ.get(key) for key in env}
+    saved_sfn_config = default_user_config.get("stepfunctions")
+    os.environ.update(env)
+    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    server.start()
+    try:
+        # The server reads moto's config per request: turn execution on as a client would.
+        _post(f"{endpoint}/moto-api/config", MOTO_CONFIG)
+        stack = deploy_local(stack_name, clients=Clients.for_server(region, host, port))
+    except BaseException:
+        server.stop()
+        default_user_config["stepfunctions"] = saved_sfn_config  # type: ignore[typeddict-item]
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        raise
+    for poller in stack.pollers:
+        poller.start()
+    return LocalServer(host, port, stack, server, saved_env, saved_sfn_config)
+
+
+def usage(local: LocalServer) -> str:
+    """The outputs and a few commands to try against the server."""
+    s = local.stack
+    e = local.endpoint
+    lines = [
+        f"moto server on {e} (region {s.clients.region}, any credentials)",
+        "",
+        "Stack outputs:",
+        *(f"  {k:24} {v}" for k, v in sorted(s.outputs.items())),
+        f"  {'ingestQueueUrl':24} {s.ingest_queue_url}",
+        f"  {'notificationsQueueUrl':24} {s.notifications_queue_url}  (local only)",
+        "",
+        "Try:",
+        f"  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
+        f"AWS_DEFAULT_REGION={s.clients.region}",
+        f"  aws --endpoint-url {e} s3 cp ./photo.jpg s3://{s.source_bucket}/{s.upload_key('photo.jpg')}",
+        f"  aws --endpoint-url {e} stepfunctions list-executions --state-machine-arn "
+        f"{s.state_machine_arn}",
+        f"  aws --endpoint-url {e} s3 ls --recursive s3://{s.destination_bucket}/",
+        f"  aws --endpoint-url {e} sqs receive-message --queue-url {s.dead_letter_queue_url}",
+        f"  aws --endpoint-url {e} sqs receive-message --queue-url {s.notifications_queue_url}",
+        "",
+        "Ctrl-C to stop (everything is in memory and goes away).",
+    ]
+    return "\n".join(lines)
+
+
+def serve(stack_name: str = "dev", host: str = "127.0.0.1", port: int = 5000) -> int:
+    """Serve until interrupted; returns the exit status."""
+    from imagepipe.local.demo import QUIET_LOGGERS
+
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
+    local = start_server(stack_name, host, port)
+    print(usage(local), flush=True)
+    stopped = threading.Event()
+    try:
+        while not stopped.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        print("\nstopping", flush=True)
+    finally:
+        local.stop()
+    return 0
