@@ -146,7 +146,11 @@ def create_functions(
         resize_role,
         resize_policy,
         resize_logs,
-        function_environment(settings, DESTINATION_BUCKET=buckets.destination.bucket),
+        function_environment(
+            settings,
+            DESTINATION_BUCKET=buckets.destination.bucket,
+            MAX_INPUT_PIXELS=str(settings.max_input_pixels),
+        ),
         "Makes one rendition of an upload and writes it to the renditions bucket",
     )
     return Functions(

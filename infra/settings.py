@@ -155,7 +155,8 @@ _KEYS: Final[dict[str, tuple[str, Callable[[Any], Any]]]] = {
     "uploadPrefix": ("upload_prefix", _prefix),
     "allowedSuffixes": ("allowed_suffixes", _suffixes),
     "maxInputBytes": ("max_input_bytes", _int(1, 5 * 1024**3)),
-    "maxInputPixels": ("max_input_pixels", _int(1, 500_000_000)),
+    # Pillow refuses anything past twice its own bomb limit (~179 MP) whatever we allow.
+    "maxInputPixels": ("max_input_pixels", _int(1, 178_000_000)),
     "workflowType": ("workflow_type", _choice(WORKFLOW_TYPES)),
     "lambdaMemoryMb": ("lambda_memory_mb", _int(128, 10_240)),
     "lambdaTimeoutSeconds": ("lambda_timeout_seconds", _int(3, 900)),

@@ -45,6 +45,7 @@ from .imaging import (
     validate_image,
 )
 from .renditions import Rendition, parse_renditions
+from .transient import transient_aws_errors
 
 
 def _env_int(name: str, default: int) -> int:
@@ -218,7 +219,8 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     if isinstance(execution, Mapping):
         logger.thread_safe_append_keys(execution_id=execution.get("id"))
     try:
-        result = inspect(event)
+        with transient_aws_errors():
+            result = inspect(event)
     except ImageRejected as exc:
         logger.warning("upload rejected", extra={"reason": exc.reason, "detail": exc.message})
         _count("ImagesRejected", reason=exc.reason)

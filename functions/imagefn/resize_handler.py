@@ -33,6 +33,7 @@ from botocore.config import Config  # type: ignore[import-untyped, unused-ignore
 from .errors import ImageRejected
 from .imaging import render
 from .renditions import Rendition
+from .transient import transient_aws_errors
 
 
 def _env_int(name: str, default: int) -> int:
@@ -134,7 +135,8 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         logger.thread_safe_append_keys(key=event["source"].get("key"))
     started = time.perf_counter()
     try:
-        result = resize(event)
+        with transient_aws_errors():
+            result = resize(event)
     except ImageRejected as exc:
         logger.warning("source rejected", extra={"reason": exc.reason, "detail": exc.message})
         raise

@@ -301,6 +301,8 @@ def test_functions_run_the_configured_platform_with_the_layer(deployed: Deployed
     assert inspect["MAX_INPUT_PIXELS"] == str(settings.max_input_pixels)
     resize = deployed.one(FUNCTION, "-resize").inputs["environment"]["variables"]
     assert resize["DESTINATION_BUCKET"] == deployed.outputs["destination_bucket"]
+    # Both apply the same pixel limit, or Resize could reject what Inspect accepted.
+    assert resize["MAX_INPUT_PIXELS"] == inspect["MAX_INPUT_PIXELS"]
 
 
 def test_log_groups_keep_logs_as_configured(deploy_with: Any) -> None:
