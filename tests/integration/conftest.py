@@ -1,0 +1,47 @@
+"""The local stack for end-to-end tests: deployed once per test module.
+
+Tests share the module's stack, so each uses fresh object keys (`fresh_key`) and looks
+only at what those keys caused; faults injected by a test are cleared after it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from imagepipe.local import lambda_runtime
+from imagepipe.local.pipe import PollResult
+from imagepipe.local.stack import Execution, LocalStack, local_stack
+
+# What the first poll after deploying found, per test module (see `stack`).
+DEPLOY_POLLS: dict[str, PollResult] = {}
+
+
+@pytest.fixture(scope="module")
+def stack(request: pytest.FixtureRequest) -> Iterator[LocalStack]:
+    """The dev stack on moto. S3 puts an s3:TestEvent in the ingest queue when the
+    notification is configured; the first poll runs it through the pipe's filter."""
+    with local_stack("dev") as deployed:
+        DEPLOY_POLLS[request.module.__name__] = deployed.poll()
+        deployed.wait()
+        yield deployed
+
+
+@pytest.fixture(autouse=True)
+def _clear_faults() -> Iterator[None]:
+    yield
+    lambda_runtime.clear_faults()
+
+
+def fresh_key(stack: LocalStack, name: str) -> str:
+    """A key under the upload prefix no other test uses: `<prefix><8 hex>/<name>`."""
+    return stack.upload_key(f"{uuid.uuid4().hex[:8]}/{name}")
+
+
+def execution_for(stack: LocalStack, key: str) -> Execution:
+    """The one execution started for `key` (fails if there are none or several)."""
+    found = [e for e in stack.executions() if e.key == key]
+    assert len(found) == 1, f"expected one execution for {key!r}, got {len(found)}"
+    return found[0]

@@ -1,0 +1,344 @@
+"""The local stack's moving parts against moto itself.
+
+These fail when a moto upgrade moves what imagepipe.local patches or relies on:
+LambdaFunction.invoke, the IAM condition code, the Step Functions aws-sdk task, the
+EventBridge pattern matcher and moto's Pipes and Step Functions interpreter.
+"""
+
+from __future__ import annotations
+
+import inspect
+import io
+import json
+import sys
+import zipfile
+from collections.abc import Iterator
+from typing import Any
+
+import boto3  # type: ignore[import-untyped, unused-ignore]
+import pytest
+from botocore.exceptions import ClientError  # type: ignore[import-untyped, unused-ignore]
+from moto import mock_aws
+
+from imagepipe.local import lambda_runtime, moto_fixes
+from imagepipe.local.pipe import PipeConfig, matches, pipe_input, sqs_record
+from infra.workflow import PIPE_FILTER_PATTERN
+
+pytestmark = pytest.mark.integration
+
+REGION = "eu-west-1"
+ROLE_POLICY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+)
+ECHO = b"""
+import os
+GREETING = os.environ["GREETING"]  # read at import, like the real handlers
+
+def handler(event, context):
+    if event.get("fail"):
+        raise ValueError("asked to fail")
+    print("handling", event)
+    return {
+        "greeting": GREETING,
+        "event": event,
+        "requestId": context.aws_request_id,
+        "name": context.function_name,
+        "memory": context.memory_limit_in_mb,
+        "remaining": context.get_remaining_time_in_millis(),
+        "arn": context.invoked_function_arn,
+    }
+"""
+
+
+def _zip(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for name, body in files.items():
+            zf.writestr(name, body)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def aws() -> Iterator[Any]:
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        moto_fixes.apply()
+        lambda_runtime.install()
+        try:
+            yield boto3.session.Session(region_name=REGION)
+        finally:
+            lambda_runtime.uninstall()
+
+
+def _function(aws: Any, name: str, greeting: str) -> str:
+    role = aws.client("iam").create_role(
+        RoleName=f"{name}-role", AssumeRolePolicyDocument=ROLE_POLICY
+    )
+    return str(
+        aws.client("lambda").create_function(
+            FunctionName=name,
+            Runtime="python3.12",
+            Role=role["Role"]["Arn"],
+            Handler="echo_fn.handler",
+            Code={"ZipFile": _zip({"echo_fn.py": ECHO})},
+            Timeout=30,
+            MemorySize=512,
+            Environment={"Variables": {"GREETING": greeting}},
+        )["FunctionArn"]
+    )
+
+
+def _invoke(aws: Any, name: str, event: Any) -> tuple[Any, dict[str, Any]]:
+    response = aws.client("lambda").invoke(FunctionName=name, Payload=json.dumps(event))
+    return json.loads(response["Payload"].read()), response
+
+
+def test_moto_still_has_the_invoke_we_replace() -> None:
+    from moto.awslambda.models import LambdaFunction
+
+    parameters = list(inspect.signature(LambdaFunction.invoke).parameters)
+    assert parameters == ["self", "body", "request_headers", "response_headers"]
+    lambda_runtime.install()
+    try:
+        assert lambda_runtime.is_installed()
+    finally:
+        lambda_runtime.uninstall()
+    assert not lambda_runtime.is_installed()
+
+
+def test_a_function_round_trips_with_its_own_environment(aws: Any) -> None:
+    arn = _function(aws, "hello", "hello")
+    _function(aws, "bonjour", "bonjour")  # same module name, other environment
+
+    payload, response = _invoke(aws, "hello", {"n": 1})
+    assert "FunctionError" not in response
+    assert payload["greeting"] == "hello"
+    assert payload["event"] == {"n": 1}
+    assert (payload["name"], payload["memory"], payload["arn"]) == ("hello", 512, arn)
+    assert 0 < payload["remaining"] <= 30_000
+    assert _invoke(aws, "bonjour", {})[0]["greeting"] == "bonjour"
+    assert _invoke(aws, "hello", {})[0]["greeting"] == "hello"
+    assert "echo_fn" not in sys.modules  # the function's modules stay its own
+
+    streams = aws.client("logs").describe_log_streams(logGroupName="/aws/lambda/hello")
+    events = aws.client("logs").get_log_events(
+        logGroupName="/aws/lambda/hello",
+        logStreamName=streams["logStreams"][0]["logStreamName"],
+    )["events"]
+    lines = [e["message"] for e in events]
+    assert lines[0].startswith("START RequestId:") and lines[-1].startswith("END RequestId:")
+
+
+def test_an_exception_is_reported_like_lambda(aws: Any) -> None:
+    _function(aws, "failing", "x")
+    payload, response = _invoke(aws, "failing", {"fail": True})
+    assert response["FunctionError"] == "Unhandled"
+    assert payload["errorType"] == "ValueError"
+    assert payload["errorMessage"] == "asked to fail"
+    assert payload["requestId"]
+    assert isinstance(payload["stackTrace"], list) and payload["stackTrace"]
+
+
+def test_faults_can_be_injected(aws: Any) -> None:
+    _function(aws, "flaky", "x")
+    lambda_runtime.inject_fault("flaky", "Lambda.ServiceException", times=1)
+    lambda_runtime.inject_fault("flaky", "Boom", times=1)
+    client = aws.client("lambda", config=boto3.session.Config(retries={"max_attempts": 0}))
+    with pytest.raises(ClientError) as raised:
+        client.invoke(FunctionName="flaky", Payload=b"{}")
+    assert raised.value.response["Error"]["Code"] == "ServiceException"
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+    payload, response = _invoke(aws, "flaky", {})
+    assert (response["FunctionError"], payload["errorType"]) == ("Unhandled", "Boom")
+    assert _invoke(aws, "flaky", {})[0]["greeting"] == "x"  # faults used up
+
+
+def test_a_tls_only_bucket_policy_lets_requests_through(aws: Any) -> None:
+    """moto_fixes: a conditional Deny must not deny everything; an unconditional one still does."""
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="tls-only", CreateBucketConfiguration={"LocationConstraint": REGION})
+    statement = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": ["arn:aws:s3:::tls-only", "arn:aws:s3:::tls-only/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+    s3.put_bucket_policy(
+        Bucket="tls-only", Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    )
+    s3.put_object(Bucket="tls-only", Key="k", Body=b"ok")
+
+    del statement["Condition"]
+    s3.put_bucket_policy(
+        Bucket="tls-only", Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    )
+    with pytest.raises(ClientError):
+        s3.put_object(Bucket="tls-only", Key="k2", Body=b"no")
+
+
+def test_step_functions_copy_object_takes_an_encoded_copy_source(aws: Any) -> None:
+    """moto_fixes: the aws-sdk:s3:copyObject task sends CopySource as Step Functions does."""
+    s3 = aws.client("s3")
+    for bucket in ("copy-src", "copy-dst"):
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    key = "uploads/a b+c%d é.jpg"
+    s3.put_object(Bucket="copy-src", Key=key, Body=b"original")
+    definition = {
+        "StartAt": "Copy",
+        "States": {
+            "Copy": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:s3:copyObject",
+                "Parameters": {
+                    "Bucket": "copy-dst",
+                    "CopySource.$": "$.copySource",
+                    "Key.$": "$.key",
+                },
+                # As the pipeline does. moto keeps the SDK result's datetimes, which then
+                # break DescribeExecution: with the result kept, this test would fail.
+                "ResultPath": None,
+                "End": True,
+            }
+        },
+    }
+    sfn = aws.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name="copy",
+        definition=json.dumps(definition),
+        roleArn="arn:aws:iam::123456789012:role/sfn",
+    )["stateMachineArn"]
+    from urllib.parse import quote
+
+    execution = sfn.start_execution(
+        stateMachineArn=machine,
+        name="copy-1",
+        input=json.dumps({"copySource": quote(f"copy-src/{key}", safe="/"), "key": key}),
+    )["executionArn"]
+    for _ in range(200):
+        status = sfn.describe_execution(executionArn=execution)["status"]
+        if status != "RUNNING":
+            break
+        import time
+
+        time.sleep(0.05)
+    assert status == "SUCCEEDED"
+    assert s3.get_object(Bucket="copy-dst", Key=key)["Body"].read() == b"original"
+
+
+def _message(body: str) -> dict[str, Any]:
+    return {
+        "MessageId": "m-1",
+        "ReceiptHandle": "r-1",
+        "Body": body,
+        "MD5OfBody": "x",
+        "Attributes": {"ApproximateReceiveCount": "1"},
+        "MessageAttributes": {"a": {"StringValue": "v", "DataType": "String"}},
+    }
+
+
+S3_EVENT = {
+    "Records": [
+        {
+            "eventSource": "aws:s3",
+            "eventName": "ObjectCreated:Put",
+            "s3": {"bucket": {"name": "b"}, "object": {"key": "uploads/x.jpg"}},
+        }
+    ]
+}
+QUEUE_ARN = "arn:aws:sqs:eu-west-1:123456789012:ingest"
+
+
+def test_a_record_has_the_shape_pipes_sends() -> None:
+    record = sqs_record(_message(json.dumps(S3_EVENT)), QUEUE_ARN)
+    assert set(record) == {
+        "messageId", "receiptHandle", "body", "attributes", "messageAttributes",
+        "md5OfBody", "eventSource", "eventSourceARN", "awsRegion",
+    }  # fmt: skip
+    assert (record["eventSource"], record["eventSourceARN"], record["awsRegion"]) == (
+        "aws:sqs",
+        QUEUE_ARN,
+        "eu-west-1",
+    )
+    assert isinstance(record["body"], str)
+    assert record["messageAttributes"]["a"]["stringValue"] == "v"
+    assert json.loads(pipe_input([record])) == [record]
+
+
+TEST_EVENT = {"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "b"}
+OBJECT_CREATED = {"body": {"Records": {"eventName": [{"prefix": "ObjectCreated:"}]}}}
+
+
+def _passes(body: str, pattern: Any) -> bool:
+    return matches(sqs_record(_message(body), QUEUE_ARN), (json.dumps(pattern),))
+
+
+def test_the_programs_pipe_filter_drops_only_the_s3_test_event() -> None:
+    assert _passes(json.dumps(S3_EVENT), PIPE_FILTER_PATTERN)
+    assert not _passes(json.dumps(TEST_EVENT), PIPE_FILTER_PATTERN)
+
+
+def test_the_filter_looks_inside_arrays_of_objects_like_eventbridge() -> None:
+    removed = {"Records": [{**S3_EVENT["Records"][0], "eventName": "ObjectRemoved:Delete"}]}
+    assert _passes(json.dumps(S3_EVENT), OBJECT_CREATED)
+    assert not _passes(json.dumps(removed), OBJECT_CREATED)
+    assert not _passes(json.dumps(TEST_EVENT), OBJECT_CREATED)
+
+
+def test_a_body_that_is_not_json_is_matched_as_text() -> None:
+    assert not _passes("not json", OBJECT_CREATED)
+    assert _passes("not json", {"body": [{"prefix": "not "}]})
+    assert _passes("not json", {"body": {"Event": [{"exists": False}]}})
+
+
+def test_no_filter_passes_everything() -> None:
+    assert matches(sqs_record(_message("anything"), QUEUE_ARN), ())
+
+
+def test_moto_still_cannot_match_inside_arrays_of_objects() -> None:
+    """Why pipe.matches flattens first; if this starts failing, moto learned it."""
+    from moto.events.models import EventPattern
+
+    event = {"body": {"Records": [{"eventSource": "aws:s3"}]}}
+    assert not EventPattern.load(
+        json.dumps({"body": {"Records": {"eventSource": ["aws:s3"]}}})
+    ).matches_event(event)  # type: ignore[arg-type]
+
+
+def test_pipe_config_is_read_from_describe_pipe(aws: Any) -> None:
+    aws.client("sqs").create_queue(QueueName="ingest")
+    pipes = aws.client("pipes")
+    pipes.create_pipe(
+        Name="p",
+        RoleArn="arn:aws:iam::123456789012:role/r",
+        Source=QUEUE_ARN,
+        Target="arn:aws:states:eu-west-1:123456789012:stateMachine:m",
+        SourceParameters={
+            "SqsQueueParameters": {"BatchSize": 1},
+            "FilterCriteria": {"Filters": [{"Pattern": json.dumps(PIPE_FILTER_PATTERN)}]},
+        },
+    )
+    config = PipeConfig.from_description(pipes.describe_pipe(Name="p"))
+    assert config == PipeConfig(
+        name="p",
+        source_arn=QUEUE_ARN,
+        target_arn="arn:aws:states:eu-west-1:123456789012:stateMachine:m",
+        batch_size=1,
+        filter_patterns=(json.dumps(PIPE_FILTER_PATTERN),),
+    )
+
+
+def test_the_interpreter_reaches_a_server_through_moto_port() -> None:
+    """serve relies on it: moto's Step Functions calls http://localhost:$MOTO_PORT."""
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    source = inspect.getsource(boto_client.boto_client_for)
+    assert "moto_server_port()" in source

@@ -1,0 +1,267 @@
+"""End to end on the local stack: uploads in, renditions / notifications / DLQ out."""
+
+from __future__ import annotations
+
+import io
+import json
+import posixpath
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from imagepipe.local import samples
+from imagepipe.local.stack import LocalStack
+from infra.settings import Settings
+from tests.integration.conftest import DEPLOY_POLLS, execution_for, fresh_key
+
+pytestmark = pytest.mark.integration
+
+EXTENSIONS = {"webp": "webp", "jpeg": "jpg", "png": "png", "avif": "avif"}
+PILLOW_FORMATS = {"webp": "WEBP", "jpeg": "JPEG", "png": "PNG", "avif": "AVIF"}
+
+
+def expected_size(source: tuple[int, int], width: int, height: int, fit: str) -> tuple[int, int]:
+    """The rendition contract (imagefn.renditions.Rendition), computed independently."""
+    if fit in ("cover", "fill"):
+        return width, height
+    w, h = source
+    scale = min(width / w, height / h, 1.0)  # contain never upscales
+    return max(1, min(width, round(w * scale))), max(1, min(height, round(h * scale)))
+
+
+def stem(stack: LocalStack, key: str) -> str:
+    return posixpath.splitext(key.removeprefix(stack.settings.upload_prefix))[0]
+
+
+def renditions_of(stack: LocalStack, key: str) -> dict[str, bytes]:
+    """Rendition name -> bytes of every rendition written for the upload at `key`."""
+    found = {}
+    for rendition in stack.settings.renditions:
+        ext = EXTENSIONS[rendition.format]
+        rkey = f"{rendition.name}/{stem(stack, key)}.{ext}"
+        if rkey in stack.objects(stack.destination_bucket, rkey):
+            found[rendition.name] = stack.read(stack.destination_bucket, rkey)
+    return found
+
+
+def notifications_for(stack: LocalStack, key: str) -> list[dict[str, Any]]:
+    return [
+        n.message
+        for n in stack.notifications()
+        if isinstance(n.message, dict) and n.message["source"]["key"] == key
+    ]
+
+
+def dead_letters_for(stack: LocalStack, key: str) -> list[Any]:
+    return [d for d in stack.dlq_messages() if d.key == key]
+
+
+def test_deploying_starts_nothing(stack: LocalStack) -> None:
+    """S3's s3:TestEvent (sent when the notification is saved) is dropped by the filter."""
+    first = DEPLOY_POLLS[__name__]
+    assert first.filtered >= 1
+    assert first.started == []
+    assert stack.queue_depth(stack.ingest_queue_url) == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "size"),
+    [
+        ("photo.jpg", samples.jpeg(2400, 1600, seed=11), (2400, 1600)),
+        ("alpha.png", samples.transparent_png(1000, 1200, seed=12), (1000, 1200)),
+        ("wide.webp", samples.webp(2600, 1000, seed=13), (2600, 1000)),
+        ("rotated.jpg", samples.rotated_jpeg(1800, 1200, seed=14), (1200, 1800)),
+    ],
+    ids=["jpeg", "png-alpha", "webp", "jpeg-exif-rotated"],
+)
+def test_an_image_gets_every_rendition_a_backup_and_one_notification(
+    stack: LocalStack, name: str, data: bytes, size: tuple[int, int]
+) -> None:
+    key = stack.upload(data, fresh_key(stack, name))
+    stack.pump()
+
+    assert execution_for(stack, key).status == "SUCCEEDED"
+    made = renditions_of(stack, key)
+    assert sorted(made) == sorted(r.name for r in stack.settings.renditions)
+    for rendition in stack.settings.renditions:
+        with Image.open(io.BytesIO(made[rendition.name])) as image:
+            assert image.format == PILLOW_FORMATS[rendition.format], rendition.name
+            assert image.size == expected_size(
+                size, rendition.width, rendition.height, rendition.fit
+            ), rendition.name
+            if rendition.format == "jpeg":
+                assert image.mode in ("RGB", "L")  # alpha flattened, JPEG has none
+    assert stack.read(stack.backup_bucket, key) == data
+
+    [message] = notifications_for(stack, key)
+    listed = {r["name"]: r for r in message["renditions"]}
+    assert sorted(listed) == sorted(made)
+    for rendition_name, image_bytes in made.items():
+        with Image.open(io.BytesIO(image_bytes)) as image:
+            assert (listed[rendition_name]["width"], listed[rendition_name]["height"]) == image.size
+        assert listed[rendition_name]["bytes"] == len(image_bytes)
+    assert dead_letters_for(stack, key) == []
+
+
+def test_keys_with_spaces_plus_percent_and_unicode(stack: LocalStack) -> None:
+    names = [
+        "with space.jpg",
+        "plus+sign.jpg",
+        "100% sure.jpg",
+        "literal %20 and %2B.jpg",
+        "été 東京 🌅/Ünïcödé.jpg",
+    ]
+    data = samples.jpeg(640, 480, seed=21)
+    keys = [stack.upload(data, fresh_key(stack, n)) for n in names]
+    stack.pump()
+
+    for key in keys:
+        assert execution_for(stack, key).status == "SUCCEEDED", key
+        assert sorted(renditions_of(stack, key)) == sorted(
+            r.name for r in stack.settings.renditions
+        ), key
+        assert stack.read(stack.backup_bucket, key) == data, key
+        assert len(notifications_for(stack, key)) == 1, key
+
+
+def _bmp() -> bytes:
+    return samples.encode(samples.photo(64, 64), "BMP")
+
+
+def test_every_bad_input_is_dead_lettered_with_its_reason(stack: LocalStack) -> None:
+    big = b"\xff\xd8\xff\xe0" + bytes(Settings().max_input_bytes)  # one past the limit
+    bad = {
+        "truncated.jpg": (samples.truncated(samples.jpeg(1200, 800, seed=31)), "corrupt"),
+        "text.jpg": (b"just some text, honest\n" * 10, "not_an_image"),
+        "empty.png": (b"", "empty"),
+        "bomb.png": (samples.png_bomb(), "too_many_pixels"),
+        "bitmap.png": (_bmp(), "unsupported_format"),
+        "huge.jpg": (big, "too_many_bytes"),
+    }
+    before = len(stack.dlq_messages())
+    keys = {
+        stack.upload(data, fresh_key(stack, name)): reason for name, (data, reason) in bad.items()
+    }
+    stack.pump()
+
+    new = stack.dlq_messages()[before:]
+    assert sorted((d.key, d.reason) for d in new) == sorted(keys.items())
+    for message in new:
+        assert message.kind == "rejected"
+        assert message.body["error"] == "ImageRejected"
+        assert message.body["message"].startswith(f"{message.reason}: ")
+        execution = execution_for(stack, str(message.key))
+        assert execution.status == "FAILED"
+        assert execution.error == "ImageRejected"
+        assert message.execution_arn == execution.arn
+        assert renditions_of(stack, str(message.key)) == {}
+        assert notifications_for(stack, str(message.key)) == []
+
+
+def test_the_same_event_twice_changes_nothing(stack: LocalStack) -> None:
+    key = stack.upload(samples.jpeg(1500, 1000, seed=41), fresh_key(stack, "twice.jpg"))
+    stack.pump()
+    first = execution_for(stack, key)
+    outputs_before = renditions_of(stack, key)
+    dead_before = len(stack.dlq_messages())
+
+    # Redeliver exactly the S3 event the pipe got (S3 delivers at least once).
+    body = first.input[0]["body"]
+    stack.clients.client("sqs").send_message(QueueUrl=stack.ingest_queue_url, MessageBody=body)
+    stack.pump()
+
+    runs = [e for e in stack.executions() if e.key == key]
+    assert [e.status for e in runs] == ["SUCCEEDED", "SUCCEEDED"]
+    assert renditions_of(stack, key) == outputs_before
+    assert len(stack.dlq_messages()) == dead_before
+
+
+def test_an_s3_test_event_starts_no_execution(stack: LocalStack) -> None:
+    before = len(stack.executions())
+    test_event = {
+        "Service": "Amazon S3",
+        "Event": "s3:TestEvent",
+        "Time": "2024-01-01T00:00:00.000Z",
+        "Bucket": stack.source_bucket,
+        "RequestId": "TEST",
+        "HostId": "TEST",
+    }
+    stack.clients.client("sqs").send_message(
+        QueueUrl=stack.ingest_queue_url, MessageBody=json.dumps(test_event)
+    )
+    result = stack.poll()
+    assert (result.started, result.filtered) == ([], 1)
+    assert len(stack.executions()) == before
+    assert stack.queue_depth(stack.ingest_queue_url) == 0
+
+
+@pytest.mark.parametrize(
+    ("function", "error"),
+    [("resize", "Lambda.ServiceException"), ("inspect", "Lambda.TooManyRequestsException")],
+)
+def test_a_transient_lambda_fault_is_retried(stack: LocalStack, function: str, error: str) -> None:
+    stack.inject_fault(function, error, times=1)
+    key = stack.upload(samples.jpeg(800, 600, seed=51), fresh_key(stack, "flaky.jpg"))
+    stack.pump()
+
+    execution = execution_for(stack, key)
+    assert execution.status == "SUCCEEDED"
+    failures = [
+        e["taskFailedEventDetails"]["error"]
+        for e in stack.history(execution.arn)
+        if e["type"] == "TaskFailed"
+    ]
+    assert failures == [error]
+    assert len(renditions_of(stack, key)) == len(stack.settings.renditions)
+    assert dead_letters_for(stack, key) == []
+
+
+def test_a_permanent_fault_is_dead_lettered(stack: LocalStack) -> None:
+    # An error type no Retry covers, on every attempt: the Map fails, Catch dead-letters it.
+    stack.inject_fault("resize", "RuntimeError", times=100)
+    key = stack.upload(samples.jpeg(800, 600, seed=61), fresh_key(stack, "doomed.jpg"))
+    stack.pump()
+
+    execution = execution_for(stack, key)
+    assert execution.status == "FAILED"
+    [message] = dead_letters_for(stack, key)
+    assert (message.kind, message.reason) == ("failed", "processing_error")
+    assert message.body["error"] == "RuntimeError"
+    assert message.execution_arn == execution.arn
+    assert notifications_for(stack, key) == []
+
+
+def test_every_upload_is_accounted_for(stack: LocalStack) -> None:
+    uploads = [
+        ("a.jpg", samples.jpeg(900, 700, seed=71), True),
+        ("b.png", samples.transparent_png(300, 300, seed=72), True),
+        ("c.webp", samples.webp(700, 900, seed=73), True),
+        ("d.jpg", b"not an image", False),
+        ("e.png", b"", False),
+        ("f.jpg", samples.truncated(samples.jpeg(900, 700, seed=74)), False),
+        ("g.jpg", samples.jpeg(400, 300, seed=75), True),
+    ]
+    keys = {stack.upload(data, fresh_key(stack, name)): good for name, data, good in uploads}
+    stack.pump()
+
+    succeeded = {e.key for e in stack.executions() if e.status == "SUCCEEDED"} & set(keys)
+    dead = {d.key for d in stack.dlq_messages()} & set(keys)
+    assert len(succeeded) + len(dead) == len(keys)
+    assert succeeded.isdisjoint(dead)
+    assert succeeded == {k for k, good in keys.items() if good}
+    assert stack.queue_depth(stack.ingest_queue_url) == 0
+
+
+def test_writes_elsewhere_start_nothing(stack: LocalStack) -> None:
+    before = len(stack.executions())
+    data = samples.jpeg(300, 200, seed=81)
+    stack.upload(data, fresh_key(stack, "in-renditions.jpg"), bucket=stack.destination_bucket)
+    stack.upload(data, fresh_key(stack, "in-backups.jpg"), bucket=stack.backup_bucket)
+    stack.upload(data, "elsewhere/outside-the-prefix.jpg")
+    stack.upload(b"not an image suffix", fresh_key(stack, "notes.txt"))
+
+    assert stack.queue_depth(stack.ingest_queue_url) == 0
+    result = stack.poll()
+    assert (result.started, result.filtered) == ([], 0)
+    assert len(stack.executions()) == before
