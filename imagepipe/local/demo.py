@@ -104,11 +104,11 @@ def renditions_of(execution: Execution | None) -> list[dict[str, Any]]:
 
 
 def _size(n: int) -> str:
-    for unit in ("B", "KB", "MB"):
-        if n < 1024 or unit == "MB":
-            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
-    return str(n)
+    if n < 1024:
+        return f"{n:,} B"
+    if n < 1024 * 1024:
+        return f"{n / 1024:,.1f} KB"
+    return f"{n / 1024 / 1024:,.1f} MB"
 
 
 def _seconds(value: float | None) -> str:
@@ -117,19 +117,24 @@ def _seconds(value: float | None) -> str:
 
 def uploads_table(outcomes: list[Outcome]) -> Table:
     table = Table(title="Uploads: one execution each", title_justify="left", show_lines=True)
-    for column in ("upload", "what", "status", "duration", "result", "as expected"):
-        table.add_column(column, overflow="fold")
+    table.add_column("upload", overflow="fold", ratio=3)
+    table.add_column("what", overflow="fold", ratio=2)
+    table.add_column("status")
+    table.add_column("duration", justify="right")
+    table.add_column("renditions, or dead-letter reason", no_wrap=True)
+    table.add_column("as expected", overflow="fold", ratio=1)
     for o in outcomes:
         e = o.execution
         status = e.status if e else "-"
         colour = "green" if status == "SUCCEEDED" else "red" if status == "FAILED" else "yellow"
         if o.sample.good:
             result = "\n".join(
-                f"{r['name']}: {r['width']}x{r['height']} {r['format']}, {_size(int(r['bytes']))}"
+                f"{r['name']:<7}{r['width']:>5}x{r['height']:<5}{r['format'].lower():<5}"
+                f"{_size(int(r['bytes'])):>9}"
                 for r in renditions_of(e)
             )
         else:
-            result = "\n".join(f"DLQ {d.kind}: [bold]{d.reason}[/]" for d in o.dead_letters)
+            result = "\n".join(f"{d.kind}: [bold]{d.reason}[/]" for d in o.dead_letters)
         verdict = "[green]yes[/]" if o.ok else "[red]no: " + "; ".join(o.problems) + "[/]"
         table.add_row(
             o.key,
@@ -188,9 +193,16 @@ def history_table(stack: LocalStack, execution: Execution) -> Table:
     def offset(moment: Any) -> str:
         return "-" if moment is None else f"+{(moment - t0).total_seconds():.3f} s"
 
+    # A Map runs its states once per item: number them as the console's iterations.
+    repeated = {s.name for s in steps if sum(1 for t in steps if t.name == s.name) > 1}
+    seen: dict[str, int] = {}
     for step in steps:
+        label = step.name
+        if step.name in repeated:
+            label = f"  {step.name} (iteration {seen.setdefault(step.name, 0)})"
+            seen[step.name] += 1
         table.add_row(
-            step.name, step.type, offset(step.entered), offset(step.exited), _seconds(step.seconds)
+            label, step.type, offset(step.entered), offset(step.exited), _seconds(step.seconds)
         )
     return table
 

@@ -33,6 +33,7 @@ import io
 import json
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -60,6 +61,7 @@ SERVICE_ERRORS: Final = {
 
 _lock = threading.RLock()  # guards imports (sys.modules, sys.path, os.environ) and state
 _handlers: dict[tuple[str, str, str], Handler] = {}
+_code_dirs: list[Path] = []  # extracted function code, removed by uninstall()
 _log_groups: dict[str, str] = {}
 _faults: list[Fault] = []
 _current = threading.local()  # the invocation log buffer of the running handler, per thread
@@ -237,6 +239,7 @@ def load_handler(fn: Any) -> Handler:
         if key in _handlers:
             return _handlers[key]
         code_dir = Path(tempfile.mkdtemp(prefix=f"imagepipe-{fn.function_name}-"))
+        _code_dirs.append(code_dir)
         with zipfile.ZipFile(io.BytesIO(fn.code_bytes)) as zf:
             zf.extractall(code_dir)
         module_name, _, attribute = fn.handler.rpartition(".")
@@ -286,6 +289,7 @@ def run(fn: Any, event: Any) -> tuple[Any, bool]:
     )
     lines: list[str] = [f"START RequestId: {request_id} Version: $LATEST\n"]
     fault = _take_fault(fn.function_name, service=False)
+    outer: list[str] | None = getattr(_current, "buffer", None)  # a function invoking another
     _current.buffer = lines
     try:
         if fault is not None:
@@ -303,7 +307,7 @@ def run(fn: Any, event: Any) -> tuple[Any, bool]:
         failed = True
         lines.append(json.dumps({"level": "ERROR", **payload}) + "\n")
     finally:
-        _current.buffer = None
+        _current.buffer = outer
     lines.append(f"END RequestId: {request_id}\n")
     _write_logs(fn, context, "".join(lines).splitlines())
     return payload, failed
@@ -376,3 +380,6 @@ def uninstall() -> None:
         _stdout = _stderr = None
         _handlers.clear()
         _faults.clear()
+        for code_dir in _code_dirs:
+            shutil.rmtree(code_dir, ignore_errors=True)
+        _code_dirs.clear()

@@ -658,5 +658,10 @@ def run_program(
 
     # pulumi.runtime.test runs the program and waits for every registration and output.
     run_and_wait: Any = pulumi.runtime.test
-    run_and_wait(apply)()
+    try:
+        run_and_wait(apply)()
+    finally:
+        # Leave no root stack or config behind for the next Pulumi program in this process.
+        pulumi.runtime.set_all_config({})
+        runtime_settings.reset_options(project=PROJECT, stack=stack, preview=False)
     return outputs

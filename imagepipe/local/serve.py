@@ -87,7 +87,13 @@ def _post(url: str, body: dict[str, Any]) -> None:
 def start_server(stack_name: str = "dev", host: str = "127.0.0.1", port: int = 5000) -> LocalServer:
     """Start moto on host:port, deploy `stack_name` into it, and start the pipe poller."""
     from moto.core.config import default_user_config
-    from moto.server import ThreadedMotoServer
+
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError as err:  # moto's server needs Flask: the moto[server] extra
+        raise RuntimeError(
+            f"imagepipe local serve needs moto's server ({err}): pip install 'moto[server]'"
+        ) from err
 
     region = stack_config(stack_name).get("aws:region", "us-east-1")
     endpoint = f"http://{host}:{port}"

@@ -13,6 +13,9 @@ from imagepipe.local.serve import free_port, start_server, usage
 
 pytestmark = pytest.mark.integration
 
+# moto's server is a Flask app: the moto[server] extra must be installed.
+pytest.importorskip("flask", reason="moto[server] (Flask) is not installed")
+
 
 def test_an_upload_over_http_is_processed() -> None:
     before = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "MOTO_PORT")}
