@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any, Final
 
 PLACEHOLDER: Final = re.compile(r"\$\{([A-Za-z][A-Za-z0-9_]*)\}")
-DEFINITION_FILE: Final = (
-    Path(__file__).resolve().parent.parent / "statemachine" / "pipeline.asl.json"
-)
+STATEMACHINE_DIR: Final = Path(__file__).resolve().parent.parent / "statemachine"
+DEFINITION_FILE: Final = STATEMACHINE_DIR / "pipeline.asl.json"
+BACKFILL_FILE: Final = STATEMACHINE_DIR / "backfill.asl.json"
+REMOVAL_FILE: Final = STATEMACHINE_DIR / "removal.asl.json"
 
 
 class DefinitionError(ValueError):

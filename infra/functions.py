@@ -37,9 +37,10 @@ def function_environment(settings: Settings, **extra: Any) -> dict[str, Any]:
     }
 
 
-def inspect_environment(settings: Settings) -> dict[str, Any]:
+def inspect_environment(settings: Settings, destination_bucket: Any) -> dict[str, Any]:
     return function_environment(
         settings,
+        DESTINATION_BUCKET=destination_bucket,
         RENDITIONS=json.dumps([r.to_dict() for r in settings.renditions], separators=(",", ":")),
         MAX_INPUT_BYTES=str(settings.max_input_bytes),
         MAX_INPUT_PIXELS=str(settings.max_input_pixels),
@@ -88,7 +89,9 @@ def create_functions(
     inspect_role, inspect_policy = iam.role(
         f"{name}-inspect-role",
         service="lambda.amazonaws.com",
-        policy=iam.inspect_policy(buckets.source.arn, settings.upload_prefix, inspect_logs.arn),
+        policy=iam.inspect_policy(
+            buckets.source.arn, settings.upload_prefix, buckets.destination.arn, inspect_logs.arn
+        ),
         parent=parent,
         account_id=account_id,
     )
@@ -138,7 +141,7 @@ def create_functions(
         inspect_role,
         inspect_policy,
         inspect_logs,
-        inspect_environment(settings),
+        inspect_environment(settings, buckets.destination.bucket),
         "Sniffs an upload's real format, checks its limits and plans the renditions",
     )
     resize = function(

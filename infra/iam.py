@@ -86,10 +86,14 @@ def _function_logs(log_group_arn: Any) -> Statement:
     )
 
 
-def inspect_policy(source_bucket_arn: Any, upload_prefix: str, log_group_arn: Any) -> Document:
-    """Inspect reads uploads (HEAD and ranged GET both need s3:GetObject) and nothing else."""
+def inspect_policy(
+    source_bucket_arn: Any, upload_prefix: str, destination_bucket_arn: Any, log_group_arn: Any
+) -> Document:
+    """Inspect reads uploads (HEAD and GET both need s3:GetObject), and HEADs renditions
+    to tell a backfill which already exist. It writes nothing."""
     return document(
         allow("ReadUploads", ["s3:GetObject"], [objects(source_bucket_arn, upload_prefix)]),
+        allow("CheckRenditions", ["s3:GetObject"], [objects(destination_bucket_arn)]),
         _function_logs(log_group_arn),
         _tracing(),
     )
@@ -130,6 +134,12 @@ def state_machine_policy(
         # The topic is encrypted with our key: publishing needs a data key from it.
         allow("EncryptNotifications", ["kms:GenerateDataKey", "kms:Decrypt"], [topic_key_arn]),
         allow("DeadLetter", ["sqs:SendMessage"], [dead_letter_queue_arn]),
+        *_workflow_logs_and_traces(),
+    )
+
+
+def _workflow_logs_and_traces() -> list[Statement]:
+    return [
         allow(
             "DeliverExecutionLogs",  # vended-log delivery APIs take no resource ARN: "*" required.
             [
@@ -154,6 +164,70 @@ def state_machine_policy(
             ],
             ["*"],
         ),
+    ]
+
+
+def backfill_policy(
+    *,
+    state_machine_arn: Any,
+    executions_arn: Any,
+    function_arns: list[Any],
+    source_bucket_arn: Any,
+    upload_prefix: str,
+    backup_bucket_arn: Any,
+    dead_letter_queue_arn: Any,
+) -> Document:
+    """The backfill lists uploads, runs its own child executions (Distributed Map), and
+    then does per object what the upload workflow does, minus the notification."""
+    invokable = [a for arn in function_arns for a in (arn, pulumi.Output.concat(arn, ":*"))]
+    return document(
+        allow(
+            "ListUploads",
+            ["s3:ListBucket"],
+            [source_bucket_arn],
+        )
+        | {"Condition": {"StringLike": {"s3:prefix": [f"{upload_prefix}*"]}}},
+        allow("RunChildExecutions", ["states:StartExecution"], [state_machine_arn]),
+        allow(
+            "ManageChildExecutions",
+            ["states:DescribeExecution", "states:StopExecution"],
+            [executions_arn],
+        ),
+        allow("InvokeOwnFunctions", ["lambda:InvokeFunction"], invokable),
+        allow(
+            "ReadUploadsForBackup", ["s3:GetObject"], [objects(source_bucket_arn, upload_prefix)]
+        ),
+        allow("WriteBackups", ["s3:PutObject"], [objects(backup_bucket_arn)]),
+        allow("DeadLetter", ["sqs:SendMessage"], [dead_letter_queue_arn]),
+        *_workflow_logs_and_traces(),
+    )
+
+
+def removal_policy(
+    *,
+    inspect_function_arn: Any,
+    destination_bucket_arn: Any,
+    backup_bucket_arn: Any,
+    topic_arn: Any,
+    topic_key_arn: Any,
+    dead_letter_queue_arn: Any,
+) -> Document:
+    """Following a deleted original: delete its renditions and backup, notify, dead-letter."""
+    return document(
+        allow(
+            "InvokeInspect",
+            ["lambda:InvokeFunction"],
+            [inspect_function_arn, pulumi.Output.concat(inspect_function_arn, ":*")],
+        ),
+        allow(
+            "DeleteDerivatives",
+            ["s3:DeleteObject"],
+            [objects(destination_bucket_arn), objects(backup_bucket_arn)],
+        ),
+        allow("PublishNotifications", ["sns:Publish"], [topic_arn]),
+        allow("EncryptNotifications", ["kms:GenerateDataKey", "kms:Decrypt"], [topic_key_arn]),
+        allow("DeadLetter", ["sqs:SendMessage"], [dead_letter_queue_arn]),
+        *_workflow_logs_and_traces(),
     )
 
 

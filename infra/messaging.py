@@ -16,14 +16,17 @@ import pulumi_aws as aws
 from infra.settings import Settings
 from infra.storage import Buckets
 
-# S3 treats a new event type as any "ObjectCreated" (Put, Post, Copy, multipart).
+# Every way an object appears (Put, Post, Copy, multipart) or goes (Delete, delete marker).
 OBJECT_CREATED = "s3:ObjectCreated:*"
+OBJECT_REMOVED = "s3:ObjectRemoved:*"
 
 
 @dataclass(frozen=True)
 class Messaging:
     ingest_queue: aws.sqs.Queue
     dead_letter_queue: aws.sqs.Queue
+    # Only with deleteDerivatives: S3 ObjectRemoved events for the removal workflow.
+    removal_queue: aws.sqs.Queue | None
     topic: aws.sns.Topic
     alarm_topic: aws.sns.Topic
     topic_key: aws.kms.Key
@@ -135,28 +138,71 @@ def create_messaging(
         ),
         opts=opts,
     )
-    ingest_queue = aws.sqs.Queue(
-        f"{name}-ingest",
-        aws.sqs.QueueArgs(
-            sqs_managed_sse_enabled=True,
-            visibility_timeout_seconds=visibility_timeout(settings),
-            message_retention_seconds=4 * 24 * 3600,
-            receive_wait_time_seconds=20,
-            redrive_policy=pulumi.Output.json_dumps(
-                {
-                    "deadLetterTargetArn": dead_letter_queue.arn,
-                    "maxReceiveCount": settings.ingest_max_receive_count,
-                }
+
+    def s3_fed_queue(kind: str) -> tuple[aws.sqs.Queue, aws.sqs.QueuePolicy]:
+        queue = aws.sqs.Queue(
+            f"{name}-{kind}",
+            aws.sqs.QueueArgs(
+                sqs_managed_sse_enabled=True,
+                visibility_timeout_seconds=visibility_timeout(settings),
+                message_retention_seconds=4 * 24 * 3600,
+                receive_wait_time_seconds=20,
+                redrive_policy=pulumi.Output.json_dumps(
+                    {
+                        "deadLetterTargetArn": dead_letter_queue.arn,
+                        "maxReceiveCount": settings.ingest_max_receive_count,
+                    }
+                ),
             ),
-        ),
-        opts=opts,
-    )
+            opts=opts,
+        )
+        policy = aws.sqs.QueuePolicy(
+            f"{name}-{kind}-policy",
+            aws.sqs.QueuePolicyArgs(
+                queue_url=queue.url,
+                policy=pulumi.Output.json_dumps(
+                    ingest_queue_policy(queue.arn, buckets.source.arn, account_id)
+                ),
+            ),
+            opts=opts,
+        )
+        return queue, policy
+
+    ingest_queue, ingest_policy = s3_fed_queue("ingest")
+    queue_policies = [ingest_policy]
+    rules = [
+        aws.s3.BucketNotificationQueueArgs(
+            id=f"uploads{suffix}",
+            queue_arn=ingest_queue.arn,
+            events=[OBJECT_CREATED],
+            filter_prefix=settings.upload_prefix,
+            filter_suffix=suffix,
+        )
+        for suffix in suffix_filters(settings)
+    ]
+    removal_queue = None
+    if settings.delete_derivatives:
+        removal_queue, removal_policy = s3_fed_queue("removals")
+        queue_policies.append(removal_policy)
+        rules += [
+            aws.s3.BucketNotificationQueueArgs(
+                id=f"removals{suffix}",
+                queue_arn=removal_queue.arn,
+                events=[OBJECT_REMOVED],
+                filter_prefix=settings.upload_prefix,
+                filter_suffix=suffix,
+            )
+            for suffix in suffix_filters(settings)
+        ]
     aws.sqs.RedriveAllowPolicy(
         f"{name}-dlq-redrive-allow",
         aws.sqs.RedriveAllowPolicyArgs(
             queue_url=dead_letter_queue.url,
             redrive_allow_policy=pulumi.Output.json_dumps(
-                {"redrivePermission": "byQueue", "sourceQueueArns": [ingest_queue.arn]}
+                {
+                    "redrivePermission": "byQueue",
+                    "sourceQueueArns": [q.arn for q in (ingest_queue, removal_queue) if q],
+                }
             ),
         ),
         opts=opts,
@@ -171,34 +217,12 @@ def create_messaging(
         ),
         opts=opts,
     )
-    ingest_policy = aws.sqs.QueuePolicy(
-        f"{name}-ingest-policy",
-        aws.sqs.QueuePolicyArgs(
-            queue_url=ingest_queue.url,
-            policy=pulumi.Output.json_dumps(
-                ingest_queue_policy(ingest_queue.arn, buckets.source.arn, account_id)
-            ),
-        ),
-        opts=opts,
-    )
     notification = aws.s3.BucketNotification(
         f"{name}-uploads",
-        aws.s3.BucketNotificationArgs(
-            bucket=buckets.source.id,
-            queues=[
-                aws.s3.BucketNotificationQueueArgs(
-                    id=f"uploads{suffix}",
-                    queue_arn=ingest_queue.arn,
-                    events=[OBJECT_CREATED],
-                    filter_prefix=settings.upload_prefix,
-                    filter_suffix=suffix,
-                )
-                for suffix in suffix_filters(settings)
-            ],
-        ),
+        aws.s3.BucketNotificationArgs(bucket=buckets.source.id, queues=rules),
         # S3 sends a test event while saving the configuration and refuses it unless
-        # the queue policy already lets the bucket send.
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=[ingest_policy]),
+        # the queue policies already let the bucket send.
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=queue_policies),
     )
 
     topic_key = aws.kms.Key(
@@ -240,6 +264,7 @@ def create_messaging(
     return Messaging(
         ingest_queue=ingest_queue,
         dead_letter_queue=dead_letter_queue,
+        removal_queue=removal_queue,
         topic=topic,
         alarm_topic=alarm_topic,
         topic_key=topic_key,

@@ -50,7 +50,9 @@ class ImagePipeline(pulumi.ComponentResource):
         buckets = create_buckets(name, settings, self)
         messaging = create_messaging(name, settings, buckets, account_id, self)
         functions = create_functions(name, settings, buckets, account_id, self)
-        workflow = create_workflow(name, settings, buckets, messaging, functions, account_id, self)
+        workflow = create_workflow(
+            name, settings, buckets, messaging, functions, account_id, region, self
+        )
         create_alarms(name, messaging, workflow, self)
 
         self.source_bucket = buckets.source.bucket

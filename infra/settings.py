@@ -66,6 +66,8 @@ class Settings:
     log_retention_days: int = 30
     backup_transition_days: int = 30
     backup_expiration_days: int = 365
+    delete_derivatives: bool = False
+    backfill_max_concurrency: int = 40
     tags: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -124,6 +126,14 @@ def _suffixes(value: Any) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _bool(value: Any) -> bool:
+    if isinstance(value, str) and value.lower() in {"true", "false"}:
+        return value.lower() == "true"
+    if not isinstance(value, bool):
+        raise ValueError(f"must be true or false, got {value!r}")
+    return value
+
+
 def _email(value: Any) -> str:
     if value in (None, ""):
         return ""
@@ -169,6 +179,8 @@ _KEYS: Final[dict[str, tuple[str, Callable[[Any], Any]]]] = {
     "logRetentionDays": ("log_retention_days", _choice(LOG_RETENTION_DAYS)),
     "backupTransitionDays": ("backup_transition_days", _int(0, 3650)),
     "backupExpirationDays": ("backup_expiration_days", _int(0, 36500)),
+    "deleteDerivatives": ("delete_derivatives", _bool),
+    "backfillMaxConcurrency": ("backfill_max_concurrency", _int(1, 10_000)),
     "tags": ("tags", _tags),
 }
 CONFIG_KEYS: Final = tuple(_KEYS)

@@ -1,10 +1,14 @@
-"""Step Functions: the state machine (from statemachine/pipeline.asl.json) and the
-EventBridge Pipe that starts one execution per upload."""
+"""Step Functions: the upload workflow (statemachine/pipeline.asl.json) and the
+EventBridge Pipe that starts one execution per upload; the backfill workflow
+(statemachine/backfill.asl.json); and, with deleteDerivatives, the removal workflow
+(statemachine/removal.asl.json) with its own pipe."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final
 
 import pulumi
@@ -31,6 +35,9 @@ class Workflow:
     pipe: aws.pipes.Pipe
     role: aws.iam.Role
     pipe_role: aws.iam.Role
+    backfill: aws.sfn.StateMachine
+    # Only with deleteDerivatives.
+    removal: aws.sfn.StateMachine | None
 
 
 def definition_values(
@@ -42,7 +49,7 @@ def definition_values(
     dead_letter_queue_url: str,
     settings: Settings,
 ) -> dict[str, Any]:
-    """The values for every placeholder of the definition file."""
+    """The values for every placeholder of the upload workflow's definition file."""
     return {
         "InspectFunctionArn": inspect_arn,
         "ResizeFunctionArn": resize_arn,
@@ -53,89 +60,89 @@ def definition_values(
     }
 
 
-def create_workflow(
+def _rendered(path: Path, outputs: Mapping[str, Any], constants: Mapping[str, Any]) -> Any:
+    """The definition file at `path` with Output values and constants filled in."""
+    names = list(outputs)
+
+    def fill(values: list[Any]) -> str:
+        return asl.render_file({**dict(zip(names, values, strict=True)), **constants}, path)
+
+    return pulumi.Output.all(*outputs.values()).apply(fill)
+
+
+def _state_machine(
     name: str,
+    kind: str,
+    *,
     settings: Settings,
-    buckets: Buckets,
-    messaging: Messaging,
-    functions: Functions,
+    workflow_type: str,
+    definition: Any,
+    policy: iam.Document,
     account_id: Any,
     parent: pulumi.Resource,
-) -> Workflow:
+    explicit_name: str | None = None,
+) -> tuple[aws.sfn.StateMachine, aws.cloudwatch.LogGroup, aws.iam.Role]:
     opts = pulumi.ResourceOptions(parent=parent)
     log_group = aws.cloudwatch.LogGroup(
-        f"{name}-workflow-logs",
+        f"{name}-{kind}-logs",
         aws.cloudwatch.LogGroupArgs(
             # The vendedlogs prefix keeps CloudWatch's resource policy from growing per group.
-            name_prefix=f"/aws/vendedlogs/states/{name}-",
+            name_prefix=f"/aws/vendedlogs/states/{name}-{kind}-",
             retention_in_days=settings.log_retention_days,
         ),
         opts=opts,
     )
-    role, policy = iam.role(
-        f"{name}-workflow-role",
+    role, attached = iam.role(
+        f"{name}-{kind}-role",
         service="states.amazonaws.com",
-        policy=iam.state_machine_policy(
-            function_arns=[functions.inspect.arn, functions.resize.arn],
-            source_bucket_arn=buckets.source.arn,
-            upload_prefix=settings.upload_prefix,
-            backup_bucket_arn=buckets.backup.arn,
-            topic_arn=messaging.topic.arn,
-            topic_key_arn=messaging.topic_key.arn,
-            dead_letter_queue_arn=messaging.dead_letter_queue.arn,
-        ),
+        policy=policy,
         parent=parent,
         account_id=account_id,
     )
-    definition = pulumi.Output.all(
-        functions.inspect.arn,
-        functions.resize.arn,
-        buckets.backup.bucket,
-        messaging.topic.arn,
-        messaging.dead_letter_queue.url,
-    ).apply(
-        lambda v: asl.render_file(
-            definition_values(
-                inspect_arn=v[0],
-                resize_arn=v[1],
-                backup_bucket=v[2],
-                topic_arn=v[3],
-                dead_letter_queue_url=v[4],
-                settings=settings,
-            )
-        )
-    )
-    state_machine = aws.sfn.StateMachine(
-        f"{name}-workflow",
+    machine = aws.sfn.StateMachine(
+        f"{name}-{kind}",
         aws.sfn.StateMachineArgs(
-            type=settings.workflow_type,
+            name=explicit_name,
+            type=workflow_type,
             role_arn=role.arn,
             definition=definition,
             logging_configuration=aws.sfn.StateMachineLoggingConfigurationArgs(
                 # Express executions have no history in the console: their log is all there is.
-                level="ALL" if settings.workflow_type == "EXPRESS" else "ERROR",
+                level="ALL" if workflow_type == "EXPRESS" else "ERROR",
                 include_execution_data=True,
                 log_destination=pulumi.Output.concat(log_group.arn, ":*"),
             ),
             tracing_configuration=aws.sfn.StateMachineTracingConfigurationArgs(enabled=True),
         ),
         # CreateStateMachine checks the role may deliver logs: the policy must exist first.
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=[policy]),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[attached]),
     )
+    return machine, log_group, role
 
-    pipe_role, pipe_policy = iam.role(
-        f"{name}-pipe-role",
+
+def _pipe(
+    name: str,
+    kind: str,
+    *,
+    queue: aws.sqs.Queue,
+    state_machine: aws.sfn.StateMachine,
+    description: str,
+    account_id: Any,
+    parent: pulumi.Resource,
+) -> tuple[aws.pipes.Pipe, aws.iam.Role]:
+    role, attached = iam.role(
+        f"{name}-{kind}-pipe-role" if kind else f"{name}-pipe-role",
         service="pipes.amazonaws.com",
-        policy=iam.pipe_policy(messaging.ingest_queue.arn, state_machine.arn),
+        policy=iam.pipe_policy(queue.arn, state_machine.arn),
         parent=parent,
         account_id=account_id,
     )
     pipe = aws.pipes.Pipe(
-        f"{name}-ingest-pipe",
+        f"{name}-{kind or 'ingest'}-pipe",
         aws.pipes.PipeArgs(
-            description="One S3 upload event, one state machine execution",
-            role_arn=pipe_role.arn,
-            source=messaging.ingest_queue.arn,
+            description=description,
+            role_arn=role.arn,
+            source=queue.arn,
             source_parameters=aws.pipes.PipeSourceParametersArgs(
                 sqs_queue_parameters=aws.pipes.PipeSourceParametersSqsQueueParametersArgs(
                     batch_size=1
@@ -158,8 +165,151 @@ def create_workflow(
             ),
         ),
         # The pipe validates it can read the queue when created.
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=[pipe_policy]),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[attached]),
     )
+    return pipe, role
+
+
+def create_workflow(
+    name: str,
+    settings: Settings,
+    buckets: Buckets,
+    messaging: Messaging,
+    functions: Functions,
+    account_id: Any,
+    region: Any,
+    parent: pulumi.Resource,
+) -> Workflow:
+    machine = partial_machine(name, settings=settings, account_id=account_id, parent=parent)
+    dlq_arn = messaging.dead_letter_queue.arn
+    common = {
+        "InspectFunctionArn": functions.inspect.arn,
+        "BackupBucketName": buckets.backup.bucket,
+        "DeadLetterQueueUrl": messaging.dead_letter_queue.url,
+    }
+
+    # Uploads: one execution per S3 ObjectCreated event.
+    state_machine, log_group, role = machine(
+        "workflow",
+        workflow_type=settings.workflow_type,
+        definition=_rendered(
+            asl.DEFINITION_FILE,
+            {
+                **common,
+                "ResizeFunctionArn": functions.resize.arn,
+                "TopicArn": messaging.topic.arn,
+            },
+            {"MapMaxConcurrency": settings.map_max_concurrency},
+        ),
+        policy=iam.state_machine_policy(
+            function_arns=[functions.inspect.arn, functions.resize.arn],
+            source_bucket_arn=buckets.source.arn,
+            upload_prefix=settings.upload_prefix,
+            backup_bucket_arn=buckets.backup.arn,
+            topic_arn=messaging.topic.arn,
+            topic_key_arn=messaging.topic_key.arn,
+            dead_letter_queue_arn=dlq_arn,
+        ),
+    )
+    pipe, pipe_role = _pipe(
+        name,
+        "",
+        queue=messaging.ingest_queue,
+        state_machine=state_machine,
+        description="One S3 upload event, one state machine execution",
+        account_id=account_id,
+        parent=parent,
+    )
+
+    # Backfill: a Distributed Map over the source listing. Its name is fixed (derived from
+    # the stack) because its role must name it to run its own child executions.
+    backfill_name = f"{name}-backfill"
+    backfill_arn = pulumi.Output.concat(
+        "arn:aws:states:", region, ":", account_id, ":stateMachine:", backfill_name
+    )
+    backfill, _, _ = machine(
+        "backfill",
+        workflow_type="STANDARD",  # a Distributed Map needs a Standard parent
+        explicit_name=backfill_name,
+        definition=_rendered(
+            asl.BACKFILL_FILE,
+            {
+                **common,
+                "ResizeFunctionArn": functions.resize.arn,
+                "SourceBucketName": buckets.source.bucket,
+            },
+            {
+                "MapMaxConcurrency": settings.map_max_concurrency,
+                "BackfillMaxConcurrency": settings.backfill_max_concurrency,
+            },
+        ),
+        policy=iam.backfill_policy(
+            state_machine_arn=backfill_arn,
+            executions_arn=pulumi.Output.concat(
+                "arn:aws:states:", region, ":", account_id, ":execution:", backfill_name, "/*"
+            ),
+            function_arns=[functions.inspect.arn, functions.resize.arn],
+            source_bucket_arn=buckets.source.arn,
+            upload_prefix=settings.upload_prefix,
+            backup_bucket_arn=buckets.backup.arn,
+            dead_letter_queue_arn=dlq_arn,
+        ),
+    )
+
+    # Removals (deleteDerivatives): renditions and backup follow a deleted original.
+    removal = None
+    if messaging.removal_queue is not None:
+        removal, _, _ = machine(
+            "removal",
+            workflow_type=settings.workflow_type,
+            definition=_rendered(
+                asl.REMOVAL_FILE,
+                {
+                    **common,
+                    "DestinationBucketName": buckets.destination.bucket,
+                    "TopicArn": messaging.topic.arn,
+                },
+                {},
+            ),
+            policy=iam.removal_policy(
+                inspect_function_arn=functions.inspect.arn,
+                destination_bucket_arn=buckets.destination.arn,
+                backup_bucket_arn=buckets.backup.arn,
+                topic_arn=messaging.topic.arn,
+                topic_key_arn=messaging.topic_key.arn,
+                dead_letter_queue_arn=dlq_arn,
+            ),
+        )
+        _pipe(
+            name,
+            "removal",
+            queue=messaging.removal_queue,
+            state_machine=removal,
+            description="One S3 removal event, one removal execution",
+            account_id=account_id,
+            parent=parent,
+        )
     return Workflow(
-        state_machine=state_machine, log_group=log_group, pipe=pipe, role=role, pipe_role=pipe_role
+        state_machine=state_machine,
+        log_group=log_group,
+        pipe=pipe,
+        role=role,
+        pipe_role=pipe_role,
+        backfill=backfill,
+        removal=removal,
     )
+
+
+def partial_machine(
+    name: str, *, settings: Settings, account_id: Any, parent: pulumi.Resource
+) -> Callable[..., tuple[aws.sfn.StateMachine, aws.cloudwatch.LogGroup, aws.iam.Role]]:
+    """_state_machine with what every workflow of this stack shares already given."""
+
+    def make(
+        kind: str, **kwargs: Any
+    ) -> tuple[aws.sfn.StateMachine, aws.cloudwatch.LogGroup, aws.iam.Role]:
+        return _state_machine(
+            name, kind, settings=settings, account_id=account_id, parent=parent, **kwargs
+        )
+
+    return make

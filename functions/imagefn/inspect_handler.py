@@ -14,11 +14,21 @@ limit and that the pixels decode, and plans the renditions::
      "renditions": [{name, width, height, fit, format, quality, key, contentType}, ...],
      "execution": <as given>}
 
+Two more inputs share the same checks:
+
+* backfill, one listed object: ``{"object": {"bucket", "key"}, "onlyMissing": bool,
+  "execution": ...}``; with onlyMissing, renditions already written from this version of
+  the original (their ``source-etag`` metadata matches) are left out of the plan;
+* removal (deleteDerivatives): ``{"records": [...], "removed": true, "execution": ...}``
+  with one S3 ObjectRemoved record; returns ``{"source": {bucket, key}, "derivatives":
+  [{"Key": ...}, ...], "execution"}``, every key a rendition of it may have.
+
 A refused upload raises ImageRejected ("<reason>: <message>"); S3 errors propagate so
 that Step Functions can retry them.
 
 Environment (read once, at import): RENDITIONS (JSON list of renditions, required),
-MAX_INPUT_BYTES, MAX_INPUT_PIXELS, UPLOAD_PREFIX, and Powertools' POWERTOOLS_* variables.
+MAX_INPUT_BYTES, MAX_INPUT_PIXELS, UPLOAD_PREFIX, DESTINATION_BUCKET (for onlyMissing),
+and Powertools' POWERTOOLS_* variables.
 """
 
 from __future__ import annotations
@@ -34,6 +44,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.data_classes import S3Event, SQSRecord
 from botocore.config import Config  # type: ignore[import-untyped, unused-ignore]
+from botocore.exceptions import ClientError  # type: ignore[import-untyped, unused-ignore]
 
 from .errors import BAD_EVENT, ImageRejected
 from .imaging import (
@@ -44,6 +55,7 @@ from .imaging import (
     plan_rendition,
     validate_image,
 )
+from .plan import derivative_keys
 from .renditions import Rendition, parse_renditions
 from .transient import transient_aws_errors
 
@@ -74,6 +86,7 @@ RENDITIONS: Final = _renditions_from_env()
 MAX_INPUT_BYTES: Final = _env_int("MAX_INPUT_BYTES", 50 * 1024 * 1024)
 MAX_INPUT_PIXELS: Final = _env_int("MAX_INPUT_PIXELS", 40_000_000)
 UPLOAD_PREFIX: Final = os.environ.get("UPLOAD_PREFIX", "uploads/")
+DESTINATION_BUCKET: Final = os.environ.get("DESTINATION_BUCKET", "")
 METRICS_NAMESPACE: Final = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "ImagePipeline")
 
 logger: Final = Logger()
@@ -103,8 +116,8 @@ def _notifications(event: Any) -> Iterator[tuple[int, Mapping[str, Any]]]:
         yield index, body
 
 
-def object_from_event(event: Any) -> tuple[str, str]:
-    """Bucket and (decoded) key of the one S3 ObjectCreated record across the batch.
+def object_from_event(event: Any, *, kind: str = "ObjectCreated") -> tuple[str, str]:
+    """Bucket and (decoded) key of the one S3 `kind` record across the batch.
 
     S3 URL-encodes keys in notifications as a form value (space as '+'); this decodes it.
     Raises ImageRejected(bad_event) for anything else: no record, several, another
@@ -126,17 +139,15 @@ def object_from_event(event: Any) -> tuple[str, str]:
                 raise ImageRejected(
                     BAD_EVENT, f"record {index}: malformed S3 event record"
                 ) from None
-            if source != "aws:s3" or not name.startswith("ObjectCreated:"):
+            if source != "aws:s3" or not name.startswith(f"{kind}:"):
                 raise ImageRejected(
-                    BAD_EVENT, f"record {index}: {source} {name} is not an S3 ObjectCreated event"
+                    BAD_EVENT, f"record {index}: {source} {name} is not an S3 {kind} event"
                 )
             if not isinstance(bucket, str) or not isinstance(raw_key, str) or not raw_key:
                 raise ImageRejected(BAD_EVENT, f"record {index}: bucket or key missing")
             found.append((bucket, unquote_plus(raw_key)))
     if len(found) != 1:
-        raise ImageRejected(
-            BAD_EVENT, f"expected exactly one S3 ObjectCreated record, got {len(found)}"
-        )
+        raise ImageRejected(BAD_EVENT, f"expected exactly one S3 {kind} record, got {len(found)}")
     return found[0]
 
 
@@ -173,9 +184,32 @@ def _download(bucket: str, key: str, etag: str) -> bytes:
     return prefix + rest
 
 
+def _listed_object(event: Mapping[str, Any]) -> tuple[str, str]:
+    target = event.get("object")
+    if not isinstance(target, Mapping) or not all(
+        isinstance(target.get(k), str) and target.get(k) for k in ("bucket", "key")
+    ):
+        raise ImageRejected(BAD_EVENT, "expected {'object': {'bucket': ..., 'key': ...}}")
+    return str(target["bucket"]), str(target["key"])
+
+
+def _already_made(planned: Mapping[str, Any], etag: str) -> bool:
+    """Whether this rendition exists, written from this version of the original."""
+    try:
+        head = s3.head_object(Bucket=DESTINATION_BUCKET, Key=planned["key"])
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+            return False
+        raise
+    return bool(head.get("Metadata", {}).get("source-etag") == etag)
+
+
 def inspect(event: Any) -> dict[str, Any]:
     """The work of the handler, without the logging around it."""
-    bucket, key = object_from_event(event)
+    if isinstance(event, Mapping) and event.get("removed") is True:
+        return removal(event)
+    backfill = isinstance(event, Mapping) and "object" in event
+    bucket, key = _listed_object(event) if backfill else object_from_event(event)
     logger.thread_safe_append_keys(bucket=bucket, key=key)
     head = s3.head_object(Bucket=bucket, Key=key)
     size = int(head["ContentLength"])
@@ -190,6 +224,11 @@ def inspect(event: Any) -> dict[str, Any]:
             extra={"declared": declared, "actual": info.media_type},
         )
     stem = key_stem(key, UPLOAD_PREFIX)
+    planned = [plan_rendition(r, source_format=info.format, stem=stem) for r in RENDITIONS]
+    if backfill and event.get("onlyMissing") is True:
+        if not DESTINATION_BUCKET:
+            raise RuntimeError("onlyMissing needs the DESTINATION_BUCKET environment variable")
+        planned = [p for p in planned if not _already_made(p, etag)]
     return {
         "source": {
             "bucket": bucket,
@@ -199,7 +238,19 @@ def inspect(event: Any) -> dict[str, Any]:
             "etag": etag,
             **info.to_dict(),
         },
-        "renditions": [plan_rendition(r, source_format=info.format, stem=stem) for r in RENDITIONS],
+        "renditions": planned,
+        "execution": event.get("execution"),
+    }
+
+
+def removal(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The keys to delete now that an original is gone (nothing is read from S3)."""
+    bucket, key = object_from_event(event, kind="ObjectRemoved")
+    logger.thread_safe_append_keys(bucket=bucket, key=key)
+    keys = derivative_keys(RENDITIONS, key_stem(key, UPLOAD_PREFIX))
+    return {
+        "source": {"bucket": bucket, "key": key},
+        "derivatives": [{"Key": k} for k in keys],
         "execution": event.get("execution"),
     }
 

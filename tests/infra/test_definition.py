@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,8 +24,26 @@ VALUES = definition_values(
 )
 
 
+FILES = [asl.DEFINITION_FILE, asl.BACKFILL_FILE, asl.REMOVAL_FILE]
+
+
 def rendered() -> dict[str, Any]:
     return json.loads(asl.render_file(VALUES))  # type: ignore[no-any-return]
+
+
+def sample_values(path: Path) -> dict[str, Any]:
+    """A plausible value for every placeholder of a definition file."""
+    values: dict[str, Any] = {}
+    for name in asl.placeholders(path.read_text()):
+        if name.endswith("Concurrency"):
+            values[name] = 5
+        elif name.endswith("Arn"):
+            values[name] = VALUES.get(name, "arn:aws:sns:eu-west-1:111111111111:x")
+        elif name.endswith("Url"):
+            values[name] = VALUES["DeadLetterQueueUrl"]
+        else:
+            values[name] = f"bucket-{name.lower()}"
+    return values
 
 
 def all_state_maps(machine: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -47,19 +66,23 @@ def test_renders_every_placeholder_with_its_json_type() -> None:
     assert payload["execution"]["id.$"] == "$$.Execution.Id"
 
 
-def test_statelint_finds_no_problem() -> None:
-    assert Linter.validate(asl.render_file(VALUES)) == []
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_statelint_finds_no_problem(path: Path) -> None:
+    assert Linter.validate(asl.render_file(sample_values(path), path)) == []
 
 
-def test_every_transition_names_an_existing_state() -> None:
-    for states in all_state_maps(rendered()):
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_every_transition_names_an_existing_state(path: Path) -> None:
+    machine = json.loads(asl.render_file(sample_values(path), path))
+    for states in all_state_maps(machine):
         for name, state in states.items():
             targets = [state.get("Next"), state.get("Default")]
             targets += [c["Next"] for c in state.get("Catch", [])]
             targets += [c["Next"] for c in state.get("Choices", [])]
             for target in filter(None, targets):
                 assert target in states, f"{name} -> {target}"
-            assert "Next" in state or state.get("End") or state["Type"] in {"Fail", "Succeed"}, name
+            terminal = state.get("End") or state["Type"] in {"Fail", "Succeed", "Choice"}
+            assert "Next" in state or terminal, name
 
 
 def test_no_state_passes_image_bytes() -> None:
@@ -106,3 +129,23 @@ def test_a_value_that_smuggles_a_placeholder_is_refused() -> None:
 def test_invalid_template_json_is_a_definition_error() -> None:
     with pytest.raises(asl.DefinitionError, match="not valid JSON"):
         asl.render('{"a": "${X}"', {"X": 1})
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_every_task_is_caught_or_is_a_dead_letter_sender(path: Path) -> None:
+    machine = json.loads(asl.render_file(sample_values(path), path))
+    for states in all_state_maps(machine):
+        for name, state in states.items():
+            if state["Type"] not in {"Task", "Map"} or name == "Resize":
+                continue  # Resize fails its Map, whose Catch handles it
+            if name.startswith("Dead-letter"):
+                assert state["Retry"] and states[state["Next"]]["Type"] == "Fail", name
+                continue
+            errors = [e for c in state.get("Catch", []) for e in c["ErrorEquals"]]
+            if (
+                state["Type"] == "Map"
+                and state["ItemProcessor"]["ProcessorConfig"].get("Mode") == "DISTRIBUTED"
+            ):
+                assert state["ToleratedFailurePercentage"] == 100  # children dead-letter themselves
+                continue
+            assert "States.ALL" in errors, f"{path.name}: {name} has no catch-all"

@@ -37,7 +37,7 @@ def role_policies(d: Deployed) -> dict[str, dict[str, Any]]:
 
 
 def definition(d: Deployed) -> dict[str, Any]:
-    return json.loads(d.one(STATE_MACHINE).inputs["definition"])  # type: ignore[no-any-return]
+    return json.loads(d.one(STATE_MACHINE, "-workflow").inputs["definition"])  # type: ignore[no-any-return]
 
 
 def test_every_part_is_created(deployed: Deployed) -> None:
@@ -46,7 +46,7 @@ def test_every_part_is_created(deployed: Deployed) -> None:
     assert len(deployed.of_type(FUNCTION)) == 2
     assert len(deployed.of_type("aws:sns/topic:Topic")) == 2  # notifications, alarms
     assert len(deployed.of_type("aws:pipes/pipe:Pipe")) == 1
-    assert len(deployed.of_type(STATE_MACHINE)) == 1
+    assert len(deployed.of_type(STATE_MACHINE)) == 2  # uploads, backfill
     assert len(deployed.of_type("aws:lambda/layerVersion:LayerVersion")) == 1
     assert len(deployed.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")) == 2
     component = deployed.one("imagepipeline:index:ImagePipeline")
@@ -98,7 +98,7 @@ def test_pipe_connects_the_queue_to_the_state_machine_and_drops_test_events(
 ) -> None:
     pipe = deployed.one("aws:pipes/pipe:Pipe")
     assert pipe.inputs["source"] == deployed.one(QUEUE, "-ingest").outputs["arn"]
-    assert pipe.inputs["target"] == deployed.one(STATE_MACHINE).outputs["arn"]
+    assert pipe.inputs["target"] == deployed.one(STATE_MACHINE, "-workflow").outputs["arn"]
     params = pipe.inputs["sourceParameters"]
     assert params["sqsQueueParameters"]["batchSize"] == 1
     target = pipe.inputs["targetParameters"]["stepFunctionStateMachineParameters"]
@@ -148,7 +148,7 @@ def test_every_failure_is_caught_and_dead_lettered_before_failing(deployed: Depl
 
 
 def test_state_machine_logs_and_traces(deployed: Deployed) -> None:
-    machine = deployed.one(STATE_MACHINE)
+    machine = deployed.one(STATE_MACHINE, "-workflow")
     assert machine.inputs["type"] == "STANDARD"
     assert machine.inputs["tracingConfiguration"] == {"enabled": True}
     logging = machine.inputs["loggingConfiguration"]
@@ -159,7 +159,7 @@ def test_state_machine_logs_and_traces(deployed: Deployed) -> None:
 
 def test_express_is_selectable(deploy_with: Any) -> None:
     deployed = deploy_with(Settings(workflow_type="EXPRESS"))
-    machine = deployed.one(STATE_MACHINE)
+    machine = deployed.one(STATE_MACHINE, "-workflow")
     assert machine.inputs["type"] == "EXPRESS"
     assert machine.inputs["loggingConfiguration"]["level"] == "ALL"
 
@@ -239,7 +239,8 @@ def test_each_role_holds_exactly_its_own_access(deployed: Deployed) -> None:
     workflow = policies["imagepipe-dev-workflow-role"]
     pipe = policies["imagepipe-dev-pipe-role"]
 
-    assert _grants(inspect, "s3:GetObject") == [f"{source}/uploads/*"]
+    # Inspect reads uploads, and HEADs renditions for a backfill's onlyMissing.
+    assert _grants(inspect, "s3:GetObject") == [f"{source}/uploads/*", f"{renditions}/*"]
     assert _grants(inspect, "s3:PutObject") == []
     assert _grants(resize, "s3:GetObject") == [f"{source}/uploads/*"]
     assert _grants(resize, "s3:PutObject") == [f"{renditions}/*"]
@@ -276,6 +277,7 @@ def test_roles_trust_one_service_in_our_account(deployed: Deployed) -> None:
         assert trust["Condition"]["StringEquals"]["aws:SourceAccount"] == ACCOUNT
         services[role.name] = trust["Principal"]["Service"]
     assert services == {
+        "imagepipe-dev-backfill-role": "states.amazonaws.com",
         "imagepipe-dev-inspect-role": "lambda.amazonaws.com",
         "imagepipe-dev-resize-role": "lambda.amazonaws.com",
         "imagepipe-dev-workflow-role": "states.amazonaws.com",
@@ -308,7 +310,7 @@ def test_functions_run_the_configured_platform_with_the_layer(deployed: Deployed
 def test_log_groups_keep_logs_as_configured(deploy_with: Any) -> None:
     deployed = deploy_with(Settings(log_retention_days=7))
     groups = deployed.of_type("aws:cloudwatch/logGroup:LogGroup")
-    assert len(groups) == 3  # two functions, one state machine
+    assert len(groups) == 4  # two functions, two state machines
     assert {g.inputs["retentionInDays"] for g in groups} == {7}
 
 
@@ -361,3 +363,61 @@ def test_no_account_id_is_written_into_the_code(resource_type: str) -> None:
 
 def _unused(resource: Resource) -> None:  # keeps the import for type checkers
     del resource
+
+
+def test_backfill_lists_uploads_and_runs_children_of_its_own(deployed: Deployed) -> None:
+    machine = deployed.one(STATE_MACHINE, "-backfill")
+    assert machine.inputs["name"] == "imagepipe-dev-backfill"  # its role names it
+    assert machine.inputs["type"] == "STANDARD"
+    states = json.loads(machine.inputs["definition"])["States"]
+    mapped = states["Process existing images"]
+    assert mapped["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
+    assert mapped["ItemReader"]["Parameters"]["Bucket"] == deployed.outputs["source_bucket"]
+    assert mapped["MaxConcurrency"] == Settings().backfill_max_concurrency
+    child = mapped["ItemProcessor"]["States"]
+    resize = deployed.one(FUNCTION, "-resize").outputs["arn"]
+    inner = child["Make renditions"]["ItemProcessor"]["States"]["Resize"]
+    assert inner["Parameters"]["FunctionName"] == resize
+    assert "Notify" not in child  # a backfill of a million images sends no million mails
+
+    policy = role_policies(deployed)["imagepipe-dev-backfill-role"]
+    source = deployed.one(BUCKET, "-source").outputs["arn"]
+    [listing] = [s for s in statements(policy) if s.get("Sid") == "ListUploads"]
+    assert listing["Resource"] == [source]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["uploads/*"]}}
+    arn = "arn:aws:states:eu-west-1:123456789012:stateMachine:imagepipe-dev-backfill"
+    assert _grants(policy, "states:StartExecution") == [arn]
+    assert _grants(policy, "states:DescribeExecution") == [
+        "arn:aws:states:eu-west-1:123456789012:execution:imagepipe-dev-backfill/*"
+    ]
+    assert _grants(policy, "sns:Publish") == []
+
+
+def test_removals_are_only_wired_when_asked_for(deployed: Deployed, deploy_with: Any) -> None:
+    assert [q.name for q in deployed.of_type(QUEUE) if q.name.endswith("-removals")] == []
+    with_removal = deploy_with(Settings(delete_derivatives=True))
+    removals = with_removal.one(QUEUE, "-removals")
+    rules = with_removal.one("aws:s3/bucketNotification:BucketNotification").inputs["queues"]
+    removed = [r for r in rules if r["events"] == ["s3:ObjectRemoved:*"]]
+    assert removed and {r["queueArn"] for r in removed} == {removals.outputs["arn"]}
+    assert {r["filterSuffix"] for r in removed} == {
+        r["filterSuffix"] for r in rules if r["events"] == ["s3:ObjectCreated:*"]
+    }
+    machine = with_removal.one(STATE_MACHINE, "-removal")
+    pipe = with_removal.one("aws:pipes/pipe:Pipe", "-removal-pipe")
+    assert pipe.inputs["source"] == removals.outputs["arn"]
+    assert pipe.inputs["target"] == machine.outputs["arn"]
+    states = json.loads(machine.inputs["definition"])["States"]
+    destination = with_removal.outputs["destination_bucket"]
+    assert states["Delete renditions"]["Parameters"]["Bucket"] == destination
+    assert states["Delete backup"]["Parameters"]["Bucket"] == with_removal.outputs["backup_bucket"]
+
+    policy = role_policies(with_removal)["imagepipe-dev-removal-role"]
+    renditions = with_removal.one(BUCKET, "-renditions").outputs["arn"]
+    backup = with_removal.one(BUCKET, "-backup").outputs["arn"]
+    assert _grants(policy, "s3:DeleteObject") == [f"{renditions}/*", f"{backup}/*"]
+    # Still nobody may delete from (or write to) the source bucket.
+    source = with_removal.one(BUCKET, "-source").outputs["arn"]
+    for doc in role_policies(with_removal).values():
+        for action in ("s3:DeleteObject", "s3:PutObject"):
+            assert not [g for g in _grants(doc, action) if g.startswith(source)]

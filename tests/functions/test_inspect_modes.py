@@ -1,0 +1,121 @@
+"""Inspect's backfill (listed object, onlyMissing) and removal (deleteDerivatives) inputs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from imagefn.errors import ImageRejected
+from imagefn.plan import derivative_keys
+
+from .conftest import Aws
+from .events import (
+    RENDITIONS,
+    SOURCE_BUCKET,
+    FakeContext,
+    inspect_event,
+    s3_notification,
+    sqs_record,
+)
+
+KEY = "uploads/old photos/Tante Ünï+1.jpg"
+
+
+def backfill_event(key: str, only_missing: bool) -> dict[str, Any]:
+    return {
+        "object": {"bucket": SOURCE_BUCKET, "key": key},
+        "onlyMissing": only_missing,
+        "execution": {"id": "arn:x", "startedAt": "2026-01-01T00:00:00Z"},
+    }
+
+
+def plan(aws: Aws, event: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = aws.inspect.handler(event, FakeContext())
+    return result
+
+
+def make(aws: Aws, planned: dict[str, Any]) -> None:
+    for rendition in planned["renditions"]:
+        aws.resize.handler({"source": planned["source"], "rendition": rendition}, FakeContext())
+
+
+def test_a_listed_object_is_planned_like_an_upload(aws: Aws, jpeg_photo: bytes) -> None:
+    etag = aws.put(KEY, jpeg_photo)
+    planned = plan(aws, backfill_event(KEY, only_missing=False))
+    assert planned["source"]["key"] == KEY  # listed keys are not URL-encoded
+    assert planned["source"]["etag"] == etag
+    assert [r["name"] for r in planned["renditions"]] == [r.name for r in RENDITIONS]
+
+
+def test_only_missing_skips_renditions_made_from_this_version(aws: Aws, jpeg_photo: bytes) -> None:
+    aws.put(KEY, jpeg_photo)
+    first = plan(aws, backfill_event(KEY, only_missing=True))
+    assert len(first["renditions"]) == len(RENDITIONS)
+    make(aws, {**first, "renditions": first["renditions"][:1]})
+
+    second = plan(aws, backfill_event(KEY, only_missing=True))
+    assert [r["name"] for r in second["renditions"]] == [r.name for r in RENDITIONS[1:]]
+    make(aws, second)
+    assert plan(aws, backfill_event(KEY, only_missing=True))["renditions"] == []
+
+    # A new version of the original makes every rendition stale again.
+    aws.put(KEY, jpeg_photo + b"\0")  # same pixels, different bytes, new ETag
+    assert len(plan(aws, backfill_event(KEY, only_missing=True))["renditions"]) == len(RENDITIONS)
+    # Without onlyMissing everything is planned.
+    assert len(plan(aws, backfill_event(KEY, only_missing=False))["renditions"]) == len(RENDITIONS)
+
+
+def test_a_listed_object_still_gets_rejected_with_a_reason(aws: Aws) -> None:
+    aws.put("uploads/notes.jpg", b"just text, not a picture\n")
+    with pytest.raises(ImageRejected) as caught:
+        plan(aws, backfill_event("uploads/notes.jpg", only_missing=False))
+    assert caught.value.reason == "not_an_image"
+
+
+@pytest.mark.parametrize("target", [None, {"bucket": SOURCE_BUCKET}, {"key": "k"}, "k"])
+def test_a_malformed_listed_object_is_a_bad_event(aws: Aws, target: Any) -> None:
+    with pytest.raises(ImageRejected) as caught:
+        plan(aws, {"object": target, "onlyMissing": False})
+    assert caught.value.reason == "bad_event"
+
+
+def test_removal_lists_every_possible_derivative_without_reading_s3(aws: Aws) -> None:
+    event = inspect_event(sqs_record(s3_notification(KEY, event_name="ObjectRemoved:Delete")))
+    planned = plan(aws, {**event, "removed": True})  # nothing is in S3: no HEAD, no GET
+    assert planned["source"] == {"bucket": SOURCE_BUCKET, "key": KEY}
+    keys = [d["Key"] for d in planned["derivatives"]]
+    stem = "old photos/Tante Ünï+1"
+    assert keys == derivative_keys(RENDITIONS, stem)
+    assert f"thumb/{stem}.webp" in keys and f"medium/{stem}.jpg" in keys
+    # "original" may have been any browser format: every candidate is listed, once.
+    assert {k for k in keys if k.startswith("orig/")} == {
+        f"orig/{stem}.{ext}" for ext in ("jpg", "png", "webp", "avif", "gif")
+    }
+    assert len(keys) == len(set(keys))
+
+
+def test_removal_refuses_a_created_event(aws: Aws) -> None:
+    event = inspect_event(sqs_record(s3_notification(KEY)))
+    with pytest.raises(ImageRejected) as caught:
+        plan(aws, {**event, "removed": True})
+    assert caught.value.reason == "bad_event"
+    assert "ObjectRemoved" in caught.value.message
+
+
+def test_derivative_keys_are_stable_across_processes() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "from imagefn.plan import derivative_keys;from imagefn.renditions import Rendition;"
+        "print(derivative_keys([Rendition('o',1,1,format='original')], 's'))"
+    )
+    runs = {
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+            env={"PYTHONHASHSEED": str(seed), "PYTHONPATH": "functions"},
+        ).stdout
+        for seed in (1, 2, 3)
+    }  # fmt: skip
+    assert len(runs) == 1
