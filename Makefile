@@ -23,7 +23,7 @@ venv: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy infra functions imagepipe __main__.py
+	$(BIN)/mypy infra functions imagepipe policy __main__.py
 
 test: lint
 	$(BIN)/pytest
