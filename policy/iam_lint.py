@@ -85,9 +85,11 @@ def lint(document: str | Mapping[str, Any]) -> list[Finding]:
 def _finding(raw: Any) -> Finding:
     detail = raw.detail
     location = raw.location if isinstance(raw.location, Mapping) else {}
-    actions = location.get("actions") or (
-        detail if isinstance(detail, list) and all(isinstance(a, str) for a in detail) else []
-    )
+    # Findings name their actions in one of three places, depending on the auditor.
+    listed = detail if isinstance(detail, list) else []
+    actions = location.get("actions") or [
+        item.get("action") if isinstance(item, Mapping) else item for item in listed
+    ]
     return Finding(
         issue=str(raw.issue),
         severity=str(raw.severity).upper(),
