@@ -33,7 +33,10 @@ from imagepipe.local.stack import (
 
 # moto's interpreter logs every error a state machine catches at ERROR level, with the
 # whole state's repr: rejections are expected here and reported below instead.
-QUIET_LOGGERS: Final = ("moto.stepfunctions.parser.asl.component.eval_component",)
+QUIET_LOGGERS: Final = (
+    "moto.stepfunctions.parser.asl.component.eval_component",
+    "imagepipe.local.mocks",  # its definition changes are printed by the demo itself
+)
 
 
 @dataclass
@@ -271,6 +274,8 @@ def run_demo(
             f"backups [cyan]s3://{stack.backup_bucket}[/]"
         )
         console.print(f"State machine [cyan]{stack.state_machine_arn}[/]")
+        for machine, changes in stack.definition_changes.items():
+            console.print(f"[dim]Local only, for moto, in {machine}: {'; '.join(changes)}[/]")
         keys = []
         with console.status(f"Uploading {len(samples)} files"):
             for sample in samples:

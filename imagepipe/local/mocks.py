@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import runpy
 import secrets
 import threading
@@ -37,6 +38,7 @@ from imagepipe.local.clients import Clients
 from infra.settings import PROJECT, PROJECT_DIR, read_stack_config
 
 PROGRAM: Final = PROJECT_DIR / "__main__.py"
+LOG: Final = logging.getLogger(__name__)
 
 Inputs = Mapping[str, Any]
 Outputs = dict[str, Any]
@@ -170,6 +172,44 @@ def _attributes(inputs: Inputs, mapping: Mapping[str, str]) -> dict[str, str]:
 
 Handler = Callable[[str, Inputs], tuple[str, Outputs]]
 
+# moto's ASL grammar takes only decimals for these numbers, where AWS takes any number.
+_DECIMAL_FIELDS: Final = frozenset({"BackoffRate", "ToleratedFailurePercentage"})
+
+
+def moto_compatible(definition: str) -> tuple[str, list[str]]:
+    """A state machine definition moto's interpreter accepts, and what had to change.
+
+    Local-only, logged, and as small as moto allows: the definitions deployed to AWS are
+    untouched. Returns the text unchanged (and no changes) when moto takes it as it is.
+    - an integer in a field moto's grammar parses only as a decimal (`2` -> `2.0`):
+      the same value;
+    - a Distributed Map's `ExecutionType: EXPRESS` -> `STANDARD`: moto's interpreter
+      runs only STANDARD child workflows. Locally the children are STANDARD executions.
+    """
+    document = json.loads(definition)
+    changes: list[str] = []
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                where = f"{path}.{key}" if path else key
+                if key in _DECIMAL_FIELDS and type(value) is int:
+                    node[key] = float(value)
+                    changes.append(f"{where}: {value} -> {float(value)} (same value)")
+                elif key == "ExecutionType" and value == "EXPRESS":
+                    node[key] = "STANDARD"
+                    changes.append(f"{where}: EXPRESS -> STANDARD (moto runs no EXPRESS children)")
+                else:
+                    walk(value, where)
+        elif isinstance(node, list):
+            for index, item in enumerate(node):
+                walk(item, f"{path}[{index}]")
+
+    walk(document, "")
+    if not changes:
+        return definition, []
+    return json.dumps(document, indent=2, ensure_ascii=False), changes
+
 
 @dataclass
 class MotoMocks(pulumi.runtime.Mocks):
@@ -177,6 +217,8 @@ class MotoMocks(pulumi.runtime.Mocks):
 
     clients: Clients
     created: list[CreatedResource] = field(default_factory=list)
+    # state machine name -> what moto_compatible changed in its definition (local only)
+    definition_changes: dict[str, list[str]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -571,9 +613,13 @@ class MotoMocks(pulumi.runtime.Mocks):
 
     def _state_machine(self, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
         name = physical_name(logical, inputs)
+        definition, changes = moto_compatible(inputs["definition"])
+        if changes:
+            self.definition_changes[name] = changes
+            LOG.warning("state machine %s changed for moto: %s", name, "; ".join(changes))
         params: dict[str, Any] = {
             "name": name,
-            "definition": inputs["definition"],
+            "definition": definition,
             "roleArn": inputs["roleArn"],
             "type": inputs.get("type", "STANDARD"),
         }

@@ -188,6 +188,7 @@ class LocalStack:
         clients: Clients,
         outputs: dict[str, Any],
         resources: list[CreatedResource],
+        definition_changes: dict[str, list[str]] | None = None,
         mock: Any = None,
     ) -> None:
         self.stack = stack
@@ -195,6 +196,8 @@ class LocalStack:
         self.clients = clients
         self.outputs = outputs
         self.resources = resources
+        # Local-only changes moto needed in state machine definitions (mocks.moto_compatible).
+        self.definition_changes = definition_changes or {}
         self._mock = mock
         self.source_bucket: str = outputs["sourceBucket"]
         self.destination_bucket: str = outputs["destinationBucket"]
@@ -203,9 +206,10 @@ class LocalStack:
         self.dead_letter_queue_url: str = outputs["deadLetterQueueUrl"]
         self.topic_arn: str = outputs["topicArn"]
         self.pollers = [PipePoller(clients, config) for config in pipe_configs(clients)]
-        if not self.pollers:
-            raise RuntimeError("the program created no SQS -> Step Functions pipe")
-        self.ingest_queue_url: str = self.pollers[0].queue_url
+        uploads = [p for p in self.pollers if p.config.target_arn == self.state_machine_arn]
+        if not uploads:
+            raise RuntimeError("the program created no SQS pipe to the upload state machine")
+        self.ingest_queue_url: str = uploads[0].queue_url
         self.notifications_queue_url = self._subscribe_capture_queue()
         self._dead_letters: list[DeadLetter] = []
         self._notifications: list[Notification] = []
@@ -281,12 +285,15 @@ class LocalStack:
         return total
 
     def running(self) -> list[str]:
+        """Running executions of every state machine (pipes may target several)."""
         sfn = self.clients.client("stepfunctions")
         arns: list[str] = []
-        for page in sfn.get_paginator("list_executions").paginate(
-            stateMachineArn=self.state_machine_arn, statusFilter="RUNNING"
-        ):
-            arns += [e["executionArn"] for e in page["executions"]]
+        for machines in sfn.get_paginator("list_state_machines").paginate():
+            for machine in machines["stateMachines"]:
+                for page in sfn.get_paginator("list_executions").paginate(
+                    stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING"
+                ):
+                    arns += [e["executionArn"] for e in page["executions"]]
         return arns
 
     def wait(self, timeout: float = 120.0) -> None:
@@ -325,8 +332,17 @@ class LocalStack:
             cause=e.get("cause"),
         )
 
+    def state_machine_arn_named(self, suffix: str) -> str:
+        """The ARN of the state machine whose name ends with `suffix` (e.g. "-backfill")."""
+        sfn = self.clients.client("stepfunctions")
+        for page in sfn.get_paginator("list_state_machines").paginate():
+            for machine in page["stateMachines"]:
+                if machine["name"].endswith(suffix):
+                    return str(machine["stateMachineArn"])
+        raise KeyError(f"no state machine named *{suffix}")
+
     def executions(self) -> list[Execution]:
-        """Every execution of the state machine, oldest first."""
+        """Every execution of the upload state machine (stateMachineArn), oldest first."""
         sfn = self.clients.client("stepfunctions")
         arns: list[str] = []
         for page in sfn.get_paginator("list_executions").paginate(
@@ -449,6 +465,7 @@ def deploy_local(stack: str = "dev", *, clients: Clients | None = None) -> Local
             clients=clients,
             outputs=outputs,
             resources=mocks.created,
+            definition_changes=mocks.definition_changes,
             mock=mock,
         )
     except BaseException:

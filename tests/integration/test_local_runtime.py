@@ -342,3 +342,71 @@ def test_the_interpreter_reaches_a_server_through_moto_port() -> None:
 
     source = inspect.getsource(boto_client.boto_client_for)
     assert "moto_server_port()" in source
+
+
+def test_definitions_are_changed_for_moto_only_where_it_needs() -> None:
+    from imagepipe.local.mocks import moto_compatible
+
+    plain = json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}})
+    assert moto_compatible(plain) == (plain, [])
+    definition = {
+        "StartAt": "M",
+        "States": {
+            "M": {
+                "Type": "Map",
+                "ToleratedFailurePercentage": 100,
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+                    "StartAt": "T",
+                    "States": {
+                        "T": {
+                            "Type": "Task",
+                            "Resource": "arn:aws:states:::lambda:invoke",
+                            "Retry": [{"ErrorEquals": ["States.ALL"], "BackoffRate": 2}],
+                            "End": True,
+                        }
+                    },
+                },
+                "End": True,
+            }
+        },
+    }
+    text, changes = moto_compatible(json.dumps(definition))
+    changed = json.loads(text)["States"]["M"]
+    assert changed["ToleratedFailurePercentage"] == 100.0
+    assert changed["ItemProcessor"]["ProcessorConfig"]["ExecutionType"] == "STANDARD"
+    assert changed["ItemProcessor"]["States"]["T"]["Retry"][0]["BackoffRate"] == 2.0
+    assert len(changes) == 3
+
+
+def test_moto_still_needs_those_changes() -> None:
+    """If this fails, moto's grammar caught up: moto_compatible can shrink."""
+    from moto.stepfunctions.parser.asl.parse.asl_parser import (
+        AmazonStateLanguageParser,
+        ASLParserException,
+    )
+
+    def definition(execution_type: str) -> str:
+        return json.dumps(
+            {
+                "StartAt": "M",
+                "States": {
+                    "M": {
+                        "Type": "Map",
+                        "ItemProcessor": {
+                            "ProcessorConfig": {
+                                "Mode": "DISTRIBUTED",
+                                "ExecutionType": execution_type,
+                            },
+                            "StartAt": "P",
+                            "States": {"P": {"Type": "Pass", "End": True}},
+                        },
+                        "End": True,
+                    }
+                },
+            }
+        )
+
+    AmazonStateLanguageParser.parse(definition("STANDARD"))
+    with pytest.raises(ASLParserException):
+        AmazonStateLanguageParser.parse(definition("EXPRESS"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import posixpath
+import uuid
 from typing import Any
 
 import pytest
@@ -265,3 +266,26 @@ def test_writes_elsewhere_start_nothing(stack: LocalStack) -> None:
     result = stack.poll()
     assert (result.started, result.filtered) == ([], 0)
     assert len(stack.executions()) == before
+
+
+def test_a_backfill_remakes_missing_renditions(stack: LocalStack) -> None:
+    """The backfill state machine (a Distributed Map over the bucket listing) runs locally."""
+    key = stack.upload(samples.jpeg(1000, 750, seed=91), fresh_key(stack, "old.jpg"))
+    stack.pump()
+    made = renditions_of(stack, key)
+    s3 = stack.clients.client("s3")
+    for name in made:
+        ext = EXTENSIONS[next(r.format for r in stack.settings.renditions if r.name == name)]
+        s3.delete_object(Bucket=stack.destination_bucket, Key=f"{name}/{stem(stack, key)}.{ext}")
+    assert renditions_of(stack, key) == {}
+
+    sfn = stack.clients.client("stepfunctions")
+    arn = sfn.start_execution(
+        stateMachineArn=stack.state_machine_arn_named("-backfill"),
+        name=f"backfill-{uuid.uuid4().hex[:8]}",
+        input=json.dumps({"prefix": posixpath.dirname(key) + "/", "onlyMissing": True}),
+    )["executionArn"]
+    stack.wait()
+
+    assert sfn.describe_execution(executionArn=arn)["status"] == "SUCCEEDED"
+    assert renditions_of(stack, key) == made
