@@ -36,6 +36,8 @@ from imagepipe.local.stack import (
 QUIET_LOGGERS: Final = (
     "moto.stepfunctions.parser.asl.component.eval_component",
     "imagepipe.local.mocks",  # its definition changes are printed by the demo itself
+    # "ToleratedFailurePercentage declarations currently have no effect": see the report.
+    "moto.stepfunctions.parser.asl.parse.preprocessor",
 )
 
 
