@@ -35,7 +35,7 @@ import yaml
 
 from imagepipe.local import lambda_runtime
 from imagepipe.local.clients import Clients
-from infra.settings import PROJECT, PROJECT_DIR, read_stack_config
+from infra.settings import PROJECT, PROJECT_DIR, Settings, load_settings, read_stack_config
 
 PROGRAM: Final = PROJECT_DIR / "__main__.py"
 LOG: Final = logging.getLogger(__name__)
@@ -663,22 +663,41 @@ class MotoMocks(pulumi.runtime.Mocks):
         return name, {"arn": arn, "name": name}
 
 
-def stack_config(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, str]:
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def stack_config(
+    stack: str, overrides: Mapping[str, Any] | None = None, project_dir: Path = PROJECT_DIR
+) -> dict[str, str]:
     """The stack's config as the Pulumi CLI hands it to a program: namespaced keys, text values.
 
     Project keys come from `infra.settings.read_stack_config` (Pulumi.yaml defaults under
     Pulumi.<stack>.yaml); structured values are JSON text, which `load_settings` parses.
     Keys of other namespaces (aws:region) come from the stack file as they are.
+    `overrides` act like `pulumi config set` for this run (keys with or without the
+    project namespace).
     """
     config = {
-        f"{PROJECT}:{key}": value if isinstance(value, str) else json.dumps(value)
+        f"{PROJECT}:{key}": _text(value)
         for key, value in read_stack_config(stack, project_dir).items()
     }
     stack_file = yaml.safe_load((project_dir / f"Pulumi.{stack}.yaml").read_text()) or {}
     for key, value in (stack_file.get("config") or {}).items():
         if not key.startswith(f"{PROJECT}:"):
-            config[key] = value if isinstance(value, str) else json.dumps(value)
+            config[key] = _text(value)
+    for key, value in (overrides or {}).items():
+        config[key if ":" in key else f"{PROJECT}:{key}"] = _text(value)
     return config
+
+
+def settings_for(config: Mapping[str, str]) -> Settings:
+    """The Settings the program reads from `config` (its own `load_settings`)."""
+    pulumi.runtime.set_all_config(dict(config))
+    try:
+        return load_settings()
+    finally:
+        pulumi.runtime.set_all_config({})
 
 
 def run_program(

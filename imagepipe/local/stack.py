@@ -15,8 +15,9 @@ moto is process-global: one in-process LocalStack at a time (close it before the
 from __future__ import annotations
 
 import json
+import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,9 +27,15 @@ from urllib.parse import unquote_plus
 
 from imagepipe.local import lambda_runtime, moto_fixes
 from imagepipe.local.clients import Clients
-from imagepipe.local.mocks import CreatedResource, MotoMocks, run_program, stack_config
+from imagepipe.local.mocks import (
+    CreatedResource,
+    MotoMocks,
+    run_program,
+    settings_for,
+    stack_config,
+)
 from imagepipe.local.pipe import PipePoller, PollResult, pipe_configs
-from infra.settings import Settings, load_stack_settings
+from infra.settings import Settings
 
 # moto runs state machines (its Step Functions interpreter) only when asked to.
 MOTO_CONFIG: Final[dict[str, Any]] = {"stepfunctions": {"execute_state_machine": True}}
@@ -332,14 +339,16 @@ class LocalStack:
             cause=e.get("cause"),
         )
 
-    def state_machine_arn_named(self, suffix: str) -> str:
-        """The ARN of the state machine whose name ends with `suffix` (e.g. "-backfill")."""
+    def state_machine_arn_of(self, kind: str) -> str:
+        """The ARN of the `kind` ("backfill", "removal") state machine: the one named
+        `...-<kind>`, or `...-<kind>-<auto-name suffix>`."""
         sfn = self.clients.client("stepfunctions")
+        pattern = re.compile(rf".*-{re.escape(kind)}(-[0-9a-f]{{7}})?")
         for page in sfn.get_paginator("list_state_machines").paginate():
             for machine in page["stateMachines"]:
-                if machine["name"].endswith(suffix):
+                if pattern.fullmatch(machine["name"]):
                     return str(machine["stateMachineArn"])
-        raise KeyError(f"no state machine named *{suffix}")
+        raise KeyError(f"no {kind} state machine")
 
     def executions(self) -> list[Execution]:
         """Every execution of the upload state machine (stateMachineArn), oldest first."""
@@ -437,15 +446,22 @@ class LocalStack:
         return written
 
 
-def deploy_local(stack: str = "dev", *, clients: Clients | None = None) -> LocalStack:
+def deploy_local(
+    stack: str = "dev",
+    *,
+    config: Mapping[str, Any] | None = None,
+    clients: Clients | None = None,
+) -> LocalStack:
     """Deploy the Pulumi program's stack `stack` on moto and return a handle on it.
 
-    Without `clients`, moto runs in this process (`mock_aws`, started here and stopped by
-    `LocalStack.close`). With `clients` (pointing at a moto server, see
-    `imagepipe.local.serve`), the server must already run with state machine execution on.
+    `config` overrides stack config values for this deployment, like `pulumi config set`
+    (e.g. `{"deleteDerivatives": True}`). Without `clients`, moto runs in this process
+    (`mock_aws`, started here and stopped by `LocalStack.close`). With `clients` (pointing
+    at a moto server, see `imagepipe.local.serve`), the server must already run with
+    state machine execution on.
     """
-    config = stack_config(stack)
-    region = config.get("aws:region", "us-east-1")
+    config_text = stack_config(stack, config)
+    region = config_text.get("aws:region", "us-east-1")
     mock = None
     if clients is None:
         from moto import mock_aws
@@ -458,10 +474,10 @@ def deploy_local(stack: str = "dev", *, clients: Clients | None = None) -> Local
     lambda_runtime.install()
     try:
         mocks = MotoMocks(clients)
-        outputs = run_program(mocks, stack, config)
+        outputs = run_program(mocks, stack, config_text)
         return LocalStack(
             stack=stack,
-            settings=load_stack_settings(stack),
+            settings=settings_for(config_text),
             clients=clients,
             outputs=outputs,
             resources=mocks.created,
@@ -475,9 +491,11 @@ def deploy_local(stack: str = "dev", *, clients: Clients | None = None) -> Local
 
 
 @contextmanager
-def local_stack(stack: str = "dev") -> Iterator[LocalStack]:
+def local_stack(
+    stack: str = "dev", config: Mapping[str, Any] | None = None
+) -> Iterator[LocalStack]:
     """`deploy_local` as a context manager that closes the stack."""
-    deployed = deploy_local(stack)
+    deployed = deploy_local(stack, config=config)
     try:
         yield deployed
     finally:

@@ -281,7 +281,7 @@ def test_a_backfill_remakes_missing_renditions(stack: LocalStack) -> None:
 
     sfn = stack.clients.client("stepfunctions")
     arn = sfn.start_execution(
-        stateMachineArn=stack.state_machine_arn_named("-backfill"),
+        stateMachineArn=stack.state_machine_arn_of("backfill"),
         name=f"backfill-{uuid.uuid4().hex[:8]}",
         input=json.dumps({"prefix": posixpath.dirname(key) + "/", "onlyMissing": True}),
     )["executionArn"]
