@@ -8,14 +8,18 @@ replaces `moto.awslambda.models.LambdaFunction.invoke` so an invocation:
   Each function gets its own fresh copy of the modules in its zip (the two functions
   have different environments and read them when imported); the host's modules of the
   same names are put back afterwards. Handlers must read configuration at import time:
-  environment variables are not set while a handler runs (threads share os.environ);
+  environment variables are not set while a handler runs (threads share os.environ),
+  and an import made inside a function at call time resolves to the host's module;
 - uses the host's Pillow and Powertools instead of the function's layer, which is built
   for Lambda's platform (manylinux, possibly arm64), not this machine;
 - calls the handler with a context like Lambda's, and answers as the Lambda service does:
   the JSON result, or for an exception `X-Amz-Function-Error: Unhandled` with the payload
   `{"errorMessage", "errorType", "requestId", "stackTrace"}`;
-- writes what the handler logged (through loggers set up at import) to the function's
-  CloudWatch log group in moto, one stream per invocation.
+- writes what the handler printed or logged to the function's CloudWatch log group in
+  moto, one stream per invocation (stdout/stderr are routed per thread).
+
+Not emulated: the timeout (a handler runs to completion), memory limits, cold-start
+isolation beyond the per-function import, X-Ray (Powertools' Tracer stays disabled).
 
 Handler boto3 clients reach moto by themselves in-process (`mock_aws`); in server mode
 the caller sets AWS_ENDPOINT_URL for the process (see `imagepipe.local.serve`).
