@@ -181,6 +181,16 @@ def test_draft_decodes_a_large_jpeg_at_reduced_scale(big_jpeg: bytes) -> None:
     assert imaging.decoded_size(big_jpeg, large, max_pixels=MAX) == (4000, 3000)
 
 
+def test_draft_halves_whenever_the_half_size_decode_covers_the_target(big_jpeg: bytes) -> None:
+    # 1/2 is a 4x4 inverse DCT, a good filter by itself: no 2x headroom needed for it.
+    large = rendition(1600, 1600, "contain", "webp")
+    assert imaging.decoded_size(big_jpeg, large, max_pixels=MAX) == (2000, 1500)
+    out = imaging.render(big_jpeg, large, max_pixels=MAX)
+    assert (out.width, out.height) == (1600, 1200)
+    just_over = rendition(2001, 2001, "contain", "webp")  # needs more than half: full decode
+    assert imaging.decoded_size(big_jpeg, just_over, max_pixels=MAX) == (4000, 3000)
+
+
 def test_draft_is_planned_on_the_displayed_orientation() -> None:
     # Stored 2400x800 with orientation 6: displayed 800x2400 (tall). A 100x300 contain
     # needs 100x300 as displayed, i.e. 300x100 stored -> 1/4 scale (600x200 >= 2x).
