@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 help:
 	@echo "make demo   - deploy the dev stack on the embedded AWS emulator and push sample images through it"
 	@echo "make test   - lint, type-check and run every test (unit, infra mocks, local end-to-end)"
-	@echo "make bench  - measured comparisons (writes benchmarks/results.md)"
+	@echo "make bench  - measured comparisons (writes benchmarks/results.md; BENCH_ARGS=--quick for a short run)"
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,7 +41,8 @@ serve: $(STAMP)
 	$(BIN)/imagepipe local serve
 
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r benchmarks/requirements.txt
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 lock:
 	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv
