@@ -125,17 +125,30 @@ def state_machine_policy(
     invokable = [a for arn in function_arns for a in (arn, pulumi.Output.concat(arn, ":*"))]
     return document(
         allow("InvokeOwnFunctions", ["lambda:InvokeFunction"], invokable),
-        # CopyObject reads the source object and writes the copy.
-        allow(
-            "ReadUploadsForBackup", ["s3:GetObject"], [objects(source_bucket_arn, upload_prefix)]
-        ),
-        allow("WriteBackups", ["s3:PutObject"], [objects(backup_bucket_arn)]),
+        *_backup_copy(source_bucket_arn, upload_prefix, backup_bucket_arn),
         allow("PublishNotifications", ["sns:Publish"], [topic_arn]),
         # The topic is encrypted with our key: publishing needs a data key from it.
         allow("EncryptNotifications", ["kms:GenerateDataKey", "kms:Decrypt"], [topic_key_arn]),
         allow("DeadLetter", ["sqs:SendMessage"], [dead_letter_queue_arn]),
         *_workflow_logs_and_traces(),
     )
+
+
+def _backup_copy(
+    source_bucket_arn: Any, upload_prefix: str, backup_bucket_arn: Any
+) -> list[Statement]:
+    """CopyObject reads the upload and writes the copy; it copies the object's tags too,
+    which needs the tagging actions on both sides."""
+    return [
+        allow(
+            "ReadUploadsForBackup",
+            ["s3:GetObject", "s3:GetObjectTagging"],
+            [objects(source_bucket_arn, upload_prefix)],
+        ),
+        allow(
+            "WriteBackups", ["s3:PutObject", "s3:PutObjectTagging"], [objects(backup_bucket_arn)]
+        ),
+    ]
 
 
 def _workflow_logs_and_traces() -> list[Statement]:
@@ -194,10 +207,8 @@ def backfill_policy(
             [executions_arn],
         ),
         allow("InvokeOwnFunctions", ["lambda:InvokeFunction"], invokable),
-        allow(
-            "ReadUploadsForBackup", ["s3:GetObject"], [objects(source_bucket_arn, upload_prefix)]
-        ),
-        allow("WriteBackups", ["s3:PutObject"], [objects(backup_bucket_arn)]),
+        # Backups, and the run's results (ResultWriter) under backfill-runs/.
+        *_backup_copy(source_bucket_arn, upload_prefix, backup_bucket_arn),
         allow("DeadLetter", ["sqs:SendMessage"], [dead_letter_queue_arn]),
         *_workflow_logs_and_traces(),
     )
