@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import platform
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -174,32 +175,53 @@ def _needed_mb(e: Everything, pixels: float) -> tuple[float, str] | None:
 # Targets
 
 
-def targets(e: Everything) -> list[tuple[str, str, bool | None, str]]:
-    rows: list[tuple[str, str, bool | None, str]] = []
+def paired(e: Everything, input_name: str, rendition: str, other: str) -> list[float]:
+    """Per-round ratios of the project's wall time to ``other``'s, sorted. The rounds are
+    interleaved, so each pair shared the machine's state of that moment."""
+    ours = e.speed.cells[input_name, rendition, "project"].timing.wall
+    theirs = e.speed.cells[input_name, rendition, other].timing.wall
+    return sorted(a / b for a, b in zip(ours, theirs, strict=True))
+
+
+def _verdict(ratios: list[float]) -> str:
+    """yes: the median round is no slower; parity: within 5% and faster in some rounds."""
+    median = statistics.median(ratios)
+    if median <= 1.0:
+        return "yes"
+    return "parity" if median <= 1.05 and ratios[0] < 1.0 else "no"
+
+
+def targets(e: Everything) -> list[tuple[str, str, str, str]]:
+    """(target, measured, verdict: yes / parity / no / -, note)."""
+    rows: list[tuple[str, str, str, str]] = []
     sp, head = e.speed, e.headline
     cells = sp.cells
     if "pyvips" in sp.contenders:
-        worst = max(
-            sp.renditions,
-            key=lambda r: (
-                cells[head, r.name, "project"].timing.wall_ms
-                / cells[head, r.name, "pyvips"].timing.wall_ms
-            ),
-        )
-        parts = ", ".join(
-            f"{r.name} {_ms(cells[head, r.name, 'project'].timing.wall_ms)} vs "
-            f"{_ms(cells[head, r.name, 'pyvips'].timing.wall_ms)} ms"
-            for r in sp.renditions
-        )
-        ok = all(
-            cells[head, r.name, "project"].timing.wall_ms
-            <= cells[head, r.name, "pyvips"].timing.wall_ms
-            for r in sp.renditions
-        )
-        note = "" if ok else f"worst: {worst.name}; see 'What bounds the misses'"
-        rows.append((TARGETS["pyvips"], parts, ok, note))
+        verdicts = {}
+        parts = []
+        for r in sp.renditions:
+            ratios = paired(e, head, r.name, "pyvips")
+            verdicts[r.name] = _verdict(ratios)
+            parts.append(
+                f"{r.name} {_ms(cells[head, r.name, 'project'].timing.wall_ms)} vs "
+                f"{_ms(cells[head, r.name, 'pyvips'].timing.wall_ms)} ms (per round "
+                f"{statistics.median(ratios):.2f}, {ratios[0]:.2f}-{ratios[-1]:.2f})"
+            )
+        values = set(verdicts.values())
+        verdict = "no" if "no" in values else ("parity" if "parity" in values else "yes")
+        level = {n for n, v in verdicts.items() if v == verdict}
+        close = sorted(n for n in verdicts if paired(e, head, n, "pyvips")[-1] > 1.0)
+        note = {
+            "yes": f"{', '.join(close)} slower in some rounds: a margin within this machine's noise"
+            if close
+            else "",
+            "parity": f"{', '.join(sorted(level))} within 5%, faster in some rounds: "
+            "see 'What bounds the misses'",
+            "no": f"{', '.join(sorted(level))} slower; see 'What bounds the misses'",
+        }[verdict]
+        rows.append((TARGETS["pyvips"], "; ".join(parts), verdict, note))
     else:
-        rows.append((TARGETS["pyvips"], sp.vips, None, "pyvips missing"))
+        rows.append((TARGETS["pyvips"], sp.vips, "-", "pyvips missing"))
     proj = sp.totals[head, "project"].wall_ms
     naive = sp.totals[head, "naive"].wall_ms
     ratio = naive / proj
@@ -207,7 +229,7 @@ def targets(e: Everything) -> list[tuple[str, str, bool | None, str]]:
         (
             TARGETS["naive"],
             f"{_ms(proj)} vs {_ms(naive)} ms: {_x(ratio)}",
-            ratio >= 3,
+            "yes" if ratio >= 3 else "no",
             "" if ratio >= 3 else "see 'What bounds the misses'",
         )
     )
@@ -216,7 +238,7 @@ def targets(e: Everything) -> list[tuple[str, str, bool | None, str]]:
         growth = {r.name: e.memory[head, r.name, "project"].growth_mb for r in small}
         ok = bool(small) and all(g < 40 for g in growth.values())
         text = ", ".join(f"{n}: {g:.1f} MB" for n, g in growth.items()) or "no such rendition"
-        rows.append((TARGETS["rss"], text, ok if small else None, ""))
+        rows.append((TARGETS["rss"], text, ("yes" if ok else "no") if small else "-", ""))
     if e.imports is not None:
         med = e.imports.median_ms
         with_compile = med + e.imports.compile_ms
@@ -225,17 +247,22 @@ def targets(e: Everything) -> list[tuple[str, str, bool | None, str]]:
                 TARGETS["import"],
                 f"{_ms(med)} ms (with the bytecode Lambda compiles at cold start: "
                 f"{_ms(with_compile)} ms)",
-                med < 300,
+                "yes" if med < 300 else "no",
                 "" if with_compile < 300 else "without .pyc in the zips it is over",
             )
         )
     layer = next((a for a in e.artifacts if "layer" in a.name.lower()), None)
     if layer is not None:
         if layer.zipped_mb is None:
-            rows.append((TARGETS["layer"], "not built", None, layer.note))
+            rows.append((TARGETS["layer"], "not built", "-", layer.note))
         else:
             rows.append(
-                (TARGETS["layer"], f"{layer.zipped_mb:.1f} MB zipped", layer.zipped_mb < 15, "")
+                (
+                    TARGETS["layer"],
+                    f"{layer.zipped_mb:.1f} MB zipped",
+                    "yes" if layer.zipped_mb < 15 else "no",
+                    "",
+                )
             )
     o = e.orchestration
     if o is not None and o.transitions:
@@ -243,7 +270,7 @@ def targets(e: Everything) -> list[tuple[str, str, bool | None, str]]:
         per = o.transitions_per_image
         rows.append(
             (TARGETS["transitions"], f"{per:g} (renditions {o.renditions}, limit {limit})",
-             per <= limit, "")
+             "yes" if per <= limit else "no", "")
         )  # fmt: skip
         s = e.settings
         for p in _priced(e, head, s.lambda_memory_mb, s.map_max_concurrency):
@@ -252,7 +279,7 @@ def targets(e: Everything) -> list[tuple[str, str, bool | None, str]]:
                 (
                     TARGETS[key],
                     f"{_usd(p.per_thousand)} per 1,000",
-                    p.per_thousand < limit_usd,
+                    "yes" if p.per_thousand < limit_usd else "no",
                     "" if p.per_thousand < limit_usd else "see 'What bounds the misses'",
                 )
             )
@@ -269,6 +296,8 @@ def _speed(e: Everything) -> list[str]:
         "## 1. Speed: the project's render against naive Pillow and pyvips",
         "",
         f"Median of {sp.repeats} interleaved rounds (after one warm-up), wall / CPU ms. "
+        "The targets table also gives, per rendition, the median and range of the "
+        "per-round ratio project / pyvips (each pair measured back to back). "
         "CPU is the process's, all threads. x = the other's wall time / the project's "
         "(above 1: the project is faster). Encoders: the project's settings for all but "
         f"naive (Pillow defaults). {sp.vips}.",
@@ -624,8 +653,8 @@ def bounds(e: Everything) -> list[str]:
     """Why a missed target is missed, from the numbers."""
     out: list[str] = []
     sp, head = e.speed, e.headline
-    rows = {t: (m, ok) for t, m, ok, _ in targets(e)}
-    if rows.get(TARGETS["naive"], ("", True))[1] is False:
+    rows = {t: verdict for t, _, verdict, _ in targets(e)}
+    if rows.get(TARGETS["naive"]) == "no":
         proj = sp.totals[head, "project"].wall_ms
         naive = sp.totals[head, "naive"].wall_ms
         floor = sum(sp.inspect[head].wall_ms for _ in sp.renditions)
@@ -641,12 +670,9 @@ def bounds(e: Everything) -> list[str]:
             "invocation making all renditions from one decode (a change of the state "
             "machine's design)."
         )
-    if rows.get(TARGETS["pyvips"], ("", True))[1] is False:
+    if rows.get(TARGETS["pyvips"]) in ("no", "parity"):
         slow = [
-            r.name
-            for r in sp.renditions
-            if sp.cells[head, r.name, "project"].timing.wall_ms
-            > sp.cells[head, r.name, "pyvips"].timing.wall_ms
+            r.name for r in sp.renditions if _verdict(paired(e, head, r.name, "pyvips")) != "yes"
         ]
         source = next(i for i in e.inputs if i.name == head)
         details = []
@@ -661,7 +687,10 @@ def bounds(e: Everything) -> list[str]:
                 f"decodes it at {decoded[0]}x{decoded[1]}, libvips at 1/{vips_scale}"
             )
         out.append(
-            f"- **No slower than pyvips** (missed: {'; '.join(details)}). Both decode with "
+            f"- **No slower than pyvips** ({rows[TARGETS['pyvips']]}: {'; '.join(details)}). "
+            "Where both decode at the same scale (the 1600 px rendition) their decode and "
+            "resize cost about the same CPU time, so the sign of a few percent changes from "
+            "run to run. Both decode with "
             "libjpeg-turbo and encode with libwebp/libjpeg at the same settings. libvips "
             "shrinks on load by the largest DCT scale that still covers the target; the "
             "project keeps 2x headroom at 1/4 and 1/8 (a rough 2x2 / 1x1 IDCT), which "
@@ -669,7 +698,7 @@ def bounds(e: Everything) -> list[str]:
             "2000x1500). libvips' resize is also SIMD (Highway) code, Pillow's plain C."
         )
     for key in ("standard", "express"):
-        if rows.get(TARGETS[key], ("", True))[1] is False:
+        if rows.get(TARGETS[key]) == "no":
             s = e.settings
             p = _priced(e, head, s.lambda_memory_mb, s.map_max_concurrency)
             pick = p[0] if key == "standard" else p[1]
@@ -688,6 +717,25 @@ def bounds(e: Everything) -> list[str]:
                     f"{'under' if quiet.per_thousand < 0.05 else 'still over'} the target."
                 )
             out.append(text)
+    behind = []
+    for i in e.inputs:
+        for r in sp.renditions:
+            if i.name == head or "pyvips" not in sp.contenders:
+                continue
+            ours = sp.cells[i.name, r.name, "project"].timing.wall_ms
+            theirs = sp.cells[i.name, r.name, "pyvips"].timing.wall_ms
+            if ours > theirs:
+                behind.append(f"{i.name} {r.name} {_x(theirs / ours)}")
+    if behind:
+        out.append(
+            "- Beyond the targets (which are about the 12 MP JPEG), pyvips is ahead for "
+            + ", ".join(behind)
+            + " (pyvips' time over the project's). For a JPEG: libvips shrinks on load by the "
+            "largest DCT scale that covers the target, where the project keeps 2x headroom "
+            "at 1/4 and 1/8 (pinned by tests/functions), and libvips' resize is SIMD code. "
+            "For the PNG there is no shrink-on-load: both decode it in full, and libvips' "
+            "PNG decoder and resize are the faster ones."
+        )
     return out or ["- None: every target is met in this run."]
 
 
@@ -725,10 +773,7 @@ def render(e: Everything) -> str:
         "",
         *_table(
             ["target", "measured", "met"],
-            [
-                [t, m + (f" ({n})" if n else ""), "yes" if ok else ("no" if ok is False else "-")]
-                for t, m, ok, n in targets(e)
-            ],
+            [[t, m + (f" ({n})" if n else ""), verdict] for t, m, verdict, n in targets(e)],
         ),
         "### What bounds the misses",
         "",
@@ -806,11 +851,26 @@ def summary(e: Everything, minutes: float) -> str:
             f"{prices.PRICES_AS_OF}, to be checked; Lambda time modelled from the measured CPU "
             "time)."
         )
+    steps = sp.steps
+    if len(steps) > 1:
+        first, last = steps[0], steps[-1]
+        big = max(sp.renditions, key=lambda r: r.width * r.height).name
+        b, a = first.cells[big], last.cells[big]
+        if b.psnr is not None and a.psnr is not None:
+            facts.insert(
+                0,
+                f"Against this project's own resize before the benchmark: "
+                f"{_ms(first.total.wall_ms)} -> {_ms(last.total.wall_ms)} ms for the set "
+                f"({_x(first.total.wall_ms / last.total.wall_ms)}); the {big} output "
+                f"{len(b.output.data):,} -> {len(a.output.data):,} bytes, PSNR "
+                f"{b.psnr:.2f} -> {a.psnr:.2f} dB against a full-resolution LANCZOS "
+                "reference.",
+            )
     lines += [f"- {f}" for f in facts]
     lines += [
         "",
-        f"Reproduce with `make bench` (about {max(1, round(minutes))} min; "
-        "`.venv/bin/python -m benchmarks --quick` takes about one): it generates the "
+        f"Reproduce with `make bench` ({minutes:.1f} min on that machine; "
+        "`make bench BENCH_ARGS=--quick` for fewer repeats): it generates the "
         "inputs, installs pyvips from `benchmarks/requirements.txt` for the comparison, and "
         "writes `benchmarks/results.md` with the method, quality checks, memory, cold start "
         "and cost details.",
