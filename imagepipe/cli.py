@@ -15,6 +15,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from imagepipe.operate import OPERATE_SUBCOMMANDS
+
 
 def add_render(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
@@ -89,6 +91,7 @@ def run_local_serve(args: argparse.Namespace) -> int:
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
     add_render,
     add_local,
+    *OPERATE_SUBCOMMANDS,  # upload, executions, show, backfill, outputs
 ]
 
 

@@ -8,6 +8,10 @@ then use it: `aws --endpoint-url http://127.0.0.1:5000 s3 cp ...`.
 Everything runs in one process: the server's request threads run the Lambda handlers
 (imagepipe.local.lambda_runtime), whose boto3 clients find the server through
 AWS_ENDPOINT_URL; moto's Step Functions interpreter finds it through MOTO_PORT.
+
+`serve` records the endpoint, the outputs and the settings it deployed in a state file
+(`.imagepipe/local-<stack>.json`, see imagepipe.target) for as long as it runs, which is
+how `imagepipe upload|executions|show|backfill|outputs --local` find it.
 """
 
 from __future__ import annotations
@@ -15,10 +19,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import socket
 import threading
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final
 
 from imagepipe.local import lambda_runtime
@@ -47,13 +54,57 @@ class LocalServer:
     server: Any
     _saved_env: dict[str, str | None] = field(default_factory=dict, repr=False)
     _saved_sfn_config: Any = None
+    state_path: Path | None = None
 
     @property
     def endpoint(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    def state(self) -> dict[str, Any]:
+        """What the operating commands need to find and use this stack."""
+        from imagepipe.target import settings_document
+
+        s = self.stack
+        machines: dict[str, str | None] = {}
+        for kind in ("backfill", "removal"):
+            try:
+                machines[kind] = s.state_machine_arn_of(kind)
+            except KeyError:
+                machines[kind] = None
+        return {
+            "stack": s.stack,
+            "endpoint": self.endpoint,
+            "region": s.clients.region,
+            "pid": os.getpid(),
+            "outputs": dict(s.outputs),
+            "backfillStateMachineArn": machines["backfill"],
+            "removalStateMachineArn": machines["removal"],
+            "ingestQueueUrl": s.ingest_queue_url,
+            "notificationsQueueUrl": s.notifications_queue_url,
+            "config": settings_document(s.settings),
+        }
+
+    def write_state(self, directory: Path | None = None) -> Path:
+        """Write the state file (removed again by `stop`); returns its path."""
+        from imagepipe.target import state_file, write_state
+
+        self.state_path = write_state(state_file(self.stack.stack, directory), self.state())
+        return self.state_path
+
+    def _remove_state(self, path: Path) -> None:
+        """Remove the state file unless another server has since written its own there."""
+        try:
+            current = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return
+        if current.get("endpoint") == self.endpoint and current.get("pid") == os.getpid():
+            path.unlink(missing_ok=True)
+
     def stop(self) -> None:
         """Stop polling and serving; reset moto's data and put the environment back."""
+        if self.state_path is not None:
+            self._remove_state(self.state_path)
+            self.state_path = None
         self.stack.close()
         try:
             _post(f"{self.endpoint}/moto-api/reset", {})
@@ -84,8 +135,16 @@ def _post(url: str, body: dict[str, Any]) -> None:
         response.read()
 
 
-def start_server(stack_name: str = "dev", host: str = "127.0.0.1", port: int = 5000) -> LocalServer:
-    """Start moto on host:port, deploy `stack_name` into it, and start the pipe poller."""
+def start_server(
+    stack_name: str = "dev",
+    host: str = "127.0.0.1",
+    port: int = 5000,
+    config: Mapping[str, Any] | None = None,
+) -> LocalServer:
+    """Start moto on host:port, deploy `stack_name` into it, and start the pipe poller.
+
+    `config` overrides stack config values, as for `deploy_local`.
+    """
     from moto.core.config import default_user_config
 
     try:
@@ -114,7 +173,9 @@ def start_server(stack_name: str = "dev", host: str = "127.0.0.1", port: int = 5
     try:
         # The server reads moto's config per request: turn execution on as a client would.
         _post(f"{endpoint}/moto-api/config", MOTO_CONFIG)
-        stack = deploy_local(stack_name, clients=Clients.for_server(region, host, port))
+        stack = deploy_local(
+            stack_name, config=config, clients=Clients.for_server(region, host, port)
+        )
     except BaseException:
         server.stop()
         default_user_config["stepfunctions"] = saved_sfn_config  # type: ignore[typeddict-item]
@@ -156,6 +217,10 @@ def usage(local: LocalServer) -> str:
     return "\n".join(lines)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def serve(stack_name: str = "dev", host: str = "127.0.0.1", port: int = 5000) -> int:
     """Serve until interrupted; returns the exit status."""
     from imagepipe.local.demo import QUIET_LOGGERS
@@ -164,7 +229,11 @@ def serve(stack_name: str = "dev", host: str = "127.0.0.1", port: int = 5000) ->
         logging.getLogger(name).setLevel(logging.CRITICAL)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
     local = start_server(stack_name, host, port)
+    # `kill` (SIGTERM) stops it like Ctrl-C, so the state file goes away with it.
+    signal.signal(signal.SIGTERM, _interrupt)
+    path = local.write_state()
     print(usage(local), flush=True)
+    print(f"State for `imagepipe ... --local`: {path}", flush=True)
     stopped = threading.Event()
     try:
         while not stopped.wait(1.0):

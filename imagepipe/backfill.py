@@ -1,0 +1,345 @@
+"""`imagepipe backfill [--prefix P] [--only-missing] [--dry-run] [--wait]`.
+
+The backfill state machine (statemachine/backfill.asl.json) lists the source bucket
+under a prefix and runs each object through Inspect and Resize. `--dry-run` lists the
+same objects and, with --only-missing, works out which renditions are missing the way
+Inspect does: plan each rendition's key (imagefn.imaging.plan_rendition on the key's
+stem), HEAD it in the renditions bucket, and count it as made only if its
+`source-etag` metadata is the source object's current ETag.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from imagepipe import display
+from imagepipe.executions import ExecutionInfo, describe
+from imagepipe.target import ITEM_FAILED, OK, OpsError, Target
+
+
+@dataclass
+class Planned:
+    """One listed object and the renditions a backfill would make of it."""
+
+    key: str
+    size: int
+    etag: str
+    renditions: list[dict[str, str]] = field(default_factory=list)  # name, key
+    rejected: str | None = None  # "<reason>: <message>" when its first bytes settle it
+    # (larger-than-allowed, corrupt or too many pixels are only found by the backfill)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "bytes": self.size,
+            "etag": self.etag,
+            "renditions": self.renditions,
+            "rejected": self.rejected,
+        }
+
+
+def full_prefix(target: Target, prefix: str) -> str:
+    """<uploadPrefix><prefix>; a prefix that already starts with the upload prefix is kept."""
+    cleaned = prefix.strip().lstrip("/")
+    if cleaned.startswith(target.upload_prefix):
+        return cleaned
+    return target.upload_prefix + cleaned
+
+
+def list_objects(target: Target, prefix: str) -> list[dict[str, Any]]:
+    paginator = target.client("s3").get_paginator("list_objects_v2")
+    found: list[dict[str, Any]] = []
+    for page in paginator.paginate(Bucket=target.source_bucket, Prefix=prefix):
+        found += page.get("Contents", [])
+    return found
+
+
+SNIFF_BYTES = 4096  # sniff_format needs the first few dozen bytes; AVIF's ftyp box a few more
+
+
+def _source_format(target: Target, key: str, etag: str, size: int) -> tuple[str | None, str | None]:
+    """(format, None) from the object's first bytes, or (None, "<reason>: <message>") when
+    they already settle a rejection (empty, not an image, an unaccepted format)."""
+    from imagefn.errors import ImageRejected
+    from imagefn.imaging import sniff_format
+
+    head = b""
+    if size > 0:  # a Range on an empty object is an error (416)
+        response = target.client("s3").get_object(
+            Bucket=target.source_bucket,
+            Key=key,
+            Range=f"bytes=0-{SNIFF_BYTES - 1}",
+            IfMatch=f'"{etag}"',
+        )
+        body = response["Body"]
+        try:
+            head = body.read()
+        finally:
+            body.close()
+    try:
+        return sniff_format(head), None
+    except ImageRejected as rejected:
+        return None, str(rejected)
+
+
+def _made(target: Target, key: str, etag: str) -> bool:
+    """Inspect's test: the rendition exists and was written from this version."""
+    from botocore.exceptions import ClientError  # type: ignore[import-untyped, unused-ignore]
+
+    try:
+        head = target.client("s3").head_object(Bucket=target.destination_bucket, Key=key)
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+            return False
+        raise
+    return bool(head.get("Metadata", {}).get("source-etag") == etag)
+
+
+def plan(target: Target, prefix: str, only_missing: bool) -> list[Planned]:
+    """What a backfill of `prefix` would process, as Inspect would plan it."""
+    from imagefn.imaging import key_stem, plan_rendition
+
+    renditions = target.settings.renditions
+    objects = list_objects(target, prefix)
+
+    def one(item: dict[str, Any]) -> Planned:
+        key, etag = str(item["Key"]), str(item.get("ETag", "")).strip('"')
+        planned = Planned(key=key, size=int(item.get("Size", 0)), etag=etag)
+        # The first bytes: format "original" depends on the format, and a file that is
+        # not an image would be dead-lettered rather than processed.
+        source_format, planned.rejected = _source_format(target, key, etag, planned.size)
+        if source_format is None:
+            return planned
+        stem = key_stem(key, target.upload_prefix)
+        for rendition in renditions:
+            spec = plan_rendition(rendition, source_format=source_format, stem=stem)
+            if only_missing and _made(target, spec["key"], etag):
+                continue
+            planned.renditions.append({"name": rendition.name, "key": spec["key"]})
+        return planned
+
+    if not objects:
+        return []
+    with ThreadPoolExecutor(max_workers=min(16, len(objects))) as pool:
+        return list(pool.map(one, objects))
+
+
+def _dry_run(args: argparse.Namespace, target: Target, prefix: str) -> int:
+    planned = plan(target, prefix, args.only_missing)
+    work = [p for p in planned if p.renditions]
+    summary = {
+        "objects": len(planned),
+        "toProcess": len(work),
+        "renditions": sum(len(p.renditions) for p in work),
+        "complete": sum(1 for p in planned if not p.renditions and not p.rejected),
+        "rejected": sum(1 for p in planned if p.rejected),
+    }
+    if args.json:
+        display.print_json(
+            {
+                "dryRun": True,
+                "prefix": prefix,
+                "onlyMissing": bool(args.only_missing),
+                "stateMachineArn": target.backfill_state_machine_arn,
+                "objects": [p.to_dict() for p in planned],
+                "summary": summary,
+            }
+        )
+        return OK
+    con = display.console()
+    what = "missing renditions" if args.only_missing else "renditions to make"
+    table = Table(title=f"Backfill of {prefix} (dry run)", title_justify="left")
+    table.add_column("object", overflow="fold")
+    table.add_column("size", justify="right")
+    table.add_column(what, overflow="fold")
+    for p in planned:
+        if p.rejected:
+            cell = f"[red]would be dead-lettered[/]: {p.rejected}"
+        elif p.renditions:
+            cell = ", ".join(r["key"] for r in p.renditions)
+        else:
+            cell = "[green]none: all made from this version[/]"
+        table.add_row(p.key, display.size(p.size), cell)
+    if planned:
+        con.print(table)
+    con.print(
+        f"{summary['objects']} object(s) under {prefix}: {summary['toProcess']} need renditions "
+        f"({summary['renditions']} renditions), {summary['complete']} complete"
+        + (
+            f", {summary['rejected']} would be dead-lettered (not images)"
+            if summary["rejected"]
+            else ""
+        )
+        + ". Nothing was started."
+    )
+    return OK
+
+
+def _map_run_counts(target: Target, execution_arn: str) -> dict[str, int] | None:
+    """The map run's item counts (None until it exists, or where it is not offered)."""
+    from botocore.exceptions import ClientError  # type: ignore[import-untyped, unused-ignore]
+
+    sfn = target.client("stepfunctions")
+    try:
+        runs = sfn.list_map_runs(executionArn=execution_arn).get("mapRuns", [])
+        if not runs:
+            return None
+        described = sfn.describe_map_run(mapRunArn=runs[0]["mapRunArn"])
+    except ClientError:
+        return None  # not started yet (the emulator answers 500 then)
+    counts = described.get("itemCounts") or {}
+    return {k: int(v) for k, v in counts.items()}
+
+
+def _failed_items(target: Target, execution_arn: str) -> list[dict[str, Any]] | None:
+    """The keys whose child executions failed, with why (None where not listable)."""
+    from botocore.exceptions import ClientError  # type: ignore[import-untyped, unused-ignore]
+
+    sfn = target.client("stepfunctions")
+    try:
+        runs = sfn.list_map_runs(executionArn=execution_arn).get("mapRuns", [])
+        if not runs:
+            return None
+        page = sfn.list_executions(
+            mapRunArn=runs[0]["mapRunArn"], statusFilter="FAILED", maxResults=100
+        )
+    except ClientError:
+        return None
+    items = []
+    for child in page.get("executions", []):
+        info = describe(target, child["executionArn"])
+        outcome = info.outcome
+        items.append(
+            {
+                "key": info.key,
+                "execution": info.arn,
+                "outcome": outcome.to_dict() if outcome else None,
+            }
+        )
+    return items
+
+
+def _follow(
+    args: argparse.Namespace, target: Target, arn: str
+) -> tuple[ExecutionInfo, dict[str, int] | None]:
+    deadline = time.monotonic() + args.timeout
+    interval = 0.3 if target.local else 3.0
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+    )
+    counts: dict[str, int] | None = None
+    with Progress(*columns, console=display.progress_console(), disable=args.json) as bar:
+        task = bar.add_task("Listing the source bucket", total=None)
+        while True:
+            info = describe(target, arn)
+            counts = _map_run_counts(target, arn) or counts
+            if counts:
+                finished = sum(
+                    counts.get(k, 0) for k in ("succeeded", "failed", "timedOut", "aborted")
+                )
+                bar.update(
+                    task,
+                    total=counts.get("total") or None,
+                    completed=finished,
+                    description=(
+                        f"Backfill: {counts.get('succeeded', 0)} done, "
+                        f"{counts.get('failed', 0)} failed, {counts.get('running', 0)} running"
+                    ),
+                )
+            if info.done or time.monotonic() >= deadline:
+                return info, counts
+            time.sleep(interval)
+
+
+def run_backfill(args: argparse.Namespace, target: Target) -> int:
+    prefix = full_prefix(target, args.prefix)
+    if args.dry_run:
+        return _dry_run(args, target, prefix)
+    machine = target.backfill_state_machine_arn
+    name = f"backfill-{datetime.now(tz=UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+    request = {"prefix": prefix, "onlyMissing": bool(args.only_missing)}
+    sfn = target.client("stepfunctions")
+    arn = str(
+        sfn.start_execution(stateMachineArn=machine, name=name, input=json.dumps(request))[
+            "executionArn"
+        ]
+    )
+    info: ExecutionInfo | None = None
+    counts: dict[str, int] | None = None
+    failed_items: list[dict[str, Any]] | None = None
+    if args.wait:
+        info, counts = _follow(args, target, arn)
+        if counts and counts.get("failed"):
+            failed_items = _failed_items(target, arn)
+    else:
+        info = describe(target, arn)
+    failed = bool(
+        args.wait
+        and (
+            info.status != "SUCCEEDED"
+            or (counts and (counts.get("failed") or counts.get("timedOut")))
+        )
+    )
+    if args.json:
+        display.print_json(
+            {
+                "dryRun": False,
+                "input": request,
+                "execution": info.to_dict(target),
+                "items": counts,
+                "failedItems": failed_items,
+            }
+        )
+        return ITEM_FAILED if failed else OK
+    con = display.console()
+    con.print(
+        f"Started backfill [bold]{info.name}[/] of {prefix}"
+        + (" (only missing renditions)" if args.only_missing else "")
+    )
+    url = target.console_url(arn)
+    con.print(f"Console: {url}" if url else f"ARN: {arn}")
+    if not args.wait:
+        flags = " --local" if target.local else ""
+        con.print(f"[dim]Follow it: imagepipe show {info.name}{flags}[/]")
+        return OK
+    if not info.done:
+        raise OpsError(
+            ITEM_FAILED,
+            f"backfill {info.name} still running after {args.timeout:.0f} s: "
+            f"imagepipe show {info.name}",
+        )
+    line = f"Backfill {display.status(info.status)} in {display.seconds(info.seconds)}"
+    if counts:
+        line += (
+            f": {counts.get('total', 0)} object(s), {counts.get('succeeded', 0)} done, "
+            f"{counts.get('failed', 0)} failed"
+        )
+    con.print(line)
+    if counts and counts.get("failed"):
+        if failed_items:
+            for item in failed_items:
+                outcome = item["outcome"] or {}
+                con.print(
+                    f"  [red]{item['key']}[/]: {outcome.get('kind')}: {outcome.get('reason')}"
+                )
+        con.print(
+            "[dim]Failed objects went to the dead-letter queue with their reason "
+            "(imagepipe redrive, once fixed).[/]"
+        )
+    if info.status != "SUCCEEDED" and info.outcome:
+        con.print(f"[red]{info.outcome.error}[/]: {info.outcome.message}")
+    return ITEM_FAILED if failed else OK

@@ -1,0 +1,551 @@
+"""Executions as the operating commands see them: which upload started one, how it ended,
+and what it did state by state.
+
+Nothing here reads the dead-letter queue (receiving would hide messages from whoever
+redrives them): how an execution ended is read from the execution itself. Its error and
+cause are what the state machine put in the dead-letter message: a rejection ends with
+error `ImageRejected` and cause `<reason>: <message>`, any other failure with the error
+that survived the retries (the message's reason is then `processing_error`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+from urllib.parse import unquote_plus
+
+from imagepipe.target import Target
+
+TERMINAL: Final = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+# Executions started this long before an upload are not its executions (clock skew margin).
+SKEW: Final = timedelta(minutes=5)
+
+
+def _json(text: Any) -> Any:
+    if not isinstance(text, str):
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def s3_object_of(execution_input: Any) -> tuple[str, str | None] | None:
+    """(key, eTag) of the S3 object in an execution input.
+
+    Understands the pipe's input (a JSON array of SQS records whose body is an S3 event),
+    a bare S3 event, and the backfill's per-item input ({"object": {"bucket", "key"}}).
+    S3 event keys are URL-encoded as form values ('+' for a space); this decodes them.
+    """
+    document = _json(execution_input)
+    if isinstance(document, list) and document and isinstance(document[0], dict):
+        document = _json(document[0].get("body"))
+    if not isinstance(document, dict):
+        return None
+    if isinstance(document.get("object"), dict):
+        key = document["object"].get("key")
+        return (key, None) if isinstance(key, str) else None
+    records = document.get("Records")
+    if isinstance(records, list) and records and isinstance(records[0], dict):
+        obj = records[0].get("s3", {}).get("object", {})
+        key, etag = obj.get("key"), obj.get("eTag")
+        if isinstance(key, str):
+            return unquote_plus(key), etag.strip('"') if isinstance(etag, str) else None
+    return None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How an execution ended, as the dead-letter message would say it."""
+
+    kind: str  # "rejected" or "failed"
+    reason: str
+    message: str
+    error: str | None
+
+    @property
+    def detail(self) -> str:
+        """The message without its leading "<reason>: "."""
+        return self.message.removeprefix(f"{self.reason}:").strip() or self.message
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "reason": self.reason,
+            "message": self.message,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class ExecutionInfo:
+    """One execution, described (DescribeExecution), with its input and output parsed."""
+
+    arn: str
+    name: str
+    status: str
+    started: datetime
+    stopped: datetime | None
+    input: Any
+    output: Any
+    error: str | None
+    cause: str | None
+
+    @classmethod
+    def from_description(cls, d: Mapping[str, Any]) -> ExecutionInfo:
+        return cls(
+            arn=d["executionArn"],
+            name=d["name"],
+            status=d["status"],
+            started=d["startDate"],
+            stopped=d.get("stopDate"),
+            input=_json(d.get("input")),
+            output=_json(d.get("output")),
+            error=d.get("error"),
+            cause=d.get("cause"),
+        )
+
+    @property
+    def key(self) -> str | None:
+        found = s3_object_of(self.input)
+        return found[0] if found else None
+
+    @property
+    def etag(self) -> str | None:
+        found = s3_object_of(self.input)
+        return found[1] if found else None
+
+    @property
+    def done(self) -> bool:
+        return self.status in TERMINAL
+
+    @property
+    def seconds(self) -> float | None:
+        end = self.stopped
+        if end is None and not self.done:
+            end = datetime.now(tz=self.started.tzinfo or UTC)
+        return (end - self.started).total_seconds() if end else None
+
+    @property
+    def renditions(self) -> list[dict[str, Any]]:
+        """What the Resize steps returned (the output of a successful execution)."""
+        if not isinstance(self.output, dict):
+            return []
+        found = self.output.get("renditions") or []
+        return [
+            {k: r.get(k) for k in ("name", "key", "width", "height", "bytes", "format")}
+            for r in found
+            if isinstance(r, dict)
+        ]
+
+    @property
+    def outcome(self) -> Outcome | None:
+        """Why it did not succeed (None if it succeeded or still runs)."""
+        if self.status in {"SUCCEEDED", "RUNNING", "PENDING_REDRIVE"}:
+            return None
+        cause = (self.cause or "").strip()
+        if self.error == "ImageRejected":
+            reason = cause.split(":", 1)[0].strip() or "rejected"
+            return Outcome("rejected", reason, cause, self.error)
+        if self.status == "FAILED":
+            return Outcome("failed", "processing_error", cause or (self.error or ""), self.error)
+        return Outcome("failed", self.status.lower(), cause or self.status, self.error)
+
+    def to_dict(self, target: Target) -> dict[str, Any]:
+        return {
+            "arn": self.arn,
+            "name": self.name,
+            "status": self.status,
+            "key": self.key,
+            "startDate": _iso(self.started),
+            "stopDate": _iso(self.stopped),
+            "seconds": _round(self.seconds),
+            "consoleUrl": target.console_url(self.arn),
+        }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds") if moment else None
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def describe(target: Target, arn: str) -> ExecutionInfo:
+    sfn = target.client("stepfunctions")
+    return ExecutionInfo.from_description(sfn.describe_execution(executionArn=arn))
+
+
+def describe_many(target: Target, arns: list[str]) -> list[ExecutionInfo]:
+    """DescribeExecution for each ARN, a few at a time, in the order given."""
+    if len(arns) <= 1:
+        return [describe(target, a) for a in arns]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(8, len(arns))) as pool:
+        return list(pool.map(lambda a: describe(target, a), arns))
+
+
+def list_summaries(
+    target: Target,
+    state_machine_arn: str,
+    *,
+    status: str | None = None,
+    page_size: int = 100,
+) -> Iterator[dict[str, Any]]:
+    """ListExecutions, newest first, page by page (lazily: stop iterating to stop asking)."""
+    sfn = target.client("stepfunctions")
+    token: str | None = None
+    while True:
+        kwargs: dict[str, Any] = {"stateMachineArn": state_machine_arn, "maxResults": page_size}
+        if status:
+            kwargs["statusFilter"] = status
+        if token:
+            kwargs["nextToken"] = token
+        page = sfn.list_executions(**kwargs)
+        # AWS lists newest first; sort each page anyway (the emulator need not).
+        yield from sorted(page["executions"], key=lambda e: e["startDate"], reverse=True)
+        token = page.get("nextToken")
+        if not token:
+            return
+
+
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    """arn:aws:states:r:a:stateMachine:M + name -> arn:aws:states:r:a:execution:M:name."""
+    prefix, _, machine = state_machine_arn.rpartition(":stateMachine:")
+    return f"{prefix}:execution:{machine}:{name}"
+
+
+# -- following uploads to their executions ---------------------------------------------
+
+
+@dataclass
+class Follower:
+    """Finds the execution each upload started, and follows it to its end.
+
+    An upload's execution is the one whose input names the upload's key and ETag,
+    among those not listed before the upload (`snapshot`) and started after it, minus a
+    clock-skew margin. Executions are listed newest first and only back to that moment;
+    each is described once. Uploads may finish in any order.
+    """
+
+    target: Target
+    state_machine_arn: str
+    since: datetime = field(default_factory=lambda: datetime.now(tz=UTC))
+    _before: set[str] = field(default_factory=set)
+    _described: dict[str, ExecutionInfo] = field(default_factory=dict)
+
+    def snapshot(self) -> None:
+        """Remember the executions that exist now: none of them is an upload's."""
+        cutoff = self.since - SKEW
+        for summary in list_summaries(self.target, self.state_machine_arn):
+            if summary["startDate"] < cutoff:
+                break
+            self._before.add(summary["executionArn"])
+
+    def _candidates(self) -> list[ExecutionInfo]:
+        cutoff = self.since - SKEW
+        new: list[str] = []
+        for summary in list_summaries(self.target, self.state_machine_arn):
+            if summary["startDate"] < cutoff:
+                break
+            arn = summary["executionArn"]
+            if arn in self._before:
+                continue
+            known = self._described.get(arn)
+            if known is None or not known.done:
+                new.append(arn)
+        for info in describe_many(self.target, new):
+            self._described[info.arn] = info
+        return list(self._described.values())
+
+    def poll(self, wanted: Mapping[str, str | None]) -> dict[str, ExecutionInfo]:
+        """Key -> its execution (latest state) for the wanted keys (key -> ETag) found."""
+        found: dict[str, ExecutionInfo] = {}
+        for info in sorted(self._candidates(), key=lambda e: e.started):
+            key = info.key
+            if key is None or key not in wanted:
+                continue
+            etag = wanted[key]
+            if etag and info.etag and info.etag != etag:
+                continue  # an earlier (or later) version of the same key
+            found.setdefault(key, info)  # the first one started after the upload
+        return found
+
+
+def follow(
+    follower: Follower,
+    wanted: Mapping[str, str | None],
+    *,
+    timeout: float,
+    interval: float,
+    on_progress: Any = None,
+) -> dict[str, ExecutionInfo]:
+    """Poll until every wanted key's execution has ended or `timeout` passes; returns
+    what was found (running or missing ones are what timed out)."""
+    deadline = time.monotonic() + timeout
+    found: dict[str, ExecutionInfo] = {}
+    while True:
+        found = follower.poll(wanted)
+        if on_progress is not None:
+            on_progress(found)
+        if len(found) == len(wanted) and all(e.done for e in found.values()):
+            return found
+        if time.monotonic() >= deadline:
+            return found
+        time.sleep(interval)
+
+
+def find_by_key(
+    target: Target, state_machine_arn: str, key: str, *, search: int
+) -> ExecutionInfo | None:
+    """The newest execution (among the newest `search`) whose input names `key`."""
+    batch: list[str] = []
+
+    def scan(arns: list[str]) -> ExecutionInfo | None:
+        for info in describe_many(target, arns):  # newest first, as listed
+            if info.key == key:
+                return info
+        return None
+
+    for count, summary in enumerate(list_summaries(target, state_machine_arn), start=1):
+        batch.append(summary["executionArn"])
+        if len(batch) == 16:
+            hit = scan(batch)
+            if hit:
+                return hit
+            batch = []
+        if count >= search:
+            break
+    return scan(batch) if batch else None
+
+
+# -- state by state ---------------------------------------------------------------------
+
+
+@dataclass
+class Step:
+    """One state entered during an execution (a row of the console's table view)."""
+
+    name: str
+    type: str
+    entered: datetime
+    exited: datetime | None = None
+    depth: int = 0  # Map nesting
+    map: str | None = None  # the Map state this ran in
+    iteration: int | None = None  # the Map iteration index
+    attempts: int = 0  # task attempts (Scheduled events)
+    error: str | None = None
+    cause: str | None = None
+
+    @property
+    def retries(self) -> int:
+        return max(0, self.attempts - 1)
+
+    @property
+    def seconds(self) -> float | None:
+        return (self.exited - self.entered).total_seconds() if self.exited else None
+
+    def to_dict(self, started: datetime) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "type": self.type,
+            "map": self.map,
+            "iteration": self.iteration,
+            "depth": self.depth,
+            "entered": _iso(self.entered),
+            "exited": _iso(self.exited),
+            "offsetSeconds": _round((self.entered - started).total_seconds()),
+            "seconds": _round(self.seconds),
+            "attempts": self.attempts,
+            "retries": self.retries,
+            "error": self.error,
+            "cause": self.cause,
+        }
+
+
+_TASK_KINDS: Final = ("Task", "LambdaFunction", "Activity")
+_ITERATION_ENDS: Final = frozenset(
+    {"MapIterationSucceeded", "MapIterationFailed", "MapIterationAborted"}
+)
+
+
+def _details(event: Mapping[str, Any]) -> dict[str, Any]:
+    for key, value in event.items():
+        if key.endswith("EventDetails") and isinstance(value, dict):
+            return value
+    return {}
+
+
+def timeline(
+    events: Iterable[Mapping[str, Any]], execution: ExecutionInfo | None = None
+) -> list[Step]:
+    """The states an execution went through, from GetExecutionHistory's events.
+
+    Each task event belongs to the state whose StateEntered event its previousEventId
+    chain reaches first; Map iterations are told apart by the MapIterationStarted event
+    their chain passes through. A state's attempts are its Scheduled events; its error
+    is the last attempt's failure (a retried failure is counted, not shown), or for a
+    Map the error its Catch received, or for a Fail state the execution's error.
+    """
+    by_id: dict[int, Mapping[str, Any]] = {}
+    owner: dict[int, int] = {}  # event id -> StateEntered event id
+    scope: dict[int, tuple[tuple[str, int], ...]] = {}  # event id -> Map iterations around it
+    steps: list[Step] = []
+    step_of: dict[int, Step] = {}  # StateEntered id -> step
+    open_maps: dict[tuple[tuple[str, int], ...], list[Step]] = {}
+    failed_maps: set[int] = set()
+    execution_end: datetime | None = None
+    for event in sorted(events, key=lambda e: int(e["id"])):
+        eid, kind = int(event["id"]), str(event["type"])
+        by_id[eid] = event
+        prev = int(event.get("previousEventId") or 0)
+        prev_kind = str(by_id[prev]["type"]) if prev in by_id else ""
+        here = scope.get(prev, ())
+        if prev_kind in _ITERATION_ENDS:
+            here = here[:-1]
+        details = _details(event)
+        if kind == "MapIterationStarted":
+            here = (*here, (str(details.get("name")), int(details.get("index", 0))))
+        scope[eid] = here
+        current: Step | None = None
+        if kind.endswith("StateEntered"):
+            step = Step(
+                name=str(details.get("name")),
+                type=kind.removesuffix("StateEntered"),
+                entered=event["timestamp"],
+                depth=len(here),
+                map=here[-1][0] if here else None,
+                iteration=here[-1][1] if here else None,
+            )
+            steps.append(step)
+            step_of[eid] = step
+            owner[eid] = eid
+            if step.type == "Map":
+                open_maps.setdefault(here, []).append(step)
+            continue
+        if kind.endswith("StateExited"):
+            if kind == "MapStateExited":  # follows the last iteration, not the entry
+                candidates = open_maps.get(here) or []
+                current = next(
+                    (s for s in reversed(candidates) if s.name == details.get("name")), None
+                )
+                if current is not None:
+                    candidates.remove(current)
+            else:
+                entered = _owner(prev, by_id, owner)
+                current = step_of.get(entered) if entered else None
+            if current is not None:
+                current.exited = event["timestamp"]
+                if id(current) in failed_maps:
+                    output = _json(details.get("output"))
+                    if isinstance(output, dict):
+                        current.error = output.get("Error") or current.error or "failed"
+                        current.cause = _short(output.get("Cause")) or current.cause
+            continue
+        if kind == "MapStateFailed":
+            candidates = open_maps.get(here) or []
+            if candidates:
+                failed_maps.add(id(candidates[-1]))
+                candidates[-1].error = candidates[-1].error or "failed"
+            continue
+        if kind.startswith("Execution") and kind != "ExecutionStarted":
+            execution_end = event["timestamp"]
+            continue
+        if kind.startswith(_TASK_KINDS):
+            entered = _owner(eid, by_id, owner)
+            current = step_of.get(entered) if entered else None
+            if current is None:
+                continue
+            if kind.endswith("Scheduled"):
+                current.attempts += 1
+                current.error = current.cause = None
+            elif kind.endswith(("Failed", "TimedOut")):
+                current.error = str(details.get("error") or kind)
+                current.cause = _short(details.get("cause"))
+            elif kind.endswith("Succeeded"):
+                current.error = current.cause = None
+    for step in steps:
+        if step.type == "Fail":
+            step.exited = step.exited or execution_end
+            if execution is not None:
+                step.error = execution.error
+                step.cause = _short(execution.cause)
+    return steps
+
+
+def _owner(eid: int, by_id: Mapping[int, Mapping[str, Any]], owner: dict[int, int]) -> int | None:
+    """The StateEntered event an event belongs to (its previousEventId chain's first)."""
+    path: list[int] = []
+    current = eid
+    found: int | None = None
+    while current and current in by_id:
+        if current in owner:
+            found = owner[current]
+            break
+        if str(by_id[current]["type"]).endswith("StateEntered"):
+            found = current
+            break
+        path.append(current)
+        current = int(by_id[current].get("previousEventId") or 0)
+    if found is not None:
+        for step_id in path:
+            owner[step_id] = found
+    return found
+
+
+def _short(text: Any, limit: int = 300) -> str | None:
+    """A cause made readable: a Lambda error's JSON shows its errorMessage; long text is cut."""
+    if text is None:
+        return None
+    value = str(text)
+    parsed = _json(value)
+    if isinstance(parsed, dict) and isinstance(parsed.get("errorMessage"), str):
+        value = parsed["errorMessage"]
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def history(target: Target, arn: str) -> list[dict[str, Any]]:
+    """GetExecutionHistory's events, oldest first."""
+    sfn = target.client("stepfunctions")
+    events: list[dict[str, Any]] = []
+    token: str | None = None
+    while True:
+        kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
+        if token:
+            kwargs["nextToken"] = token
+        page = sfn.get_execution_history(**kwargs)
+        events += page["events"]
+        token = page.get("nextToken")
+        if not token:
+            return events
+
+
+def map_runs(target: Target, events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The Distributed Map runs an execution started, with their item counts
+    (counts None where DescribeMapRun is not available)."""
+    from botocore.exceptions import ClientError  # type: ignore[import-untyped, unused-ignore]
+
+    runs: list[dict[str, Any]] = []
+    state: str | None = None
+    for event in events:
+        if event["type"] == "MapStateEntered":
+            state = str(_details(event).get("name"))
+        if event["type"] != "MapRunStarted":
+            continue
+        arn = str(_details(event).get("mapRunArn"))
+        run: dict[str, Any] = {"state": state, "mapRunArn": arn, "status": None, "itemCounts": None}
+        try:
+            described = target.client("stepfunctions").describe_map_run(mapRunArn=arn)
+        except ClientError:
+            pass
+        else:
+            run["status"] = described.get("status")
+            run["itemCounts"] = {k: int(v) for k, v in (described.get("itemCounts") or {}).items()}
+        runs.append(run)
+    return runs

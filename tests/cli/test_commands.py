@@ -1,0 +1,450 @@
+"""upload, executions, show, backfill and outputs against a served local stack, and the
+same commands on the deployed-stack path (names from IMAGEPIPE_* variables) pointed at
+the same server: one Target, two ways to build it."""
+
+from __future__ import annotations
+
+import posixpath
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from imagefn.imaging import EXTENSIONS, output_format
+from imagepipe.local import samples
+from tests.cli.conftest import Result, fresh_prefix, run, write
+
+pytestmark = pytest.mark.integration
+
+RENDITION_FIELDS = {"name", "key", "width", "height", "bytes", "format"}
+EXECUTION_FIELDS = {
+    "arn",
+    "name",
+    "status",
+    "key",
+    "startDate",
+    "stopDate",
+    "seconds",
+    "consoleUrl",
+}
+
+
+def local(*argv: str) -> tuple[str, ...]:
+    return (*argv, "--local")
+
+
+def expected_keys(served: Any, stem: str, source_format: str = "JPEG") -> set[str]:
+    return {
+        f"{r.name}/{stem}.{EXTENSIONS[output_format(r.format, source_format)]}"
+        for r in served.stack.settings.renditions
+    }
+
+
+@pytest.fixture
+def photo(tmp_path: Path) -> Path:
+    return write(tmp_path / "photo.jpg", samples.jpeg(1200, 800, seed=1))
+
+
+def test_outputs_json_shape(served: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    result = run(capsys, *local("outputs", "--json"))
+    assert result.code == 0, result.err
+    doc = result.json()
+    assert set(doc) == {
+        "stack", "local", "endpoint", "region", "outputs", "uploadPrefix",
+        "allowedSuffixes", "renditions", "consoleUrls", "commands",
+    }  # fmt: skip
+    assert (doc["stack"], doc["local"], doc["endpoint"]) == ("dev", True, served.endpoint)
+    stack = served.stack
+    assert doc["outputs"]["sourceBucket"] == stack.source_bucket
+    assert doc["outputs"]["destinationBucket"] == stack.destination_bucket
+    assert doc["outputs"]["stateMachineArn"] == stack.state_machine_arn
+    assert doc["outputs"]["backfillStateMachineArn"] == stack.state_machine_arn_of("backfill")
+    assert doc["uploadPrefix"] == stack.settings.upload_prefix
+    assert [r["name"] for r in doc["renditions"]] == [r.name for r in stack.settings.renditions]
+    assert set(doc["consoleUrls"].values()) == {None}  # no console for the local stack
+    assert f"--endpoint-url {served.endpoint}" in doc["commands"]["upload"]
+    assert f"s3://{stack.source_bucket}/{stack.settings.upload_prefix}" in doc["commands"]["upload"]
+
+
+def test_outputs_for_people(served: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    result = run(capsys, *local("outputs"))
+    assert result.code == 0, result.err
+    assert served.stack.source_bucket in result.out
+    assert "imagepipe upload ./photo.jpg --wait --local" in result.out
+
+
+def test_upload_wait_reports_renditions_and_dead_letter_reasons(
+    served: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    folder = tmp_path / "batch"
+    write(folder / "a.jpg", samples.jpeg(900, 600, seed=2))
+    write(folder / "nested" / "b.png", samples.transparent_png(500, 700, seed=3))
+    write(folder / "broken.jpg", b"this is not an image")
+    write(folder / "notes.txt", b"skipped: not an allowed suffix")
+    write(folder / ".hidden" / "c.jpg", samples.jpeg(100, 100, seed=4))
+    sub = fresh_prefix()
+
+    result = run(capsys, *local("upload", str(folder), "--prefix", sub, "--wait", "--json"))
+
+    assert result.code == 1, result.err  # one upload was rejected
+    doc = result.json()
+    assert set(doc) == {"bucket", "waited", "uploads"}
+    assert doc["waited"] is True
+    prefix = served.stack.settings.upload_prefix + sub
+    by_key = {u["key"]: u for u in doc["uploads"]}
+    assert set(by_key) == {f"{prefix}a.jpg", f"{prefix}nested/b.png", f"{prefix}broken.jpg"}
+    for upload in doc["uploads"]:
+        assert set(upload) == {
+            "file", "bucket", "key", "bytes", "etag", "outcome", "execution", "renditions",
+            "deadLetter",
+        }  # fmt: skip
+        assert set(upload["execution"]) == EXECUTION_FIELDS
+        assert upload["execution"]["key"] == upload["key"]
+
+    good = by_key[f"{prefix}a.jpg"]
+    assert good["outcome"] == "processed"
+    assert good["execution"]["status"] == "SUCCEEDED"
+    assert good["deadLetter"] is None
+    assert all(set(r) == RENDITION_FIELDS for r in good["renditions"])
+    assert {r["key"] for r in good["renditions"]} == expected_keys(served, f"{sub}a")
+    medium = next(r for r in good["renditions"] if r["name"] == "medium")
+    assert (medium["width"], medium["height"]) == (800, 533)
+    assert medium["bytes"] > 0
+
+    png = by_key[f"{prefix}nested/b.png"]
+    assert png["outcome"] == "processed"
+    assert {r["key"] for r in png["renditions"]} == expected_keys(served, f"{sub}nested/b", "PNG")
+
+    bad = by_key[f"{prefix}broken.jpg"]
+    assert bad["outcome"] == "rejected"
+    assert bad["execution"]["status"] == "FAILED"
+    assert bad["renditions"] == []
+    assert bad["deadLetter"]["kind"] == "rejected"
+    assert bad["deadLetter"]["reason"] == "not_an_image"
+    assert bad["deadLetter"]["error"] == "ImageRejected"
+
+
+def test_upload_wait_for_people(
+    served: Any, capsys: pytest.CaptureFixture[str], photo: Path
+) -> None:
+    sub = fresh_prefix()
+    result = run(capsys, *local("upload", str(photo), "--prefix", sub, "--wait"))
+    assert result.code == 0, result.err
+    for key in expected_keys(served, f"{sub}photo"):
+        assert key in result.out
+    assert "1 of 1 processed" in result.out
+
+
+def test_upload_without_wait(served: Any, capsys: pytest.CaptureFixture[str], photo: Path) -> None:
+    sub = fresh_prefix()
+    result = run(capsys, *local("upload", str(photo), "--prefix", sub, "--json"))
+    assert result.code == 0, result.err
+    [upload] = result.json()["uploads"]
+    assert upload["outcome"] == "uploaded"
+    assert upload["execution"] is None
+    key = served.stack.settings.upload_prefix + sub + "photo.jpg"
+    assert upload["key"] == key
+    assert key in served.stack.objects(served.stack.source_bucket, key)
+
+
+def test_an_overwrite_is_matched_to_its_own_execution(
+    served: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The same key uploaded twice: the second wait follows the second execution."""
+    sub = fresh_prefix()
+    first = write(tmp_path / "one" / "same.jpg", samples.jpeg(1000, 500, seed=5))
+    second = write(tmp_path / "two" / "same.jpg", samples.jpeg(500, 1000, seed=6))
+    one = run(capsys, *local("upload", str(first), "--prefix", sub, "--wait", "--json")).json()
+    two = run(capsys, *local("upload", str(second), "--prefix", sub, "--wait", "--json")).json()
+    [a], [b] = one["uploads"], two["uploads"]
+    assert a["key"] == b["key"]
+    assert a["execution"]["arn"] != b["execution"]["arn"]
+    assert a["etag"] != b["etag"]
+    medium_a = next(r for r in a["renditions"] if r["name"] == "medium")
+    medium_b = next(r for r in b["renditions"] if r["name"] == "medium")
+    assert (medium_a["width"], medium_a["height"]) == (800, 400)
+    assert (medium_b["width"], medium_b["height"]) == (400, 800)
+
+
+def test_executions_json_and_filters(
+    served: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    sub = fresh_prefix()
+    write(tmp_path / "in" / "ok.jpg", samples.jpeg(300, 200, seed=7))
+    write(tmp_path / "in" / "empty.jpg", b"")
+    run(capsys, *local("upload", str(tmp_path / "in"), "--prefix", sub, "--wait"))
+
+    result = run(capsys, *local("executions", "--json", "--limit", "50"))
+    assert result.code == 0, result.err
+    doc = result.json()
+    assert set(doc) == {"stateMachineArn", "status", "executions"}
+    assert doc["stateMachineArn"] == served.stack.state_machine_arn
+    rows = {e["key"]: e for e in doc["executions"]}
+    prefix = served.stack.settings.upload_prefix + sub
+    assert rows[f"{prefix}ok.jpg"]["status"] == "SUCCEEDED"
+    assert rows[f"{prefix}ok.jpg"]["outcome"] is None
+    assert rows[f"{prefix}empty.jpg"]["outcome"]["reason"] == "empty"
+    for row in doc["executions"]:
+        assert set(row) == EXECUTION_FIELDS | {"outcome"}
+    starts = [e["startDate"] for e in doc["executions"]]
+    assert starts == sorted(starts, reverse=True)  # newest first
+
+    failed = run(capsys, *local("executions", "--status", "failed", "--json")).json()
+    assert failed["status"] == "FAILED"
+    assert failed["executions"]
+    assert {e["status"] for e in failed["executions"]} == {"FAILED"}
+    assert (
+        len(run(capsys, *local("executions", "--limit", "1", "--json")).json()["executions"]) == 1
+    )
+
+    people = run(capsys, *local("executions"))
+    assert people.code == 0
+    assert f"{prefix}ok.jpg" in people.out
+    assert "rejected: empty" in people.out
+
+
+def test_show_a_successful_execution_state_by_state(
+    served: Any, capsys: pytest.CaptureFixture[str], photo: Path
+) -> None:
+    sub = fresh_prefix()
+    served.stack.inject_fault("resize", "Lambda.ServiceException", times=1)
+    run(capsys, *local("upload", str(photo), "--prefix", sub, "--wait"))
+    key = served.stack.settings.upload_prefix + sub + "photo.jpg"
+
+    result = run(capsys, *local("show", key, "--json"))
+    assert result.code == 0, result.err
+    doc = result.json()
+    assert set(doc) == {"execution", "states", "mapRuns", "renditions", "outcome"}
+    assert doc["execution"]["key"] == key
+    assert doc["execution"]["status"] == "SUCCEEDED"
+    assert doc["outcome"] is None
+    names = [s["name"] for s in doc["states"]]
+    count = len(served.stack.settings.renditions)
+    assert names == [
+        "Inspect upload", "Back up original", "Make renditions", *["Resize"] * count, "Notify"
+    ]  # fmt: skip
+    for state in doc["states"]:
+        assert set(state) == {
+            "name", "type", "map", "iteration", "depth", "entered", "exited", "offsetSeconds",
+            "seconds", "attempts", "retries", "error", "cause",
+        }  # fmt: skip
+        assert state["seconds"] is not None and state["seconds"] >= 0
+    resizes = [s for s in doc["states"] if s["name"] == "Resize"]
+    assert sorted(s["iteration"] for s in resizes) == list(range(count))
+    assert {(s["map"], s["depth"]) for s in resizes} == {("Make renditions", 1)}
+    assert sum(s["retries"] for s in resizes) == 1  # the injected fault, retried
+    assert all(s["error"] is None for s in doc["states"])  # the retry succeeded
+    assert {r["key"] for r in doc["renditions"]} == expected_keys(served, f"{sub}photo")
+
+    # The same execution by its name (without the upload prefix in the key, too).
+    by_name = run(capsys, *local("show", doc["execution"]["name"], "--json")).json()
+    assert by_name["execution"]["arn"] == doc["execution"]["arn"]
+    by_short_key = run(capsys, *local("show", f"{sub}photo.jpg", "--json")).json()
+    assert by_short_key["execution"]["arn"] == doc["execution"]["arn"]
+    people = run(capsys, *local("show", doc["execution"]["arn"]))
+    assert people.code == 0
+    assert "State by state" in people.out
+    assert "Resize" in people.out
+
+
+def test_show_a_rejected_upload(
+    served: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    sub = fresh_prefix()
+    bad = write(tmp_path / "bad.png", samples.truncated(samples.transparent_png(600, 400, seed=8)))
+    run(capsys, *local("upload", str(bad), "--prefix", sub, "--wait"))
+    result = run(capsys, *local("show", f"{sub}bad.png", "--json"))
+    assert result.code == 1  # it failed
+    doc = result.json()
+    assert doc["outcome"]["kind"] == "rejected"
+    assert doc["outcome"]["reason"] == "corrupt"
+    states = {s["name"]: s for s in doc["states"]}
+    assert states["Inspect upload"]["error"] == "ImageRejected"
+    assert states["Rejected"]["type"] == "Fail"
+    assert states["Rejected"]["error"] == "ImageRejected"
+    assert "Dead-letter rejection" in states
+
+
+def test_show_finds_nothing(served: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    result = run(capsys, *local("show", "never/uploaded.jpg"))
+    assert result.code == 1
+    assert result.out == ""
+    assert len(result.err.strip().splitlines()) == 1
+    assert "no execution for uploads/never/uploaded.jpg" in result.err
+
+
+def _delete_rendition(served: Any, key: str) -> None:
+    served.stack.clients.client("s3").delete_object(Bucket=served.stack.destination_bucket, Key=key)
+
+
+def test_backfill_dry_run_lists_what_is_missing(
+    served: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    sub = fresh_prefix()
+    write(tmp_path / "b" / "kept.jpg", samples.jpeg(640, 480, seed=9))
+    write(tmp_path / "b" / "gone.jpg", samples.jpeg(480, 640, seed=10))
+    write(tmp_path / "b" / "junk.jpg", b"%PDF-1.4 not an image")
+    run(capsys, *local("upload", str(tmp_path / "b"), "--prefix", sub, "--wait"))
+    _delete_rendition(served, f"thumb/{sub}gone.webp")
+
+    result = run(
+        capsys, *local("backfill", "--prefix", sub, "--only-missing", "--dry-run", "--json")
+    )
+    assert result.code == 0, result.err
+    doc = result.json()
+    assert set(doc) == {"dryRun", "prefix", "onlyMissing", "stateMachineArn", "objects", "summary"}
+    assert (doc["dryRun"], doc["onlyMissing"]) == (True, True)
+    assert doc["prefix"] == served.stack.settings.upload_prefix + sub
+    objects = {o["key"].rsplit("/", 1)[-1]: o for o in doc["objects"]}
+    assert set(objects) == {"kept.jpg", "gone.jpg", "junk.jpg"}
+    assert objects["kept.jpg"]["renditions"] == []
+    assert objects["gone.jpg"]["renditions"] == [{"name": "thumb", "key": f"thumb/{sub}gone.webp"}]
+    assert objects["junk.jpg"]["rejected"].startswith("not_an_image:")
+    assert doc["summary"] == {
+        "objects": 3, "toProcess": 1, "renditions": 1, "complete": 1, "rejected": 1
+    }  # fmt: skip
+
+    everything = run(capsys, *local("backfill", "--prefix", sub, "--dry-run", "--json")).json()
+    counts = {o["key"].rsplit("/", 1)[-1]: len(o["renditions"]) for o in everything["objects"]}
+    n = len(served.stack.settings.renditions)
+    assert counts == {"kept.jpg": n, "gone.jpg": n, "junk.jpg": 0}
+    # A dry run starts nothing.
+    sfn = served.stack.clients.client("stepfunctions")
+    backfills = sfn.list_executions(stateMachineArn=served.stack.state_machine_arn_of("backfill"))
+    assert not [e for e in backfills["executions"] if sub.strip("/") in e["name"]]
+
+
+def test_backfill_wait_remakes_the_missing_rendition(
+    served: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    sub = fresh_prefix()
+    write(tmp_path / "c" / "x.jpg", samples.jpeg(640, 480, seed=11))
+    write(tmp_path / "c" / "y.jpg", samples.jpeg(480, 640, seed=12))
+    run(capsys, *local("upload", str(tmp_path / "c"), "--prefix", sub, "--wait"))
+    _delete_rendition(served, f"large/{sub}y.webp")
+
+    result = run(capsys, *local("backfill", "--prefix", sub, "--only-missing", "--wait", "--json"))
+    assert result.code == 0, result.err
+    doc = result.json()
+    assert set(doc) == {"dryRun", "input", "execution", "items", "failedItems"}
+    assert doc["input"] == {
+        "prefix": served.stack.settings.upload_prefix + sub, "onlyMissing": True
+    }  # fmt: skip
+    assert doc["execution"]["status"] == "SUCCEEDED"
+    assert doc["execution"]["name"].startswith("backfill-")
+    assert doc["items"]["total"] == 2
+    assert doc["items"]["succeeded"] == 2
+    assert doc["items"]["failed"] == 0
+    assert f"large/{sub}y.webp" in served.stack.objects(served.stack.destination_bucket, "large/")
+
+    after = run(
+        capsys, *local("backfill", "--prefix", sub, "--only-missing", "--dry-run", "--json")
+    )
+    assert after.json()["summary"]["toProcess"] == 0
+
+    shown = run(capsys, *local("show", doc["execution"]["name"], "--json")).json()
+    assert [s["name"] for s in shown["states"]] == ["Process existing images"]
+    [map_run] = shown["mapRuns"]
+    assert map_run["itemCounts"]["total"] == 2
+
+
+def test_backfill_with_a_bad_object_exits_1(
+    served: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    sub = fresh_prefix()
+    write(tmp_path / "d" / "fine.jpg", samples.jpeg(300, 300, seed=13))
+    write(tmp_path / "d" / "bad.jpg", b"not an image")
+    run(capsys, *local("upload", str(tmp_path / "d"), "--prefix", sub, "--wait"))
+    result = run(capsys, *local("backfill", "--prefix", sub, "--wait"))
+    assert result.code == 1
+    assert "1 failed" in result.out
+
+
+# -- the deployed-stack path, pointed at the same server ---------------------------------
+
+
+@pytest.fixture
+def deployed_env(served: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Names from IMAGEPIPE_* variables (no Pulumi needed), the endpoint from
+    AWS_ENDPOINT_URL as for any AWS SDK, and credentials from the environment."""
+    stack = served.stack
+    env = {
+        "IMAGEPIPE_SOURCE_BUCKET": stack.source_bucket,
+        "IMAGEPIPE_DESTINATION_BUCKET": stack.destination_bucket,
+        "IMAGEPIPE_STATE_MACHINE_ARN": stack.state_machine_arn,
+        "AWS_ENDPOINT_URL": served.endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
+
+
+def test_the_deployed_path_runs_the_same_commands(
+    served: Any, deployed_env: dict[str, str], capsys: pytest.CaptureFixture[str], photo: Path
+) -> None:
+    sub = fresh_prefix()
+    upload = run(capsys, "upload", str(photo), "--prefix", sub, "--wait", "--json")
+    assert upload.code == 0, upload.err
+    [item] = upload.json()["uploads"]
+    assert item["outcome"] == "processed"
+    assert item["execution"]["consoleUrl"].startswith("https://eu-west-1.console.aws.amazon.com/")
+
+    outputs = run(capsys, "outputs", "--json").json()
+    assert outputs["local"] is False
+    assert outputs["region"] == "eu-west-1"  # from the state machine's ARN
+    # Not exported by the program: derived from the upload state machine's ARN.
+    assert outputs["outputs"]["backfillStateMachineArn"] == served.stack.state_machine_arn_of(
+        "backfill"
+    )
+    assert outputs["consoleUrls"]["executions"].startswith("https://")
+
+    executions = run(capsys, "executions", "--limit", "5", "--json")
+    assert executions.code == 0
+    assert item["execution"]["arn"] in {e["arn"] for e in executions.json()["executions"]}
+
+    dry = run(capsys, "backfill", "--prefix", sub, "--only-missing", "--dry-run", "--json")
+    assert dry.json()["summary"]["toProcess"] == 0
+
+
+def test_a_missing_bucket_is_a_missing_stack(
+    served: Any,
+    deployed_env: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("IMAGEPIPE_SOURCE_BUCKET", "imagepipe-dev-source-gone")
+    result = run(capsys, "backfill", "--dry-run")
+    assert result.code == 3
+    assert "bucket not found" in result.err
+    assert "pulumi up --stack dev" in result.err
+    assert len(result.err.strip().splitlines()) == 1
+
+
+def one_line(result: Result) -> str:
+    lines = [line for line in result.err.splitlines() if line.strip()]
+    assert len(lines) == 1, result.err
+    assert "Traceback" not in result.err
+    return lines[0]
+
+
+def test_an_endpoint_without_a_server(
+    served: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from imagepipe.local.serve import free_port
+
+    result = run(capsys, *local("executions", "--endpoint", f"http://127.0.0.1:{free_port()}"))
+    assert result.code == 3
+    assert "no local stack is running at http://127.0.0.1:" in one_line(result)
+
+
+def test_posix_keys(served: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Keys from a folder use '/' and keep the folder's structure under --prefix."""
+    sub = fresh_prefix()
+    write(tmp_path / "e" / "deep" / "er" / "k.webp", samples.webp(300, 200, seed=14))
+    doc = run(capsys, *local("upload", str(tmp_path / "e"), "--prefix", sub, "--json")).json()
+    [upload] = doc["uploads"]
+    assert upload["key"] == posixpath.join(
+        served.stack.settings.upload_prefix + sub, "deep/er/k.webp"
+    )

@@ -1,0 +1,176 @@
+"""Errors of the operating commands: one line with what to do next, a meaningful exit
+code, `{"error": ...}` with --json, and never a traceback. None needs a running stack."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from imagepipe.local.serve import free_port
+from imagepipe.target import STATE_VERSION
+from tests.cli.conftest import Result, run
+
+COMMANDS = ("upload", "executions", "show", "backfill", "outputs")
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No state file, no stack names, no credentials, no Pulumi: a bare machine."""
+    state = tmp_path / "state"
+    monkeypatch.setenv("IMAGEPIPE_STATE_DIR", str(state))
+    for name in (
+        "IMAGEPIPE_SOURCE_BUCKET", "IMAGEPIPE_DESTINATION_BUCKET", "IMAGEPIPE_STATE_MACHINE_ARN",
+        "IMAGEPIPE_BACKFILL_STATE_MACHINE_ARN", "IMAGEPIPE_STACK", "IMAGEPIPE_UPLOAD_PREFIX",
+        "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+        "AWS_ENDPOINT_URL", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_WEB_IDENTITY_TOKEN_FILE",
+    ):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-path"))  # no pulumi on it
+    return state
+
+
+def one_line(result: Result) -> str:
+    lines = [line for line in result.err.splitlines() if line.strip()]
+    assert len(lines) == 1, result.err
+    assert "Traceback" not in result.err
+    return lines[0]
+
+
+def argv(command: str, *rest: str) -> list[str]:
+    needs = {"upload": ["photo.jpg"], "show": ["photo.jpg"]}
+    return [command, *needs.get(command, []), *rest]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_local_with_nothing_running(capsys: pytest.CaptureFixture[str], command: str) -> None:
+    result = run(capsys, *argv(command, "--local"))
+    assert result.code == 3
+    line = one_line(result)
+    assert line.startswith(f"imagepipe {command}: no local stack 'dev' is running")
+    assert "imagepipe local serve --stack dev" in line
+    assert result.out == ""
+
+
+def test_local_json_error_shape(capsys: pytest.CaptureFixture[str]) -> None:
+    result = run(capsys, "executions", "--local", "--json", "--stack", "prod")
+    assert result.code == 3
+    doc = json.loads(result.out)
+    assert set(doc) == {"error"}
+    assert doc["error"]["code"] == 3
+    assert "imagepipe local serve --stack prod" in doc["error"]["message"]
+    one_line(result)
+
+
+def test_a_stale_state_file(capsys: pytest.CaptureFixture[str], _isolated: Path) -> None:
+    _isolated.mkdir(parents=True)
+    port = free_port()
+    (_isolated / "local-dev.json").write_text(
+        json.dumps(
+            {"version": STATE_VERSION, "endpoint": f"http://127.0.0.1:{port}", "outputs": {}}
+        )
+    )
+    result = run(capsys, "outputs", "--local")
+    assert result.code == 3
+    line = one_line(result)
+    assert f"no local stack is running at http://127.0.0.1:{port}" in line
+    assert "stale" in line
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_deployed_stack_without_pulumi_or_names(
+    capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    result = run(capsys, *argv(command))
+    assert result.code == 3
+    line = one_line(result)
+    assert "the Pulumi CLI is not installed" in line
+    assert "IMAGEPIPE_SOURCE_BUCKET" in line
+    assert "--local" in line
+
+
+@pytest.fixture
+def names(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IMAGEPIPE_SOURCE_BUCKET", "src")
+    monkeypatch.setenv("IMAGEPIPE_DESTINATION_BUCKET", "dst")
+    monkeypatch.setenv(
+        "IMAGEPIPE_STATE_MACHINE_ARN",
+        "arn:aws:states:eu-west-1:123456789012:stateMachine:imagepipe-dev-workflow",
+    )
+
+
+@pytest.mark.parametrize("command", ["executions", "show", "backfill"])
+def test_no_credentials(capsys: pytest.CaptureFixture[str], names: None, command: str) -> None:
+    result = run(capsys, *argv(command))
+    assert result.code == 4
+    line = one_line(result)
+    assert "no AWS credentials" in line
+    assert "aws configure" in line
+
+
+def test_no_credentials_when_uploading(
+    capsys: pytest.CaptureFixture[str], names: None, tmp_path: Path
+) -> None:
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"\xff\xd8\xff not really, but the upload fails first")
+    result = run(capsys, "upload", str(photo), "--json")
+    assert result.code == 4
+    assert json.loads(result.out)["error"]["code"] == 4
+    assert "no AWS credentials" in one_line(result)
+
+
+def test_outputs_needs_no_aws_call(capsys: pytest.CaptureFixture[str], names: None) -> None:
+    result = run(capsys, "outputs", "--json")
+    assert result.code == 0, result.err
+    doc = json.loads(result.out)
+    assert doc["outputs"]["backfillStateMachineArn"] == (
+        "arn:aws:states:eu-west-1:123456789012:stateMachine:imagepipe-dev-backfill"
+    )
+    assert doc["commands"]["upload"] == "aws s3 cp ./photo.jpg s3://src/uploads/photo.jpg"
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["upload", "missing.jpg"], "missing.jpg: no such file or folder"),
+        (["upload", "notes.txt"], "notes.txt: the stack only processes names ending in"),
+        (["upload", "empty-folder"], "empty-folder: no images in it"),
+        (["executions", "--endpoint", "http://x:1"], "--endpoint goes with --local"),
+        (["outputs", "--local", "--source-bucket", "b"], "--source-bucket: only for a deployed"),
+    ],
+)
+def test_usage_errors(
+    capsys: pytest.CaptureFixture[str],
+    names: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    expected: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("text")
+    (tmp_path / "empty-folder").mkdir()
+    result = run(capsys, *args)
+    assert result.code == 2
+    assert expected in one_line(result)
+
+
+def test_argparse_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "executions", "--limit", "0").code == 2
+    assert run(capsys, "executions", "--status", "WHATEVER").code == 2
+    assert run(capsys, "upload").code == 2
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_explains(capsys: pytest.CaptureFixture[str], command: str) -> None:
+    result = run(capsys, command, "--help")
+    assert result.code == 0
+    text = " ".join(result.out.split())
+    assert "exit status: 0 ok; 1 an item failed" in text
+    assert "--local" in text
+    assert "--json" in text
