@@ -131,9 +131,12 @@ def counts_for(o: Orchestration) -> cost.Counts:
 def _priced(e: Everything, input_name: str, memory_mb: int, concurrency: int) -> list[cost.Priced]:
     assert e.orchestration is not None
     s = e.settings
+    counts = counts_for(e.orchestration)
+    if s.workflow_log_level != "ALL":  # Express sends its history to CloudWatch only at ALL
+        counts = dataclasses.replace(counts, history_bytes=0)
     return cost.price(
         measured_for(e, input_name),
-        counts_for(e.orchestration),
+        counts,
         memory_mb=memory_mb,
         architecture=s.lambda_architecture,
         concurrency=concurrency,

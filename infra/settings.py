@@ -35,6 +35,7 @@ LOG_RETENTION_DAYS: Final = frozenset(
 RUNTIMES: Final = ("python3.11", "python3.12", "python3.13")
 ARCHITECTURES: Final = ("arm64", "x86_64")
 WORKFLOW_TYPES: Final = ("STANDARD", "EXPRESS")
+LOG_LEVELS: Final = ("ALL", "ERROR", "FATAL", "OFF")
 
 
 class ConfigError(ValueError):
@@ -55,7 +56,8 @@ class Settings:
     max_input_bytes: int = 50 * 1024 * 1024
     max_input_pixels: int = 40_000_000
     workflow_type: Literal["STANDARD", "EXPRESS"] = "STANDARD"
-    lambda_memory_mb: int = 1024
+    workflow_log_level: Literal["ALL", "ERROR", "FATAL", "OFF"] = "ERROR"
+    lambda_memory_mb: int = 1769
     lambda_timeout_seconds: int = 60
     lambda_architecture: Literal["arm64", "x86_64"] = "arm64"
     lambda_runtime: str = "python3.12"
@@ -168,6 +170,7 @@ _KEYS: Final[dict[str, tuple[str, Callable[[Any], Any]]]] = {
     # Pillow refuses anything past twice its own bomb limit (~179 MP) whatever we allow.
     "maxInputPixels": ("max_input_pixels", _int(1, 178_000_000)),
     "workflowType": ("workflow_type", _choice(WORKFLOW_TYPES)),
+    "workflowLogLevel": ("workflow_log_level", _choice(LOG_LEVELS)),
     "lambdaMemoryMb": ("lambda_memory_mb", _int(128, 10_240)),
     "lambdaTimeoutSeconds": ("lambda_timeout_seconds", _int(3, 900)),
     "lambdaArchitecture": ("lambda_architecture", _choice(ARCHITECTURES)),
@@ -249,7 +252,7 @@ def load_settings() -> Settings:
 
 def _is_string_key(name: str) -> bool:
     return name in {
-        "uploadPrefix", "workflowType", "lambdaArchitecture", "lambdaRuntime",
+        "uploadPrefix", "workflowType", "workflowLogLevel", "lambdaArchitecture", "lambdaRuntime",
         "notificationEmail", "alarmEmail",
     }  # fmt: skip
 

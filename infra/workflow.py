@@ -107,8 +107,9 @@ def _state_machine(
             role_arn=role.arn,
             definition=definition,
             logging_configuration=aws.sfn.StateMachineLoggingConfigurationArgs(
-                # Express executions have no history in the console: their log is all there is.
-                level="ALL" if workflow_type == "EXPRESS" else "ERROR",
+                # ERROR by default: every failure with its input, no per-state trail of
+                # successes (at ALL it is a third of an Express execution's cost).
+                level=settings.workflow_log_level,
                 include_execution_data=True,
                 log_destination=pulumi.Output.concat(log_group.arn, ":*"),
             ),

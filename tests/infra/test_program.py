@@ -155,13 +155,16 @@ def test_state_machine_logs_and_traces(deployed: Deployed) -> None:
     log_group = deployed.one("aws:cloudwatch/logGroup:LogGroup", "-workflow-logs")
     assert logging["logDestination"] == f"{log_group.outputs['arn']}:*"
     assert logging["includeExecutionData"] is True
+    assert logging["level"] == "ERROR"
 
 
 def test_express_is_selectable(deploy_with: Any) -> None:
-    deployed = deploy_with(Settings(workflow_type="EXPRESS"))
+    deployed = deploy_with(Settings(workflow_type="EXPRESS", workflow_log_level="ALL"))
     machine = deployed.one(STATE_MACHINE, "-workflow")
     assert machine.inputs["type"] == "EXPRESS"
     assert machine.inputs["loggingConfiguration"]["level"] == "ALL"
+    # The backfill's Distributed Map needs a Standard parent, whatever the uploads use.
+    assert deployed.one(STATE_MACHINE, "-backfill").inputs["type"] == "STANDARD"
 
 
 def test_buckets_are_private_encrypted_and_tls_only(deployed: Deployed) -> None:
