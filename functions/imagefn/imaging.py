@@ -430,8 +430,12 @@ def _decoding(fmt: str, max_pixels: int) -> Iterator[None]:
     try:
         yield
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        # Pillow refuses before we see the size; its message carries the pixel count
+        # (and its own internal limit, which would only confuse here).
+        declared = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f"{int(declared.group(1)):,} pixels" if declared else "too many pixels"
         raise ImageRejected(
-            TOO_MANY_PIXELS, f"more than the limit of {max_pixels:,} pixels ({exc})"
+            TOO_MANY_PIXELS, f"the image declares {size}, more than the limit of {max_pixels:,}"
         ) from None
     except ImageRejected:
         raise
