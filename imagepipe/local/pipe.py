@@ -5,8 +5,9 @@ the Pipes service does for the configuration the Pulumi program created, read ba
 DescribePipe so there is no second copy of it:
 
 - receive up to the pipe's batch size from the source queue;
-- turn each message into the record Pipes sends (`sqs_record`), the same shape as
-  Lambda's SQS event records;
+- turn each message into the record Pipes sends (`imagepipe.messages.sqs_record`, the
+  one definition of the pipe's input, shared with `imagepipe redrive`), the same shape
+  as Lambda's SQS event records;
 - apply the pipe's filter patterns with moto's EventBridge pattern matcher, the message
   body matched as parsed JSON when it is JSON, as Pipes does. Messages no filter
   matches are deleted, as Pipes deletes them;
@@ -27,6 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from imagepipe.local.clients import Clients
+from imagepipe.messages import pipe_input as pipe_input  # re-exported: the input shape
+from imagepipe.messages import sqs_record as sqs_record
 
 LOG: Final = logging.getLogger(__name__)
 
@@ -66,40 +69,6 @@ def pipe_configs(clients: Clients) -> list[PipeConfig]:
         else:
             LOG.warning("pipe %s: only SQS -> Step Functions pipes run locally", config.name)
     return configs
-
-
-def _message_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
-    """SQS API message attributes in the event-record spelling (camelCase)."""
-    return {
-        name: {
-            "stringValue": value.get("StringValue"),
-            "binaryValue": value.get("BinaryValue"),
-            "stringListValues": value.get("StringListValues", []),
-            "binaryListValues": value.get("BinaryListValues", []),
-            "dataType": value.get("DataType"),
-        }
-        for name, value in attributes.items()
-    }
-
-
-def sqs_record(message: Mapping[str, Any], queue_arn: str) -> dict[str, Any]:
-    """One received SQS message as the record EventBridge Pipes puts in the target input."""
-    return {
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message["Body"],
-        "attributes": dict(message.get("Attributes") or {}),
-        "messageAttributes": _message_attributes(message.get("MessageAttributes") or {}),
-        "md5OfBody": message["MD5OfBody"],
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn,
-        "awsRegion": queue_arn.split(":")[3],
-    }
-
-
-def pipe_input(records: list[dict[str, Any]]) -> str:
-    """The target input: a JSON array of records (one per message in the batch)."""
-    return json.dumps(records)
 
 
 def _flatten(node: Any, prefix: str, out: dict[str, Any]) -> None:

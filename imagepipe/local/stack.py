@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import unquote_plus
 
 from imagepipe.local import lambda_runtime, moto_fixes
 from imagepipe.local.clients import Clients
@@ -35,6 +34,8 @@ from imagepipe.local.mocks import (
     stack_config,
 )
 from imagepipe.local.pipe import PipePoller, PollResult, pipe_configs
+from imagepipe.messages import DeadLetter as DeadLetter  # re-exported for the demo
+from imagepipe.messages import s3_key_of
 from infra.settings import Settings
 
 # moto runs state machines (its Step Functions interpreter) only when asked to.
@@ -53,20 +54,6 @@ def _json(text: Any) -> Any:
         return json.loads(text)
     except ValueError:
         return text
-
-
-def s3_key_of(execution_input: Any) -> str | None:
-    """The uploaded object's key in an execution input (pipe records) or an S3 event."""
-    document = _json(execution_input)
-    if isinstance(document, list) and document and isinstance(document[0], dict):
-        document = _json(document[0].get("body"))
-    if isinstance(document, dict):
-        records = document.get("Records") or []
-        if records and isinstance(records[0], dict):
-            key = records[0].get("s3", {}).get("object", {}).get("key")
-            # S3 event keys are URL-encoded (spaces as '+').
-            return unquote_plus(key) if isinstance(key, str) else None
-    return None
 
 
 @dataclass(frozen=True)
@@ -91,39 +78,6 @@ class Execution:
     @property
     def seconds(self) -> float | None:
         return (self.stopped - self.started).total_seconds() if self.stopped else None
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    """One dead-letter queue message.
-
-    kind is "rejected" or "failed" for the state machine's messages, "redriven" for a raw
-    S3 event the ingest queue moved there after too many receives.
-    """
-
-    body: Any
-
-    @property
-    def kind(self) -> str:
-        if isinstance(self.body, dict) and "kind" in self.body:
-            return str(self.body["kind"])
-        return "redriven"
-
-    @property
-    def reason(self) -> str:
-        if isinstance(self.body, dict) and "reason" in self.body:
-            return str(self.body["reason"])
-        return "ingest_redrive"
-
-    @property
-    def execution_arn(self) -> str | None:
-        return self.body.get("executionArn") if isinstance(self.body, dict) else None
-
-    @property
-    def key(self) -> str | None:
-        if self.kind == "redriven":
-            return s3_key_of(self.body)
-        return s3_key_of(self.body.get("input"))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,125 @@
+"""The shapes of the messages around the state machine, in one place.
+
+- The execution input EventBridge Pipes gives the upload state machine: a JSON array of
+  SQS records (`sqs_record`, `pipe_input`). The local pipe (imagepipe.local.pipe) builds
+  it for every batch; `imagepipe redrive` builds it for a raw S3 event that the ingest
+  queue's redrive policy moved to the dead-letter queue.
+- A dead-letter queue message (`DeadLetter`): the state machine's JSON (`kind`
+  "rejected" or "failed", `reason`, `message`, `error`, `executionArn`, `input`), or
+  a raw S3 event moved there by the ingest queue (kind "redriven").
+
+No AWS calls and no heavy imports: the local stack and the command line share it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote_plus
+
+
+def parse_json(text: Any) -> Any:
+    """`text` parsed as JSON when it is a JSON string; otherwise `text` itself."""
+    if not isinstance(text, str):
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+# -- the pipe's input ------------------------------------------------------------------
+
+
+def message_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """SQS API message attributes in the event-record spelling (camelCase)."""
+    return {
+        name: {
+            "stringValue": value.get("StringValue"),
+            "binaryValue": value.get("BinaryValue"),
+            "stringListValues": value.get("StringListValues", []),
+            "binaryListValues": value.get("BinaryListValues", []),
+            "dataType": value.get("DataType"),
+        }
+        for name, value in attributes.items()
+    }
+
+
+def sqs_record(message: Mapping[str, Any], queue_arn: str) -> dict[str, Any]:
+    """One received SQS message (a ReceiveMessage entry) as the record EventBridge Pipes
+    puts in the target input."""
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": dict(message.get("Attributes") or {}),
+        "messageAttributes": message_attributes(message.get("MessageAttributes") or {}),
+        "md5OfBody": message["MD5OfBody"],
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": queue_arn.split(":")[3],
+    }
+
+
+def pipe_input(records: list[dict[str, Any]]) -> str:
+    """The target input: a JSON array of records (one per message in the batch)."""
+    return json.dumps(records)
+
+
+# -- what is in a message --------------------------------------------------------------
+
+
+def s3_records(document: Any) -> list[dict[str, Any]]:
+    """The S3 event records in an execution input (pipe records) or an S3 event."""
+    document = parse_json(document)
+    if isinstance(document, list) and document and isinstance(document[0], dict):
+        document = parse_json(document[0].get("body"))
+    if isinstance(document, dict):
+        records = document.get("Records") or []
+        return [r for r in records if isinstance(r, dict)] if isinstance(records, list) else []
+    return []
+
+
+def s3_key_of(execution_input: Any) -> str | None:
+    """The uploaded object's key in an execution input (pipe records) or an S3 event."""
+    records = s3_records(execution_input)
+    if records:
+        key = records[0].get("s3", {}).get("object", {}).get("key")
+        # S3 event keys are URL-encoded (spaces as '+').
+        return unquote_plus(key) if isinstance(key, str) else None
+    return None
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """One dead-letter queue message body (parsed JSON, or the text if it is not JSON).
+
+    kind is "rejected" or "failed" for the state machine's messages, "redriven" for a raw
+    S3 event the ingest queue moved there after too many receives.
+    """
+
+    body: Any
+
+    @property
+    def kind(self) -> str:
+        if isinstance(self.body, dict) and "kind" in self.body:
+            return str(self.body["kind"])
+        return "redriven"
+
+    @property
+    def reason(self) -> str:
+        if isinstance(self.body, dict) and "reason" in self.body:
+            return str(self.body["reason"])
+        return "ingest_redrive"
+
+    @property
+    def execution_arn(self) -> str | None:
+        return self.body.get("executionArn") if isinstance(self.body, dict) else None
+
+    @property
+    def key(self) -> str | None:
+        if self.kind == "redriven":
+            return s3_key_of(self.body)
+        return s3_key_of(self.body.get("input"))
