@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from imagepipe.diagram import add_diagram
 from imagepipe.operate import OPERATE_SUBCOMMANDS
 
 
@@ -92,6 +93,7 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]]
     add_render,
     add_local,
     *OPERATE_SUBCOMMANDS,  # upload, executions, show, backfill, outputs
+    add_diagram,
 ]
 
 

@@ -1,0 +1,60 @@
+"""docs/diagrams/*.svg are drawn from statemachine/*.asl.json by `imagepipe diagram`, and
+must match what the current definitions draw (regenerate with `imagepipe diagram`)."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from imagepipe import diagram
+
+DEFINITIONS = diagram.definitions()
+
+
+def all_states(definition: dict[str, object]) -> list[str]:
+    names: list[str] = []
+    states = definition["States"]
+    assert isinstance(states, dict)
+    for name, state in states.items():
+        names.append(name)
+        inner = state.get("ItemProcessor") or state.get("Iterator")
+        if inner:
+            names += all_states(inner)
+    return names
+
+
+def test_there_is_a_diagram_per_definition() -> None:
+    names = {p.name.removesuffix(".asl.json") for p in DEFINITIONS}
+    assert {"pipeline", "backfill", "removal"} <= names
+    drawn = {p.stem for p in diagram.DIAGRAM_DIR.glob("*.svg")}
+    assert drawn == names
+
+
+@pytest.mark.parametrize("definition", DEFINITIONS, ids=lambda p: p.name)
+def test_the_committed_diagram_is_current(definition: Path) -> None:
+    committed = diagram.DIAGRAM_DIR / diagram.svg_name(definition)
+    assert committed.exists(), f"{committed} is missing: run `imagepipe diagram`"
+    assert committed.read_text(encoding="utf-8") == diagram.render_file(definition), (
+        f"{committed} is out of date with {definition.name}: run `imagepipe diagram` "
+        "(or python -m imagepipe.diagram) and commit the result"
+    )
+
+
+@pytest.mark.parametrize("definition", DEFINITIONS, ids=lambda p: p.name)
+def test_every_state_is_drawn_in_valid_svg(definition: Path) -> None:
+    svg = diagram.render_file(definition)
+    root = ET.fromstring(svg)
+    texts = {el.text for el in root.iter("{http://www.w3.org/2000/svg}text")}
+    for name in all_states(json.loads(definition.read_text())):
+        assert name in texts
+    assert svg == diagram.render_file(definition)  # deterministic
+
+
+def test_check_mode_reports_a_stale_diagram(tmp_path: Path) -> None:
+    diagram.write_all(tmp_path)
+    assert diagram.stale(tmp_path) == []
+    (tmp_path / "pipeline.svg").write_text("<svg/>")
+    assert diagram.stale(tmp_path) == [str(tmp_path / "pipeline.svg")]
