@@ -10,7 +10,6 @@ that survived the retries (the message's reason is then `processing_error`).
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -18,6 +17,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 from urllib.parse import unquote_plus
 
+from imagepipe.messages import parse_json as _json
+from imagepipe.messages import s3_records
 from imagepipe.target import Target
 
 TERMINAL: Final = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
@@ -25,32 +26,20 @@ TERMINAL: Final = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 SKEW: Final = timedelta(minutes=5)
 
 
-def _json(text: Any) -> Any:
-    if not isinstance(text, str):
-        return text
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
 def s3_object_of(execution_input: Any) -> tuple[str, str | None] | None:
     """(key, eTag) of the S3 object in an execution input.
 
-    Understands the pipe's input (a JSON array of SQS records whose body is an S3 event),
-    a bare S3 event, and the backfill's per-item input ({"object": {"bucket", "key"}}).
-    S3 event keys are URL-encoded as form values ('+' for a space); this decodes them.
+    Understands the pipe's input (a JSON array of SQS records whose body is an S3 event;
+    imagepipe.messages), a bare S3 event, and the backfill's per-item input
+    ({"object": {"bucket", "key"}}, no eTag). S3 event keys are URL-encoded as form
+    values ('+' for a space); this decodes them.
     """
     document = _json(execution_input)
-    if isinstance(document, list) and document and isinstance(document[0], dict):
-        document = _json(document[0].get("body"))
-    if not isinstance(document, dict):
-        return None
-    if isinstance(document.get("object"), dict):
+    if isinstance(document, dict) and isinstance(document.get("object"), dict):
         key = document["object"].get("key")
         return (key, None) if isinstance(key, str) else None
-    records = document.get("Records")
-    if isinstance(records, list) and records and isinstance(records[0], dict):
+    records = s3_records(document)
+    if records:
         obj = records[0].get("s3", {}).get("object", {})
         key, etag = obj.get("key"), obj.get("eTag")
         if isinstance(key, str):
