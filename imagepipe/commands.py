@@ -64,18 +64,6 @@ def target_for(args: argparse.Namespace) -> Target:
 # -- shared rendering --------------------------------------------------------------------
 
 
-def result_text(info: ExecutionInfo | None) -> str:
-    """Renditions made, or the dead-letter reason, as table cell lines."""
-    if info is None:
-        return "-"
-    outcome = info.outcome
-    if outcome is not None:
-        return f"[bold]{outcome.kind}: {outcome.reason}[/] ({outcome.detail})"
-    if info.status != "SUCCEEDED":
-        return "-"
-    return rendition_lines(info.renditions)
-
-
 def rendition_lines(renditions: list[dict[str, Any]], indent: str = "") -> str:
     """key, pixel size and bytes of each rendition, in aligned columns."""
     if not renditions:
@@ -83,7 +71,7 @@ def rendition_lines(renditions: list[dict[str, Any]], indent: str = "") -> str:
     keys = max(len(str(r["key"])) for r in renditions)
     return "\n".join(
         f"{indent}{r['key']!s:<{keys}}  {str(r['width']) + 'x' + str(r['height']):>9}  "
-        f"{display.size(r['bytes']):>9}"
+        f"{display.size(r['bytes']):>8}"
         for r in renditions
     )
 

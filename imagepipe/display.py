@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import datetime
 from typing import Any
@@ -22,8 +23,8 @@ def progress_console() -> Console:
 
 def _width() -> int | None:
     # rich uses 80 columns when stdout is not a terminal; tables of keys and ARNs fold
-    # badly in 80, and a pipe has no width anyway.
-    return None if sys.stdout.isatty() else 160
+    # badly in 80, and a pipe has no width anyway. COLUMNS still wins, as in rich.
+    return None if sys.stdout.isatty() or "COLUMNS" in os.environ else 160
 
 
 def print_json(document: Any) -> None:

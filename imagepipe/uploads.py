@@ -19,10 +19,9 @@ from rich.progress import (
     TimeElapsedColumn,
     TransferSpeedColumn,
 )
-from rich.table import Table
 
 from imagepipe import display
-from imagepipe.commands import result_text
+from imagepipe.commands import rendition_lines
 from imagepipe.executions import ExecutionInfo, Follower, follow
 from imagepipe.target import ITEM_FAILED, OK, USAGE, OpsError, Target
 
@@ -201,27 +200,38 @@ def run_upload(args: argparse.Namespace, target: Target) -> int:
         flags = " --local" if target.local else ""
         con.print(f"[dim]Follow them: imagepipe executions{flags}, or upload with --wait[/]")
         return OK
-    table = Table(title="Uploads", title_justify="left", show_lines=True)
-    table.add_column("upload", overflow="fold")
-    table.add_column("status")
-    table.add_column("duration", justify="right")
-    table.add_column("renditions (key, pixels, bytes), or dead-letter reason", overflow="fold")
     for u in uploads:
         e = u.execution
         if e is None:
-            table.add_row(
-                u.key,
-                "[yellow]not started[/]",
-                "-",
-                f"no execution within {args.timeout:.0f} s: is the stack's S3 notification "
-                "and pipe working? (imagepipe executions)",
+            con.print(f"[yellow]?[/] {u.key}  [yellow]no execution started[/]", soft_wrap=True)
+            con.print(
+                f"    none within {args.timeout:.0f} s: is the bucket notification and the "
+                "pipe working? (imagepipe executions)",
+                soft_wrap=True,
             )
             continue
-        text = result_text(e)
+        mark = (
+            "[green]✓[/]"
+            if e.status == "SUCCEEDED"
+            else ("[yellow]…[/]" if not e.done else "[red]✗[/]")
+        )
+        con.print(
+            f"{mark} {u.key}  {display.status(e.status)} in {display.seconds(e.seconds)}",
+            soft_wrap=True,
+        )
         if not e.done:
-            text = f"still running after {args.timeout:.0f} s: imagepipe show {e.name}"
-        table.add_row(u.key, display.status(e.status), display.seconds(e.seconds), text)
-    con.print(table)
+            con.print(
+                f"    still running after {args.timeout:.0f} s: imagepipe show {e.name}",
+                soft_wrap=True,
+            )
+        elif e.outcome is not None:
+            con.print(
+                f"    dead-lettered: [bold]{e.outcome.kind}: {e.outcome.reason}[/] "
+                f"({e.outcome.detail})",
+                soft_wrap=True,
+            )
+        else:
+            con.print(rendition_lines(e.renditions, indent="    "), soft_wrap=True)
     processed = sum(1 for u in uploads if u.outcome == "processed")
     colour = "green" if not failed else "red"
     con.print(
