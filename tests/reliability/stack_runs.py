@@ -1,0 +1,414 @@
+"""Runs on the local stack that both the tests and the report use: the corpus in one
+batch, injected faults, a burst of uploads. Each returns what it saw; the tests assert
+on it and `python -m tests.reliability.report` writes it down.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from imagefn.imaging import key_stem
+from imagepipe.local import faults, samples
+from imagepipe.local.stack import DeadLetter, Execution, LocalStack
+from tests.reliability.corpus import OK, Case
+
+PUMP_SECONDS: Final = 600.0
+"""A hang guard for waiting on executions, not a performance bound."""
+
+
+# --------------------------------------------------------------------------------------
+# Looking at what uploads became
+
+
+@dataclass
+class Observed:
+    """Everything one upload (its key) caused on the stack."""
+
+    key: str
+    executions: list[Execution] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    renditions: list[str] = field(default_factory=list)
+    notifications: int = 0
+
+    @property
+    def status(self) -> str:
+        return self.executions[-1].status if self.executions else "NOT STARTED"
+
+    @property
+    def outcome(self) -> str:
+        """ "ok" (succeeded with renditions), the dead-letter reason, or what went wrong."""
+        if self.status == "SUCCEEDED" and self.renditions:
+            return OK
+        if len(self.dead_letters) == 1:
+            return self.dead_letters[0].reason
+        return f"{self.status} with {len(self.dead_letters)} dead letters"
+
+
+def observe(stack: LocalStack, keys: Iterable[str]) -> dict[str, Observed]:
+    """What each key became: executions, dead letters, renditions, notifications.
+
+    Drains the dead-letter and notification queues into the stack handle (see
+    LocalStack.dlq_messages): call it after the work is done.
+    """
+    seen = {key: Observed(key) for key in keys}
+    for execution in stack.executions():
+        if execution.key in seen:
+            seen[execution.key].executions.append(execution)
+    for letter in stack.dlq_messages():
+        if letter.key in seen:
+            seen[letter.key].dead_letters.append(letter)
+    for note in stack.notifications():
+        source = note.message.get("source", {}) if isinstance(note.message, dict) else {}
+        if source.get("key") in seen:
+            seen[source["key"]].notifications += 1
+    stems = {
+        key_stem(key, stack.settings.upload_prefix): observed for key, observed in seen.items()
+    }
+    for rendition_key in stack.objects(stack.destination_bucket):
+        name, _, rest = rendition_key.partition("/")
+        stem = rest.rpartition(".")[0]
+        if stem in stems and any(r.name == name for r in stack.settings.renditions):
+            stems[stem].renditions.append(rendition_key)
+    return seen
+
+
+def task_failures(stack: LocalStack, execution: Execution) -> list[str]:
+    """Error names of every failed task attempt, in order."""
+    failed = []
+    for event in stack.history(execution.arn):
+        if event["type"] == "TaskFailed":
+            failed.append(str(event["taskFailedEventDetails"].get("error")))
+    return failed
+
+
+def retry_delays(stack: LocalStack, execution: Execution) -> list[float]:
+    """Seconds between each failed task attempt and the next attempt at the same task
+    (what Retry's backoff and jitter waited)."""
+    pending: dict[str, list[Any]] = {}
+    delays = []
+    for event in stack.history(execution.arn):
+        if event["type"] == "TaskFailed":
+            resource = event["taskFailedEventDetails"].get("resource", "")
+            pending.setdefault(resource, []).append(event["timestamp"])
+        elif event["type"] == "TaskScheduled":
+            resource = event["taskScheduledEventDetails"].get("resource", "")
+            waiting = pending.get(resource)
+            if waiting:
+                delays.append((event["timestamp"] - waiting.pop(0)).total_seconds())
+    return delays
+
+
+# --------------------------------------------------------------------------------------
+# The corpus, one batch
+
+
+@dataclass
+class CorpusRun:
+    uploads: int
+    seconds: float
+    observed: dict[str, Observed]
+    """Case name -> what its upload became."""
+    ingest_depth: int
+
+
+def run_corpus(stack: LocalStack, cases: list[Case], files: dict[str, Path]) -> CorpusRun:
+    """Upload every case at once under one prefix, pump until done, observe."""
+    prefix = f"corpus-{time.time_ns():x}/"
+    keys = {case.name: stack.upload_key(prefix + case.name) for case in cases}
+    started = time.perf_counter()
+    for case in cases:
+        stack.upload(files[case.name], keys[case.name])
+    stack.pump(timeout=PUMP_SECONDS)
+    seconds = time.perf_counter() - started
+    seen = observe(stack, keys.values())
+    return CorpusRun(
+        uploads=len(cases),
+        seconds=seconds,
+        observed={name: seen[key] for name, key in keys.items()},
+        ingest_depth=stack.queue_depth(stack.ingest_queue_url),
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Faults
+
+FaultFactory = Callable[[LocalStack, str], AbstractContextManager[Any]]
+"""(stack, the upload's key) -> the fault, as a context manager."""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    fault: str
+    """What is injected, for people."""
+    make: FaultFactory
+    expect: str
+    """"SUCCEEDED" (retried until it passed) or "FAILED" (dead-lettered)."""
+    keyed: bool = True
+    """The fault only touches this upload, so it can run alongside the others."""
+    failures: tuple[str, ...] | None = None
+    """The failed task attempts the history must show, in order (None: not checked, as
+    when parallel resizes share the faults)."""
+    xfail: str | None = None
+    """Why the pipeline does not do what it should yet (the test is marked xfail)."""
+
+
+def _source(stack: LocalStack, key: str) -> dict[str, str]:
+    return {"bucket": stack.source_bucket, "key": key}
+
+
+def _renditions_of(stack: LocalStack, key: str) -> dict[str, str]:
+    return {
+        "bucket": stack.destination_bucket,
+        "key_contains": f"/{key_stem(key, stack.settings.upload_prefix)}.",
+    }
+
+
+SNS_NOT_RETRIED: Final = (
+    "Notify's Retry names SNS.SnsException, but a throttled or 5xx Publish fails as "
+    "SNS.InternalErrorException / SNS.ThrottledException / SNS.KMSThrottlingException "
+    "(Step Functions names SNS errors after their code), so it is dead-lettered at once"
+)
+
+SCENARIOS: Final[tuple[Scenario, ...]] = (
+    Scenario(
+        "s3-get-slowdown-2",
+        "S3 GetObject SlowDown (503) x2 on the upload",
+        lambda s, k: faults.s3_error("get_object", "SlowDown", times=2, **_source(s, k)),
+        "SUCCEEDED",
+        failures=(),  # botocore's own retries (3 attempts) absorb them
+    ),
+    Scenario(
+        "s3-get-slowdown-4",
+        "S3 GetObject SlowDown (503) x4 on the upload",
+        lambda s, k: faults.s3_error("get_object", "SlowDown", times=4, **_source(s, k)),
+        "SUCCEEDED",
+        failures=("TransientError",),  # 3 in one invocation, then Retry
+    ),
+    Scenario(
+        "s3-get-500-4",
+        "S3 GetObject InternalError (500) x4 on the upload",
+        lambda s, k: faults.s3_error("get_object", "InternalError", times=4, **_source(s, k)),
+        "SUCCEEDED",
+        failures=("TransientError",),
+    ),
+    Scenario(
+        "s3-put-slowdown-6",
+        "S3 PutObject SlowDown (503) x6 on its renditions",
+        lambda s, k: faults.s3_error("put_object", "SlowDown", times=6, **_renditions_of(s, k)),
+        "SUCCEEDED",
+    ),
+    Scenario(
+        "s3-put-503-4",
+        "S3 PutObject ServiceUnavailable (503) x4 on its renditions",
+        lambda s, k: faults.s3_error(
+            "put_object", "ServiceUnavailable", times=4, **_renditions_of(s, k)
+        ),
+        "SUCCEEDED",
+    ),
+    Scenario(
+        "s3-copy-slowdown-2",
+        "S3 CopyObject SlowDown (503) x2 into the backup bucket",
+        lambda s, k: faults.s3_error(
+            "copy_object", "SlowDown", times=2, bucket=s.backup_bucket, key=k
+        ),
+        "SUCCEEDED",
+        failures=("S3.S3Exception", "S3.S3Exception"),  # no SDK retries in the integration
+    ),
+    Scenario(
+        "sns-500-1",
+        "SNS Publish InternalError (500) x1",
+        lambda s, k: faults.sns_publish_error("InternalError", times=1, contains=k),
+        "SUCCEEDED",
+        xfail=SNS_NOT_RETRIED,
+    ),
+    Scenario(
+        "s3-get-slowdown-always",
+        "S3 GetObject SlowDown (503) on every attempt",
+        lambda s, k: faults.s3_error("get_object", "SlowDown", times=None, **_source(s, k)),
+        "FAILED",
+        failures=("TransientError",) * 4,  # the first attempt and 3 retries
+    ),
+    Scenario(
+        "s3-get-denied",
+        "S3 GetObject AccessDenied (403), permanent",
+        lambda s, k: faults.s3_error("get_object", "AccessDenied", times=None, **_source(s, k)),
+        "FAILED",
+        failures=("AccessDenied",),  # not retried
+    ),
+    Scenario(
+        "s3-put-denied",
+        "S3 PutObject AccessDenied (403) on its renditions, permanent",
+        lambda s, k: faults.s3_error(
+            "put_object", "AccessDenied", times=None, **_renditions_of(s, k)
+        ),
+        "FAILED",
+    ),
+    Scenario(
+        "sns-not-found",
+        "SNS Publish NotFound (404: the topic is gone), permanent",
+        lambda s, k: faults.sns_publish_error("NotFound", times=None, contains=k),
+        "FAILED",
+        failures=("SNS.NotFoundException",),
+    ),
+    Scenario(
+        "lambda-service-2",
+        "Inspect: Lambda.ServiceException x2",
+        lambda s, k: faults.lambda_error(s.function_name("inspect"), times=2),
+        "SUCCEEDED",
+        keyed=False,
+        failures=("Lambda.ServiceException", "Lambda.ServiceException"),
+    ),
+    Scenario(
+        "lambda-throttled-3",
+        "Resize: Lambda.TooManyRequestsException x3",
+        lambda s, k: faults.lambda_error(
+            s.function_name("resize"), "Lambda.TooManyRequestsException", times=3
+        ),
+        "SUCCEEDED",
+        keyed=False,
+        failures=("Lambda.TooManyRequestsException",) * 3,
+    ),
+    Scenario(
+        "lambda-service-always",
+        "Inspect: Lambda.ServiceException on every attempt",
+        lambda s, k: faults.lambda_error(s.function_name("inspect"), times=1000),
+        "FAILED",
+        keyed=False,
+        failures=("Lambda.ServiceException",) * 5,  # the first attempt and 4 retries
+    ),
+)
+
+
+@dataclass
+class ScenarioRun:
+    scenario: Scenario
+    key: str
+    observed: Observed
+    times: int | None
+    """How many calls the fault was to fail (None: all of them)."""
+    raised: int
+    """How many calls it failed."""
+    task_failures: list[str]
+    retry_delays: list[float]
+
+    @property
+    def execution(self) -> Execution | None:
+        return self.observed.executions[-1] if self.observed.executions else None
+
+
+class _CountedLambdaFault:
+    """lambda_runtime's Fault counts down `remaining`; remember where it started."""
+
+    def __init__(self, fault: Any) -> None:
+        self.fault = fault
+        self.times: int = fault.remaining
+
+    @property
+    def raised(self) -> int:
+        return int(self.times - self.fault.remaining)
+
+
+def run_scenarios(stack: LocalStack, scenarios: Iterable[Scenario]) -> list[ScenarioRun]:
+    """Keyed scenarios all at once (one pump), then the others one by one."""
+    scenarios = list(scenarios)
+    runs: list[ScenarioRun] = []
+    data = samples.jpeg(480, 320, seed=7)
+    batch = f"faults-{time.time_ns():x}"
+
+    def go(group: list[Scenario]) -> None:
+        keys = {s.name: stack.upload_key(f"{batch}/{s.name}/photo.jpg") for s in group}
+        counters: dict[str, Any] = {}
+        with ExitStack() as entered:
+            for s in group:
+                fault = entered.enter_context(s.make(stack, keys[s.name]))
+                counters[s.name] = (
+                    fault if isinstance(fault, faults.Fault) else _CountedLambdaFault(fault)
+                )
+            for s in group:
+                stack.upload(data, keys[s.name])
+            stack.pump(timeout=PUMP_SECONDS)
+        seen = observe(stack, keys.values())
+        for s in group:
+            observed = seen[keys[s.name]]
+            execution = observed.executions[-1] if observed.executions else None
+            runs.append(
+                ScenarioRun(
+                    scenario=s,
+                    key=keys[s.name],
+                    observed=observed,
+                    times=counters[s.name].times,
+                    raised=counters[s.name].raised,
+                    task_failures=task_failures(stack, execution) if execution else [],
+                    retry_delays=retry_delays(stack, execution) if execution else [],
+                )
+            )
+
+    keyed = [s for s in scenarios if s.keyed]
+    if keyed:
+        go(keyed)
+    for s in scenarios:
+        if not s.keyed:
+            go([s])
+    order = {s.name: i for i, s in enumerate(scenarios)}
+    return sorted(runs, key=lambda r: order[r.scenario.name])
+
+
+# --------------------------------------------------------------------------------------
+# A burst of uploads
+
+
+@dataclass
+class BurstRun:
+    uploads: int
+    good: int
+    bad: int
+    succeeded: int
+    dead_lettered: int
+    duplicates_in_dlq: int
+    executions: int
+    ingest_depth: int
+    upload_seconds: float
+    drain_seconds: float
+    unaccounted: list[str]
+
+
+def run_burst(stack: LocalStack, uploads: int = 500, bad_every: int = 10) -> BurstRun:
+    """`uploads` small files at once, one in `bad_every` not an image; then account for
+    every one: renditions and a notification, or exactly one dead letter."""
+    good_bytes = samples.jpeg(96, 64, seed=5)
+    prefix = f"burst-{time.time_ns():x}/"
+    keys = {stack.upload_key(f"{prefix}{i:04d}.jpg"): i % bad_every != 0 for i in range(uploads)}
+    started = time.perf_counter()
+    for key, good in keys.items():
+        stack.upload(good_bytes if good else b"this is not a picture\n", key)
+    uploaded = time.perf_counter()
+    stack.pump(timeout=PUMP_SECONDS)
+    drained = time.perf_counter()
+    seen = observe(stack, keys)
+    expected = len(stack.settings.renditions)
+    succeeded = {
+        k
+        for k, o in seen.items()
+        if o.status == "SUCCEEDED" and len(o.renditions) == expected and o.notifications == 1
+    }
+    dead = {k for k, o in seen.items() if o.dead_letters}
+    all_letters = [letter for o in seen.values() for letter in o.dead_letters]
+    return BurstRun(
+        uploads=uploads,
+        good=sum(keys.values()),
+        bad=uploads - sum(keys.values()),
+        succeeded=len(succeeded),
+        dead_lettered=len(dead),
+        duplicates_in_dlq=len(all_letters) - len(dead),
+        executions=sum(len(o.executions) for o in seen.values()),
+        ingest_depth=stack.queue_depth(stack.ingest_queue_url),
+        upload_seconds=uploaded - started,
+        drain_seconds=drained - uploaded,
+        unaccounted=sorted(set(keys) - succeeded - dead),
+    )
