@@ -21,6 +21,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 import threading
 import urllib.request
 from collections.abc import Mapping
@@ -42,6 +43,20 @@ def free_port(host: str = "127.0.0.1") -> int:
         s.bind((host, 0))
         port: int = s.getsockname()[1]
         return port
+
+
+class PortInUseError(RuntimeError):
+    """Something already listens on the address the server was to use."""
+
+
+def port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as werkzeug binds
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+        return True
 
 
 @dataclass
@@ -156,6 +171,13 @@ def start_server(
 
     region = stack_config(stack_name).get("aws:region", "us-east-1")
     endpoint = f"http://{host}:{port}"
+    # ThreadedMotoServer only logs a failed bind, and the deploy below would then go to
+    # whatever already listens there (another `imagepipe local serve`, say).
+    if not port_free(host, port):
+        raise PortInUseError(
+            f"{host}:{port} is in use (another `imagepipe local serve`?): stop it, or pick "
+            "another --port"
+        )
     env = {
         # The Lambda handlers' boto3 clients (created at import) and any other SDK use.
         "AWS_ENDPOINT_URL": endpoint,
@@ -228,7 +250,11 @@ def serve(stack_name: str = "dev", host: str = "127.0.0.1", port: int = 5000) ->
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.CRITICAL)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
-    local = start_server(stack_name, host, port)
+    try:
+        local = start_server(stack_name, host, port)
+    except PortInUseError as err:
+        print(f"imagepipe local serve: {err}", file=sys.stderr, flush=True)
+        return 1
     # `kill` (SIGTERM) stops it like Ctrl-C, so the state file goes away with it.
     signal.signal(signal.SIGTERM, _interrupt)
     path = local.write_state()

@@ -174,3 +174,18 @@ def test_help_explains(capsys: pytest.CaptureFixture[str], command: str) -> None
     assert "exit status: 0 ok; 1 an item failed" in text
     assert "--local" in text
     assert "--json" in text
+
+
+def test_serve_refuses_a_port_in_use() -> None:
+    """Before: ThreadedMotoServer only logged the failed bind, and the stack was then
+    deployed into whatever listened there (another serve)."""
+    import socket
+
+    from imagepipe.local.serve import PortInUseError, start_server
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(PortInUseError, match=f"127.0.0.1:{port} is in use"):
+            start_server("dev", port=port)
