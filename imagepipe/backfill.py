@@ -278,7 +278,14 @@ def run_backfill(args: argparse.Namespace, target: Target) -> int:
             "executionArn"
         ]
     )
-    info: ExecutionInfo | None = None
+    con = display.console()
+    if not args.json:  # before the progress bar: what was started, and where to see it
+        con.print(
+            f"Started backfill [bold]{name}[/] of {prefix}"
+            + (" (only missing renditions)" if args.only_missing else "")
+        )
+        url = target.console_url(arn)
+        con.print(f"Console: {url}" if url else f"ARN: {arn}", soft_wrap=True)
     counts: dict[str, int] | None = None
     failed_items: list[dict[str, Any]] | None = None
     if args.wait:
@@ -305,13 +312,6 @@ def run_backfill(args: argparse.Namespace, target: Target) -> int:
             }
         )
         return ITEM_FAILED if failed else OK
-    con = display.console()
-    con.print(
-        f"Started backfill [bold]{info.name}[/] of {prefix}"
-        + (" (only missing renditions)" if args.only_missing else "")
-    )
-    url = target.console_url(arn)
-    con.print(f"Console: {url}" if url else f"ARN: {arn}")
     if not args.wait:
         flags = " --local" if target.local else ""
         con.print(f"[dim]Follow it: imagepipe show {info.name}{flags}[/]")

@@ -79,6 +79,11 @@ def rendition_lines(renditions: list[dict[str, Any]], indent: str = "") -> str:
 # -- executions --------------------------------------------------------------------------
 
 
+def short_name(name: str, keep: int = 8) -> str:
+    """The first characters of an execution name: enough for `imagepipe show`."""
+    return name if len(name) <= keep + 1 else name[:keep] + "…"
+
+
 def run_executions(args: argparse.Namespace, target: Target) -> int:
     arn = target.state_machine_arn
     summaries = []
@@ -109,30 +114,33 @@ def run_executions(args: argparse.Namespace, target: Target) -> int:
         return OK
     title = f"{len(infos)} most recent {args.status or ''} executions".replace("  ", " ")
     table = Table(title=f"{title} of {arn.rsplit(':', 1)[-1]}", title_justify="left")
-    table.add_column("started")
-    table.add_column("status")
-    table.add_column("duration", justify="right")
-    table.add_column("upload", overflow="fold")
+    table.add_column("started", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("duration", justify="right", no_wrap=True)
+    table.add_column("upload", overflow="fold", min_width=20)
     table.add_column("result", overflow="fold")
     table.add_column("execution", no_wrap=True)
     for info in infos:
         outcome = info.outcome
         table.add_row(
-            display.moment(info.started),
+            display.moment(info.started, short=True),
             display.status(info.status),
             display.seconds(info.seconds),
             info.key or "-",
             f"{outcome.kind}: {outcome.reason}"
             if outcome
             else (f"{len(info.renditions)} renditions" if info.status == "SUCCEEDED" else "-"),
-            display.link(con, target.console_url(info.arn), info.name),
+            display.link(con, target.console_url(info.arn), short_name(info.name)),
         )
     con.print(table)
     if not target.local and not con.is_terminal:  # in a terminal the names are links
         con.print("Console:")
         for info in infos:
-            con.print(f"  {info.name}  {target.console_url(info.arn)}", soft_wrap=True)
-    con.print("[dim]One in detail: imagepipe show EXECUTION (or the upload's key)[/]")
+            con.print(f"  {short_name(info.name)}  {target.console_url(info.arn)}", soft_wrap=True)
+    con.print(
+        "[dim]One in detail: imagepipe show EXECUTION (its name, or the first characters "
+        "shown here) or the upload's key[/]"
+    )
     return OK
 
 
@@ -153,6 +161,17 @@ def resolve_execution(target: Target, what: str, search: int) -> ExecutionInfo:
             except ClientError as err:
                 if err.response.get("Error", {}).get("Code") != "ExecutionDoesNotExist":
                     raise
+        # The first characters of a recent execution's name, as `executions` shows them.
+        matches = []
+        for count, summary in enumerate(list_summaries(target, target.state_machine_arn)):
+            if count >= search:
+                break
+            if str(summary["name"]).startswith(what):
+                matches.append(summary["executionArn"])
+        if len(matches) == 1:
+            return describe(target, matches[0])
+        if len(matches) > 1:
+            raise OpsError(USAGE, f"{what} starts {len(matches)} execution names: give more of it")
     key = what if what.startswith(target.upload_prefix) else target.upload_prefix + what.lstrip("/")
     found = find_by_key(target, target.state_machine_arn, key, search=search)
     if found is None:
@@ -193,7 +212,7 @@ def run_show(args: argparse.Namespace, target: Target) -> int:
     if info.key:
         con.print(f"Upload: {info.key}")
     url = target.console_url(info.arn)
-    con.print(f"Console: {url}" if url else f"ARN: {info.arn}")
+    con.print(f"Console: {url}" if url else f"ARN: {info.arn}", soft_wrap=True)
     table = Table(title="State by state", title_justify="left")
     table.add_column("state")
     table.add_column("type")
@@ -207,7 +226,8 @@ def run_show(args: argparse.Namespace, target: Target) -> int:
             label += f" [dim]#{step.iteration}[/]"
         error = ""
         if step.error:
-            error = f"[red]{step.error}[/]" + (f": {step.cause}" if step.cause else "")
+            cause = step.cause if not step.cause or len(step.cause) <= 90 else step.cause[:89] + "…"
+            error = f"[red]{step.error}[/]" + (f": {cause}" if cause else "")
         table.add_row(
             label,
             step.type,
@@ -227,7 +247,9 @@ def run_show(args: argparse.Namespace, target: Target) -> int:
     outcome = info.outcome
     if outcome is not None:
         con.print(
-            f"[red]Dead-lettered[/] as [bold]{outcome.kind}: {outcome.reason}[/] ({outcome.detail})"
+            f"[red]Dead-lettered[/] as [bold]{outcome.kind}: {outcome.reason}[/] "
+            f"({outcome.detail})",
+            soft_wrap=True,
         )
     elif info.renditions:
         con.print("Renditions:")

@@ -50,9 +50,11 @@ def seconds(value: float | None) -> str:
     return f"{minutes}m{rest:02d}s"
 
 
-def moment(value: datetime | None) -> str:
-    """A local wall-clock time, to the second."""
-    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+def moment(value: datetime | None, short: bool = False) -> str:
+    """A local wall-clock time, to the second (short: without the year)."""
+    if value is None:
+        return "-"
+    return value.astimezone().strftime("%m-%d %H:%M:%S" if short else "%Y-%m-%d %H:%M:%S")
 
 
 STATUS_COLOURS = {

@@ -58,8 +58,10 @@ class Outcome:
 
     @property
     def detail(self) -> str:
-        """The message without its leading "<reason>: "."""
-        return self.message.removeprefix(f"{self.reason}:").strip() or self.message
+        """The message for people: without its leading "<reason>: ", and a Lambda
+        error's errorMessage rather than its JSON (with the stack trace)."""
+        text = _short(self.message, limit=500) or ""
+        return text.removeprefix(f"{self.reason}:").strip() or text
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -362,6 +364,13 @@ _TASK_KINDS: Final = ("Task", "LambdaFunction", "Activity")
 _ITERATION_ENDS: Final = frozenset(
     {"MapIterationSucceeded", "MapIterationFailed", "MapIterationAborted"}
 )
+_MAP_ENDS: Final = frozenset(
+    {"MapStateSucceeded", "MapStateFailed", "MapStateAborted", "MapStateExited"}
+)
+_MAP_EVENTS: Final = _MAP_ENDS | {
+    "MapStateEntered", "MapStateStarted", "MapRunStarted", "MapRunSucceeded", "MapRunFailed",
+    "MapRunAborted",
+}  # fmt: skip
 
 
 def _details(event: Mapping[str, Any]) -> dict[str, Any]:
@@ -397,7 +406,9 @@ def timeline(
         prev_kind = str(by_id[prev]["type"]) if prev in by_id else ""
         here = scope.get(prev, ())
         if prev_kind in _ITERATION_ENDS:
-            here = here[:-1]
+            here = here[:-1]  # the iteration is over
+        elif kind in _MAP_ENDS and prev_kind not in _MAP_EVENTS:
+            here = here[:-1]  # a Map ends right after a failure inside one of its iterations
         details = _details(event)
         if kind == "MapIterationStarted":
             here = (*here, (str(details.get("name")), int(details.get("index", 0))))
@@ -453,10 +464,12 @@ def timeline(
                 continue
             if kind.endswith("Scheduled"):
                 current.attempts += 1
-                current.error = current.cause = None
+                current.error = current.cause = current.exited = None
             elif kind.endswith(("Failed", "TimedOut")):
                 current.error = str(details.get("error") or kind)
                 current.cause = _short(details.get("cause"))
+                # A failed iteration's state has no StateExited: it ended here.
+                current.exited = event["timestamp"]
             elif kind.endswith("Succeeded"):
                 current.error = current.cause = None
     for step in steps:

@@ -265,6 +265,46 @@ def test_show_a_rejected_upload(
     assert "Dead-letter rejection" in states
 
 
+def test_show_a_processing_failure_after_retries(
+    served: Any, capsys: pytest.CaptureFixture[str], photo: Path
+) -> None:
+    """A Map whose iterations fail: the failed Resize rows end where they failed, and the
+    Catch's states run at the top level again, not inside the Map."""
+    sub = fresh_prefix()
+    served.stack.inject_fault("resize", "RuntimeError", times=100)
+    try:
+        upload = run(capsys, *local("upload", str(photo), "--prefix", sub, "--wait", "--json"))
+    finally:
+        from imagepipe.local import lambda_runtime
+
+        lambda_runtime.clear_faults()
+    assert upload.code == 1
+    [item] = upload.json()["uploads"]
+    assert item["outcome"] == "failed"
+    assert item["deadLetter"]["reason"] == "processing_error"
+    assert item["deadLetter"]["error"] == "RuntimeError"
+
+    name = item["execution"]["name"]
+    result = run(capsys, *local("show", name[:8], "--json"))  # a name's first characters
+    assert result.code == 1
+    doc = result.json()
+    assert doc["execution"]["name"] == name
+    count = len(served.stack.settings.renditions)
+    rows = [(s["name"], s["depth"]) for s in doc["states"]]
+    assert rows == [
+        ("Inspect upload", 0), ("Back up original", 0), ("Make renditions", 0),
+        *[("Resize", 1)] * count, ("Dead-letter failure", 0), ("Failed", 0),
+    ]  # fmt: skip
+    states = {s["name"]: s for s in doc["states"]}
+    assert states["Make renditions"]["error"] == "RuntimeError"
+    assert states["Failed"]["error"] == "RuntimeError"
+    resizes = [s for s in doc["states"] if s["name"] == "Resize"]
+    assert {s["error"] for s in resizes} == {"RuntimeError"}
+    assert all(s["seconds"] is not None for s in resizes)
+    people = run(capsys, *local("show", name))
+    assert "Dead-lettered as failed: processing_error" in people.out
+
+
 def test_show_finds_nothing(served: Any, capsys: pytest.CaptureFixture[str]) -> None:
     result = run(capsys, *local("show", "never/uploaded.jpg"))
     assert result.code == 1
