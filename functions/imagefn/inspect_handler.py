@@ -46,6 +46,7 @@ from aws_lambda_powertools.utilities.data_classes import S3Event, SQSRecord
 from botocore.config import Config  # type: ignore[import-untyped, unused-ignore]
 from botocore.exceptions import ClientError  # type: ignore[import-untyped, unused-ignore]
 
+from .env import env_int
 from .errors import BAD_EVENT, ImageRejected
 from .imaging import (
     HEADER_BYTES,
@@ -60,21 +61,6 @@ from .renditions import Rendition, parse_renditions
 from .transient import transient_aws_errors
 
 
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise RuntimeError(
-            f"environment variable {name} must be a whole number, got {raw!r}"
-        ) from None
-    if value < 1:
-        raise RuntimeError(f"environment variable {name} must be at least 1, got {value}")
-    return value
-
-
 def _renditions_from_env() -> tuple[Rendition, ...]:
     raw = os.environ.get("RENDITIONS")
     if not raw:
@@ -83,8 +69,8 @@ def _renditions_from_env() -> tuple[Rendition, ...]:
 
 
 RENDITIONS: Final = _renditions_from_env()
-MAX_INPUT_BYTES: Final = _env_int("MAX_INPUT_BYTES", 50 * 1024 * 1024)
-MAX_INPUT_PIXELS: Final = _env_int("MAX_INPUT_PIXELS", 40_000_000)
+MAX_INPUT_BYTES: Final = env_int("MAX_INPUT_BYTES", 50 * 1024 * 1024)
+MAX_INPUT_PIXELS: Final = env_int("MAX_INPUT_PIXELS", 40_000_000)
 UPLOAD_PREFIX: Final = os.environ.get("UPLOAD_PREFIX", "uploads/")
 DESTINATION_BUCKET: Final = os.environ.get("DESTINATION_BUCKET", "")
 METRICS_NAMESPACE: Final = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "ImagePipeline")

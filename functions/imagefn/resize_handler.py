@@ -30,36 +30,14 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from botocore.config import Config  # type: ignore[import-untyped, unused-ignore]
 
+from .env import env_int, required
 from .errors import ImageRejected
 from .imaging import render
 from .renditions import Rendition
 from .transient import transient_aws_errors
 
-
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise RuntimeError(
-            f"environment variable {name} must be a whole number, got {raw!r}"
-        ) from None
-    if value < 1:
-        raise RuntimeError(f"environment variable {name} must be at least 1, got {value}")
-    return value
-
-
-def _required(name: str) -> str:
-    value = os.environ.get(name, "").strip()
-    if not value:
-        raise RuntimeError(f"environment variable {name} is not set")
-    return value
-
-
-DESTINATION_BUCKET: Final = _required("DESTINATION_BUCKET")
-MAX_INPUT_PIXELS: Final = _env_int("MAX_INPUT_PIXELS", 40_000_000)
+DESTINATION_BUCKET: Final = required("DESTINATION_BUCKET")
+MAX_INPUT_PIXELS: Final = env_int("MAX_INPUT_PIXELS", 40_000_000)
 CACHE_CONTROL: Final = os.environ.get("CACHE_CONTROL", "public, max-age=86400")
 METRICS_NAMESPACE: Final = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "ImagePipeline")
 
