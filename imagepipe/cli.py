@@ -17,6 +17,7 @@ from pathlib import Path
 
 from imagepipe.diagram import add_diagram
 from imagepipe.operate import OPERATE_SUBCOMMANDS
+from imagepipe.redrive import add_redrive
 
 
 def add_render(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -94,6 +95,7 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]]
     add_local,
     *OPERATE_SUBCOMMANDS,  # upload, executions, show, backfill, outputs
     add_diagram,
+    add_redrive,
 ]
 
 

@@ -6,8 +6,8 @@ on it and `python -m tests.reliability.report` writes it down.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
-from contextlib import AbstractContextManager, ExitStack
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -169,6 +169,23 @@ def _renditions_of(stack: LocalStack, key: str) -> dict[str, str]:
     }
 
 
+@contextmanager
+def backup_bucket_missing(stack: LocalStack) -> Iterator[str]:
+    """The backup bucket deleted (emptied first) while inside; created again on the way
+    out, empty and without its policies: the fix an operator would make."""
+    s3 = stack.clients.client("s3")
+    bucket = stack.backup_bucket
+    for key in stack.objects(bucket):
+        s3.delete_object(Bucket=bucket, Key=key)
+    s3.delete_bucket(Bucket=bucket)
+    try:
+        yield bucket
+    finally:
+        s3.create_bucket(
+            Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": stack.clients.region}
+        )
+
+
 SNS_NOT_RETRIED: Final = (
     "Notify's Retry names SNS.SnsException, but a throttled or 5xx Publish fails as "
     "SNS.InternalErrorException / SNS.ThrottledException / SNS.KMSThrottlingException "
@@ -257,6 +274,14 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         failures=("SNS.NotFoundException",),
     ),
     Scenario(
+        "backup-bucket-missing",
+        "the backup bucket deleted (S3 CopyObject: NoSuchBucket, 404)",
+        lambda s, k: backup_bucket_missing(s),
+        "FAILED",
+        keyed=False,
+        failures=("S3.NoSuchBucketException",),  # a modelled error: not retried
+    ),
+    Scenario(
         "lambda-service-2",
         "Inspect: Lambda.ServiceException x2",
         lambda s, k: faults.lambda_error(s.function_name("inspect"), times=2),
@@ -302,6 +327,20 @@ class ScenarioRun:
         return self.observed.executions[-1] if self.observed.executions else None
 
 
+class _NotCounted:
+    times = None
+    raised = 0
+
+
+def _counter(fault: Any) -> Any:
+    """Something with `times` and `raised` for any fault a scenario makes."""
+    if isinstance(fault, faults.Fault):
+        return fault
+    if hasattr(fault, "remaining"):
+        return _CountedLambdaFault(fault)
+    return _NotCounted()
+
+
 class _CountedLambdaFault:
     """lambda_runtime's Fault counts down `remaining`; remember where it started."""
 
@@ -327,9 +366,7 @@ def run_scenarios(stack: LocalStack, scenarios: Iterable[Scenario]) -> list[Scen
         with ExitStack() as entered:
             for s in group:
                 fault = entered.enter_context(s.make(stack, keys[s.name]))
-                counters[s.name] = (
-                    fault if isinstance(fault, faults.Fault) else _CountedLambdaFault(fault)
-                )
+                counters[s.name] = _counter(fault)
             for s in group:
                 stack.upload(data, keys[s.name])
             stack.pump(timeout=PUMP_SECONDS)

@@ -1,0 +1,357 @@
+"""`imagepipe redrive`: fix the cause, redrive, and the images come out; nothing is
+deleted from the dead-letter queue unless its restart was accepted."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from imagepipe.cli import main
+from imagepipe.local import faults, samples
+from imagepipe.local.stack import LocalStack
+from imagepipe.messages import DeadLetter, parse_json, pipe_input, sqs_record
+from imagepipe.redrive import Report, plan, redrive, state_machine_of
+from tests.reliability.stack_runs import backup_bucket_missing, observe
+
+REGION_ARN = "arn:aws:states:eu-west-1:123456789012"
+UPLOAD_MACHINE = f"{REGION_ARN}:stateMachine:imagepipe-dev-abc1234"
+QUEUE_ARN = "arn:aws:sqs:eu-west-1:123456789012:imagepipe-dev-dlq"
+
+
+def s3_event(key: str, event: str = "ObjectCreated:Put") -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "eventSource": "aws:s3",
+                "eventName": event,
+                "s3": {"bucket": {"name": "src"}, "object": {"key": key, "eTag": "e"}},
+            }
+        ]
+    }
+
+
+def received(body: Any, message_id: str = "m-1") -> dict[str, Any]:
+    text = body if isinstance(body, str) else json.dumps(body)
+    return {"MessageId": message_id, "ReceiptHandle": "r-1", "Body": text, "MD5OfBody": "x"}
+
+
+def plan_of(body: Any, include_rejected: bool = False) -> Any:
+    message = received(body)
+    return plan(
+        DeadLetter(parse_json(message["Body"])),
+        message,
+        upload_state_machine_arn=UPLOAD_MACHINE,
+        source_queue_arn=QUEUE_ARN,
+        include_rejected=include_rejected,
+    )
+
+
+# -- what each kind of message becomes (no stack) --------------------------------------
+
+
+def test_a_failed_message_restarts_its_own_state_machine_with_its_input() -> None:
+    records = [{"body": json.dumps(s3_event("uploads/a.jpg"))}]
+    body = {
+        "kind": "failed",
+        "reason": "processing_error",
+        "executionArn": f"{REGION_ARN}:execution:imagepipe-dev-removal-1234567:e-1",
+        "input": records,
+    }
+    step = plan_of(body)
+    assert step.skip is None
+    assert step.state_machine_arn == f"{REGION_ARN}:stateMachine:imagepipe-dev-removal-1234567"
+    assert json.loads(step.input) == records
+
+
+def test_a_rejected_message_is_skipped_unless_asked() -> None:
+    body: dict[str, Any] = {
+        "kind": "rejected",
+        "reason": "corrupt",
+        "executionArn": None,
+        "input": [],
+    }
+    assert "rejected (corrupt)" in str(plan_of(body).skip)
+    forced = plan_of(body, include_rejected=True)
+    assert forced.skip is None and forced.state_machine_arn == UPLOAD_MACHINE
+
+
+def test_a_raw_s3_event_is_wrapped_as_the_pipe_wraps_it() -> None:
+    event = s3_event("uploads/b c.jpg")
+    step = plan_of(event)
+    assert step.state_machine_arn == UPLOAD_MACHINE
+    expected = pipe_input([sqs_record(received(event), QUEUE_ARN)])
+    assert step.input == expected
+    [record] = json.loads(step.input)
+    assert json.loads(record["body"]) == event
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        ({"Service": "Amazon S3", "Event": "s3:TestEvent"}, "not an S3 event"),
+        ("not json at all", "not an S3 event"),
+        (s3_event("uploads/x.jpg", "ObjectRemoved:Delete"), "only uploads"),
+        ({"kind": "failed", "reason": "processing_error"}, "without the execution's input"),
+        (
+            {
+                "kind": "failed",
+                "executionArn": f"{REGION_ARN}:execution:imagepipe-dev-backfill/run-1:child",
+                "input": {"object": {}},
+            },
+            "backfill",
+        ),
+    ],
+)
+def test_what_cannot_be_restarted_is_skipped_with_a_reason(body: Any, why: str) -> None:
+    assert why in str(plan_of(body).skip)
+
+
+def test_state_machine_of_an_execution() -> None:
+    assert state_machine_of(f"{REGION_ARN}:execution:m:n") == (f"{REGION_ARN}:stateMachine:m", None)
+    assert state_machine_of("nonsense")[0] is None
+
+
+# -- on the local stack ----------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _empty_dlq(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Each stack test starts from an empty dead-letter queue (and a backup bucket)."""
+    if "stack" in request.fixturenames:
+        stack: LocalStack = request.getfixturevalue("stack")
+        stack.wait()
+        stack.dlq_messages()
+    yield
+
+
+def peek(stack: LocalStack) -> list[DeadLetter]:
+    """The messages in the dead-letter queue, left there."""
+    messages = (
+        stack.clients.client("sqs")
+        .receive_message(
+            QueueUrl=stack.dead_letter_queue_url, MaxNumberOfMessages=10, VisibilityTimeout=0
+        )
+        .get("Messages", [])
+    )
+    assert len(messages) < 10, "peek sees at most 9 messages reliably"
+    return [DeadLetter(parse_json(m["Body"])) for m in messages]
+
+
+def run(stack: LocalStack, **options: Any) -> Report:
+    report = redrive(
+        stack.clients,
+        dead_letter_queue_url=stack.dead_letter_queue_url,
+        state_machine_arn=stack.state_machine_arn,
+        **options,
+    )
+    stack.wait()
+    return report
+
+
+@pytest.mark.integration
+def test_missing_backup_bucket_then_fixed_then_redriven(stack: LocalStack) -> None:
+    keys = [stack.upload_key(f"redrive-backup/{n}.jpg") for n in ("one", "two")]
+    with backup_bucket_missing(stack):  # created again on the way out: the fix
+        for n, key in enumerate(keys):
+            stack.upload(samples.jpeg(400, 300, seed=n), key)
+        stack.pump()
+        letters = peek(stack)
+        assert sorted((d.key, d.kind, d.reason) for d in letters) == sorted(
+            (k, "failed", "processing_error") for k in keys
+        )
+
+    report = run(stack)
+
+    assert [r.action for r in report.results] == ["restarted", "restarted"]
+    assert all(r.deleted and r.execution_arn for r in report.results)
+    assert peek(stack) == []
+    seen = observe(stack, keys)
+    for key in keys:
+        statuses = [e.status for e in seen[key].executions]
+        assert statuses == ["FAILED", "SUCCEEDED"], key
+        assert len(seen[key].renditions) == len(stack.settings.renditions)
+        assert seen[key].notifications == 1
+        assert stack.objects(stack.backup_bucket, key)  # backed up this time
+    restarted = {r.execution_arn for r in report.results}
+    assert {e.arn for k in keys for e in seen[k].executions if e.status == "SUCCEEDED"} == restarted
+
+
+@pytest.mark.integration
+def test_a_refused_restart_leaves_the_message_in_the_queue(stack: LocalStack) -> None:
+    key = stack.upload_key("redrive-refused/photo.jpg")
+    with faults.s3_error("get_object", "AccessDenied", times=None, bucket=stack.source_bucket):
+        stack.upload(samples.jpeg(300, 200, seed=3), key)
+        stack.pump()
+    assert [d.key for d in peek(stack)] == [key]
+
+    with faults.stepfunctions_error("start_execution", "ExecutionLimitExceeded", times=None):
+        refused = run(stack)
+    assert [r.action for r in refused.results] == ["failed"]
+    assert "ExecutionLimitExceeded" in refused.results[0].note
+    assert not refused.results[0].deleted
+    assert refused.exit_code == 1
+    assert [d.key for d in peek(stack)] == [key]  # still there, visible again
+
+    again = run(stack)
+    assert [r.action for r in again.results] == ["restarted"]
+    assert peek(stack) == []
+    assert observe(stack, [key])[key].status == "SUCCEEDED"
+
+
+@pytest.mark.integration
+def test_rejections_are_skipped_and_kept_unless_included(stack: LocalStack) -> None:
+    key = stack.upload(b"just words\n", stack.upload_key("redrive-rejected/notes.jpg"))
+    stack.pump()
+
+    skipped = run(stack)
+    assert [(r.action, r.kind, r.reason) for r in skipped.results] == [
+        ("skipped", "rejected", "not_an_image")
+    ]
+    assert [d.key for d in peek(stack)] == [key]
+
+    forced = run(stack, include_rejected=True)
+    assert [r.action for r in forced.results] == ["restarted"]
+    # Rejected again, by the new execution: a new message, the old one gone.
+    [letter] = peek(stack)
+    assert (letter.key, letter.reason) == (key, "not_an_image")
+    assert letter.execution_arn == forced.results[0].execution_arn
+
+
+@pytest.mark.integration
+def test_dry_run_and_max_change_nothing_they_should_not(stack: LocalStack) -> None:
+    keys = [stack.upload_key(f"redrive-dry/{n}.jpg") for n in range(3)]
+    with faults.s3_error("get_object", "AccessDenied", times=None, bucket=stack.source_bucket):
+        for n, key in enumerate(keys):
+            stack.upload(samples.jpeg(200, 150, seed=n), key)
+        stack.pump()
+    executions = len(stack.executions())
+
+    dry = run(stack, dry_run=True)
+    assert [r.action for r in dry.results] == ["would restart"] * 3
+    assert len(stack.executions()) == executions
+    assert sorted(str(d.key) for d in peek(stack)) == sorted(keys)
+
+    one = run(stack, max_messages=1)
+    assert [r.action for r in one.results] == ["restarted"]
+    assert len(peek(stack)) == 2
+    rest = run(stack)
+    assert [r.action for r in rest.results] == ["restarted"] * 2
+    assert peek(stack) == []
+    assert {k: o.status for k, o in observe(stack, keys).items()} == dict.fromkeys(
+        keys, "SUCCEEDED"
+    )
+
+
+@pytest.mark.integration
+def test_a_raw_event_from_the_ingest_queue_is_restarted_as_the_pipe_would(
+    stack: LocalStack,
+) -> None:
+    """The pipe failed to start an execution ingestMaxReceiveCount times: SQS moved the raw
+    S3 event to the dead-letter queue. Redrive gives it to the state machine as the pipe
+    does, and the image comes out."""
+    key = stack.upload(samples.jpeg(320, 240, seed=9), stack.upload_key("redrive-raw/a.jpg"))
+    sqs = stack.clients.client("sqs")
+    for _ in range(stack.settings.ingest_max_receive_count):  # five failed pipe polls
+        got = sqs.receive_message(
+            QueueUrl=stack.ingest_queue_url, VisibilityTimeout=0, WaitTimeSeconds=0
+        )
+        assert len(got.get("Messages", [])) == 1
+    # The next receive moves it (the queue's maxReceiveCount is reached).
+    moved = sqs.receive_message(QueueUrl=stack.ingest_queue_url, WaitTimeSeconds=0)
+    assert moved.get("Messages", []) == []
+    [letter] = peek(stack)
+    assert (letter.kind, letter.reason, letter.key) == ("redriven", "ingest_redrive", key)
+
+    report = run(stack)
+
+    assert [(r.action, r.kind) for r in report.results] == [("restarted", "redriven")]
+    execution = observe(stack, [key])[key].executions[-1]
+    assert execution.arn == report.results[0].execution_arn
+    assert execution.status == "SUCCEEDED"
+    [record] = execution.input
+    assert record["eventSource"] == "aws:sqs" and json.loads(record["body"])["Records"]
+    assert peek(stack) == []
+
+
+@pytest.mark.integration
+def test_a_restart_already_made_is_not_made_twice(stack: LocalStack) -> None:
+    """A run cut short after StartExecution: the next run finds the execution name taken."""
+    key = stack.upload_key("redrive-twice/photo.jpg")
+    with faults.s3_error("get_object", "AccessDenied", times=None, bucket=stack.source_bucket):
+        stack.upload(samples.jpeg(200, 150, seed=4), key)
+        stack.pump()
+    sqs = stack.clients.client("sqs")
+    [message] = sqs.receive_message(QueueUrl=stack.dead_letter_queue_url, VisibilityTimeout=0)[
+        "Messages"
+    ]
+    body = json.loads(message["Body"])
+    stack.clients.client("stepfunctions").start_execution(
+        stateMachineArn=stack.state_machine_arn,
+        name=f"redrive-{message['MessageId']}",
+        input=json.dumps(body["input"]),
+    )
+    stack.wait()
+
+    report = run(stack)
+
+    [result] = report.results
+    assert (result.action, result.deleted) == ("restarted", True)
+    assert "earlier run" in result.note
+    assert [e.status for e in observe(stack, [key])[key].executions] == ["FAILED", "SUCCEEDED"]
+
+
+# -- the command line ------------------------------------------------------------------
+
+
+@pytest.mark.integration
+def test_the_command_prints_json_and_a_table(
+    stack: LocalStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = stack.upload(b"", stack.upload_key("redrive-cli/empty.jpg"))
+    with faults.s3_error("get_object", "AccessDenied", times=None, bucket=stack.source_bucket):
+        failed = stack.upload(samples.jpeg(200, 150, seed=5), stack.upload_key("redrive-cli/a.jpg"))
+        stack.pump()
+    where = [
+        "--dlq-url",
+        stack.dead_letter_queue_url,
+        "--state-machine-arn",
+        stack.state_machine_arn,
+    ]
+
+    capsys.readouterr()
+    assert main(["redrive", *where, "--dry-run", "--json"]) == 0
+    doc = json.loads(_cli_lines(capsys.readouterr().out))
+    assert doc["dryRun"] is True
+    assert doc["summary"] == {"restarted": 0, "wouldRestart": 1, "skipped": 1, "failed": 0}
+    by_key = {m["key"]: m for m in doc["messages"]}
+    assert by_key[failed]["action"] == "would restart"
+    assert by_key[failed]["method"] == "StartExecution"
+    assert by_key[key]["action"] == "skipped" and by_key[key]["reason"] == "empty"
+
+    assert main(["redrive", *where]) == 0
+    stack.wait()
+    out = capsys.readouterr().out
+    assert "1 restarted, 1 skipped, 0 refused" in out
+    assert "redrive-" in out  # the new execution's name
+    assert observe(stack, [failed])[failed].status == "SUCCEEDED"
+
+
+def test_no_local_stack_is_one_line_and_exit_3(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("IMAGEPIPE_STATE_DIR", str(tmp_path))
+    assert main(["redrive", "--local"]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("imagepipe redrive: no local stack") and err.count("\n") == 1
+
+
+def _cli_lines(out: str) -> str:
+    """stdout without the in-process Lambda handlers' log lines (JSON objects per line)."""
+    return "".join(
+        line
+        for line in out.splitlines(keepends=True)
+        if not line.startswith(('{"level":', '{"_aws":'))
+    )
