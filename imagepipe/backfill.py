@@ -159,14 +159,14 @@ def _dry_run(args: argparse.Namespace, target: Target, prefix: str) -> int:
     con = display.console()
     what = "missing renditions" if args.only_missing else "renditions to make"
     table = Table(title=f"Backfill of {prefix} (dry run)", title_justify="left")
-    table.add_column("object", overflow="fold")
+    table.add_column("object", no_wrap=True)
     table.add_column("size", justify="right")
     table.add_column(what, overflow="fold")
     for p in planned:
         if p.rejected:
             cell = f"[red]would be dead-lettered[/]: {p.rejected}"
-        elif p.renditions:
-            cell = ", ".join(r["key"] for r in p.renditions)
+        elif p.renditions:  # names here; the keys are in --json
+            cell = ", ".join(r["name"] for r in p.renditions)
         else:
             cell = "[green]none: all made from this version[/]"
         table.add_row(p.key, display.size(p.size), cell)

@@ -117,8 +117,8 @@ def run_executions(args: argparse.Namespace, target: Target) -> int:
     table.add_column("started", no_wrap=True)
     table.add_column("status", no_wrap=True)
     table.add_column("duration", justify="right", no_wrap=True)
-    table.add_column("upload", overflow="fold", min_width=20)
-    table.add_column("result", overflow="fold")
+    table.add_column("upload", no_wrap=True)  # a key to copy: never folded
+    table.add_column("result", overflow="fold", min_width=12)
     table.add_column("execution", no_wrap=True)
     for info in infos:
         outcome = info.outcome
@@ -163,11 +163,16 @@ def resolve_execution(target: Target, what: str, search: int) -> ExecutionInfo:
                     raise
         # The first characters of a recent execution's name, as `executions` shows them.
         matches = []
-        for count, summary in enumerate(list_summaries(target, target.state_machine_arn)):
-            if count >= search:
-                break
-            if str(summary["name"]).startswith(what):
-                matches.append(summary["executionArn"])
+        for machine in (target.state_machine_arn, target.backfill_state_machine_arn):
+            try:
+                for count, summary in enumerate(list_summaries(target, machine)):
+                    if count >= search:
+                        break
+                    if str(summary["name"]).startswith(what):
+                        matches.append(summary["executionArn"])
+            except ClientError as err:  # no backfill workflow (an older stack)
+                if err.response.get("Error", {}).get("Code") != "StateMachineDoesNotExist":
+                    raise
         if len(matches) == 1:
             return describe(target, matches[0])
         if len(matches) > 1:
