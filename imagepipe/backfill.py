@@ -23,7 +23,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from imagepipe import display
-from imagepipe.executions import ExecutionInfo, describe
+from imagepipe.executions import ExecutionInfo, describe, history, map_runs
 from imagepipe.target import ITEM_FAILED, OK, OpsError, Target
 
 
@@ -185,34 +185,25 @@ def _dry_run(args: argparse.Namespace, target: Target, prefix: str) -> int:
     return OK
 
 
-def _map_run_counts(target: Target, execution_arn: str) -> dict[str, int] | None:
-    """The map run's item counts (None until it exists, or where it is not offered)."""
+def _map_run(target: Target, execution_arn: str) -> dict[str, Any] | None:
+    """The execution's map run with its item counts (None until it has started).
+
+    Found through the execution's history (MapRunStarted) rather than ListMapRuns,
+    which the emulator answers with an error until the run exists."""
+    runs = map_runs(target, history(target, execution_arn))
+    return runs[0] if runs else None
+
+
+def _failed_items(target: Target, map_run_arn: str) -> list[dict[str, Any]] | None:
+    """The keys whose child executions failed, with why (None where not listable: the
+    emulator has no ListExecutions by map run)."""
     from botocore.exceptions import ClientError  # type: ignore[import-untyped, unused-ignore]
 
+    if target.local:
+        return None
     sfn = target.client("stepfunctions")
     try:
-        runs = sfn.list_map_runs(executionArn=execution_arn).get("mapRuns", [])
-        if not runs:
-            return None
-        described = sfn.describe_map_run(mapRunArn=runs[0]["mapRunArn"])
-    except ClientError:
-        return None  # not started yet (the emulator answers 500 then)
-    counts = described.get("itemCounts") or {}
-    return {k: int(v) for k, v in counts.items()}
-
-
-def _failed_items(target: Target, execution_arn: str) -> list[dict[str, Any]] | None:
-    """The keys whose child executions failed, with why (None where not listable)."""
-    from botocore.exceptions import ClientError  # type: ignore[import-untyped, unused-ignore]
-
-    sfn = target.client("stepfunctions")
-    try:
-        runs = sfn.list_map_runs(executionArn=execution_arn).get("mapRuns", [])
-        if not runs:
-            return None
-        page = sfn.list_executions(
-            mapRunArn=runs[0]["mapRunArn"], statusFilter="FAILED", maxResults=100
-        )
+        page = sfn.list_executions(mapRunArn=map_run_arn, statusFilter="FAILED", maxResults=100)
     except ClientError:
         return None
     items = []
@@ -231,7 +222,8 @@ def _failed_items(target: Target, execution_arn: str) -> list[dict[str, Any]] | 
 
 def _follow(
     args: argparse.Namespace, target: Target, arn: str
-) -> tuple[ExecutionInfo, dict[str, int] | None]:
+) -> tuple[ExecutionInfo, dict[str, int] | None, str | None]:
+    """Poll until the execution ends (or the timeout): it, its item counts, its map run."""
     deadline = time.monotonic() + args.timeout
     interval = 0.3 if target.local else 3.0
     columns = (
@@ -242,11 +234,15 @@ def _follow(
         TimeElapsedColumn(),
     )
     counts: dict[str, int] | None = None
+    run_arn: str | None = None
     with Progress(*columns, console=display.progress_console(), disable=args.json) as bar:
         task = bar.add_task("Listing the source bucket", total=None)
         while True:
             info = describe(target, arn)
-            counts = _map_run_counts(target, arn) or counts
+            run = _map_run(target, arn)
+            if run is not None:
+                run_arn = str(run["mapRunArn"])
+                counts = run.get("itemCounts") or counts
             if counts:
                 finished = sum(
                     counts.get(k, 0) for k in ("succeeded", "failed", "timedOut", "aborted")
@@ -261,7 +257,7 @@ def _follow(
                     ),
                 )
             if info.done or time.monotonic() >= deadline:
-                return info, counts
+                return info, counts, run_arn
             time.sleep(interval)
 
 
@@ -289,9 +285,9 @@ def run_backfill(args: argparse.Namespace, target: Target) -> int:
     counts: dict[str, int] | None = None
     failed_items: list[dict[str, Any]] | None = None
     if args.wait:
-        info, counts = _follow(args, target, arn)
-        if counts and counts.get("failed"):
-            failed_items = _failed_items(target, arn)
+        info, counts, run_arn = _follow(args, target, arn)
+        if counts and counts.get("failed") and run_arn:
+            failed_items = _failed_items(target, run_arn)
     else:
         info = describe(target, arn)
     failed = bool(
