@@ -5,12 +5,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv test lint unit integration demo serve bench lock clean
+.PHONY: help venv test lint unit integration demo serve bench reliability lock clean
 
 help:
 	@echo "make demo   - deploy the dev stack on the embedded AWS emulator and push sample images through it"
 	@echo "make test   - lint, type-check and run every test (unit, infra mocks, local end-to-end)"
 	@echo "make bench  - measured comparisons (writes benchmarks/results.md; BENCH_ARGS=--quick for a short run)"
+	@echo "make reliability - bad inputs, faults, a burst and a redrive, measured (writes docs/reliability.md)"
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +44,9 @@ serve: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r benchmarks/requirements.txt
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+reliability: $(STAMP)
+	$(BIN)/python -m tests.reliability.report $(RELIABILITY_ARGS)
 
 lock:
 	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv

@@ -186,6 +186,9 @@ def backup_bucket_missing(stack: LocalStack) -> Iterator[str]:
         )
 
 
+ALWAYS: Final = 10_000
+"""A Lambda fault's `times` that stands for every call (lambda_runtime counts down)."""
+
 SNS_NOT_RETRIED: Final = (
     "Notify's Retry names SNS.SnsException, but a throttled or 5xx Publish fails as "
     "SNS.InternalErrorException / SNS.ThrottledException / SNS.KMSThrottlingException "
@@ -302,7 +305,7 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
     Scenario(
         "lambda-service-always",
         "Inspect: Lambda.ServiceException on every attempt",
-        lambda s, k: faults.lambda_error(s.function_name("inspect"), times=1000),
+        lambda s, k: faults.lambda_error(s.function_name("inspect"), times=ALWAYS),
         "FAILED",
         keyed=False,
         failures=("Lambda.ServiceException",) * 5,  # the first attempt and 4 retries
@@ -317,8 +320,8 @@ class ScenarioRun:
     observed: Observed
     times: int | None
     """How many calls the fault was to fail (None: all of them)."""
-    raised: int
-    """How many calls it failed."""
+    raised: int | None
+    """How many calls it failed (None: not a counted fault, such as a deleted bucket)."""
     task_failures: list[str]
     retry_delays: list[float]
 
@@ -329,7 +332,7 @@ class ScenarioRun:
 
 class _NotCounted:
     times = None
-    raised = 0
+    raised = None
 
 
 def _counter(fault: Any) -> Any:
@@ -346,11 +349,12 @@ class _CountedLambdaFault:
 
     def __init__(self, fault: Any) -> None:
         self.fault = fault
-        self.times: int = fault.remaining
+        self.start: int = fault.remaining
+        self.times = None if self.start >= ALWAYS else self.start
 
     @property
     def raised(self) -> int:
-        return int(self.times - self.fault.remaining)
+        return int(self.start - self.fault.remaining)
 
 
 def run_scenarios(stack: LocalStack, scenarios: Iterable[Scenario]) -> list[ScenarioRun]:
@@ -370,6 +374,8 @@ def run_scenarios(stack: LocalStack, scenarios: Iterable[Scenario]) -> list[Scen
             for s in group:
                 stack.upload(data, keys[s.name])
             stack.pump(timeout=PUMP_SECONDS)
+            # Counted before the faults are removed (leaving spends a Lambda fault).
+            counted = {name: (c.times, c.raised) for name, c in counters.items()}
         seen = observe(stack, keys.values())
         for s in group:
             observed = seen[keys[s.name]]
@@ -379,8 +385,8 @@ def run_scenarios(stack: LocalStack, scenarios: Iterable[Scenario]) -> list[Scen
                     scenario=s,
                     key=keys[s.name],
                     observed=observed,
-                    times=counters[s.name].times,
-                    raised=counters[s.name].raised,
+                    times=counted[s.name][0],
+                    raised=counted[s.name][1],
                     task_failures=task_failures(stack, execution) if execution else [],
                     retry_delays=retry_delays(stack, execution) if execution else [],
                 )
