@@ -468,6 +468,13 @@ def translate(err: BaseException, target: Target | None = None) -> OpsError | No
             )
         if code == "ExecutionDoesNotExist":
             return OpsError(ITEM_FAILED, f"no such execution ({message})")
+        if code == "StateMachineTypeNotSupported":
+            return OpsError(
+                AWS_ERROR,
+                f"{operation} does not work on an EXPRESS workflow (workflowType): its "
+                "executions are only in its CloudWatch log group; use STANDARD to list and "
+                "follow them",
+            )
         if code in {"ThrottlingException", "Throttling", "TooManyRequestsException", "SlowDown"}:
             return OpsError(AWS_ERROR, f"AWS is throttling {operation} ({code}): try again shortly")
         return OpsError(AWS_ERROR, f"AWS error in {operation}: {code}: {message}")

@@ -189,3 +189,55 @@ def test_serve_refuses_a_port_in_use() -> None:
         port = taken.getsockname()[1]
         with pytest.raises(PortInUseError, match=f"127.0.0.1:{port} is in use"):
             start_server("dev", port=port)
+
+
+def _client_error(code: str, operation: str = "ListExecutions", message: str = "m") -> Exception:
+    from botocore.exceptions import ClientError  # type: ignore[import-untyped, unused-ignore]
+
+    error: Exception = ClientError({"Error": {"Code": code, "Message": message}}, operation)
+    return error
+
+
+@pytest.mark.parametrize(
+    ("error", "local", "code", "words"),
+    [
+        (_client_error("NoSuchBucket", "PutObject"), False, 3, "pulumi up --stack dev"),
+        (_client_error("NoSuchBucket", "PutObject"), True, 3, "restart `imagepipe local serve"),
+        (_client_error("StateMachineDoesNotExist"), False, 3, "is stack 'dev' deployed"),
+        (_client_error("ExpiredToken"), False, 4, "refused the credentials"),
+        (_client_error("AccessDeniedException"), False, 4, "access denied to ListExecutions"),
+        (_client_error("ThrottlingException"), False, 4, "try again shortly"),
+        (_client_error("StateMachineTypeNotSupported"), False, 4, "EXPRESS workflow"),
+        (_client_error("ExecutionDoesNotExist", "DescribeExecution"), False, 1, "no such"),
+        (_client_error("SomethingNew"), False, 4, "AWS error in ListExecutions: SomethingNew"),
+    ],
+)
+def test_aws_errors_become_one_line_and_a_code(
+    error: Exception, local: bool, code: int, words: str
+) -> None:
+    from imagepipe.target import Target, translate
+    from infra.settings import Settings
+
+    target = Target(stack="dev", local=local, region="eu-west-1", outputs={}, settings=Settings())
+    translated = translate(error, target)
+    assert translated is not None
+    assert translated.code == code
+    assert words in translated.message
+    assert "\n" not in translated.message
+
+
+def test_an_unreachable_local_endpoint_is_no_stack() -> None:
+    from botocore.exceptions import (  # type: ignore[import-untyped, unused-ignore]
+        EndpointConnectionError,
+    )
+
+    from imagepipe.target import Target, translate
+    from infra.settings import Settings
+
+    target = Target(
+        stack="dev", local=True, region="eu-west-1", outputs={}, settings=Settings(),
+        endpoint="http://127.0.0.1:1",
+    )  # fmt: skip
+    translated = translate(EndpointConnectionError(endpoint_url="http://127.0.0.1:1"), target)
+    assert translated is not None and translated.code == 3
+    assert "imagepipe local serve --stack dev" in translated.message
