@@ -482,8 +482,9 @@ def table(report: Report) -> Any:
         done = f"{summary['wouldRestart']} would restart"
     else:
         done = f"{summary['restarted']} restarted"
+    count = len(report.results)
     title = (
-        f"{len(report.results)} messages: {done}, {summary['skipped']} skipped, "
+        f"{count} message{'' if count == 1 else 's'}: {done}, {summary['skipped']} skipped, "
         f"{summary['failed']} refused"
     )
     grid = Table(title=title, title_justify="left")
