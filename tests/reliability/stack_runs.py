@@ -189,12 +189,6 @@ def backup_bucket_missing(stack: LocalStack) -> Iterator[str]:
 ALWAYS: Final = 10_000
 """A Lambda fault's `times` that stands for every call (lambda_runtime counts down)."""
 
-SNS_NOT_RETRIED: Final = (
-    "Notify's Retry names SNS.SnsException, but a throttled or 5xx Publish fails as "
-    "SNS.InternalErrorException / SNS.ThrottledException / SNS.KMSThrottlingException "
-    "(Step Functions names SNS errors after their code), so it is dead-lettered at once"
-)
-
 SCENARIOS: Final[tuple[Scenario, ...]] = (
     Scenario(
         "s3-get-slowdown-2",
@@ -245,7 +239,6 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         "SNS Publish InternalError (500) x1",
         lambda s, k: faults.sns_publish_error("InternalError", times=1, contains=k),
         "SUCCEEDED",
-        xfail=SNS_NOT_RETRIED,
     ),
     Scenario(
         "s3-get-slowdown-always",
