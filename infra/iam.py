@@ -102,10 +102,15 @@ def inspect_policy(
 def resize_policy(
     source_bucket_arn: Any, upload_prefix: str, destination_bucket_arn: Any, log_group_arn: Any
 ) -> Document:
-    """Resize reads uploads and writes renditions; it cannot write the source bucket."""
+    """Resize reads uploads and writes renditions (deleting a rendition an overwrite in
+    another format made stale); it cannot write the source bucket."""
     return document(
         allow("ReadUploads", ["s3:GetObject"], [objects(source_bucket_arn, upload_prefix)]),
-        allow("WriteRenditions", ["s3:PutObject"], [objects(destination_bucket_arn)]),
+        allow(
+            "WriteRenditions",
+            ["s3:PutObject", "s3:DeleteObject"],
+            [objects(destination_bucket_arn)],
+        ),
         _function_logs(log_group_arn),
         _tracing(),
     )

@@ -11,7 +11,8 @@ HEADER_BYTES when those already settle a rejection), checks the real format, the
 limit and that the pixels decode, and plans the renditions::
 
     {"source": {bucket, key, copySource, size, etag, format, width, height, mediaType},
-     "renditions": [{name, width, height, fit, format, quality, key, contentType}, ...],
+     "renditions": [{name, width, height, fit, format, quality, key, contentType,
+                     staleKeys}, ...],
      "execution": <as given>}
 
 Two more inputs share the same checks:
@@ -56,7 +57,7 @@ from .imaging import (
     plan_rendition,
     validate_image,
 )
-from .plan import derivative_keys
+from .plan import derivative_keys, stale_keys
 from .renditions import Rendition, parse_renditions
 from .transient import transient_aws_errors
 
@@ -210,7 +211,13 @@ def inspect(event: Any) -> dict[str, Any]:
             extra={"declared": declared, "actual": info.media_type},
         )
     stem = key_stem(key, UPLOAD_PREFIX)
-    planned = [plan_rendition(r, source_format=info.format, stem=stem) for r in RENDITIONS]
+    planned = []
+    for rendition in RENDITIONS:
+        plan = plan_rendition(rendition, source_format=info.format, stem=stem)
+        # Resize deletes these after writing, so an overwrite that changes the source's
+        # format leaves no rendition of the old version behind.
+        plan["staleKeys"] = stale_keys(rendition, stem, plan["key"])
+        planned.append(plan)
     if backfill and event.get("onlyMissing") is True:
         if not DESTINATION_BUCKET:
             raise RuntimeError("onlyMissing needs the DESTINATION_BUCKET environment variable")

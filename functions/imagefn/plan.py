@@ -26,3 +26,10 @@ def derivative_keys(renditions: Iterable[Rendition], stem: str) -> list[str]:
             if key not in keys:
                 keys.append(key)
     return keys
+
+
+def stale_keys(rendition: Rendition, stem: str, current_key: str) -> list[str]:
+    """Keys this rendition of `stem` may hold from an earlier version of the original
+    that the current one no longer writes (only format "original" has any: an overwrite
+    that changes the source's format changes the rendition's extension)."""
+    return [k for k in derivative_keys([rendition], stem) if k != current_key]

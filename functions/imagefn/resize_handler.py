@@ -2,8 +2,9 @@
 
 Input: ``{"source": <inspect's source>, "rendition": <one of inspect's renditions>}``.
 It downloads the source once (pinned with IfMatch to the ETag that was inspected),
-renders with imaging.render (the same function ``imagepipe render`` uses), and writes
-the result to DESTINATION_BUCKET at the rendition's key. Returns::
+renders with imaging.render (the same function ``imagepipe render`` uses), writes
+the result to DESTINATION_BUCKET at the rendition's key, and deletes the rendition's
+``staleKeys`` (what an earlier version in another format left, for format "original"). Returns::
 
     {"name", "key", "width", "height", "bytes", "format", "contentType"}
 
@@ -93,6 +94,13 @@ def resize(event: Any) -> dict[str, Any]:
         CacheControl=CACHE_CONTROL,
         Metadata={"source-etag": source["etag"]},
     )
+    stale = [k for k in planned.get("staleKeys") or [] if isinstance(k, str) and k]
+    if stale:
+        # Renditions of an earlier version in another format: written over, in effect.
+        s3.delete_objects(
+            Bucket=DESTINATION_BUCKET,
+            Delete={"Objects": [{"Key": k} for k in stale], "Quiet": True},
+        )
     return {
         "name": rendition.name,
         "key": planned["key"],

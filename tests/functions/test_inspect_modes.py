@@ -11,6 +11,7 @@ from imagefn.plan import derivative_keys
 
 from .conftest import Aws
 from .events import (
+    DESTINATION_BUCKET,
     RENDITIONS,
     SOURCE_BUCKET,
     FakeContext,
@@ -119,3 +120,23 @@ def test_derivative_keys_are_stable_across_processes() -> None:
         for seed in (1, 2, 3)
     }  # fmt: skip
     assert len(runs) == 1
+
+
+def test_an_original_format_rendition_lists_its_other_keys_as_stale(
+    aws: Aws, jpeg_photo: bytes, png_photo: bytes
+) -> None:
+    """JPEG bytes, then PNG bytes at the same key: the old orig/...jpg goes."""
+    key = "uploads/shifty.jpg"
+    aws.put(key, jpeg_photo)
+    first = plan(aws, backfill_event(key, only_missing=False))
+    make(aws, first)
+    orig = next(r for r in first["renditions"] if r["name"] == "orig")
+    assert orig["key"] == "orig/shifty.jpg"
+    assert "orig/shifty.jpg" not in orig["staleKeys"] and "orig/shifty.png" in orig["staleKeys"]
+    # Fixed-format renditions have nothing stale.
+    assert all(r["staleKeys"] == [] for r in first["renditions"] if r["name"] != "orig")
+
+    aws.put(key, png_photo)
+    make(aws, plan(aws, backfill_event(key, only_missing=False)))
+    listed = aws.s3.list_objects_v2(Bucket=DESTINATION_BUCKET, Prefix="orig/")
+    assert [o["Key"] for o in listed["Contents"]] == ["orig/shifty.png"]

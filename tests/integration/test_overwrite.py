@@ -3,8 +3,8 @@
 An overwrite is an ObjectCreated event like any upload: the new execution writes every
 rendition again at the same keys, with the new version's ETag as `source-etag`. That
 holds as long as a rendition's key does not depend on the content. It does for format
-"original" (the extension follows the source's real format), so an overwrite that
-changes the format leaves the old rendition behind: see the xfail test below.
+"original" (the extension follows the source's real format): there Inspect lists the
+rendition's other possible keys and Resize deletes them after writing the new one.
 """
 
 from __future__ import annotations
@@ -104,14 +104,6 @@ def test_an_overwrite_that_keeps_the_format_keeps_the_original_format_rendition(
     assert f"orig/{stem(stack, key)}.png" in made
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "format 'original' puts the source format in the rendition's key: overwriting "
-        "photo.jpg's JPEG bytes with PNG bytes writes orig/photo.png and leaves the old "
-        "orig/photo.jpg behind (nothing deletes a rendition the new plan does not make)"
-    ),
-)
 def test_an_overwrite_that_changes_the_format_leaves_no_stale_rendition(
     stack: LocalStack,
 ) -> None:
@@ -125,24 +117,10 @@ def test_an_overwrite_that_changes_the_format_leaves_no_stale_rendition(
 
     made = derivatives(stack, key)
     assert f"orig/{stem(stack, key)}.png" in made  # the new one is made...
-    assert set(made) == expected_keys(stack, key, "PNG")  # ...and the .jpg one is stale
+    assert set(made) == expected_keys(stack, key, "PNG")  # ...and the .jpg one is gone
 
 
 def latest_execution(stack: LocalStack, key: str) -> Any:
     runs = [e for e in stack.executions() if e.key == key]
     assert runs, f"no execution for {key}"
     return runs[-1]
-
-
-def test_the_stale_rendition_is_what_it_looks_like(stack: LocalStack) -> None:
-    """Pins today's behaviour behind the xfail above, so the report stays true: after a
-    JPEG -> PNG overwrite, the old .jpg rendition is still the first version's."""
-    key = stack.upload(samples.jpeg(800, 600, seed=207), fresh_key(stack, "stale.jpg"))
-    stack.pump()
-    first_etag = etag(stack, key)
-    stack.upload(samples.transparent_png(600, 800, seed=208), key)
-    stack.pump()
-    made = derivatives(stack, key)
-    s = stem(stack, key)
-    assert made[f"orig/{s}.jpg"]["source-etag"] == first_etag  # stale: the old version
-    assert made[f"orig/{s}.png"]["source-etag"] == etag(stack, key)
