@@ -239,6 +239,14 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         "SNS Publish InternalError (500) x1",
         lambda s, k: faults.sns_publish_error("InternalError", times=1, contains=k),
         "SUCCEEDED",
+        failures=("SNS.InternalErrorException",),
+    ),
+    Scenario(
+        "sns-throttled-2",
+        "SNS Publish Throttled (429) x2",
+        lambda s, k: faults.sns_publish_error("Throttled", times=2, contains=k),
+        "SUCCEEDED",
+        failures=("SNS.ThrottledException",) * 2,
     ),
     Scenario(
         "s3-get-slowdown-always",
