@@ -102,6 +102,7 @@ def deploy(settings: Settings) -> Deployed:
         pipeline = ImagePipeline("imagepipe-dev", ImagePipelineArgs(settings=settings))
         names = [
             "source_bucket", "destination_bucket", "backup_bucket", "state_machine_arn",
+            "backfill_state_machine_arn",
             "executions_console_url", "dead_letter_queue_url", "topic_arn", "upload_command",
         ]  # fmt: skip
         return pulumi.Output.all(*[getattr(pipeline, n) for n in names]).apply(

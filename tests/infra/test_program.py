@@ -371,6 +371,7 @@ def _unused(resource: Resource) -> None:  # keeps the import for type checkers
 def test_backfill_lists_uploads_and_runs_children_of_its_own(deployed: Deployed) -> None:
     machine = deployed.one(STATE_MACHINE, "-backfill")
     assert machine.inputs["name"] == "imagepipe-dev-backfill"  # its role names it
+    assert deployed.outputs["backfill_state_machine_arn"] == machine.outputs["arn"]
     assert machine.inputs["type"] == "STANDARD"
     states = json.loads(machine.inputs["definition"])["States"]
     mapped = states["Process existing images"]
