@@ -38,7 +38,11 @@ WHERE = (
 )
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+def stack_arguments(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    """The "which stack" group every stack command shares: --stack, --local, --endpoint.
+
+    Returned so a command can add the names it needs from a deployed stack.
+    """
     where = parser.add_argument_group("which stack")
     where.add_argument(
         "--stack",
@@ -57,6 +61,11 @@ def _common(parser: argparse.ArgumentParser) -> None:
         help="with --local: the server's URL (default: the one serve recorded, "
         "normally http://127.0.0.1:5000)",
     )
+    return where
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    where = stack_arguments(parser)
     where.add_argument("--source-bucket", metavar="NAME", help="source bucket (deployed stack)")
     where.add_argument(
         "--destination-bucket", metavar="NAME", help="renditions bucket (deployed stack)"

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from imagepipe.messages import DeadLetter, parse_json, pipe_input, s3_records, sqs_record
+from imagepipe.operate import stack_arguments
 
 if TYPE_CHECKING:
     from imagepipe.target import Target
@@ -348,17 +349,7 @@ def add_redrive(subparsers: Subparsers) -> None:
             "4 AWS error, 5 a bug."
         ),
     )
-    where = parser.add_argument_group("which stack")
-    where.add_argument(
-        "--stack",
-        default=os.environ.get("IMAGEPIPE_STACK", "dev"),
-        metavar="NAME",
-        help="stack name (default: $IMAGEPIPE_STACK or dev)",
-    )
-    where.add_argument(
-        "--local", action="store_true", help="the stack a running `imagepipe local serve` serves"
-    )
-    where.add_argument("--endpoint", metavar="URL", help="with --local: the server's URL")
+    where = stack_arguments(parser)
     where.add_argument(
         "--dead-letter-queue-url",
         "--dlq-url",
