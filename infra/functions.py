@@ -41,6 +41,7 @@ def inspect_environment(settings: Settings, destination_bucket: Any) -> dict[str
     return function_environment(
         settings,
         DESTINATION_BUCKET=destination_bucket,
+        ALLOWED_SUFFIXES=",".join(settings.allowed_suffixes),
         RENDITIONS=json.dumps([r.to_dict() for r in settings.renditions], separators=(",", ":")),
         MAX_INPUT_BYTES=str(settings.max_input_bytes),
         MAX_INPUT_PIXELS=str(settings.max_input_pixels),

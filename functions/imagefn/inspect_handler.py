@@ -29,6 +29,7 @@ that Step Functions can retry them.
 
 Environment (read once, at import): RENDITIONS (JSON list of renditions, required),
 MAX_INPUT_BYTES, MAX_INPUT_PIXELS, UPLOAD_PREFIX, DESTINATION_BUCKET (for onlyMissing),
+ALLOWED_SUFFIXES (comma-separated; a backfill skips other keys),
 and Powertools' POWERTOOLS_* variables.
 """
 
@@ -73,6 +74,11 @@ RENDITIONS: Final = _renditions_from_env()
 MAX_INPUT_BYTES: Final = env_int("MAX_INPUT_BYTES", 50 * 1024 * 1024)
 MAX_INPUT_PIXELS: Final = env_int("MAX_INPUT_PIXELS", 40_000_000)
 UPLOAD_PREFIX: Final = os.environ.get("UPLOAD_PREFIX", "uploads/")
+# What the bucket notification lets through; a backfill lists everything, so it applies
+# the same filter itself. Empty: every key.
+ALLOWED_SUFFIXES: Final = tuple(
+    s.strip().lower() for s in os.environ.get("ALLOWED_SUFFIXES", "").split(",") if s.strip()
+)
 DESTINATION_BUCKET: Final = os.environ.get("DESTINATION_BUCKET", "")
 METRICS_NAMESPACE: Final = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "ImagePipeline")
 
@@ -198,6 +204,9 @@ def inspect(event: Any) -> dict[str, Any]:
     backfill = isinstance(event, Mapping) and "object" in event
     bucket, key = _listed_object(event) if backfill else object_from_event(event)
     logger.thread_safe_append_keys(bucket=bucket, key=key)
+    if backfill and ALLOWED_SUFFIXES and not key.lower().endswith(ALLOWED_SUFFIXES):
+        # Not something an upload of this name would have processed: nothing to make.
+        return {"source": {"bucket": bucket, "key": key}, "renditions": [], "skipped": "suffix"}
     head = s3.head_object(Bucket=bucket, Key=key)
     size = int(head["ContentLength"])
     etag = str(head["ETag"]).strip('"')

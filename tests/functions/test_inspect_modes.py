@@ -140,3 +140,26 @@ def test_an_original_format_rendition_lists_its_other_keys_as_stale(
     make(aws, plan(aws, backfill_event(key, only_missing=False)))
     listed = aws.s3.list_objects_v2(Bucket=DESTINATION_BUCKET, Prefix="orig/")
     assert [o["Key"] for o in listed["Contents"]] == ["orig/shifty.png"]
+
+
+def test_a_backfill_skips_keys_an_upload_would_not_have_processed(
+    aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, jpeg_photo: bytes
+) -> None:
+    monkeypatch.setenv("ALLOWED_SUFFIXES", ".jpg,.png")
+    import boto3
+    from moto import mock_aws
+
+    from .conftest import _fresh_handlers
+
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="eu-west-1")
+        s3.create_bucket(
+            Bucket=SOURCE_BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+        )
+        s3.put_object(Bucket=SOURCE_BUCKET, Key="uploads/readme.txt", Body=b"hello")
+        s3.put_object(Bucket=SOURCE_BUCKET, Key="uploads/UPPER.JPG", Body=jpeg_photo)
+        inspect, _ = _fresh_handlers()
+        skipped = inspect.handler(backfill_event("uploads/readme.txt", False), FakeContext())
+        assert skipped["renditions"] == [] and skipped["skipped"] == "suffix"
+        kept = inspect.handler(backfill_event("uploads/UPPER.JPG", False), FakeContext())
+        assert len(kept["renditions"]) == len(RENDITIONS)  # suffixes match in any case
