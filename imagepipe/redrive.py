@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from imagepipe.messages import DeadLetter, parse_json, pipe_input, s3_records, sqs_record
-from imagepipe.operate import stack_arguments
+from imagepipe.operate import _positive, stack_arguments
 
 if TYPE_CHECKING:
     from imagepipe.target import Target
@@ -369,16 +369,6 @@ def add_redrive(subparsers: Subparsers) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.set_defaults(func=run_command)
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def target_for(args: argparse.Namespace) -> Target:

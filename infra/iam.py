@@ -16,26 +16,23 @@ import pulumi_aws as aws
 Statement = dict[str, Any]
 Document = dict[str, Any]
 
-# Actions that AWS only authorizes on Resource "*".
-WILDCARD_RESOURCE_ACTIONS: Final = frozenset(
-    {
-        # X-Ray trace upload and sampling have no resource-level permissions.
-        "xray:PutTraceSegments",
-        "xray:PutTelemetryRecords",
-        "xray:GetSamplingRules",
-        "xray:GetSamplingTargets",
-        # Step Functions log delivery goes through CloudWatch Logs' vended-log APIs,
-        # which take no resource ARN (AWS's documented policy for state machine logging).
-        "logs:CreateLogDelivery",
-        "logs:GetLogDelivery",
-        "logs:UpdateLogDelivery",
-        "logs:DeleteLogDelivery",
-        "logs:ListLogDeliveries",
-        "logs:PutResourcePolicy",
-        "logs:DescribeResourcePolicies",
-        "logs:DescribeLogGroups",
-    }
+# X-Ray trace upload and sampling have no resource-level permissions.
+XRAY_UPLOAD_ACTIONS: Final = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
+XRAY_ACTIONS: Final = (*XRAY_UPLOAD_ACTIONS, "xray:GetSamplingRules", "xray:GetSamplingTargets")
+# Step Functions log delivery goes through CloudWatch Logs' vended-log APIs, which take
+# no resource ARN (AWS's documented policy for state machine logging).
+LOG_DELIVERY_ACTIONS: Final = (
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
 )
+# Actions that AWS only authorizes on Resource "*".
+WILDCARD_RESOURCE_ACTIONS: Final = frozenset(XRAY_ACTIONS + LOG_DELIVERY_ACTIONS)
 
 
 def document(*statements: Statement) -> Document:
@@ -73,7 +70,7 @@ def objects(bucket_arn: Any, prefix: str = "") -> Any:
 def _tracing() -> Statement:
     return allow(
         "XRayTraces",  # X-Ray has no resource-level permissions: "*" is required.
-        ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+        list(XRAY_UPLOAD_ACTIONS),
         ["*"],
     )
 
@@ -158,30 +155,10 @@ def _backup_copy(
 
 def _workflow_logs_and_traces() -> list[Statement]:
     return [
-        allow(
-            "DeliverExecutionLogs",  # vended-log delivery APIs take no resource ARN: "*" required.
-            [
-                "logs:CreateLogDelivery",
-                "logs:GetLogDelivery",
-                "logs:UpdateLogDelivery",
-                "logs:DeleteLogDelivery",
-                "logs:ListLogDeliveries",
-                "logs:PutResourcePolicy",
-                "logs:DescribeResourcePolicies",
-                "logs:DescribeLogGroups",
-            ],
-            ["*"],
-        ),
-        allow(
-            "XRayTraces",  # X-Ray has no resource-level permissions: "*" is required.
-            [
-                "xray:PutTraceSegments",
-                "xray:PutTelemetryRecords",
-                "xray:GetSamplingRules",
-                "xray:GetSamplingTargets",
-            ],
-            ["*"],
-        ),
+        # Vended-log delivery APIs take no resource ARN: "*" is required.
+        allow("DeliverExecutionLogs", list(LOG_DELIVERY_ACTIONS), ["*"]),
+        # X-Ray has no resource-level permissions: "*" is required.
+        allow("XRayTraces", list(XRAY_ACTIONS), ["*"]),
     ]
 
 
