@@ -87,10 +87,17 @@ def inspect_policy(
     source_bucket_arn: Any, upload_prefix: str, destination_bucket_arn: Any, log_group_arn: Any
 ) -> Document:
     """Inspect reads uploads (HEAD and GET both need s3:GetObject), and HEADs renditions
-    to tell a backfill which already exist. It writes nothing."""
+    to tell a backfill which already exist. It writes nothing.
+
+    HEAD of a missing key answers 404 only to a caller that may list the bucket, 403
+    otherwise, and a 403 is not "not made yet": hence s3:ListBucket on the renditions
+    bucket (the bucket ARN, unconditioned: a HEAD carries no s3:prefix to test).
+    https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html#API_HeadObject_RequestSyntax
+    """
     return document(
         allow("ReadUploads", ["s3:GetObject"], [objects(source_bucket_arn, upload_prefix)]),
         allow("CheckRenditions", ["s3:GetObject"], [objects(destination_bucket_arn)]),
+        allow("TellMissingRenditions", ["s3:ListBucket"], [destination_bucket_arn]),
         _function_logs(log_group_arn),
         _tracing(),
     )
