@@ -4,6 +4,11 @@ Both are reproducible: the same inputs give a byte-identical archive (sorted ent
 fixed timestamps and permissions, no bytecode), so `source_code_hash` only changes
 when the code or the pinned wheels do, and `pulumi up` makes no spurious updates.
 Built archives go to `.build/` (git-ignored) and are reused while their inputs match.
+
+The layer's wheels are chosen for the runtime's OS, not only its CPU: python3.11 runs on
+Amazon Linux 2 (glibc 2.26), python3.12 and later on Amazon Linux 2023 (glibc 2.34), and
+a library built for a newer glibc fails to load there. pip is given only the manylinux
+tags that OS runs, and every native library of the result is checked (infra/elf.py).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -20,19 +26,40 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from infra.elf import EM_AARCH64, EM_X86_64, glibc_too_new, is_elf, version_text
+
 ROOT: Final = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR: Final = ROOT / "functions"
 FUNCTION_PACKAGE: Final = FUNCTIONS_DIR / "imagefn"
 LAYER_REQUIREMENTS: Final = FUNCTIONS_DIR / "requirements.txt"
 BUILD_DIR: Final = Path(os.environ.get("IMAGEPIPE_BUILD_DIR", ROOT / ".build"))
 # Bump when the way archives are built changes, so cached builds are not reused.
-_RECIPE: Final = "2"
+_RECIPE: Final = "3"
 _EPOCH: Final = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
-_PLATFORM_TAGS: Final = {
-    # Lambda's Amazon Linux has glibc 2.26+ (AL2) / 2.34 (AL2023): these wheels run there.
-    "arm64": ("manylinux2014_aarch64", "manylinux_2_28_aarch64"),
-    "x86_64": ("manylinux2014_x86_64", "manylinux_2_28_x86_64"),
-}
+# Lambda's CPU names and the machine names in wheel tags and ELF headers.
+_MACHINES: Final = {"arm64": ("aarch64", EM_AARCH64), "x86_64": ("x86_64", EM_X86_64)}
+
+
+@dataclass(frozen=True)
+class LambdaOS:
+    """The OS a Lambda runtime runs on, and the glibc it has: what native code needs."""
+
+    name: str
+    glibc: tuple[int, int]
+
+    def __str__(self) -> str:
+        return f"{self.name} (glibc {version_text(self.glibc)})"
+
+
+# Per runtime (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html): a wheel
+# built for a newer glibc installs fine but its libraries fail to load there.
+AMAZON_LINUX_2: Final = LambdaOS("Amazon Linux 2", (2, 26))
+AMAZON_LINUX_2023: Final = LambdaOS("Amazon Linux 2023", (2, 34))
+RUNTIME_OS: Final = {"3.11": AMAZON_LINUX_2, "3.12": AMAZON_LINUX_2023, "3.13": AMAZON_LINUX_2023}
+# Oldest glibc minor a manylinux tag exists for, per machine (PEP 600, PEP 599).
+_OLDEST_MANYLINUX: Final = {"x86_64": 5, "aarch64": 17}
+_LEGACY_MANYLINUX: Final = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
+_PIP_CONNECTION_ERRORS: Final = ("NewConnectionError", "Max retries exceeded", "Could not fetch")
 
 
 class PackagingError(RuntimeError):
@@ -92,11 +119,47 @@ def build_function_archive(build_dir: Path = BUILD_DIR) -> Artifact:
         return deterministic_zip(Path(tmp), dest)
 
 
-def layer_pip_command(target: Path, python_version: str, architecture: str) -> list[str]:
-    """The pip call that fetches wheels for Lambda's platform rather than this machine's."""
-    if architecture not in _PLATFORM_TAGS:
+def runtime_os(python_version: str) -> LambdaOS:
+    """The OS Lambda runs this Python version on."""
+    try:
+        return RUNTIME_OS[python_version]
+    except KeyError:
+        known = ", ".join(RUNTIME_OS)
+        raise PackagingError(
+            f"no Lambda OS known for Python {python_version!r} (known: {known})"
+        ) from None
+
+
+def _machine(architecture: str) -> tuple[str, int]:
+    """(wheel tag machine, ELF e_machine) of a Lambda architecture."""
+    if architecture not in _MACHINES:
         raise PackagingError(f"no wheel platform known for architecture {architecture!r}")
-    platforms = [arg for tag in _PLATFORM_TAGS[architecture] for arg in ("--platform", tag)]
+    return _MACHINES[architecture]
+
+
+def manylinux_platforms(machine: str, glibc: tuple[int, int]) -> list[str]:
+    """Every manylinux platform tag that runs on this glibc, newest first (pip's preference).
+
+    pip takes --platform tags literally (it widens only the legacy manylinux2014/2010
+    names to the older legacy names): manylinux2014 alone would refuse the manylinux_2_28
+    wheels that Amazon Linux 2023 runs, and adding manylinux_2_28 would accept wheels that
+    Amazon Linux 2 cannot load. So each glibc version up to the OS's is listed.
+    """
+    major, newest = glibc
+    tags: list[str] = []
+    for minor in range(newest, _OLDEST_MANYLINUX[machine] - 1, -1):
+        tags.append(f"manylinux_{major}_{minor}_{machine}")
+        if minor in _LEGACY_MANYLINUX:
+            tags.append(f"{_LEGACY_MANYLINUX[minor]}_{machine}")
+    return tags
+
+
+def layer_pip_command(target: Path, python_version: str, architecture: str) -> list[str]:
+    """The pip call that fetches wheels for Lambda's platform rather than this machine's:
+    its CPU, its Python and the glibc of the OS the runtime runs on."""
+    machine, _ = _machine(architecture)
+    tags = manylinux_platforms(machine, runtime_os(python_version).glibc)
+    platforms = [arg for tag in tags for arg in ("--platform", tag)]
     return [
         sys.executable, "-m", "pip", "install",
         "--quiet", "--disable-pip-version-check", "--no-input",
@@ -111,12 +174,64 @@ def layer_pip_command(target: Path, python_version: str, architecture: str) -> l
     ]  # fmt: skip
 
 
+def _pip_failure(stderr: str, python_version: str, architecture: str) -> PackagingError:
+    """Say what pip's failure means: most often no wheel for this OS, else no index."""
+    what = f"the Pillow layer for Python {python_version} on {architecture}"
+    system = runtime_os(python_version)
+    missing = re.findall(r"No matching distribution found for (\S+)", stderr)
+    # Offline, pip also finds no distribution, after connection warnings.
+    unreachable = any(sign in stderr for sign in _PIP_CONNECTION_ERRORS)
+    if missing and not unreachable:
+        newer = [f"python{v}" for v, other in RUNTIME_OS.items() if other.glibc > system.glibc]
+        advice = f"; choose a runtime on a newer OS ({', '.join(newer)})" if newer else ""
+        return PackagingError(
+            f"{what} cannot be built for {system}, the OS of Lambda's python{python_version}: "
+            f"no wheel of {missing[-1]} ({LAYER_REQUIREMENTS.relative_to(ROOT)}) runs there"
+            + advice
+        )
+    return PackagingError(
+        f"building {what} failed; is the package index reachable?\n{stderr.strip()[-2000:]}"
+    )
+
+
+def native_libraries(root: Path) -> dict[str, bytes]:
+    """Every ELF file under `root` (shared libraries and extension modules, whatever their
+    name), by its path from root's parent: the path it has in the layer zip."""
+    found: dict[str, bytes] = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and not path.is_symlink():
+            with path.open("rb") as handle:
+                if not is_elf(handle.read(4)):
+                    continue
+            found[path.relative_to(root.parent).as_posix()] = path.read_bytes()
+    return found
+
+
+def verify_layer(root: Path, python_version: str, architecture: str) -> None:
+    """Refuse a layer whose native code would not load on the runtime's OS and CPU.
+
+    pip's platform tags are what a wheel claims; this checks what its libraries need,
+    so a mislabelled wheel or a wrong tag list fails the build, not the first image.
+    """
+    system = runtime_os(python_version)
+    _, elf_machine = _machine(architecture)
+    problems = glibc_too_new(native_libraries(root), system.glibc, elf_machine)
+    if problems:
+        raise PackagingError(
+            f"the Pillow layer for Python {python_version} on {architecture} would not load "
+            f"on {system}, the OS of Lambda's python{python_version}: " + "; ".join(problems)
+        )
+
+
 def build_layer(python_version: str, architecture: str, build_dir: Path = BUILD_DIR) -> Artifact:
     """The layer: Pillow and Powertools under python/, for Lambda's platform and Python.
 
     Cached by (recipe, requirements, Python version, architecture): pinned requirements
-    mean the same key always resolves to the same wheels.
+    mean the same key always resolves to the same wheels. Every native library in it is
+    checked against the glibc of the runtime's OS before the zip is written.
     """
+    runtime_os(python_version)  # before any download: an unknown runtime is a clear error
+    _machine(architecture)
     key = hashlib.sha256(
         f"{_RECIPE}|{python_version}|{architecture}|".encode() + LAYER_REQUIREMENTS.read_bytes()
     ).hexdigest()[:16]
@@ -128,11 +243,8 @@ def build_layer(python_version: str, architecture: str, build_dir: Path = BUILD_
         cmd = layer_pip_command(target, python_version, architecture)
         result = subprocess.run(cmd, capture_output=True, text=True, check=False)  # noqa: S603
         if result.returncode != 0:
-            raise PackagingError(
-                f"building the Pillow layer for Python {python_version} on {architecture} "
-                f"failed (pip exit {result.returncode}); is the package index reachable?\n"
-                f"{result.stderr.strip()[-2000:]}"
-            )
+            raise _pip_failure(result.stderr, python_version, architecture)
+        verify_layer(target, python_version, architecture)
         # pip's own bookkeeping differs between runs and is useless at run time.
         for junk in target.glob("*.dist-info/RECORD"):
             junk.unlink()
