@@ -70,3 +70,32 @@ def render(template: str, values: Mapping[str, Any]) -> str:
 def render_file(values: Mapping[str, Any], path: Path = DEFINITION_FILE) -> str:
     """Render the pipeline's definition file."""
     return render(path.read_text(encoding="utf-8"), values)
+
+
+def result_writer_prefixes(path: Path = BACKFILL_FILE) -> list[str]:
+    """The key prefix every Distributed Map in a definition file writes its results under.
+
+    Read from the file itself, so the IAM grant for the ResultWriter cannot drift from
+    where the definition writes. The prefix must be a literal (the role is scoped to it).
+    """
+    document = json.loads(path.read_text(encoding="utf-8"))
+    prefixes: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            writer = node.get("ResultWriter")
+            if isinstance(writer, dict):
+                prefix = (writer.get("Parameters") or {}).get("Prefix")
+                if not isinstance(prefix, str) or not prefix or PLACEHOLDER.search(prefix):
+                    raise DefinitionError(
+                        f"{path.name}: a ResultWriter needs a literal Prefix to scope its role"
+                    )
+                prefixes.append(prefix)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(document)
+    return prefixes

@@ -177,6 +177,7 @@ def backfill_policy(
     source_bucket_arn: Any,
     upload_prefix: str,
     backup_bucket_arn: Any,
+    results_prefixes: list[str],
     dead_letter_queue_arn: Any,
 ) -> Document:
     """The backfill lists uploads, runs its own child executions (Distributed Map), and
@@ -196,8 +197,20 @@ def backfill_policy(
             [executions_arn],
         ),
         allow("InvokeOwnFunctions", ["lambda:InvokeFunction"], invokable),
-        # Backups, and the run's results (ResultWriter) under backfill-runs/.
         *_backup_copy(source_bucket_arn, upload_prefix, backup_bucket_arn),
+        # The ResultWriter writes the run's results as multipart uploads and reads them
+        # back: these four actions, on its prefix only.
+        # https://docs.aws.amazon.com/step-functions/latest/dg/input-output-resultwriter.html
+        allow(
+            "WriteRunResults",
+            [
+                "s3:PutObject",
+                "s3:GetObject",
+                "s3:ListMultipartUploadParts",
+                "s3:AbortMultipartUpload",
+            ],
+            [objects(backup_bucket_arn, f"{prefix.rstrip('/')}/") for prefix in results_prefixes],
+        ),
         allow("DeadLetter", ["sqs:SendMessage"], [dead_letter_queue_arn]),
         *_workflow_logs_and_traces(),
     )

@@ -253,6 +253,7 @@ def create_workflow(
             source_bucket_arn=buckets.source.arn,
             upload_prefix=settings.upload_prefix,
             backup_bucket_arn=buckets.backup.arn,
+            results_prefixes=asl.result_writer_prefixes(asl.BACKFILL_FILE),
             dead_letter_queue_arn=dlq_arn,
         ),
     )

@@ -3,6 +3,12 @@ the Distributed Map's ItemReader, ResultWriter and child executions."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import pytest
+
+from infra import asl
 from tests.infra.conftest import Deployed
 from tests.infra.test_program import BUCKET, _grants, role_policies, statements
 
@@ -27,3 +33,49 @@ def test_inspect_may_list_the_renditions_bucket_so_a_missing_rendition_is_a_404(
     for role, doc in policies.items():
         if role != "imagepipe-dev-inspect-role":
             assert renditions not in _grants(doc, "s3:ListBucket"), role
+
+
+def test_the_backfill_may_write_its_run_results_under_their_prefix_only(
+    deployed: Deployed,
+) -> None:
+    """The Distributed Map's ResultWriter needs these four actions on the result prefix
+    (https://docs.aws.amazon.com/step-functions/latest/dg/input-output-resultwriter.html)."""
+    policy = role_policies(deployed)["imagepipe-dev-backfill-role"]
+    backup = deployed.one(BUCKET, "-backup").outputs["arn"]
+    machine = deployed.one("aws:sfn/stateMachine:StateMachine", "-backfill")
+    writer = json.loads(machine.inputs["definition"])["States"]["Process existing images"]
+    prefix = writer["ResultWriter"]["Parameters"]["Prefix"]
+    results = f"{backup}/{prefix}/*"
+    for action in (
+        "s3:PutObject",
+        "s3:GetObject",
+        "s3:ListMultipartUploadParts",
+        "s3:AbortMultipartUpload",
+    ):
+        assert results in _grants(policy, action), action
+    # Reading back is for the results only, not for the backups beside them.
+    assert _grants(policy, "s3:GetObject") == [
+        f"{deployed.one(BUCKET, '-source').outputs['arn']}/uploads/*",
+        results,
+    ]
+    assert _grants(policy, "s3:AbortMultipartUpload") == [results]
+
+
+def test_the_backfill_lists_only_the_upload_prefix(deployed: Deployed) -> None:
+    """The ItemReader's listObjectsV2 is s3:ListBucket on the bucket, conditioned on the
+    prefix it lists (the backfill's --prefix lies under the upload prefix)."""
+    policy = role_policies(deployed)["imagepipe-dev-backfill-role"]
+    source = deployed.one(BUCKET, "-source").outputs["arn"]
+    [listing] = [s for s in statements(policy) if "s3:ListBucket" in s["Action"]]
+    assert listing["Resource"] == [source]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["uploads/*"]}}
+
+
+def test_a_result_writer_prefix_must_be_literal_to_scope_the_role(tmp_path: Path) -> None:
+    definition = tmp_path / "x.asl.json"
+    definition.write_text(
+        json.dumps({"ResultWriter": {"Parameters": {"Bucket": "b", "Prefix": "${Runs}"}}})
+    )
+    with pytest.raises(asl.DefinitionError, match="literal Prefix"):
+        asl.result_writer_prefixes(definition)
+    assert asl.result_writer_prefixes() == ["backfill-runs"]
