@@ -32,6 +32,8 @@ class Clients:
 
     region: str
     endpoint_url: str | None = None
+    # Who the clients sign as: the emulator's administrator unless given (an assumed role).
+    credentials: dict[str, str] = field(default_factory=lambda: dict(FAKE_CREDENTIALS))
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -44,12 +46,24 @@ class Clients:
             return self._cache[service]
 
     def _create(self, service: str) -> Any:
-        session = boto3.session.Session(region_name=self.region, **FAKE_CREDENTIALS)
+        session = boto3.session.Session(region_name=self.region, **self.credentials)
         return session.client(
             service,
             endpoint_url=self.endpoint_url,
             # Fail fast: a local call that fails is a bug to see, not to retry.
             config=Config(retries={"max_attempts": 2, "mode": "standard"}),
+        )
+
+    def signed_as(self, access_key_id: str, secret_access_key: str, session_token: str) -> Clients:
+        """Clients for the same emulator that sign with other credentials (a role's)."""
+        return Clients(
+            region=self.region,
+            endpoint_url=self.endpoint_url,
+            credentials={
+                "aws_access_key_id": access_key_id,
+                "aws_secret_access_key": secret_access_key,
+                "aws_session_token": session_token,
+            },
         )
 
     @classmethod

@@ -51,6 +51,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+import boto3  # type: ignore[import-untyped, unused-ignore]
+
+from imagepipe.local import access
+
 LOG: Final = logging.getLogger(__name__)
 
 Handler = Callable[[Any, Any], Any]
@@ -208,9 +212,13 @@ def _isolated_import(code_dir: Path, environment: dict[str, str]) -> Iterator[No
     os.environ.update(environment)
     sys.stdout, sys.stderr = _stdout or sys.stdout, _stderr or sys.stderr
     importlib.invalidate_caches()
+    # boto3's default session caches the credentials it found first: the handler's clients
+    # must find the ones in `environment` (its role's), not the host's.
+    saved_session, boto3.DEFAULT_SESSION = boto3.DEFAULT_SESSION, None
     try:
         yield
     finally:
+        boto3.DEFAULT_SESSION = saved_session
         sys.stdout, sys.stderr = saved_streams
         os.environ.clear()
         os.environ.update(saved_env)
@@ -222,7 +230,9 @@ def _isolated_import(code_dir: Path, environment: dict[str, str]) -> Iterator[No
 
 def _lambda_environment(fn: Any) -> dict[str, str]:
     """What Lambda sets (minus LAMBDA_TASK_ROOT: Powertools would start X-Ray), plus the
-    function's own variables."""
+    function's own variables. The credentials are the execution role's, assumed as
+    Lambda assumes it (its trust policy checked), so every call the handler makes is
+    authorized against that role's policies (`imagepipe.local.access`)."""
     env = {
         "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
@@ -232,6 +242,11 @@ def _lambda_environment(fn: Any) -> dict[str, str]:
         "_HANDLER": fn.handler,
     }
     env.update({k: str(v) for k, v in (fn.environment_vars or {}).items()})
+    if access.enabled():
+        session = access.session_for(
+            fn.role, service="lambda.amazonaws.com", source_arn=fn.function_arn, region=fn.region
+        )
+        env.update(session.environment())
     return env
 
 

@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from imagepipe.local import access
 from imagepipe.local.clients import Clients
 from imagepipe.messages import pipe_input as pipe_input  # re-exported: the input shape
 from imagepipe.messages import sqs_record as sqs_record
@@ -39,6 +40,8 @@ class PipeConfig:
     """What the poller needs from a pipe's configuration."""
 
     name: str
+    arn: str
+    role_arn: str
     source_arn: str
     target_arn: str
     batch_size: int
@@ -51,6 +54,8 @@ class PipeConfig:
         filters = (source.get("FilterCriteria") or {}).get("Filters") or []
         return cls(
             name=pipe["Name"],
+            arn=pipe["Arn"],
+            role_arn=pipe["RoleArn"],
             source_arn=pipe["Source"],
             target_arn=pipe["Target"],
             batch_size=int((source.get("SqsQueueParameters") or {}).get("BatchSize") or 10),
@@ -125,13 +130,29 @@ class PipePoller:
         self.queue_url: str = clients.client("sqs").get_queue_url(
             QueueName=name, QueueOwnerAWSAccountId=account
         )["QueueUrl"]
+        # Pipes reads the queue and starts executions as the pipe's role; it checks
+        # that it can read the queue's attributes when the pipe is created.
+        self.role_clients = clients
+        if access.enabled():
+            session = access.session_for(
+                config.role_arn,
+                service="pipes.amazonaws.com",
+                source_arn=config.arn,
+                region=clients.region,
+            )
+            self.role_clients = clients.signed_as(
+                session.access_key_id, session.secret_access_key, session.session_token
+            )
+        self.role_clients.client("sqs").get_queue_attributes(
+            QueueUrl=self.queue_url, AttributeNames=["QueueArn"]
+        )
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.totals = PollResult()
 
     def poll_once(self, wait_seconds: int = 0) -> PollResult:
         """One ReceiveMessage and what Pipes does with the batch; returns what happened."""
-        sqs = self.clients.client("sqs")
+        sqs = self.role_clients.client("sqs")
         received = sqs.receive_message(
             QueueUrl=self.queue_url,
             MaxNumberOfMessages=min(10, self.config.batch_size),
@@ -150,7 +171,7 @@ class PipePoller:
                 result.filtered += 1
         if batch:
             try:
-                started = self.clients.client("stepfunctions").start_execution(
+                started = self.role_clients.client("stepfunctions").start_execution(
                     stateMachineArn=self.config.target_arn,
                     # Pipes names executions itself; moto's interpreter needs a name.
                     name=str(uuid.uuid4()),

@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
-from imagepipe.local import lambda_runtime, moto_fixes
+from imagepipe.local import enforce, lambda_runtime, moto_fixes
 from imagepipe.local.clients import Clients
 from imagepipe.local.mocks import (
     CreatedResource,
@@ -425,6 +425,7 @@ def deploy_local(
         mock.start()
         clients = Clients(region=region)
     moto_fixes.apply()
+    enforce.install()
     lambda_runtime.install()
     try:
         mocks = MotoMocks(clients)

@@ -326,9 +326,12 @@ def test_pipe_config_is_read_from_describe_pipe(aws: Any) -> None:
             "FilterCriteria": {"Filters": [{"Pattern": json.dumps(PIPE_FILTER_PATTERN)}]},
         },
     )
-    config = PipeConfig.from_description(pipes.describe_pipe(Name="p"))
+    description = pipes.describe_pipe(Name="p")
+    config = PipeConfig.from_description(description)
     assert config == PipeConfig(
         name="p",
+        arn=description["Arn"],
+        role_arn="arn:aws:iam::123456789012:role/r",
         source_arn=QUEUE_ARN,
         target_arn="arn:aws:states:eu-west-1:123456789012:stateMachine:m",
         batch_size=1,

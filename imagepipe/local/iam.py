@@ -1,0 +1,290 @@
+"""IAM policy evaluation for the local stack: what AWS decides for one request of a role.
+
+moto's own access control (`moto.iam.access_control`) is not enough for the local stack:
+it evaluates identity policies only, against resource `*` for every service but S3, knows
+one condition operator (StringEquals) and no resource policies, so `sns:Publish` scoped to
+a topic ARN is always denied and a bucket policy's TLS-only deny is never weighed against
+an allow. This module does the part of AWS's evaluation logic the pipeline's policies use
+(https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html),
+for principals in the same account as the resource:
+
+- an explicit Deny in any applicable policy wins;
+- otherwise an Allow in an identity policy OR in the resource's policy (naming the role or
+  its session, or `*`) allows; a resource policy naming only the account delegates to IAM;
+- for KMS the key policy must allow, directly or by delegating to IAM (account root as
+  principal) together with an identity policy;
+- Action/NotAction, Resource/NotResource, Principal/NotPrincipal with `*` and `?`
+  wildcards; conditions with the String*, Arn*, Bool, Null and Numeric* operators, the
+  `IfExists` suffix and the `ForAnyValue:`/`ForAllValues:` set qualifiers. A key missing
+  from the request context fails a condition (negated operators and `IfExists` excepted).
+
+Not emulated: SCPs, permission boundaries, session policies, cross-account access, policy
+variables (`${aws:username}`), and condition keys the local stack does not put in the
+context (see `imagepipe.local.access`). An operator it does not know raises
+`UnsupportedPolicyError` instead of guessing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Final
+
+Document = Mapping[str, Any]
+Context = Mapping[str, Any]
+
+
+class UnsupportedPolicyError(ValueError):
+    """A policy uses something this evaluator does not model: refuse rather than guess."""
+
+
+class Decision(Enum):
+    ALLOW = "allow"
+    IMPLICIT_DENY = "implicit deny"  # nothing allows it
+    EXPLICIT_DENY = "explicit deny"  # a Deny statement applies
+
+    @property
+    def allowed(self) -> bool:
+        return self is Decision.ALLOW
+
+
+@dataclass(frozen=True)
+class Request:
+    """One authorization AWS makes: who, which action on which resource, in what context."""
+
+    principal: str  # the role's ARN
+    session: str  # the assumed-role session ARN (arn:aws:sts::acct:assumed-role/role/session)
+    action: str  # e.g. "s3:GetObject"
+    resource: str  # e.g. "arn:aws:s3:::bucket/key"
+    context: Context = field(default_factory=dict)
+
+    @property
+    def account(self) -> str:
+        return self.principal.split(":")[4]
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _wildcard(pattern: str, value: str, *, ignore_case: bool = False) -> bool:
+    """IAM wildcards: `*` any run of characters, `?` one; nothing else is special."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in str(pattern))
+    flags = re.IGNORECASE if ignore_case else 0
+    return re.fullmatch(regex, str(value), flags | re.DOTALL) is not None
+
+
+def _matches_any(patterns: Any, value: str, *, ignore_case: bool = False) -> bool:
+    return any(_wildcard(p, value, ignore_case=ignore_case) for p in _as_list(patterns))
+
+
+def _arn_like(pattern: str, value: str) -> bool:
+    """ArnLike compares the six ARN fields separately, each with wildcards."""
+    wanted, actual = str(pattern).split(":", 5), str(value).split(":", 5)
+    if len(wanted) != 6 or len(actual) != 6:
+        return False
+    return all(_wildcard(w, a) for w, a in zip(wanted, actual, strict=True))
+
+
+def _bool(value: Any) -> str:
+    return str(value).lower()
+
+
+def _number(value: Any) -> float:
+    return float(value)
+
+
+# operator -> (does one context value match one policy value, is it a negated operator)
+_OPERATORS: Final[dict[str, tuple[Callable[[Any, Any], bool], bool]]] = {
+    "StringEquals": (lambda want, got: str(want) == str(got), False),
+    "StringNotEquals": (lambda want, got: str(want) == str(got), True),
+    "StringEqualsIgnoreCase": (lambda want, got: str(want).lower() == str(got).lower(), False),
+    "StringNotEqualsIgnoreCase": (
+        lambda want, got: str(want).lower() == str(got).lower(),
+        True,
+    ),
+    "StringLike": (lambda want, got: _wildcard(want, got), False),
+    "StringNotLike": (lambda want, got: _wildcard(want, got), True),
+    "ArnEquals": (lambda want, got: str(want) == str(got), False),
+    "ArnNotEquals": (lambda want, got: str(want) == str(got), True),
+    "ArnLike": (_arn_like, False),
+    "ArnNotLike": (_arn_like, True),
+    "Bool": (lambda want, got: _bool(want) == _bool(got), False),
+    "NumericEquals": (lambda want, got: _number(want) == _number(got), False),
+    "NumericNotEquals": (lambda want, got: _number(want) == _number(got), True),
+    "NumericLessThan": (lambda want, got: _number(got) < _number(want), False),
+    "NumericLessThanEquals": (lambda want, got: _number(got) <= _number(want), False),
+    "NumericGreaterThan": (lambda want, got: _number(got) > _number(want), False),
+    "NumericGreaterThanEquals": (lambda want, got: _number(got) >= _number(want), False),
+}
+
+
+def _condition_holds(operator: str, key: str, wanted: Any, context: Context) -> bool:
+    """One `operator: {key: wanted}` entry against the request context."""
+    qualifier, _, name = operator.rpartition(":")
+    if_exists = name.endswith("IfExists")
+    base = name.removesuffix("IfExists")
+    # Context keys are case-insensitive.
+    present = {k.lower(): v for k, v in context.items()}
+    actual = present.get(key.lower())
+    if base == "Null":
+        return (actual is None) == (_bool(_as_list(wanted)[0]) == "true")
+    if base not in _OPERATORS:
+        raise UnsupportedPolicyError(f"condition operator {operator} is not modelled locally")
+    match, negated = _OPERATORS[base]
+    if actual is None:
+        return if_exists or negated
+    values = _as_list(actual)
+    wanted_values = _as_list(wanted)
+
+    def one(value: Any) -> bool:
+        hit = any(match(w, value) for w in wanted_values)
+        return not hit if negated else hit
+
+    if qualifier == "ForAllValues":
+        return all(one(v) for v in values)
+    if qualifier in ("ForAnyValue", ""):
+        return any(one(v) for v in values)
+    raise UnsupportedPolicyError(f"condition qualifier {qualifier} is not modelled locally")
+
+
+def conditions_hold(conditions: Mapping[str, Mapping[str, Any]] | None, context: Context) -> bool:
+    """Every operator and every key of a Condition block holds (AND of all entries)."""
+    return all(
+        _condition_holds(operator, key, wanted, context)
+        for operator, entries in (conditions or {}).items()
+        for key, wanted in entries.items()
+    )
+
+
+def _principal_matches(principal: Any, request: Request) -> bool:
+    """Whether a resource policy's Principal names this role directly (or everyone).
+
+    The account (`123456789012` or `arn:aws:iam::123456789012:root`) does not name the
+    role: in a resource policy it delegates the decision to the account's IAM policies.
+    """
+    if principal == "*":
+        return True
+    if not isinstance(principal, Mapping):
+        return False
+    named = _as_list(principal.get("AWS", []))
+    return any(p in ("*", request.principal, request.session) for p in named)
+
+
+def _names_account(principal: Any, account: str) -> bool:
+    if not isinstance(principal, Mapping):
+        return False
+    return any(
+        p in (account, f"arn:aws:iam::{account}:root") for p in _as_list(principal.get("AWS", []))
+    )
+
+
+def statement_applies(statement: Mapping[str, Any], request: Request) -> bool:
+    """Action, Resource and Condition of one statement all cover the request."""
+    if "Action" in statement:
+        if not _matches_any(statement["Action"], request.action, ignore_case=True):
+            return False
+    elif "NotAction" in statement:
+        if _matches_any(statement["NotAction"], request.action, ignore_case=True):
+            return False
+    else:
+        return False
+    if "Resource" in statement:
+        if not _matches_any(statement["Resource"], request.resource):
+            return False
+    elif "NotResource" in statement and _matches_any(statement["NotResource"], request.resource):
+        return False
+    return conditions_hold(statement.get("Condition"), request.context)
+
+
+def _statements(policy: Document | str | None) -> list[Mapping[str, Any]]:
+    if policy is None or policy == "":
+        return []
+    document = json.loads(policy) if isinstance(policy, str | bytes) else policy
+    return [s for s in _as_list(document.get("Statement", [])) if isinstance(s, Mapping)]
+
+
+@dataclass(frozen=True)
+class _Tally:
+    allow: bool = False
+    deny: bool = False
+    delegates: bool = False  # a resource policy statement allowing the account as a whole
+
+
+def _identity(policies: Iterable[Document | str], request: Request) -> _Tally:
+    allow = deny = False
+    for policy in policies:
+        for statement in _statements(policy):
+            if statement_applies(statement, request):
+                allow |= statement.get("Effect") == "Allow"
+                deny |= statement.get("Effect") == "Deny"
+    return _Tally(allow=allow, deny=deny)
+
+
+def _resource(policy: Document | str | None, request: Request) -> _Tally:
+    allow = deny = delegates = False
+    for statement in _statements(policy):
+        principal = statement.get("Principal")
+        if "NotPrincipal" in statement:
+            names_us = _principal_matches(statement["NotPrincipal"], request)
+            if names_us or not statement_applies(statement, request):
+                continue
+            allow |= statement.get("Effect") == "Allow"
+            deny |= statement.get("Effect") == "Deny"
+            continue
+        direct = _principal_matches(principal, request)
+        account = _names_account(principal, request.account)
+        if not (direct or account) or not statement_applies(statement, request):
+            continue
+        if statement.get("Effect") == "Deny":
+            deny = True  # a Deny naming the account denies everyone in it
+        elif direct:
+            allow = True
+        else:
+            delegates = True
+    return _Tally(allow=allow, deny=deny, delegates=delegates)
+
+
+def evaluate(
+    request: Request,
+    identity_policies: Iterable[Document | str],
+    resource_policy: Document | str | None = None,
+    *,
+    key_policy: bool = False,
+) -> Decision:
+    """AWS's decision for a same-account request.
+
+    `resource_policy` is the bucket, queue, topic or key policy of the resource, if it has
+    one. With `key_policy` (KMS), that policy must allow: directly, or by naming the
+    account, which delegates to the identity policies.
+    """
+    identity = _identity(identity_policies, request)
+    resource = _resource(resource_policy, request)
+    if identity.deny or resource.deny:
+        return Decision.EXPLICIT_DENY
+    if key_policy:
+        allowed = resource.allow or (resource.delegates and identity.allow)
+    else:
+        allowed = identity.allow or resource.allow
+    return Decision.ALLOW if allowed else Decision.IMPLICIT_DENY
+
+
+def trust_allows(trust_policy: Document | str, service: str, context: Context) -> bool:
+    """Whether a role's trust policy lets an AWS service assume it (sts:AssumeRole),
+    conditions such as aws:SourceAccount and aws:SourceArn included."""
+    allowed = denied = False
+    for statement in _statements(trust_policy):
+        principal = statement.get("Principal")
+        services = _as_list(principal.get("Service", [])) if isinstance(principal, Mapping) else []
+        if service not in services and principal != "*":
+            continue
+        if not _matches_any(statement.get("Action", []), "sts:AssumeRole", ignore_case=True):
+            continue
+        if not conditions_hold(statement.get("Condition"), context):
+            continue
+        allowed |= statement.get("Effect") == "Allow"
+        denied |= statement.get("Effect") == "Deny"
+    return allowed and not denied
