@@ -288,3 +288,28 @@ def trust_allows(trust_policy: Document | str, service: str, context: Context) -
         allowed |= statement.get("Effect") == "Allow"
         denied |= statement.get("Effect") == "Deny"
     return allowed and not denied
+
+
+def service_allowed(
+    resource_policy: Document | str | None,
+    service: str,
+    action: str,
+    resource: str,
+    context: Context,
+) -> Decision:
+    """Whether a resource policy lets an AWS service principal (S3 delivering an event,
+    CloudWatch publishing an alarm) perform `action` on `resource`: a service has no
+    identity policies, so the resource policy alone decides, conditions included."""
+    allow = deny = False
+    for statement in _statements(resource_policy):
+        principal = statement.get("Principal")
+        services = _as_list(principal.get("Service", [])) if isinstance(principal, Mapping) else []
+        if principal != "*" and service not in services:
+            continue
+        request = Request(service, service, action, resource, context)
+        if statement_applies(statement, request):
+            allow |= statement.get("Effect") == "Allow"
+            deny |= statement.get("Effect") == "Deny"
+    if deny:
+        return Decision.EXPLICIT_DENY
+    return Decision.ALLOW if allow else Decision.IMPLICIT_DENY

@@ -35,6 +35,7 @@ import yaml
 
 from imagepipe.local import enforce, lambda_runtime
 from imagepipe.local.clients import Clients
+from imagepipe.local.iam import service_allowed
 from infra.settings import PROJECT, PROJECT_DIR, Settings, load_settings, read_stack_config
 
 PROGRAM: Final = PROJECT_DIR / "__main__.py"
@@ -46,6 +47,10 @@ Outputs = dict[str, Any]
 
 class UnsupportedResourceError(RuntimeError):
     """The program registered a resource (or called a function) the local stack cannot create."""
+
+
+class RefusedByAwsError(RuntimeError):
+    """AWS would refuse to create the resource as configured (the deploy would fail)."""
 
 
 @dataclass(frozen=True)
@@ -406,11 +411,36 @@ class MotoMocks(pulumi.runtime.Mocks):
         }
         if inputs.get("eventbridge"):
             configuration["EventBridgeConfiguration"] = {}
+        for queue in configuration["QueueConfigurations"]:
+            self._validate_destination(bucket, queue["QueueArn"])
         # moto's own notification machinery: it also sends S3's s3:TestEvent, as AWS does.
         self.clients.client("s3").put_bucket_notification_configuration(
             Bucket=bucket, NotificationConfiguration=configuration
         )
         return bucket, {}
+
+    def _validate_destination(self, bucket: str, queue_arn: str) -> None:
+        """As S3 does when the configuration is put: the queue's policy must let S3 send
+        for this bucket and account, or the call fails ("Unable to validate the following
+        destination configurations")."""
+        sqs = self.clients.client("sqs")
+        url = sqs.get_queue_url(QueueName=queue_arn.split(":")[-1])["QueueUrl"]
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])
+        policy = attributes.get("Attributes", {}).get("Policy")
+        context = {
+            "aws:SourceArn": f"arn:aws:s3:::{bucket}",
+            "aws:SourceAccount": self.account_id,
+            "aws:SecureTransport": "true",
+        }
+        decision = service_allowed(
+            policy, "s3.amazonaws.com", "sqs:SendMessage", queue_arn, context
+        )
+        if not decision.allowed:
+            raise RefusedByAwsError(
+                f"S3 bucket {bucket}: Unable to validate the following destination "
+                f"configurations: the policy of {queue_arn} does not let s3.amazonaws.com "
+                "send messages for this bucket (InvalidArgument)"
+            )
 
     # -- SQS / SNS / KMS -----------------------------------------------------------
 

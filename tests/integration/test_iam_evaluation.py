@@ -6,6 +6,7 @@ pipeline's policies rely on, written so that the wrong answer fails.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from imagepipe.local.iam import (
     Request,
     UnsupportedPolicyError,
     evaluate,
+    service_allowed,
     trust_allows,
 )
 
@@ -250,3 +252,55 @@ def test_distributed_map_children_are_checked_in_the_arn_form_of_their_type() ->
     )
     inline = {"Type": "Map", "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}}}
     assert distributed_map_checks(machine, inline) == []
+
+
+INGEST = f"arn:aws:sqs:us-east-1:{ACCOUNT}:imagepipe-dev-ingest"
+S3_MAY_SEND = doc(
+    {
+        "Effect": "Allow",
+        "Principal": {"Service": "s3.amazonaws.com"},
+        "Action": "sqs:SendMessage",
+        "Resource": INGEST,
+        "Condition": {
+            "ArnEquals": {"aws:SourceArn": "arn:aws:s3:::imagepipe-dev-source-1"},
+            "StringEquals": {"aws:SourceAccount": ACCOUNT},
+        },
+    }
+)
+
+
+def test_a_service_principal_is_allowed_only_by_the_resource_policy_and_its_conditions() -> None:
+    ours = {"aws:SourceArn": "arn:aws:s3:::imagepipe-dev-source-1", "aws:SourceAccount": ACCOUNT}
+    assert service_allowed(S3_MAY_SEND, "s3.amazonaws.com", "sqs:SendMessage", INGEST, ours).allowed
+    other_bucket = {**ours, "aws:SourceArn": "arn:aws:s3:::someone-else"}
+    assert not service_allowed(
+        S3_MAY_SEND, "s3.amazonaws.com", "sqs:SendMessage", INGEST, other_bucket
+    ).allowed
+    other_account = {**ours, "aws:SourceAccount": "999999999999"}
+    assert not service_allowed(
+        S3_MAY_SEND, "s3.amazonaws.com", "sqs:SendMessage", INGEST, other_account
+    ).allowed
+    assert not service_allowed(None, "s3.amazonaws.com", "sqs:SendMessage", INGEST, ours).allowed
+
+
+def test_s3_refuses_a_notification_to_a_queue_whose_policy_does_not_let_it_send() -> None:
+    """As PutBucketNotificationConfiguration does on AWS ("Unable to validate ...")."""
+    from moto import mock_aws
+
+    from imagepipe.local.clients import Clients
+    from imagepipe.local.mocks import MotoMocks, RefusedByAwsError
+
+    with mock_aws():
+        clients = Clients(region="us-east-1")
+        sqs = clients.client("sqs")
+        url = sqs.create_queue(QueueName="imagepipe-dev-ingest")["QueueUrl"]
+        clients.client("s3").create_bucket(Bucket="imagepipe-dev-source-1")
+        mocks = MotoMocks(clients)
+        inputs = {
+            "bucket": "imagepipe-dev-source-1",
+            "queues": [{"queueArn": INGEST, "events": ["s3:ObjectCreated:*"]}],
+        }
+        with pytest.raises(RefusedByAwsError, match="Unable to validate"):
+            mocks._notification("n", inputs)
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(S3_MAY_SEND)})
+        mocks._notification("n", inputs)  # now S3 may send: accepted
