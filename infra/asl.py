@@ -72,30 +72,49 @@ def render_file(values: Mapping[str, Any], path: Path = DEFINITION_FILE) -> str:
     return render(path.read_text(encoding="utf-8"), values)
 
 
-def result_writer_prefixes(path: Path = BACKFILL_FILE) -> list[str]:
-    """The key prefix every Distributed Map in a definition file writes its results under.
-
-    Read from the file itself, so the IAM grant for the ResultWriter cannot drift from
-    where the definition writes. The prefix must be a literal (the role is scoped to it).
-    """
-    document = json.loads(path.read_text(encoding="utf-8"))
-    prefixes: list[str] = []
+def distributed_maps(path: Path) -> list[dict[str, Any]]:
+    """Every Map state in Distributed mode in a definition file, as written (unrendered)."""
+    found: list[dict[str, Any]] = []
 
     def walk(node: Any) -> None:
         if isinstance(node, dict):
-            writer = node.get("ResultWriter")
-            if isinstance(writer, dict):
-                prefix = (writer.get("Parameters") or {}).get("Prefix")
-                if not isinstance(prefix, str) or not prefix or PLACEHOLDER.search(prefix):
-                    raise DefinitionError(
-                        f"{path.name}: a ResultWriter needs a literal Prefix to scope its role"
-                    )
-                prefixes.append(prefix)
+            config = (node.get("ItemProcessor") or {}).get("ProcessorConfig") or {}
+            if node.get("Type") == "Map" and config.get("Mode") == "DISTRIBUTED":
+                found.append(node)
             for value in node.values():
                 walk(value)
         elif isinstance(node, list):
             for value in node:
                 walk(value)
 
-    walk(document)
+    walk(json.loads(path.read_text(encoding="utf-8")))
+    return found
+
+
+def result_writer_prefixes(path: Path = BACKFILL_FILE) -> list[str]:
+    """The key prefix every Distributed Map in a definition file writes its results under.
+
+    Read from the file itself, so the IAM grant for the ResultWriter cannot drift from
+    where the definition writes. The prefix must be a literal (the role is scoped to it).
+    """
+    prefixes: list[str] = []
+    for state in distributed_maps(path):
+        if "ResultWriter" not in state:
+            continue
+        prefix = (state["ResultWriter"].get("Parameters") or {}).get("Prefix")
+        if not isinstance(prefix, str) or not prefix or PLACEHOLDER.search(prefix):
+            raise DefinitionError(
+                f"{path.name}: a ResultWriter needs a literal Prefix to scope its role"
+            )
+        prefixes.append(prefix)
     return prefixes
+
+
+def child_execution_types(path: Path = BACKFILL_FILE) -> list[str]:
+    """The execution types (STANDARD, EXPRESS) of the child workflows a definition's
+    Distributed Maps start: their ARNs, and so the role's grants, differ by type."""
+    types = {
+        str(state["ItemProcessor"]["ProcessorConfig"].get("ExecutionType", "STANDARD"))
+        for state in distributed_maps(path)
+    }
+    return sorted(types)

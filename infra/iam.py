@@ -172,7 +172,7 @@ def _workflow_logs_and_traces() -> list[Statement]:
 def backfill_policy(
     *,
     state_machine_arn: Any,
-    executions_arn: Any,
+    execution_arns: list[Any],
     function_arns: list[Any],
     source_bucket_arn: Any,
     upload_prefix: str,
@@ -194,7 +194,7 @@ def backfill_policy(
         allow(
             "ManageChildExecutions",
             ["states:DescribeExecution", "states:StopExecution"],
-            [executions_arn],
+            execution_arns,
         ),
         allow("InvokeOwnFunctions", ["lambda:InvokeFunction"], invokable),
         *_backup_copy(source_bucket_arn, upload_prefix, backup_bucket_arn),
@@ -214,6 +214,25 @@ def backfill_policy(
         allow("DeadLetter", ["sqs:SendMessage"], [dead_letter_queue_arn]),
         *_workflow_logs_and_traces(),
     )
+
+
+def own_execution_arns(
+    region: Any, account_id: Any, machine_name: str, child_execution_types: list[str]
+) -> list[Any]:
+    """The executions a Distributed Map's parent describes and stops: its own, and the
+    children its map runs start, whose ARNs carry the map run's label and, for Express
+    children, their own resource type ("labelled execution" and "labelled express" in
+    the Service Authorization Reference; the parent form is the Distributed Map IAM
+    example's). The ':' and '/' keep a longer name with this prefix out.
+    https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsstepfunctions.html
+    https://docs.aws.amazon.com/step-functions/latest/dg/iam-policies-eg-dist-map.html
+    """
+    states = pulumi.Output.concat("arn:aws:states:", region, ":", account_id, ":")
+    arns = [pulumi.Output.concat(states, "execution:", machine_name, ":*")]
+    for child_type in child_execution_types:
+        kind = "express" if child_type == "EXPRESS" else "execution"
+        arns.append(pulumi.Output.concat(states, kind, ":", machine_name, "/*"))
+    return arns
 
 
 def removal_policy(

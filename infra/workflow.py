@@ -246,8 +246,8 @@ def create_workflow(
         ),
         policy=iam.backfill_policy(
             state_machine_arn=backfill_arn,
-            executions_arn=pulumi.Output.concat(
-                "arn:aws:states:", region, ":", account_id, ":execution:", backfill_name, "/*"
+            execution_arns=iam.own_execution_arns(
+                region, account_id, backfill_name, asl.child_execution_types(asl.BACKFILL_FILE)
             ),
             function_arns=[functions.inspect.arn, functions.resize.arn],
             source_bucket_arn=buckets.source.arn,

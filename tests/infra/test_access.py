@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from infra import asl
-from tests.infra.conftest import Deployed
+from policy.rules import glob_match
+from tests.infra.conftest import ACCOUNT, REGION, Deployed
 from tests.infra.test_program import BUCKET, _grants, role_policies, statements
 
 
@@ -74,8 +75,49 @@ def test_the_backfill_lists_only_the_upload_prefix(deployed: Deployed) -> None:
 def test_a_result_writer_prefix_must_be_literal_to_scope_the_role(tmp_path: Path) -> None:
     definition = tmp_path / "x.asl.json"
     definition.write_text(
-        json.dumps({"ResultWriter": {"Parameters": {"Bucket": "b", "Prefix": "${Runs}"}}})
+        json.dumps(
+            {
+                "Type": "Map",
+                "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED"}},
+                "ResultWriter": {"Parameters": {"Bucket": "b", "Prefix": "${Runs}"}},
+            }
+        )
     )
     with pytest.raises(asl.DefinitionError, match="literal Prefix"):
         asl.result_writer_prefixes(definition)
     assert asl.result_writer_prefixes() == ["backfill-runs"]
+
+
+MACHINE = "imagepipe-dev-backfill"
+STATES = f"arn:aws:states:{REGION}:{ACCOUNT}"
+
+
+@pytest.mark.parametrize(
+    ("arn", "own"),
+    [
+        # The parent's own executions.
+        (f"{STATES}:execution:{MACHINE}:0b5c1e4a-7d1f-4bfa-9f58-5b1e0b2f7c11", True),
+        # Its Express children, labelled by their map run (the backfill's ExecutionType).
+        (f"{STATES}:express:{MACHINE}/Process existing images:8f1b6c2e:d5c3a9e0", True),
+        # Not another state machine's executions, nor a name that merely starts the same.
+        (f"{STATES}:execution:imagepipe-dev-workflow:0b5c1e4a", False),
+        (f"{STATES}:execution:{MACHINE}2:0b5c1e4a", False),
+        (f"{STATES}:express:{MACHINE}2/label:1:2", False),
+        (f"arn:aws:states:{REGION}:210987654321:execution:{MACHINE}:0b5c1e4a", False),
+    ],
+)
+def test_the_backfill_describes_and_stops_exactly_its_own_executions(
+    deployed: Deployed, arn: str, own: bool
+) -> None:
+    """Execution ARN forms, from the Service Authorization Reference for Step Functions:
+    execution:<machine>:<id>, and a Distributed Map's children execution:<machine>/<map
+    run label>:<id> (Standard) or express:<machine>/<map run label>:<id>:<express id>."""
+    policy = role_policies(deployed)["imagepipe-dev-backfill-role"]
+    for action in ("states:DescribeExecution", "states:StopExecution"):
+        granted = _grants(policy, action)
+        assert any(glob_match(p, arn) for p in granted) is own, (action, granted)
+
+
+def test_the_backfill_starts_only_itself(deployed: Deployed) -> None:
+    policy = role_policies(deployed)["imagepipe-dev-backfill-role"]
+    assert _grants(policy, "states:StartExecution") == [f"{STATES}:stateMachine:{MACHINE}"]

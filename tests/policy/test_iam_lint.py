@@ -107,17 +107,6 @@ ALLOWLIST = (
         reason="A state machine's role needs logs:PutResourcePolicy to deliver its logs"
         " (AWS's documented policy for Step Functions logging to CloudWatch Logs).",
     ),
-    Allowed(
-        rules.ROLE_POLICY,
-        "policy",
-        "RESOURCE_MISMATCH",
-        service="states.amazonaws.com",
-        actions=frozenset({"states:describeexecution"}),
-        reason="DescribeExecution is authorized on an execution ARN or an express-execution"
-        " ARN; parliament's catalogue marks both as required, so it reports any statement"
-        " that names only executions (here the backfill's Distributed Map children,"
-        " execution:<state machine>/<map run>:<id>).",
-    ),
 )
 
 
