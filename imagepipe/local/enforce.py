@@ -121,7 +121,12 @@ def _missing_key(account: str, bucket: str, key: str) -> bool:
 
 def _authorize_s3(response: Any, bucket_name: str | None, key_name: str | None) -> None:
     """Refuse an S3 request of an enforced session that its policies do not allow."""
-    query = dict(getattr(response, "querystring", {}) or {})
+    # moto adds its own entries (BucketName, Action) to the parsed query string.
+    query = {
+        k: v
+        for k, v in (getattr(response, "querystring", {}) or {}).items()
+        if k not in ("BucketName", "Action")
+    }
     session = access._session_of(response.headers, query)
     if session is None:
         return
