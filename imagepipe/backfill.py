@@ -2,10 +2,10 @@
 
 The backfill state machine (statemachine/backfill.asl.json) lists the source bucket
 under a prefix and runs each object through Inspect and Resize. `--dry-run` lists the
-same objects and, with --only-missing, works out which renditions are missing the way
-Inspect does: plan each rendition's key (imagefn.imaging.plan_rendition on the key's
-stem), HEAD it in the renditions bucket, and count it as made only if its
-`source-etag` metadata is the source object's current ETag.
+same objects and decides with Inspect's own rules (imagefn.plan): a key the upload
+notification would not have let through is skipped (`skip_reason`), and the renditions
+to make are `renditions_to_make`'s, which with --only-missing leaves out those whose
+`source-etag` metadata (read here with a HEAD) is the object's current ETag.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ class Planned:
     renditions: list[dict[str, str]] = field(default_factory=list)  # name, key
     rejected: str | None = None  # "<reason>: <message>" when its first bytes settle it
     # (larger-than-allowed, corrupt or too many pixels are only found by the backfill)
+    skipped: str | None = None  # imagefn.plan.Skip: "prefix" or "suffix"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -45,6 +46,7 @@ class Planned:
             "etag": self.etag,
             "renditions": self.renditions,
             "rejected": self.rejected,
+            "skipped": self.skipped,
         }
 
 
@@ -92,41 +94,55 @@ def _source_format(target: Target, key: str, etag: str, size: int) -> tuple[str 
         return None, str(rejected)
 
 
-def _made(target: Target, key: str, etag: str) -> bool:
-    """Inspect's test: the rendition exists and was written from this version."""
+def _made_from(target: Target, key: str) -> str | None:
+    """A rendition's `source-etag` metadata, None if it does not exist (as Inspect reads it)."""
     from botocore.exceptions import ClientError  # type: ignore[import-untyped, unused-ignore]
 
     try:
         head = target.client("s3").head_object(Bucket=target.destination_bucket, Key=key)
     except ClientError as err:
         if err.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
-            return False
+            return None
         raise
-    return bool(head.get("Metadata", {}).get("source-etag") == etag)
+    made_from = head.get("Metadata", {}).get("source-etag")
+    return str(made_from) if made_from is not None else None
+
+
+def _plan_one(target: Target, item: dict[str, Any], only_missing: bool) -> Planned:
+    """One listed object, decided by the functions Inspect itself calls (imagefn.plan)."""
+    from imagefn.imaging import key_stem
+    from imagefn.plan import renditions_to_make, skip_reason
+
+    key, etag = str(item["Key"]), str(item.get("ETag", "")).strip('"')
+    planned = Planned(key=key, size=int(item.get("Size", 0)), etag=etag)
+    settings = target.settings
+    planned.skipped = skip_reason(
+        key, upload_prefix=settings.upload_prefix, allowed_suffixes=settings.allowed_suffixes
+    )
+    if planned.skipped:
+        return planned
+    # The first bytes: format "original" depends on the format, and a file that is
+    # not an image would be dead-lettered rather than processed.
+    source_format, planned.rejected = _source_format(target, key, etag, planned.size)
+    if source_format is None:
+        return planned
+    to_make = renditions_to_make(
+        settings.renditions,
+        source_format=source_format,
+        stem=key_stem(key, settings.upload_prefix),
+        etag=etag,
+        made_from=(lambda k: _made_from(target, k)) if only_missing else None,
+    )
+    planned.renditions = [{"name": r["name"], "key": r["key"]} for r in to_make]
+    return planned
 
 
 def plan(target: Target, prefix: str, only_missing: bool) -> list[Planned]:
     """What a backfill of `prefix` would process, as Inspect would plan it."""
-    from imagefn.imaging import key_stem, plan_rendition
-
-    renditions = target.settings.renditions
     objects = list_objects(target, prefix)
 
     def one(item: dict[str, Any]) -> Planned:
-        key, etag = str(item["Key"]), str(item.get("ETag", "")).strip('"')
-        planned = Planned(key=key, size=int(item.get("Size", 0)), etag=etag)
-        # The first bytes: format "original" depends on the format, and a file that is
-        # not an image would be dead-lettered rather than processed.
-        source_format, planned.rejected = _source_format(target, key, etag, planned.size)
-        if source_format is None:
-            return planned
-        stem = key_stem(key, target.upload_prefix)
-        for rendition in renditions:
-            spec = plan_rendition(rendition, source_format=source_format, stem=stem)
-            if only_missing and _made(target, spec["key"], etag):
-                continue
-            planned.renditions.append({"name": rendition.name, "key": spec["key"]})
-        return planned
+        return _plan_one(target, item, only_missing)
 
     if not objects:
         return []
@@ -134,16 +150,48 @@ def plan(target: Target, prefix: str, only_missing: bool) -> list[Planned]:
         return list(pool.map(one, objects))
 
 
-def _dry_run(args: argparse.Namespace, target: Target, prefix: str) -> int:
-    planned = plan(target, prefix, args.only_missing)
+_SKIP_REASONS = {
+    "prefix": "not under the upload prefix",
+    "suffix": "not an allowed suffix",
+}
+
+
+def _summary(planned: list[Planned]) -> dict[str, int]:
     work = [p for p in planned if p.renditions]
-    summary = {
+    return {
         "objects": len(planned),
         "toProcess": len(work),
         "renditions": sum(len(p.renditions) for p in work),
-        "complete": sum(1 for p in planned if not p.renditions and not p.rejected),
+        "complete": sum(
+            1 for p in planned if not p.renditions and not p.rejected and not p.skipped
+        ),
         "rejected": sum(1 for p in planned if p.rejected),
+        "skipped": sum(1 for p in planned if p.skipped),
     }
+
+
+def _plan_table(planned: list[Planned], prefix: str, only_missing: bool) -> Table:
+    what = "missing renditions" if only_missing else "renditions to make"
+    table = Table(title=f"Backfill of {prefix} (dry run)", title_justify="left")
+    table.add_column("object", no_wrap=True)
+    table.add_column("size", justify="right")
+    table.add_column(what, overflow="fold")
+    for p in planned:
+        if p.skipped:
+            cell = f"[dim]skipped: {_SKIP_REASONS[p.skipped]}[/]"
+        elif p.rejected:
+            cell = f"[red]would be dead-lettered[/]: {p.rejected}"
+        elif p.renditions:  # names here; the keys are in --json
+            cell = ", ".join(r["name"] for r in p.renditions)
+        else:
+            cell = "[green]none: all made from this version[/]"
+        table.add_row(p.key, display.size(p.size), cell)
+    return table
+
+
+def _dry_run(args: argparse.Namespace, target: Target, prefix: str) -> int:
+    planned = plan(target, prefix, args.only_missing)
+    summary = _summary(planned)
     if args.json:
         display.print_json(
             {
@@ -157,27 +205,19 @@ def _dry_run(args: argparse.Namespace, target: Target, prefix: str) -> int:
         )
         return OK
     con = display.console()
-    what = "missing renditions" if args.only_missing else "renditions to make"
-    table = Table(title=f"Backfill of {prefix} (dry run)", title_justify="left")
-    table.add_column("object", no_wrap=True)
-    table.add_column("size", justify="right")
-    table.add_column(what, overflow="fold")
-    for p in planned:
-        if p.rejected:
-            cell = f"[red]would be dead-lettered[/]: {p.rejected}"
-        elif p.renditions:  # names here; the keys are in --json
-            cell = ", ".join(r["name"] for r in p.renditions)
-        else:
-            cell = "[green]none: all made from this version[/]"
-        table.add_row(p.key, display.size(p.size), cell)
     if planned:
-        con.print(table)
+        con.print(_plan_table(planned, prefix, args.only_missing))
     con.print(
         f"{summary['objects']} object(s) under {prefix}: {summary['toProcess']} need renditions "
         f"({summary['renditions']} renditions), {summary['complete']} complete"
         + (
             f", {summary['rejected']} would be dead-lettered (not images)"
             if summary["rejected"]
+            else ""
+        )
+        + (
+            f", {summary['skipped']} skipped (an upload would not start the pipeline)"
+            if summary["skipped"]
             else ""
         )
         + ". Nothing was started."

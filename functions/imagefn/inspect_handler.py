@@ -18,8 +18,11 @@ limit and that the pixels decode, and plans the renditions::
 Two more inputs share the same checks:
 
 * backfill, one listed object: ``{"object": {"bucket", "key"}, "onlyMissing": bool,
-  "execution": ...}``; with onlyMissing, renditions already written from this version of
-  the original (their ``source-etag`` metadata matches) are left out of the plan;
+  "execution": ...}``; a key an upload notification would not have let through (outside
+  the upload prefix, another suffix) is skipped (``"skipped": "prefix"|"suffix"``, no
+  renditions); with onlyMissing, renditions already written from this version of the
+  original (their ``source-etag`` metadata matches) are left out of the plan. Both rules
+  are imagefn.plan's, which `imagepipe backfill --dry-run` uses too;
 * removal (deleteDerivatives): ``{"records": [...], "removed": true, "execution": ...}``
   with one S3 ObjectRemoved record; returns ``{"source": {bucket, key}, "derivatives":
   [{"Key": ...}, ...], "execution"}``, every key a rendition of it may have.
@@ -50,15 +53,8 @@ from botocore.exceptions import ClientError  # type: ignore[import-untyped, unus
 
 from .env import env_int
 from .errors import BAD_EVENT, ImageRejected
-from .imaging import (
-    HEADER_BYTES,
-    check_byte_size,
-    key_stem,
-    peek_image,
-    plan_rendition,
-    validate_image,
-)
-from .plan import derivative_keys, stale_keys
+from .imaging import HEADER_BYTES, check_byte_size, key_stem, peek_image, validate_image
+from .plan import derivative_keys, renditions_to_make, skip_reason
 from .renditions import Rendition, parse_renditions
 from .transient import transient_aws_errors
 
@@ -75,9 +71,9 @@ MAX_INPUT_BYTES: Final = env_int("MAX_INPUT_BYTES", 50 * 1024 * 1024)
 MAX_INPUT_PIXELS: Final = env_int("MAX_INPUT_PIXELS", 40_000_000)
 UPLOAD_PREFIX: Final = os.environ.get("UPLOAD_PREFIX", "uploads/")
 # What the bucket notification lets through; a backfill lists everything, so it applies
-# the same filter itself. Empty: every key.
+# the same filter itself (imagefn.plan.skip_reason). Empty: every key.
 ALLOWED_SUFFIXES: Final = tuple(
-    s.strip().lower() for s in os.environ.get("ALLOWED_SUFFIXES", "").split(",") if s.strip()
+    s.strip() for s in os.environ.get("ALLOWED_SUFFIXES", "").split(",") if s.strip()
 )
 DESTINATION_BUCKET: Final = os.environ.get("DESTINATION_BUCKET", "")
 METRICS_NAMESPACE: Final = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "ImagePipeline")
@@ -186,15 +182,17 @@ def _listed_object(event: Mapping[str, Any]) -> tuple[str, str]:
     return str(target["bucket"]), str(target["key"])
 
 
-def _already_made(planned: Mapping[str, Any], etag: str) -> bool:
-    """Whether this rendition exists, written from this version of the original."""
+def _made_from(key: str) -> str | None:
+    """The version of the original a rendition was written from (its `source-etag`
+    metadata), None if it does not exist."""
     try:
-        head = s3.head_object(Bucket=DESTINATION_BUCKET, Key=planned["key"])
+        head = s3.head_object(Bucket=DESTINATION_BUCKET, Key=key)
     except ClientError as err:
         if err.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
-            return False
+            return None
         raise
-    return bool(head.get("Metadata", {}).get("source-etag") == etag)
+    made_from = head.get("Metadata", {}).get("source-etag")
+    return str(made_from) if made_from is not None else None
 
 
 def inspect(event: Any) -> dict[str, Any]:
@@ -204,9 +202,17 @@ def inspect(event: Any) -> dict[str, Any]:
     backfill = isinstance(event, Mapping) and "object" in event
     bucket, key = _listed_object(event) if backfill else object_from_event(event)
     logger.thread_safe_append_keys(bucket=bucket, key=key)
-    if backfill and ALLOWED_SUFFIXES and not key.lower().endswith(ALLOWED_SUFFIXES):
+    skipped = (
+        skip_reason(key, upload_prefix=UPLOAD_PREFIX, allowed_suffixes=ALLOWED_SUFFIXES)
+        if backfill
+        else None  # an upload got here through the notification's own filters
+    )
+    if skipped:
         # Not something an upload of this name would have processed: nothing to make.
-        return {"source": {"bucket": bucket, "key": key}, "renditions": [], "skipped": "suffix"}
+        return {"source": {"bucket": bucket, "key": key}, "renditions": [], "skipped": skipped}
+    only_missing = backfill and event.get("onlyMissing") is True
+    if only_missing and not DESTINATION_BUCKET:
+        raise RuntimeError("onlyMissing needs the DESTINATION_BUCKET environment variable")
     head = s3.head_object(Bucket=bucket, Key=key)
     size = int(head["ContentLength"])
     etag = str(head["ETag"]).strip('"')
@@ -219,18 +225,13 @@ def inspect(event: Any) -> dict[str, Any]:
             "content type differs from the bytes",
             extra={"declared": declared, "actual": info.media_type},
         )
-    stem = key_stem(key, UPLOAD_PREFIX)
-    planned = []
-    for rendition in RENDITIONS:
-        plan = plan_rendition(rendition, source_format=info.format, stem=stem)
-        # Resize deletes these after writing, so an overwrite that changes the source's
-        # format leaves no rendition of the old version behind.
-        plan["staleKeys"] = stale_keys(rendition, stem, plan["key"])
-        planned.append(plan)
-    if backfill and event.get("onlyMissing") is True:
-        if not DESTINATION_BUCKET:
-            raise RuntimeError("onlyMissing needs the DESTINATION_BUCKET environment variable")
-        planned = [p for p in planned if not _already_made(p, etag)]
+    planned = renditions_to_make(
+        RENDITIONS,
+        source_format=info.format,
+        stem=key_stem(key, UPLOAD_PREFIX),
+        etag=etag,
+        made_from=_made_from if only_missing else None,
+    )
     return {
         "source": {
             "bucket": bucket,

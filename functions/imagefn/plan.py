@@ -1,10 +1,12 @@
-"""Which keys belong to an original: pure naming rules shared by inspect's modes."""
+"""Which keys belong to an original, and what a backfill does with a listed key: pure
+rules shared by Inspect's modes and the `imagepipe backfill` CLI (no AWS calls here)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Literal
 
-from .imaging import ORIGINAL_KEPT, output_format, rendition_key
+from .imaging import ORIGINAL_KEPT, output_format, plan_rendition, rendition_key
 from .renditions import Rendition
 
 
@@ -33,3 +35,62 @@ def stale_keys(rendition: Rendition, stem: str, current_key: str) -> list[str]:
     that the current one no longer writes (only format "original" has any: an overwrite
     that changes the source's format changes the rendition's extension)."""
     return [k for k in derivative_keys([rendition], stem) if k != current_key]
+
+
+# --------------------------------------------------------------------------------------
+# What a backfill does with one listed object. Inspect (the Lambda) and `imagepipe
+# backfill --dry-run` (the CLI) both call these, so the dry run plans what the run does.
+
+Skip = Literal["prefix", "suffix"]
+"""Why a listed key is not processed: it is not under the upload prefix, or its suffix is
+not one the upload notification lets through."""
+
+
+def suffix_variants(allowed_suffixes: Iterable[str]) -> list[str]:
+    """Each allowed suffix as the upload notification matches it: S3's suffix filters are
+    case-sensitive, so the pipeline filters on the lower- and the upper-case spelling
+    ('.jpg' and '.JPG'; not '.Jpg')."""
+    variants: list[str] = []
+    for suffix in allowed_suffixes:
+        for variant in (suffix.lower(), suffix.upper()):
+            if variant not in variants:
+                variants.append(variant)
+    return variants
+
+
+def skip_reason(key: str, *, upload_prefix: str, allowed_suffixes: Sequence[str]) -> Skip | None:
+    """Why a backfill leaves `key` alone, or None when it processes it: exactly the keys an
+    upload notification would have started an execution for are processed. An empty
+    prefix or suffix list filters nothing."""
+    if upload_prefix and not key.startswith(upload_prefix):
+        return "prefix"
+    if allowed_suffixes and not key.endswith(tuple(suffix_variants(allowed_suffixes))):
+        return "suffix"
+    return None
+
+
+def renditions_to_make(
+    renditions: Iterable[Rendition],
+    *,
+    source_format: str,
+    stem: str,
+    etag: str,
+    made_from: Callable[[str], str | None] | None = None,
+) -> list[dict[str, Any]]:
+    """The renditions this version of an original still needs, as Resize receives them.
+
+    Every rendition, unless `made_from` is given (a backfill with onlyMissing): then only
+    those whose key it does not report as written from `etag`. `made_from(key)` is the
+    `source-etag` metadata Resize stored on that rendition, None if it does not exist;
+    reading it is the caller's (S3) business, so this stays pure.
+    """
+    planned: list[dict[str, Any]] = []
+    for rendition in renditions:
+        plan = plan_rendition(rendition, source_format=source_format, stem=stem)
+        # Resize deletes these after writing, so an overwrite that changes the source's
+        # format leaves no rendition of the old version behind.
+        plan["staleKeys"] = stale_keys(rendition, stem, plan["key"])
+        if made_from is not None and made_from(plan["key"]) == etag:
+            continue
+        planned.append(plan)
+    return planned

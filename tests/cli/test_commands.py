@@ -341,7 +341,7 @@ def test_backfill_dry_run_lists_what_is_missing(
     assert objects["gone.jpg"]["renditions"] == [{"name": "thumb", "key": f"thumb/{sub}gone.webp"}]
     assert objects["junk.jpg"]["rejected"].startswith("not_an_image:")
     assert doc["summary"] == {
-        "objects": 3, "toProcess": 1, "renditions": 1, "complete": 1, "rejected": 1
+        "objects": 3, "toProcess": 1, "renditions": 1, "complete": 1, "rejected": 1, "skipped": 0
     }  # fmt: skip
 
     everything = run(capsys, *local("backfill", "--prefix", sub, "--dry-run", "--json")).json()
@@ -386,6 +386,64 @@ def test_backfill_wait_remakes_the_missing_rendition(
     assert [s["name"] for s in shown["states"]] == ["Process existing images"]
     [map_run] = shown["mapRuns"]
     assert map_run["itemCounts"]["total"] == 2
+
+
+def test_backfill_dry_run_plans_exactly_what_the_backfill_makes(
+    served: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Keys no upload would process (another suffix, a suffix in mixed case) are skipped by
+    both; a non-image is rejected by both; only-missing plans exactly the keys written."""
+    stack = served.stack
+    s3 = stack.clients.client("s3")
+    sub = fresh_prefix()
+    base = stack.settings.upload_prefix + sub
+    write(tmp_path / "e" / "a.jpg", samples.jpeg(400, 300, seed=21))
+    write(tmp_path / "e" / "B.JPG", samples.jpeg(300, 400, seed=22))
+    write(tmp_path / "e" / "fake.png", b"%PDF-1.4 not an image")
+    run(capsys, *local("upload", str(tmp_path / "e"), "--prefix", sub, "--wait"))
+    # Not started by the upload notification (S3 matches '.jpg' and '.JPG' only).
+    s3.put_object(Bucket=stack.source_bucket, Key=base + "c.Jpg", Body=samples.jpeg(90, 90))
+    s3.put_object(Bucket=stack.source_bucket, Key=base + "notes.txt", Body=b"plain text")
+    # a.jpg lost every rendition; B.JPG only its thumb, the others are marked to show
+    # whether the backfill rewrites them.
+    etag_b = s3.head_object(Bucket=stack.source_bucket, Key=base + "B.JPG")["ETag"].strip('"')
+    for key in stack.objects(stack.destination_bucket):
+        if f"/{sub}" not in key:
+            continue
+        if key.startswith("thumb/") or f"/{sub}a." in key:
+            s3.delete_object(Bucket=stack.destination_bucket, Key=key)
+        else:
+            s3.put_object(
+                Bucket=stack.destination_bucket,
+                Key=key,
+                Body=b"kept",
+                Metadata={"source-etag": etag_b},
+            )
+
+    dry = run(capsys, *local("backfill", "--prefix", sub, "--only-missing", "--dry-run", "--json"))
+    assert dry.code == 0, dry.err
+    planned = {o["key"].removeprefix(base): o for o in dry.json()["objects"]}
+    # notes.txt is not dead-lettered: the backfill never reads it.
+    assert {k for k, o in planned.items() if o["rejected"]} == {"fake.png"}
+    assert {k: o["skipped"] for k, o in planned.items()} == {
+        "a.jpg": None, "B.JPG": None, "c.Jpg": "suffix", "fake.png": None, "notes.txt": "suffix"
+    }  # fmt: skip
+    planned_keys = {r["key"] for o in planned.values() for r in o["renditions"]}
+    names = [r.name for r in stack.settings.renditions]
+    assert {k.split("/", 1)[0] for k in planned_keys if f"/{sub}B." in k} == {"thumb"}
+    assert len(planned_keys) == len(names) + 1
+
+    result = run(capsys, *local("backfill", "--prefix", sub, "--only-missing", "--wait", "--json"))
+    assert result.code == 1  # fake.png is dead-lettered
+    items = result.json()["items"]
+    summary = dry.json()["summary"]
+    assert (items["total"], items["failed"]) == (summary["objects"], summary["rejected"])
+    written = {
+        key
+        for key in stack.objects(stack.destination_bucket)
+        if f"/{sub}" in key and stack.read(stack.destination_bucket, key) != b"kept"
+    }
+    assert written == planned_keys
 
 
 def test_backfill_with_a_bad_object_exits_1(

@@ -163,3 +163,27 @@ def test_a_backfill_skips_keys_an_upload_would_not_have_processed(
         assert skipped["renditions"] == [] and skipped["skipped"] == "suffix"
         kept = inspect.handler(backfill_event("uploads/UPPER.JPG", False), FakeContext())
         assert len(kept["renditions"]) == len(RENDITIONS)  # suffixes match in any case
+
+
+def test_a_backfill_skips_what_no_upload_notification_would_let_through(
+    aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, jpeg_photo: bytes
+) -> None:
+    """S3 matches the lower- and upper-case suffix only, and the upload prefix: so does a
+    backfill (a listing started without the prefix, a '.Jpg'), without reading the object."""
+    monkeypatch.setenv("ALLOWED_SUFFIXES", ".jpg,.png")
+    import boto3
+    from moto import mock_aws
+
+    from .conftest import _fresh_handlers
+
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="eu-west-1")
+        s3.create_bucket(
+            Bucket=SOURCE_BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+        )
+        inspect, _ = _fresh_handlers()
+        # Not in the bucket: a skip must not HEAD or GET it.
+        for key, reason in [("uploads/Mixed.Jpg", "suffix"), ("elsewhere/a.jpg", "prefix")]:
+            skipped = inspect.handler(backfill_event(key, True), FakeContext())
+            assert (skipped["renditions"], skipped["skipped"]) == ([], reason)
+            assert skipped["source"] == {"bucket": SOURCE_BUCKET, "key": key}
