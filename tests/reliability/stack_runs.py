@@ -11,6 +11,7 @@ from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
+from unittest.mock import patch
 
 from imagefn.imaging import key_stem
 from imagepipe.local import faults, samples
@@ -186,6 +187,20 @@ def backup_bucket_missing(stack: LocalStack) -> Iterator[str]:
         )
 
 
+@contextmanager
+def s3_unmodelled_error(
+    operation: faults.S3Operation, code: str, status: int, **where: str
+) -> Iterator[faults.Fault]:
+    """A permanent S3 error whose code no SDK model names: the SDK integration reports it
+    as S3.S3Exception, the status only in the cause (faults.s3_error knows the codes the
+    pipeline meets; this adds one for the test)."""
+    with (
+        patch.dict(faults.S3_STATUS, {code: status}),
+        faults.s3_error(operation, code, times=None, **where) as fault,
+    ):
+        yield fault
+
+
 ALWAYS: Final = 10_000
 """A Lambda fault's `times` that stands for every call (lambda_runtime counts down)."""
 
@@ -269,6 +284,16 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
             "put_object", "AccessDenied", times=None, **_renditions_of(s, k)
         ),
         "FAILED",
+    ),
+    Scenario(
+        "s3-copy-412",
+        "S3 CopyObject PreconditionFailed (412) into the backup bucket, permanent",
+        lambda s, k: s3_unmodelled_error(
+            "copy_object", "PreconditionFailed", 412, bucket=s.backup_bucket, key=k
+        ),
+        "FAILED",
+        # S3.S3Exception, like a SlowDown, but the 4xx in its cause dead-letters it at once.
+        failures=("S3.S3Exception",),
     ),
     Scenario(
         "sns-not-found",
