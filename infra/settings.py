@@ -17,6 +17,7 @@ from typing import Any, Final, Literal
 import yaml
 
 from imagefn.renditions import Rendition, RenditionError, parse_renditions
+from infra import asl, durations
 
 PROJECT: Final = "imagepipeline"
 PROJECT_DIR: Final = Path(__file__).resolve().parent.parent
@@ -213,6 +214,12 @@ def settings_from_mapping(values: Mapping[str, Any]) -> Settings:
             except (ValueError, TypeError, json.JSONDecodeError) as err:
                 raise ConfigError(name, str(err)) from None
     settings = Settings(**fields)
+    _check_together(settings)
+    return settings
+
+
+def _check_together(settings: Settings) -> None:
+    """Rules between keys, after each key is valid on its own."""
     if 0 < settings.backup_transition_days < 30:
         raise ConfigError(
             "backupTransitionDays", "must be 0 or at least 30 (S3's minimum for STANDARD_IA)"
@@ -227,7 +234,33 @@ def settings_from_mapping(values: Mapping[str, Any]) -> Settings:
             f"must be greater than backupTransitionDays ({settings.backup_transition_days}) "
             "or 0 to keep backups forever",
         )
-    return settings
+    _check_express_duration(settings)
+
+
+def _check_express_duration(settings: Settings) -> None:
+    """An Express execution stops at 5 minutes without running any Catch, so an upload
+    that ran out of time would be lost with no dead letter: refuse a Lambda timeout that
+    the retries of an Express workflow's definition could take past the limit."""
+    if settings.workflow_type != "EXPRESS":
+        return
+    workload = durations.Workload(
+        settings.lambda_timeout_seconds, len(settings.renditions), settings.map_max_concurrency
+    )
+    limit = durations.EXPRESS_LIMIT_SECONDS
+    files = [asl.DEFINITION_FILE] + ([asl.REMOVAL_FILE] if settings.delete_derivatives else [])
+    for path in files:
+        worst = durations.definition_seconds(path, workload)
+        if worst <= limit:
+            continue
+        longest = min(durations.longest_lambda_timeout(p, workload, limit) for p in files)
+        fix = f"use at most {longest}" if longest else "no timeout is short enough"
+        raise ConfigError(
+            "lambdaTimeoutSeconds",
+            f"{settings.lambda_timeout_seconds} is too long for workflowType EXPRESS: with "
+            f"every retry in statemachine/{path.name} an execution can run {worst:.0f} s, "
+            f"past Express's {limit} s limit, and a timed-out Express execution skips every "
+            f"Catch (no dead letter); {fix}, or set workflowType STANDARD",
+        )
 
 
 def load_settings() -> Settings:

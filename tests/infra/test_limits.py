@@ -1,0 +1,112 @@
+"""Settings refuse, before any resource exists, what AWS would refuse or break on."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra import asl, durations
+from infra.settings import ConfigError, settings_from_mapping
+
+# --- Express workflows: the 5-minute limit ------------------------------------------------
+
+
+def test_a_retrier_used_up_waits_its_capped_backoffs() -> None:
+    retriers = [
+        {"MaxAttempts": 4, "IntervalSeconds": 1, "BackoffRate": 2.0, "MaxDelaySeconds": 5},
+        {"MaxAttempts": 2, "IntervalSeconds": 3, "BackoffRate": 1.0},
+    ]
+    assert durations.retry_waits(retriers) == (6, 1 + 2 + 4 + 5 + 3 + 3)
+
+
+def test_the_worst_case_is_the_longest_path_with_every_retry() -> None:
+    machine = {
+        "StartAt": "Call",
+        "States": {
+            "Call": {
+                "Type": "Task",
+                "Resource": durations.LAMBDA_INVOKE,
+                "Retry": [{"ErrorEquals": ["X"], "MaxAttempts": 2, "IntervalSeconds": 1}],
+                "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Slow"}],
+                "Next": "Each",
+            },
+            "Each": {
+                "Type": "Map",
+                "MaxConcurrency": "${MapMaxConcurrency}",
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "INLINE"},
+                    "StartAt": "One",
+                    "States": {
+                        "One": {"Type": "Task", "Resource": durations.LAMBDA_INVOKE, "End": True}
+                    },
+                },
+                "End": True,
+            },
+            "Slow": {"Type": "Wait", "Seconds": 100, "End": True},
+        },
+    }
+    workload = durations.Workload(10, map_items=5, map_max_concurrency=2)
+    # Call: 3 attempts of 10 s + waits of 1 and 2; then the longer of the Map (3 waves
+    # of 10 s) and the Wait (100 s).
+    assert durations.longest_seconds(machine, workload) == 3 * 10 + 1 + 2 + 100
+
+
+def test_the_retries_are_read_from_the_definition_file(tmp_path: Path) -> None:
+    """No second copy of the retry policy: change the file, the worst case follows."""
+    workload = durations.Workload(5, map_items=3, map_max_concurrency=10)
+    before = durations.definition_seconds(asl.DEFINITION_FILE, workload)
+    machine = json.loads(asl.DEFINITION_FILE.read_text())
+    machine["States"]["Inspect upload"]["Retry"][1]["MaxAttempts"] += 1
+    changed = tmp_path / "pipeline.asl.json"
+    changed.write_text(json.dumps(machine))
+    # One more attempt of 5 s, and one more backoff (1 x 2^3 s).
+    assert durations.definition_seconds(changed, workload) == before + 5 + 8
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"workflowType": "EXPRESS"},
+        {"workflowType": "EXPRESS", "lambdaTimeoutSeconds": 30},
+        {"workflowType": "EXPRESS", "lambdaTimeoutSeconds": 8, "deleteDerivatives": True},
+    ],
+)
+def test_express_refuses_a_lambda_timeout_the_retries_can_take_past_5_minutes(
+    values: dict[str, Any],
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        settings_from_mapping(values)
+    message = str(caught.value)
+    assert message.startswith("imagepipeline:lambdaTimeoutSeconds: "), message
+    assert "workflowType EXPRESS" in message and "300" in message, message
+    assert "use at most 7" in message, message  # the longest the upload workflow allows
+    assert "\n" not in message
+
+
+def test_express_takes_a_short_enough_timeout_and_standard_any() -> None:
+    fits = settings_from_mapping({"workflowType": "EXPRESS", "lambdaTimeoutSeconds": 7})
+    workload = durations.Workload(7, 3, fits.map_max_concurrency)
+    assert durations.definition_seconds(asl.DEFINITION_FILE, workload) <= 300
+    assert settings_from_mapping({"workflowType": "STANDARD", "lambdaTimeoutSeconds": 900})
+
+
+def test_express_counts_renditions_beyond_the_map_concurrency_as_waves() -> None:
+    renditions = [{"name": f"r{i}", "width": 10, "height": 10} for i in range(4)]
+    with pytest.raises(ConfigError, match="lambdaTimeoutSeconds"):
+        settings_from_mapping(
+            {
+                "workflowType": "EXPRESS",
+                "lambdaTimeoutSeconds": 7,
+                "mapMaxConcurrency": 1,
+                "renditions": renditions,
+            }
+        )
+
+
+def test_the_removal_workflow_is_checked_too() -> None:
+    workload = durations.Workload(12, 3, 10)
+    assert durations.definition_seconds(asl.REMOVAL_FILE, workload) <= 300
+    assert durations.longest_lambda_timeout(asl.REMOVAL_FILE, workload, 300) == 12
