@@ -48,7 +48,8 @@ def test_every_part_is_created(deployed: Deployed) -> None:
     assert len(deployed.of_type("aws:pipes/pipe:Pipe")) == 1
     assert len(deployed.of_type(STATE_MACHINE)) == 2  # uploads, backfill
     assert len(deployed.of_type("aws:lambda/layerVersion:LayerVersion")) == 1
-    assert len(deployed.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")) == 2
+    # The DLQ, and four ways to end badly for each state machine (tests/infra/test_alarms.py).
+    assert len(deployed.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")) == 1 + 4 * 2
     component = deployed.one("imagepipeline:index:ImagePipeline")
     assert component.name == "imagepipe-dev"
     # Children are named after the component.
@@ -336,7 +337,7 @@ def test_alarms_watch_the_dlq_and_failed_executions(deployed: Deployed) -> None:
     assert dlq["metricName"] == "ApproximateNumberOfMessagesVisible"
     assert dlq["dimensions"] == {"QueueName": deployed.one(QUEUE, "-dlq").outputs["name"]}
     assert dlq["threshold"] == 0 and dlq["comparisonOperator"] == "GreaterThanThreshold"
-    failed = deployed.one("aws:cloudwatch/metricAlarm:MetricAlarm", "-failed-executions").inputs
+    failed = deployed.one("aws:cloudwatch/metricAlarm:MetricAlarm", "-workflow-failed").inputs
     assert failed["metricName"] == "ExecutionsFailed"
     assert failed["dimensions"] == {"StateMachineArn": deployed.outputs["state_machine_arn"]}
     assert dlq["alarmActions"] == failed["alarmActions"] == [alarm_topic]
