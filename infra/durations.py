@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -42,7 +42,7 @@ class Workload:
     """The value of a MaxConcurrency placeholder."""
 
 
-def retry_waits(retriers: list[Mapping[str, Any]]) -> tuple[int, float]:
+def retry_waits(retriers: Sequence[Mapping[str, Any]]) -> tuple[int, float]:
     """(retries, seconds waited before them) when every retrier is used up."""
     retries, waited = 0, 0.0
     for retrier in retriers:
