@@ -20,6 +20,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from imagefn.plan import suffix_variants
 from imagepipe import display
 from imagepipe.commands import rendition_lines
 from imagepipe.executions import ExecutionInfo, Follower, follow
@@ -75,6 +76,9 @@ def _sub_prefix(prefix: str) -> str:
 def collect(paths: list[Path], target: Target, prefix: str) -> list[Upload]:
     """What to upload: each FILE by its name, each DIR's images by their path in it."""
     allowed = target.settings.allowed_suffixes
+    # Exactly the names the upload notification starts an execution for (case-sensitive
+    # filters on the lower- and upper-case spelling): `x.Jpg` would start nothing.
+    suffixes = tuple(suffix_variants(allowed))
     base = target.upload_prefix + _sub_prefix(prefix)
     uploads: list[Upload] = []
     for path in paths:
@@ -83,7 +87,7 @@ def collect(paths: list[Path], target: Target, prefix: str) -> list[Upload]:
                 p
                 for p in path.rglob("*")
                 if p.is_file()
-                and p.suffix.lower() in allowed
+                and p.name.endswith(suffixes)
                 and not any(part.startswith(".") for part in p.relative_to(path).parts)
             )
             if not found:
@@ -95,11 +99,12 @@ def collect(paths: list[Path], target: Target, prefix: str) -> list[Upload]:
                 rel = posixpath.join(*file.relative_to(path).parts)
                 uploads.append(Upload(file, base + rel, file.stat().st_size))
         elif path.is_file():
-            if path.suffix.lower() not in allowed:
+            if not path.name.endswith(suffixes):
                 raise OpsError(
                     USAGE,
-                    f"{path}: the stack only processes names ending in {' '.join(allowed)} "
-                    "(allowedSuffixes); rename it or change the stack's config",
+                    f"{path}: the stack only processes names ending in {' '.join(suffixes)} "
+                    "(allowedSuffixes, matched in lower or upper case as S3's notification "
+                    "filters match them); rename it or change the stack's config",
                 )
             uploads.append(Upload(path, base + path.name, path.stat().st_size))
         else:

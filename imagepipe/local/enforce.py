@@ -34,6 +34,7 @@ from imagepipe.local import access
 LOG: Final = logging.getLogger(__name__)
 _MARK: Final = "_imagepipe_enforced"
 _definitions: dict[str, str] = {}  # state machine ARN -> the definition deployed (not moto's copy)
+_roles: dict[str, str] = {}  # state machine ARN -> the role it runs as
 
 _JSON_DENIED: Final = {
     # service: (HTTP status, error code, JSON protocol content type)
@@ -44,9 +45,11 @@ _JSON_DENIED: Final = {
 }
 
 
-def register_definition(state_machine_arn: str, definition: str) -> None:
-    """The definition as deployed: moto runs a locally adapted copy (see moto_compatible)."""
+def register_state_machine(state_machine_arn: str, definition: str, role_arn: str) -> None:
+    """A state machine of the stack: its definition as deployed (moto runs a locally
+    adapted copy, see moto_compatible) and the role its integrations run as."""
     _definitions[state_machine_arn] = definition
+    _roles[state_machine_arn] = role_arn
 
 
 def denied_response(
@@ -223,36 +226,21 @@ def _install_api_hook() -> None:
 # -- moto's Step Functions interpreter ----------------------------------------------------
 
 
-def _state_machine_of(role_arn: str) -> str:
-    """The state machine that runs as `role_arn` (each has a role of its own here)."""
-    account = role_arn.split(":")[4]
-    for arn in _definitions:
-        machine = _machine(arn) if arn.split(":")[4] == account else None
-        if machine is not None and getattr(machine, "roleArn", None) == role_arn:
-            return arn
-    return f"arn:aws:states:*:{account}:stateMachine:*"
-
-
-def _machine(arn: str) -> Any:
-    from moto.stepfunctions.models import stepfunctions_backends
-
-    account, region = arn.split(":")[4], arn.split(":")[3]
-    try:
-        return stepfunctions_backends[account][region].describe_state_machine(arn)
-    except Exception:
-        return None
+def _state_machine_of(role_arn: str) -> str | None:
+    """The deployed state machine that runs as `role_arn` (each has a role of its own)."""
+    return next((arn for arn, role in _roles.items() if role == role_arn), None)
 
 
 def _signed_boto_client_for(original: Any) -> Any:
     def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
         role_arn = getattr(state_credentials, "role_arn", None)
-        if not role_arn or not access.enabled():
+        machine = _state_machine_of(role_arn) if role_arn else None
+        # Only the stack's own state machines (registered when deployed) run as their
+        # role; one a test made directly in moto keeps moto's behaviour.
+        if not role_arn or machine is None or not access.enabled():
             return original(region, service, state_credentials)
         session = access.session_for(
-            role_arn,
-            service="states.amazonaws.com",
-            source_arn=_state_machine_of(role_arn),
-            region=region,
+            role_arn, service="states.amazonaws.com", source_arn=machine, region=region
         )
         import boto3  # type: ignore[import-untyped, unused-ignore]
         from botocore.config import Config  # type: ignore[import-untyped, unused-ignore]

@@ -670,7 +670,7 @@ class MotoMocks(pulumi.runtime.Mocks):
             }
         arn = self.clients.client("stepfunctions").create_state_machine(**params)["stateMachineArn"]
         # IAM checks that moto's copy cannot show (e.g. EXPRESS map children) read the original.
-        enforce.register_definition(arn, inputs["definition"])
+        enforce.register_state_machine(arn, inputs["definition"], inputs["roleArn"])
         return arn, {"arn": arn, "name": name, "status": "ACTIVE"}
 
     def _pipe(self, logical: str, inputs: Inputs) -> tuple[str, Outputs]:

@@ -73,6 +73,21 @@ def test_outputs_for_people(served: Any, capsys: pytest.CaptureFixture[str]) -> 
     assert "imagepipe upload ./photo.jpg --wait --local" in result.out
 
 
+def test_upload_refuses_a_mixed_case_suffix_the_notification_would_not_start(
+    served: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """S3's suffix filters are case-sensitive ('.jpg', '.JPG'): 'x.Jpg' would upload and
+    start nothing, and --wait would wait for an execution that never comes."""
+    mixed = write(tmp_path / "x.Jpg", samples.jpeg(64, 64))
+    result = run(capsys, *local("upload", str(mixed), "--wait"))
+    assert result.code == 2, result.out
+    assert "rename it" in result.err
+    folder = tmp_path / "only-mixed"
+    write(folder / "y.Png", samples.jpeg(64, 64))
+    result = run(capsys, *local("upload", str(folder)))
+    assert result.code == 2 and "no images in it" in result.err
+
+
 def test_upload_wait_reports_renditions_and_dead_letter_reasons(
     served: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
