@@ -2,11 +2,14 @@
 
 import pulumi
 
+from infra.names import component_name
 from infra.pipeline import ImagePipeline, ImagePipelineArgs
 from infra.settings import load_settings
 
+# Settings checks the stack name against every resource name it derives, by the same
+# component_name, before any resource exists.
 settings = load_settings()
-pipeline = ImagePipeline(f"imagepipe-{pulumi.get_stack()}", ImagePipelineArgs(settings=settings))
+pipeline = ImagePipeline(component_name(pulumi.get_stack()), ImagePipelineArgs(settings=settings))
 
 pulumi.export("sourceBucket", pipeline.source_bucket)
 pulumi.export("destinationBucket", pipeline.destination_bucket)

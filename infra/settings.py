@@ -18,6 +18,8 @@ import yaml
 
 from imagefn.renditions import Rendition, RenditionError, parse_renditions
 from infra import asl, durations
+from infra.names import StackNameError as StackNameError  # re-exported: load_settings raises it
+from infra.names import check_stack_name
 
 PROJECT: Final = "imagepipeline"
 PROJECT_DIR: Final = Path(__file__).resolve().parent.parent
@@ -263,8 +265,13 @@ def _check_express_duration(settings: Settings) -> None:
         )
 
 
-def load_settings() -> Settings:
-    """Read and validate the current Pulumi stack's config (inside a Pulumi program)."""
+def load_settings(stack: str | None = None) -> Settings:
+    """Read and validate the current Pulumi stack's config (inside a Pulumi program), and
+    the stack's name (by default the current stack's) against every name it derives.
+
+    Raises ConfigError naming a bad key, or StackNameError naming the resource name that
+    AWS would refuse and its limit.
+    """
     import pulumi
 
     config = pulumi.Config(PROJECT)
@@ -280,7 +287,9 @@ def load_settings() -> Settings:
                 values[name] = raw  # let the validator say what is wrong with it
         else:
             values[name] = raw
-    return settings_from_mapping(values)
+    settings = settings_from_mapping(values)
+    check_stack_name(stack or pulumi.get_stack(), delete_derivatives=settings.delete_derivatives)
+    return settings
 
 
 def _is_string_key(name: str) -> bool:
