@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,11 +9,10 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import iam
+from infra.environment import environments
 from infra.packaging import Artifact, build_function_archive, build_layer
 from infra.settings import Settings
 from infra.storage import Buckets
-
-SERVICE = "imagepipe"
 
 
 @dataclass(frozen=True)
@@ -24,28 +22,6 @@ class Functions:
     layer: aws.lambda_.LayerVersion
     log_groups: tuple[aws.cloudwatch.LogGroup, ...]
     roles: tuple[aws.iam.Role, ...]
-
-
-def function_environment(settings: Settings, **extra: Any) -> dict[str, Any]:
-    """Environment shared by both functions; Powertools reads the POWERTOOLS_* keys."""
-    return {
-        "POWERTOOLS_SERVICE_NAME": SERVICE,
-        "POWERTOOLS_METRICS_NAMESPACE": "ImagePipeline",
-        "POWERTOOLS_LOG_LEVEL": "INFO",
-        "UPLOAD_PREFIX": settings.upload_prefix,
-        **extra,
-    }
-
-
-def inspect_environment(settings: Settings, destination_bucket: Any) -> dict[str, Any]:
-    return function_environment(
-        settings,
-        DESTINATION_BUCKET=destination_bucket,
-        ALLOWED_SUFFIXES=",".join(settings.allowed_suffixes),
-        RENDITIONS=json.dumps([r.to_dict() for r in settings.renditions], separators=(",", ":")),
-        MAX_INPUT_BYTES=str(settings.max_input_bytes),
-        MAX_INPUT_PIXELS=str(settings.max_input_pixels),
-    )
 
 
 def create_functions(
@@ -137,12 +113,14 @@ def create_functions(
             opts=pulumi.ResourceOptions(parent=parent, depends_on=[policy]),
         )
 
+    # The same maps settings measured against Lambda's 4 KB limit.
+    environment = environments(settings, buckets.destination.bucket)
     inspect = function(
         "inspect",
         inspect_role,
         inspect_policy,
         inspect_logs,
-        inspect_environment(settings, buckets.destination.bucket),
+        environment["inspect"],
         "Sniffs an upload's real format, checks its limits and plans the renditions",
     )
     resize = function(
@@ -150,11 +128,7 @@ def create_functions(
         resize_role,
         resize_policy,
         resize_logs,
-        function_environment(
-            settings,
-            DESTINATION_BUCKET=buckets.destination.bucket,
-            MAX_INPUT_PIXELS=str(settings.max_input_pixels),
-        ),
+        environment["resize"],
         "Makes one rendition of an upload and writes it to the renditions bucket",
     )
     return Functions(

@@ -17,7 +17,7 @@ from typing import Any, Final, Literal
 import yaml
 
 from imagefn.renditions import Rendition, RenditionError, parse_renditions
-from infra import asl, durations
+from infra import asl, durations, environment
 from infra.names import StackNameError as StackNameError  # re-exported: load_settings raises it
 from infra.names import check_stack_name
 
@@ -237,6 +237,24 @@ def _check_together(settings: Settings) -> None:
             "or 0 to keep backups forever",
         )
     _check_express_duration(settings)
+    _check_environment_size(settings)
+
+
+def _check_environment_size(settings: Settings) -> None:
+    """Lambda refuses a function whose variables together pass 4 KB; RENDITIONS grows
+    with each rendition. Measured on the maps the program deploys, with the longest
+    bucket name S3 allows standing in for the renditions bucket's, not yet known."""
+    for kind, variables in environment.environments(settings, "x" * 63).items():
+        size = environment.size_bytes(variables)
+        if size > environment.LIMIT_BYTES:
+            raise ConfigError(
+                "renditions",
+                f"{len(settings.renditions)} renditions make the {kind.capitalize()} "
+                f"function's environment {size} bytes (RENDITIONS alone is "
+                f"{len(variables.get('RENDITIONS', ''))} characters), and Lambda allows "
+                f"{environment.LIMIT_BYTES} for all of a function's variables together: "
+                "use fewer renditions or shorter names",
+            )
 
 
 def _check_express_duration(settings: Settings) -> None:

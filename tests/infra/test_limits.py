@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from infra import asl, durations
+from infra import asl, durations, environment
 from infra.settings import ConfigError, settings_from_mapping
 
 # --- Express workflows: the 5-minute limit ------------------------------------------------
@@ -110,3 +110,39 @@ def test_the_removal_workflow_is_checked_too() -> None:
     workload = durations.Workload(12, 3, 10)
     assert durations.definition_seconds(asl.REMOVAL_FILE, workload) <= 300
     assert durations.longest_lambda_timeout(asl.REMOVAL_FILE, workload, 300) == 12
+
+
+# --- Lambda environment: 4 KB for all of a function's variables ----------------------------
+
+
+def many_renditions(count: int, name_length: int = 20) -> list[dict[str, Any]]:
+    return [
+        {"name": f"{i:03d}".ljust(name_length, "x"), "width": 100 + i, "height": 100}
+        for i in range(count)
+    ]
+
+
+def test_too_many_renditions_for_a_lambda_environment_are_refused() -> None:
+    with pytest.raises(ConfigError) as caught:
+        settings_from_mapping({"renditions": many_renditions(40)})
+    message = str(caught.value)
+    assert message.startswith("imagepipeline:renditions: "), message
+    assert "4096" in message and "Inspect" in message, message
+
+
+def test_the_size_is_measured_on_the_environment_the_program_deploys(deploy_with: Any) -> None:
+    """The check and the program build the variables with one function: what the check
+    measured is what the functions get, and a stack near the limit deploys."""
+    settings = settings_from_mapping({"renditions": many_renditions(28)})
+    deployed = deploy_with(settings)
+    for kind in ("inspect", "resize"):
+        fn = deployed.one("aws:lambda/function:Function", f"-{kind}")
+        variables = fn.inputs["environment"]["variables"]
+        assert (
+            variables == environment.environments(settings, variables["DESTINATION_BUCKET"])[kind]
+        )
+        assert environment.size_bytes(variables) <= environment.LIMIT_BYTES
+
+
+def test_size_is_the_compact_json_lambda_measures() -> None:
+    assert environment.size_bytes({"A": "1", "B": 'x"y'}) == len('{"A":"1","B":"x\\"y"}')
