@@ -5,10 +5,13 @@ import pulumi
 from infra.names import component_name
 from infra.pipeline import ImagePipeline, ImagePipelineArgs
 from infra.settings import load_settings
+from infra.tags import apply_stack_tags
 
 # Settings checks the stack name against every resource name it derives, by the same
 # component_name, before any resource exists.
 settings = load_settings()
+# Every taggable resource registered from here on gets the stack's tags.
+apply_stack_tags(pulumi.get_stack(), settings.tags)
 pipeline = ImagePipeline(component_name(pulumi.get_stack()), ImagePipelineArgs(settings=settings))
 
 pulumi.export("sourceBucket", pipeline.source_bucket)

@@ -20,6 +20,7 @@ from typing import Final
 COMPONENT_PREFIX: Final = "imagepipe-"
 AUTONAME_SUFFIX: Final = "-xxxxxxx"  # Pulumi's: '-' and 7 random hex digits
 PREFIX_SUFFIX: Final = "x" * 26  # the AWS provider's unique suffix for a name_prefix
+STACK_TAG: Final = "imagepipe:stack"  # on every taggable resource (infra/tags.py)
 
 
 def component_name(stack: str) -> str:

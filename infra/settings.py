@@ -9,6 +9,7 @@ Pulumi CLI does, for the tools that run without it (the local stack, `imagepipe 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +19,8 @@ import yaml
 
 from imagefn.renditions import Rendition, RenditionError, parse_renditions
 from infra import asl, durations, environment
+from infra.names import STACK_TAG, check_stack_name
 from infra.names import StackNameError as StackNameError  # re-exported: load_settings raises it
-from infra.names import check_stack_name
 
 PROJECT: Final = "imagepipeline"
 PROJECT_DIR: Final = Path(__file__).resolve().parent.parent
@@ -156,11 +157,32 @@ def _renditions(value: Any) -> tuple[Rendition, ...]:
         raise ValueError(str(err)) from None
 
 
+# What every AWS service here accepts in a tag: letters, digits, spaces and _ . : / = + - @
+# https://docs.aws.amazon.com/tag-editor/latest/userguide/tagging.html#tag-conventions
+_TAG_TEXT: Final = re.compile(r"[\w .:/=+\-@]*")
+# AWS allows 50 user tags per resource; the program adds imagepipe:stack to every one.
+MAX_TAGS: Final = 49
+
+
 def _tags(value: Any) -> Mapping[str, str]:
     if not isinstance(value, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in value.items()
     ):
         raise ValueError("must be a mapping of string tag names to string values")
+    if len(value) > MAX_TAGS:
+        raise ValueError(f"at most {MAX_TAGS} tags (AWS allows 50, the stack adds one)")
+    for key, text in value.items():
+        if key == STACK_TAG:
+            raise ValueError(f"{STACK_TAG} is set by the program to the stack's name")
+        if key.lower().startswith("aws:"):
+            raise ValueError(f"tag {key!r}: names starting with aws: are reserved by AWS")
+        if not 1 <= len(key) <= 128 or len(text) > 256:
+            raise ValueError(f"tag {key!r}: names take 1 to 128 characters, values up to 256")
+        if not (_TAG_TEXT.fullmatch(key) and _TAG_TEXT.fullmatch(text)):
+            raise ValueError(
+                f"tag {key!r}: only letters, digits, spaces and _ . : / = + - @ are "
+                "characters every AWS service accepts"
+            )
     return dict(value)
 
 
