@@ -21,10 +21,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from imagepipe.executions import ExecutionInfo as Execution
 from imagepipe.local.samples import Sample, demo_samples
 from imagepipe.local.stack import (
     DeadLetter,
-    Execution,
     LocalStack,
     Notification,
     deploy_local,

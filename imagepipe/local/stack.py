@@ -24,8 +24,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
+from imagepipe.executions import ExecutionInfo
 from imagepipe.local import enforce, lambda_runtime, moto_fixes
-from imagepipe.local.clients import Clients
+from imagepipe.local.clients import FAKE_CREDENTIALS, Clients
 from imagepipe.local.mocks import (
     CreatedResource,
     MotoMocks,
@@ -35,7 +36,7 @@ from imagepipe.local.mocks import (
 )
 from imagepipe.local.pipe import PipePoller, PollResult, pipe_configs
 from imagepipe.messages import DeadLetter as DeadLetter  # re-exported for the demo
-from imagepipe.messages import s3_key_of
+from imagepipe.target import Target
 from infra.settings import Settings
 
 # moto runs state machines (its Step Functions interpreter) only when asked to.
@@ -54,30 +55,6 @@ def _json(text: Any) -> Any:
         return json.loads(text)
     except ValueError:
         return text
-
-
-@dataclass(frozen=True)
-class Execution:
-    """One execution as DescribeExecution tells it, with the parsed input and output."""
-
-    arn: str
-    name: str
-    status: str
-    started: datetime
-    stopped: datetime | None
-    input: Any
-    output: Any
-    error: str | None
-    cause: str | None
-
-    @property
-    def key(self) -> str | None:
-        """The uploaded object that started it."""
-        return s3_key_of(self.input)
-
-    @property
-    def seconds(self) -> float | None:
-        return (self.stopped - self.started).total_seconds() if self.stopped else None
 
 
 @dataclass(frozen=True)
@@ -279,18 +256,22 @@ class LocalStack:
             if not (result.started or result.filtered):
                 return started
 
-    def describe(self, arn: str) -> Execution:
-        e = self.clients.client("stepfunctions").describe_execution(executionArn=arn)
-        return Execution(
-            arn=e["executionArn"],
-            name=e["name"],
-            status=e["status"],
-            started=e["startDate"],
-            stopped=e.get("stopDate"),
-            input=_json(e.get("input")),
-            output=_json(e.get("output")),
-            error=e.get("error"),
-            cause=e.get("cause"),
+    def describe(self, arn: str) -> ExecutionInfo:
+        """The execution as the CLI models it (one model of an execution everywhere)."""
+        description = self.clients.client("stepfunctions").describe_execution(executionArn=arn)
+        return ExecutionInfo.from_description(description)
+
+    def target(self) -> Target:
+        """This stack as the `imagepipe` commands see any stack: outputs, settings and
+        clients (in-process moto, or the server `serve` runs)."""
+        return Target(
+            stack=self.stack,
+            local=True,
+            region=self.clients.region,
+            outputs=dict(self.outputs),
+            settings=self.settings,
+            endpoint=self.clients.endpoint_url,
+            credentials=dict(FAKE_CREDENTIALS),
         )
 
     def state_machine_arn_of(self, kind: str) -> str:
@@ -304,7 +285,7 @@ class LocalStack:
                     return str(machine["stateMachineArn"])
         raise KeyError(f"no {kind} state machine")
 
-    def executions(self) -> list[Execution]:
+    def executions(self) -> list[ExecutionInfo]:
         """Every execution of the upload state machine (stateMachineArn), oldest first."""
         sfn = self.clients.client("stepfunctions")
         arns: list[str] = []

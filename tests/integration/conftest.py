@@ -11,9 +11,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from imagepipe.executions import ExecutionInfo
 from imagepipe.local import lambda_runtime
 from imagepipe.local.pipe import PollResult
-from imagepipe.local.stack import Execution, LocalStack, local_stack
+from imagepipe.local.stack import LocalStack, local_stack
 
 # What the first poll after deploying found, per test module (see `stack`).
 DEPLOY_POLLS: dict[str, PollResult] = {}
@@ -40,7 +41,7 @@ def fresh_key(stack: LocalStack, name: str) -> str:
     return stack.upload_key(f"{uuid.uuid4().hex[:8]}/{name}")
 
 
-def execution_for(stack: LocalStack, key: str) -> Execution:
+def execution_for(stack: LocalStack, key: str) -> ExecutionInfo:
     """The one execution started for `key` (fails if there are none or several)."""
     found = [e for e in stack.executions() if e.key == key]
     assert len(found) == 1, f"expected one execution for {key!r}, got {len(found)}"
