@@ -23,3 +23,10 @@ pulumi.export("executionsConsoleUrl", pipeline.executions_console_url)
 pulumi.export("deadLetterQueueUrl", pipeline.dead_letter_queue_url)
 pulumi.export("topicArn", pipeline.topic_arn)
 pulumi.export("uploadCommand", pipeline.upload_command)
+if pipeline.removal_state_machine_arn is not None:
+    pulumi.export("removalStateMachineArn", pipeline.removal_state_machine_arn)
+# What the imagepipe commands need to know of the stack's config: from the outputs, they
+# never read Pulumi.<stack>.yaml (which may not be on the operator's machine).
+pulumi.export("uploadPrefix", settings.upload_prefix)
+pulumi.export("allowedSuffixes", list(settings.allowed_suffixes))
+pulumi.export("renditions", [r.to_dict() for r in settings.renditions])

@@ -20,15 +20,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
+from imagepipe.local import state as _local_state
+from imagepipe.local.state import state_file
 from infra.settings import PROJECT_DIR, ConfigError, Settings, settings_from_mapping
 
 # Exit codes of the operating commands (also in docs/cli.md).
@@ -39,7 +40,7 @@ NO_STACK: Final = 3  # stack not found, not deployed, no local stack running, bu
 AWS_ERROR: Final = 4  # credentials, permissions, network, throttling, any other AWS error
 INTERNAL: Final = 5  # a bug in imagepipe: please report it
 
-STATE_VERSION: Final = 1
+STATE_VERSION: Final = _local_state.STATE_VERSION
 DEFAULT_ENDPOINT: Final = "http://127.0.0.1:5000"
 
 # Stack output -> (command-line flag, environment variable). Flags beat variables, which
@@ -74,40 +75,12 @@ class OpsError(Exception):
 # -- the local stack's state file ------------------------------------------------------
 
 
-def state_dir() -> Path:
-    """Where `imagepipe local serve` writes its state file: $IMAGEPIPE_STATE_DIR, or
-    `.imagepipe/` in the project folder (so every command finds it from any folder)."""
-    configured = os.environ.get("IMAGEPIPE_STATE_DIR", "").strip()
-    return Path(configured) if configured else PROJECT_DIR / ".imagepipe"
-
-
-def state_file(stack: str, directory: Path | None = None) -> Path:
-    return (directory or state_dir()) / f"local-{stack}.json"
-
-
-def write_state(path: Path, document: Mapping[str, Any]) -> Path:
-    """Write the state file atomically (a reader never sees half of it)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".json.partial")
-    partial.write_text(json.dumps({"version": STATE_VERSION, **document}, indent=2) + "\n")
-    partial.replace(path)
-    return path
-
-
 def read_state(stack: str, directory: Path | None = None) -> dict[str, Any]:
-    path = state_file(stack, directory)
-    hint = f"start it with `imagepipe local serve --stack {stack}`"
+    """The running local stack's state file (imagepipe.local.state), as an OpsError."""
     try:
-        document = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise OpsError(
-            NO_STACK, f"no local stack {stack!r} is running ({path} is missing): {hint}"
-        ) from None
-    except (OSError, ValueError) as err:
-        raise OpsError(NO_STACK, f"cannot read {path} ({err}): {hint}") from None
-    if not isinstance(document, dict) or document.get("version") != STATE_VERSION:
-        raise OpsError(NO_STACK, f"{path} was written by another version of imagepipe: {hint}")
-    return document
+        return _local_state.read_state(stack, directory)
+    except _local_state.StateFileError as err:
+        raise OpsError(NO_STACK, str(err)) from None
 
 
 def settings_document(settings: Settings) -> dict[str, Any]:
@@ -119,15 +92,7 @@ def settings_document(settings: Settings) -> dict[str, Any]:
     }
 
 
-def _reachable(endpoint: str, timeout: float = 1.0) -> bool:
-    parts = urlsplit(endpoint)
-    host = parts.hostname or "127.0.0.1"
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
+_reachable = _local_state.reachable
 
 
 # -- Pulumi ----------------------------------------------------------------------------

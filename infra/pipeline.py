@@ -33,6 +33,7 @@ class ImagePipeline(pulumi.ComponentResource):
     backup_bucket: pulumi.Output[str]
     state_machine_arn: pulumi.Output[str]
     backfill_state_machine_arn: pulumi.Output[str]
+    removal_state_machine_arn: pulumi.Output[str] | None
     executions_console_url: pulumi.Output[str]
     dead_letter_queue_url: pulumi.Output[str]
     topic_arn: pulumi.Output[str]
@@ -61,6 +62,7 @@ class ImagePipeline(pulumi.ComponentResource):
         self.backup_bucket = buckets.backup.bucket
         self.state_machine_arn = workflow.state_machine.arn
         self.backfill_state_machine_arn = workflow.backfill.arn
+        self.removal_state_machine_arn = workflow.removal.arn if workflow.removal else None
         self.executions_console_url = pulumi.Output.all(region, workflow.state_machine.arn).apply(
             lambda v: (
                 f"https://{v[0]}.console.aws.amazon.com/states/home?region={v[0]}"
@@ -79,6 +81,7 @@ class ImagePipeline(pulumi.ComponentResource):
                 "backup_bucket": self.backup_bucket,
                 "state_machine_arn": self.state_machine_arn,
                 "backfill_state_machine_arn": self.backfill_state_machine_arn,
+                "removal_state_machine_arn": self.removal_state_machine_arn,
                 "executions_console_url": self.executions_console_url,
                 "dead_letter_queue_url": self.dead_letter_queue_url,
                 "topic_arn": self.topic_arn,

@@ -163,7 +163,7 @@ def conditions_hold(conditions: Mapping[str, Mapping[str, Any]] | None, context:
 def _principal_matches(principal: Any, request: Request) -> bool:
     """Whether a resource policy's Principal names this role directly (or everyone).
 
-    The account (`123456789012` or `arn:aws:iam::123456789012:root`) does not name the
+    The account (`<account id>` or `arn:aws:iam::<account id>:root`) does not name the
     role: in a resource policy it delegates the decision to the account's IAM policies.
     """
     if principal == "*":

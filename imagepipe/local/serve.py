@@ -33,8 +33,11 @@ from imagepipe.local import lambda_runtime
 from imagepipe.local.clients import FAKE_CREDENTIALS, Clients
 from imagepipe.local.mocks import stack_config
 from imagepipe.local.stack import MOTO_CONFIG, LocalStack, deploy_local
+from imagepipe.local.state import AlreadyServedError, claim, state_file, write_state
 
 LOG: Final = logging.getLogger(__name__)
+# The stack outputs that carry the config the commands use (exported by __main__.py).
+CONFIG_OUTPUTS: Final = ("uploadPrefix", "allowedSuffixes", "renditions")
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -76,33 +79,22 @@ class LocalServer:
         return f"http://{self.host}:{self.port}"
 
     def state(self) -> dict[str, Any]:
-        """What the operating commands need to find and use this stack."""
-        from imagepipe.target import settings_document
-
+        """What the operating commands need to find and use this stack: its outputs
+        (which carry the config the commands use) and where to reach it."""
         s = self.stack
-        machines: dict[str, str | None] = {}
-        for kind in ("backfill", "removal"):
-            try:
-                machines[kind] = s.state_machine_arn_of(kind)
-            except KeyError:
-                machines[kind] = None
         return {
             "stack": s.stack,
             "endpoint": self.endpoint,
             "region": s.clients.region,
             "pid": os.getpid(),
             "outputs": dict(s.outputs),
-            "backfillStateMachineArn": machines["backfill"],
-            "removalStateMachineArn": machines["removal"],
             "ingestQueueUrl": s.ingest_queue_url,
             "notificationsQueueUrl": s.notifications_queue_url,
-            "config": settings_document(s.settings),
+            "config": {k: s.outputs[k] for k in CONFIG_OUTPUTS if k in s.outputs},
         }
 
     def write_state(self, directory: Path | None = None) -> Path:
         """Write the state file (removed again by `stop`); returns its path."""
-        from imagepipe.target import state_file, write_state
-
         self.state_path = write_state(state_file(self.stack.stack, directory), self.state())
         return self.state_path
 
@@ -169,6 +161,7 @@ def start_server(
             f"imagepipe local serve needs moto's server ({err}): pip install 'moto[server]'"
         ) from err
 
+    claim(stack_name)  # one server per stack: a second one is refused, not a takeover
     region = stack_config(stack_name).get("aws:region", "us-east-1")
     endpoint = f"http://{host}:{port}"
     # ThreadedMotoServer only logs a failed bind, and the deploy below would then go to
@@ -252,7 +245,7 @@ def serve(stack_name: str = "dev", host: str = "127.0.0.1", port: int = 5000) ->
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
     try:
         local = start_server(stack_name, host, port)
-    except PortInUseError as err:
+    except (PortInUseError, AlreadyServedError) as err:
         print(f"imagepipe local serve: {err}", file=sys.stderr, flush=True)
         return 1
     # `kill` (SIGTERM) stops it like Ctrl-C, so the state file goes away with it.

@@ -15,7 +15,6 @@ moto is process-global: one in-process LocalStack at a time (close it before the
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -275,15 +274,12 @@ class LocalStack:
         )
 
     def state_machine_arn_of(self, kind: str) -> str:
-        """The ARN of the `kind` ("backfill", "removal") state machine: the one named
-        `...-<kind>`, or `...-<kind>-<auto-name suffix>`."""
-        sfn = self.clients.client("stepfunctions")
-        pattern = re.compile(rf".*-{re.escape(kind)}(-[0-9a-f]{{7}})?")
-        for page in sfn.get_paginator("list_state_machines").paginate():
-            for machine in page["stateMachines"]:
-                if pattern.fullmatch(machine["name"]):
-                    return str(machine["stateMachineArn"])
-        raise KeyError(f"no {kind} state machine")
+        """The ARN of the `kind` ("backfill", "removal") state machine, from the stack's
+        outputs (KeyError when the stack has none, e.g. removal without deleteDerivatives)."""
+        arn = self.outputs.get(f"{kind}StateMachineArn")
+        if not arn:
+            raise KeyError(f"no {kind} state machine")
+        return str(arn)
 
     def executions(self) -> list[ExecutionInfo]:
         """Every execution of the upload state machine (stateMachineArn), oldest first."""

@@ -53,3 +53,29 @@ def test_an_upload_over_http_is_processed() -> None:
     finally:
         local.stop()
     assert {k: os.environ.get(k) for k in before} == before
+
+
+def test_a_second_server_for_the_same_stack_is_refused(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It used to take the state file over: stopping it then left the first server
+    running but unreachable for the commands."""
+    from imagepipe.local.state import AlreadyServedError, read_state
+
+    monkeypatch.setenv("IMAGEPIPE_STATE_DIR", str(tmp_path))
+    first = start_server("dev", port=free_port())
+    try:
+        first.write_state()
+        with pytest.raises(AlreadyServedError, match="already served at " + first.endpoint):
+            start_server("dev", port=free_port())
+        assert read_state("dev")["endpoint"] == first.endpoint
+        # What the commands need of the stack comes from its outputs, not a guess.
+        outputs = read_state("dev")["outputs"]
+        assert outputs["backfillStateMachineArn"].endswith("-backfill")
+        assert outputs["uploadPrefix"] == first.stack.settings.upload_prefix
+        assert outputs["renditions"] == [r.to_dict() for r in first.stack.settings.renditions]
+    finally:
+        first.stop()
+    # Once the first is gone, its state file is too, and the stack may be served again.
+    second = start_server("dev", port=free_port())
+    second.stop()
