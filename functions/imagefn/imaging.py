@@ -17,10 +17,17 @@ Every function raises ImageRejected, and nothing else, for bad input bytes.
 
 Decisions worth knowing
   * Accepted: JPEG (and MPO, its multi-picture variant, reported as JPEG), PNG (APNG:
-    first frame), GIF, WebP, AVIF. TIFF, BMP, ICO, PSD, HEIC and other real image formats
-    are ``unsupported_format``; anything else (SVG, PDF, HTML, text, ZIP, video) is
-    ``not_an_image``. The format always comes from the bytes, never from a file name.
-  * Only ``Image.open(..., formats=ACCEPTED_FORMATS)``: Pillow never tries another plugin.
+    first frame), GIF, WebP, AVIF, HEIF/HEIC (the primary image; through pillow-heif).
+    TIFF, BMP, ICO, PSD and other real image formats are ``unsupported_format``; anything
+    else (SVG, PDF, HTML, text, ZIP, video) is ``not_an_image``. The format always comes
+    from the bytes, never from a file name.
+  * Only ``Image.open(..., formats=...)`` with the formats the sniffed bytes may be:
+    Pillow never tries another plugin. pillow-heif is imported and registered (for HEIF
+    only, with thumbnails, depth and auxiliary images off) when the first HEIF arrives, so
+    other inputs do not pay for its import at cold start.
+  * HEIF orientation: libheif applies the container's rotation and mirror (irot, imir)
+    while decoding, and the HEIF spec makes those authoritative over EXIF, so a HEIF's
+    EXIF orientation is ignored (pillow-heif resets it too): applied once, never twice.
   * The pixel limit is ours: checked from the header before anything is decoded (for
     WebP even before Pillow opens it, as libwebp allocates the canvas on open). Pillow's
     global Image.MAX_IMAGE_PIXELS is neither relied on nor changed; its hard error
@@ -70,8 +77,15 @@ try:
 except ImportError:  # Pillow built without LittleCMS: CMYK falls back to Pillow's formula
     ImageCms = None  # type: ignore[assignment]
 
-ACCEPTED_FORMATS: Final = ("JPEG", "PNG", "GIF", "WEBP", "AVIF")
+ACCEPTED_FORMATS: Final = ("JPEG", "PNG", "GIF", "WEBP", "AVIF", "HEIF")
 """Pillow format names of the formats the pipeline reads."""
+_PILLOW_FORMATS: Final = ("JPEG", "PNG", "GIF", "WEBP", "AVIF")
+"""Those Pillow reads itself; HEIF comes from pillow-heif's plugin (_register_heif)."""
+HEIF_OPENER_OPTIONS: Final[Mapping[str, Any]] = {
+    "thumbnails": False,  # never render an embedded preview instead of the image
+    "depth_images": False,  # only the primary image is used: do not even list the rest
+    "aux_images": False,
+}
 
 MEDIA_TYPES: Final[Mapping[str, str]] = {
     "JPEG": "image/jpeg",
@@ -79,6 +93,7 @@ MEDIA_TYPES: Final[Mapping[str, str]] = {
     "GIF": "image/gif",
     "WEBP": "image/webp",
     "AVIF": "image/avif",
+    "HEIF": "image/heif",
 }
 EXTENSIONS: Final[Mapping[str, str]] = {
     "JPEG": "jpg",
@@ -86,6 +101,7 @@ EXTENSIONS: Final[Mapping[str, str]] = {
     "GIF": "gif",
     "WEBP": "webp",
     "AVIF": "avif",
+    "HEIF": "heic",
 }
 _REQUESTED_FORMATS: Final[Mapping[str, str]] = {
     "jpeg": "JPEG",
@@ -293,7 +309,6 @@ _OTHER_IMAGES: Final[tuple[tuple[str, Callable[[bytes], bool]], ...]] = (
     ("BMP", _is_bmp),
     ("ICO", _is_icon),
     ("PSD", lambda b: b[:4] == b"8BPS"),
-    ("HEIF", lambda b: bool(_ftyp_brands(b) & _HEIF_BRANDS)),
     ("JPEG 2000", lambda b: b.startswith((b"\0\0\0\x0cjP  \r\n\x87\n", b"\xff\x4f\xff\x51"))),
     ("JPEG XL", lambda b: b.startswith((b"\xff\x0a", b"\0\0\0\x0cJXL \r\n\x87\n"))),
     ("MNG", lambda b: b.startswith((b"\x8aMNG\r\n\x1a\n", b"\x8bJNG\r\n\x1a\n"))),
@@ -321,8 +336,11 @@ def _accepted_by_magic(b: bytes) -> str | None:
         return "GIF"
     if b[:4] == b"RIFF" and b[8:12] == b"WEBP":
         return "WEBP"
-    if _ftyp_brands(b) & _AVIF_BRANDS:
+    brands = _ftyp_brands(b)
+    if brands & _AVIF_BRANDS:  # before HEIF: an AVIF also lists the generic mif1 brand
         return "AVIF"
+    if brands & _HEIF_BRANDS:
+        return "HEIF"
     return None
 
 
@@ -472,6 +490,14 @@ def _oriented(size: tuple[int, int], orientation: int) -> tuple[int, int]:
     return (size[1], size[0]) if orientation >= 5 else size
 
 
+@functools.cache
+def _register_heif() -> None:
+    """pillow-heif's opener, for HEIF only (Pillow reads AVIF itself), on first use."""
+    import pillow_heif
+
+    pillow_heif.register_heif_opener(**HEIF_OPENER_OPTIONS)
+
+
 def _open(data: bytes, max_pixels: int) -> tuple[ImageFile.ImageFile, str]:
     """Open (header only) and check the pixel limit. Caller closes the image."""
     fmt = sniff_format(data)
@@ -480,8 +506,13 @@ def _open(data: bytes, max_pixels: int) -> tuple[ImageFile.ImageFile, str]:
         size = _webp_canvas_size(data)
         if size is not None:
             _check_pixels(size, max_pixels)
+    formats: tuple[str, ...] = _PILLOW_FORMATS
+    if fmt == "HEIF":
+        # libheif reads the boxes (ispe gives the size) on open and decodes only on load.
+        _register_heif()
+        formats = ("HEIF",)
     with _decoding(fmt, max_pixels):
-        im = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+        im = Image.open(io.BytesIO(data), formats=formats)
     actual = "JPEG" if im.format == "MPO" else im.format
     if actual not in ACCEPTED_FORMATS:  # cannot happen with formats=ACCEPTED_FORMATS
         im.close()
@@ -495,7 +526,8 @@ def _open(data: bytes, max_pixels: int) -> tuple[ImageFile.ImageFile, str]:
 
 
 def _source_info(fmt: str, size: tuple[int, int], info: Mapping[Any, Any]) -> SourceInfo:
-    orientation = _orientation(info)
+    # HEIF: libheif has already applied irot/imir, and ``size`` is the displayed size.
+    orientation = 1 if fmt == "HEIF" else _orientation(info)
     width, height = _oriented(size, orientation)
     return SourceInfo(format=fmt, width=width, height=height, orientation=orientation)
 

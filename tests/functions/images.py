@@ -12,6 +12,7 @@ import zipfile
 import zlib
 from typing import Any
 
+import pillow_heif
 from PIL import Image, ImageCms, ImageDraw, ImageOps
 
 RED = (255, 0, 0)
@@ -34,9 +35,45 @@ _INVERSE = {
 
 
 def encode(im: Image.Image, fmt: str, **params: Any) -> bytes:
+    if fmt == "HEIF":
+        return heif(im, **params)
     buffer = io.BytesIO()
     im.save(buffer, fmt, **params)
     return buffer.getvalue()
+
+
+def heif(im: Image.Image, **params: Any) -> bytes:
+    """HEIC written by pillow-heif itself (its standalone API: the Pillow plugin is left
+    for the imaging core to register). ``exif`` with an orientation becomes irot/imir."""
+    buffer = io.BytesIO()
+    pillow_heif.from_pillow(im).save(buffer, **params)
+    return buffer.getvalue()
+
+
+def heif_deep(
+    colour: tuple[int, ...], size: tuple[int, int] = (48, 32), *, bits: int = 10
+) -> bytes:
+    """A lossless 10- or 12-bit HEIC of one 16-bit colour (RGB, or RGBA with 4 values)."""
+    mode = "RGBA;16" if len(colour) == 4 else "RGB;16"
+    raw = struct.pack(f"<{len(colour)}H", *colour) * (size[0] * size[1])
+    previous = pillow_heif.options.SAVE_HDR_TO_12_BIT  # only settable as an option
+    pillow_heif.options.SAVE_HDR_TO_12_BIT = bits == 12
+    try:
+        buffer = io.BytesIO()
+        pillow_heif.from_bytes(mode=mode, size=size, data=raw).save(buffer, quality=-1, chroma=444)
+    finally:
+        pillow_heif.options.SAVE_HDR_TO_12_BIT = previous
+    return buffer.getvalue()
+
+
+def heif_claiming(width: int, height: int) -> bytes:
+    """A valid small HEIC whose ispe box (the image's declared size) says width x height."""
+    # 128x96: a multiple of the coding block, so there is no clap box (clean aperture,
+    # which would set the size instead).
+    data = bytearray(heif(photo((128, 96))))
+    at = data.index(b"ispe")
+    struct.pack_into(">II", data, at + 8, width, height)  # after version and flags
+    return bytes(data)
 
 
 def photo(size: tuple[int, int] = (64, 48)) -> Image.Image:
