@@ -31,11 +31,18 @@ def test_layer_holds_pillow_built_for_lambda(
     assert extensions == [f"python/PIL/_imaging.cpython-{tag}-{machine}-linux-gnu.so"]
     assert any(n.startswith("python/aws_lambda_powertools/") for n in names)
     assert any(n.startswith("python/pillow-13.0.0.dist-info/") for n in names)
+    # HEIF input: pillow-heif's extension and the libheif/libde265 it bundles.
+    heif = [n for n in names if n.startswith("python/_pillow_heif.") and n.endswith(".so")]
+    assert heif == [f"python/_pillow_heif.cpython-{tag}-{machine}-linux-gnu.so"]
+    assert any(n.startswith("python/pillow_heif.libs/libheif") for n in names)
     # boto3 is the runtime's; bytecode would make the zip unreproducible.
     assert not any(n.startswith("python/boto3/") for n in names)
     assert not any(n.endswith(".pyc") for n in names)
     size_mb = artifact.path.stat().st_size / 1e6
     assert size_mb < 50, f"layer is {size_mb:.1f} MB zipped; Lambda's limit is 50 MB"
+    with zipfile.ZipFile(artifact.path) as zf:
+        unzipped_mb = sum(i.file_size for i in zf.infolist()) / 1e6
+    assert unzipped_mb < 250, f"layer is {unzipped_mb:.1f} MB unzipped; Lambda allows 250 MB"
 
 
 @pytest.mark.network
