@@ -24,10 +24,8 @@ isolation beyond the per-function import, X-Ray (Powertools' Tracer stays disabl
 Handler boto3 clients reach moto by themselves in-process (`mock_aws`); in server mode
 the caller sets AWS_ENDPOINT_URL for the process (see `imagepipe.local.serve`).
 
-Fault injection for tests: `inject_fault("fn-name", "Lambda.ServiceException", times=1)`
-makes the next invocations fail the way the Lambda service fails (an API error, which
-Step Functions names `Lambda.<code>`), or with any other name the way a function fails
-(an unhandled exception of that errorType).
+Tests inject Lambda faults from outside (tests/support/faults.py): nothing here exists
+only for them.
 """
 
 from __future__ import annotations
@@ -59,76 +57,12 @@ LOG: Final = logging.getLogger(__name__)
 
 Handler = Callable[[Any, Any], Any]
 
-# Lambda service errors a fault can imitate: API error code -> HTTP status.
-SERVICE_ERRORS: Final = {
-    "ServiceException": 500,
-    "AWSLambdaException": 500,
-    "TooManyRequestsException": 429,
-    "ResourceNotReadyException": 502,
-}
-
 _lock = threading.RLock()  # guards imports (sys.modules, sys.path, os.environ) and state
 _handlers: dict[tuple[str, str, str], Handler] = {}
 _code_dirs: list[Path] = []  # extracted function code, removed by uninstall()
 _log_groups: dict[str, str] = {}
-_faults: list[Fault] = []
 _current = threading.local()  # the invocation log buffer of the running handler, per thread
 _original_invoke: Any = None
-
-
-@dataclass
-class Fault:
-    """Fail the next `remaining` invocations of `function` with `error_type`."""
-
-    function: str
-    error_type: str
-    remaining: int
-    message: str = "injected fault"
-
-    @property
-    def is_service_error(self) -> bool:
-        return self.error_type.startswith("Lambda.")
-
-
-def inject_fault(
-    function: str, error_type: str = "Lambda.ServiceException", times: int = 1, message: str = ""
-) -> Fault:
-    """Make the next `times` invocations of `function` (name or ARN) fail.
-
-    `Lambda.<Code>` (Code in SERVICE_ERRORS) fails the Invoke API call itself, as when the
-    Lambda service has a problem; any other name fails the function with that errorType.
-    """
-    name = function.split(":function:")[-1].split(":")[0]
-    if (
-        error_type.startswith("Lambda.")
-        and error_type.removeprefix("Lambda.") not in SERVICE_ERRORS
-    ):
-        raise ValueError(
-            f"unknown Lambda service error {error_type}; known: {sorted(SERVICE_ERRORS)}"
-        )
-    fault = Fault(name, error_type, times, message or f"injected {error_type}")
-    with _lock:
-        _faults.append(fault)
-    return fault
-
-
-def clear_faults() -> None:
-    with _lock:
-        _faults.clear()
-
-
-def _take_fault(function_name: str, *, service: bool) -> Fault | None:
-    """Use up one pending fault of that kind for the function, if there is one."""
-    with _lock:
-        for fault in _faults:
-            if (
-                fault.function == function_name
-                and fault.remaining > 0
-                and fault.is_service_error == service
-            ):
-                fault.remaining -= 1
-                return fault
-    return None
 
 
 def set_log_group(function_name: str, log_group: str) -> None:
@@ -269,15 +203,6 @@ def load_handler(fn: Any) -> Handler:
         return handler
 
 
-def _service_error(fault: Fault) -> Exception:
-    from moto.core.exceptions import JsonRESTError
-
-    code = fault.error_type.removeprefix("Lambda.")
-    error: Exception = JsonRESTError(code, fault.message)
-    error.code = SERVICE_ERRORS[code]  # type: ignore[attr-defined]  # the HTTP status
-    return error
-
-
 def _write_logs(fn: Any, context: LambdaContext, lines: list[str]) -> None:
     logs = fn.logs_backend
     group = context.log_group_name
@@ -307,12 +232,9 @@ def run(fn: Any, event: Any) -> tuple[Any, bool]:
         timeout_seconds=int(fn.timeout),
     )
     lines: list[str] = [f"START RequestId: {request_id} Version: $LATEST\n"]
-    fault = _take_fault(fn.function_name, service=False)
     outer: list[str] | None = getattr(_current, "buffer", None)  # a function invoking another
     _current.buffer = lines
     try:
-        if fault is not None:
-            raise _injected(fault)
         handler = load_handler(fn)
         result = handler(event, context)
         payload, failed = result, False
@@ -332,20 +254,11 @@ def run(fn: Any, event: Any) -> tuple[Any, bool]:
     return payload, failed
 
 
-def _injected(fault: Fault) -> Exception:
-    """An exception whose class name is the fault's errorType, as a function would raise."""
-    error_class: type[Exception] = type(fault.error_type, (Exception,), {})
-    return error_class(fault.message)
-
-
 def _invoke(fn: Any, body: Any, request_headers: Any, response_headers: Any) -> bytes:
     """Replacement for LambdaFunction.invoke: the Lambda Invoke API's behaviour."""
     event = json.loads(body) if body else {}
     headers = {str(k).lower(): v for k, v in dict(request_headers or {}).items()}
     invocation_type = headers.get("x-amz-invocation-type", "RequestResponse")
-    fault = _take_fault(fn.function_name, service=True)
-    if fault is not None:
-        raise _service_error(fault)
     if invocation_type == "DryRun":
         return b""
     if invocation_type == "Event":
@@ -384,7 +297,7 @@ def install() -> None:
 
 
 def uninstall() -> None:
-    """Give moto its own invoke back and forget loaded handlers and faults."""
+    """Give moto its own invoke back and forget loaded handlers."""
     global _original_invoke, _stdout, _stderr
     function_class = _function_class()
     with _lock:
@@ -398,7 +311,6 @@ def uninstall() -> None:
             sys.stderr = _stderr.fallback
         _stdout = _stderr = None
         _handlers.clear()
-        _faults.clear()
         for code_dir in _code_dirs:
             shutil.rmtree(code_dir, ignore_errors=True)
         _code_dirs.clear()

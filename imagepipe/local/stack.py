@@ -2,7 +2,7 @@
 
 `deploy_local("dev")` starts moto in this process (or uses a moto server, for `serve`),
 routes Lambda invocations to `imagepipe.local.lambda_runtime`, runs the real Pulumi
-program against it (`imagepipe.local.mocks`) and returns a `LocalStack`: the stack's
+program against it (`imagepipe.local.program`, `imagepipe.local.providers`) and returns a `LocalStack`: the stack's
 outputs plus what a person would do with the AWS console and CLI (upload, list
 executions, read histories, the dead-letter queue and the notifications).
 
@@ -26,13 +26,8 @@ from typing import Any, Final
 from imagepipe.executions import ExecutionInfo
 from imagepipe.local import enforce, lambda_runtime, moto_fixes
 from imagepipe.local.clients import FAKE_CREDENTIALS, Clients
-from imagepipe.local.mocks import (
-    CreatedResource,
-    MotoMocks,
-    run_program,
-    settings_for,
-    stack_config,
-)
+from imagepipe.local.program import run_program, settings_for, stack_config
+from imagepipe.local.providers import CreatedResource, MotoMocks
 from imagepipe.local.pipe import PipePoller, PollResult, pipe_configs
 from imagepipe.messages import DeadLetter as DeadLetter  # re-exported for the demo
 from imagepipe.target import Target
@@ -133,7 +128,7 @@ class LocalStack:
         self.clients = clients
         self.outputs = outputs
         self.resources = resources
-        # Local-only changes moto needed in state machine definitions (mocks.moto_compatible).
+        # Local-only changes moto needed in state machine definitions (moto_fixes.moto_compatible).
         self.definition_changes = definition_changes or {}
         self._mock = mock
         self.source_bucket: str = outputs["sourceBucket"]
@@ -169,7 +164,6 @@ class LocalStack:
         """Stop the pipe pollers and, in-process, moto (its data is gone afterwards)."""
         for poller in self.pollers:
             poller.stop()
-        lambda_runtime.clear_faults()
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
@@ -204,12 +198,6 @@ class LocalStack:
                 if function.get("Handler") == handler:
                     return str(function["FunctionName"])
         raise KeyError(f"no function with handler {handler}")
-
-    def inject_fault(
-        self, kind: str, error_type: str = "Lambda.ServiceException", times: int = 1
-    ) -> lambda_runtime.Fault:
-        """Fail the next `times` invocations of the `kind` function (see lambda_runtime)."""
-        return lambda_runtime.inject_fault(self.function_name(kind), error_type, times)
 
     def poll(self) -> PollResult:
         """Run the pipe until the ingest queue is empty (without waiting for executions)."""

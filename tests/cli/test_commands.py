@@ -13,6 +13,7 @@ import pytest
 from imagefn.imaging import EXTENSIONS, output_format
 from imagepipe.local import samples
 from tests.cli.conftest import Result, fresh_prefix, run, write
+from tests.support import faults
 
 pytestmark = pytest.mark.integration
 
@@ -222,7 +223,7 @@ def test_show_a_successful_execution_state_by_state(
     served: Any, capsys: pytest.CaptureFixture[str], photo: Path
 ) -> None:
     sub = fresh_prefix()
-    served.stack.inject_fault("resize", "Lambda.ServiceException", times=1)
+    faults.inject_lambda_fault(served.stack.function_name("resize"), "Lambda.ServiceException")
     run(capsys, *local("upload", str(photo), "--prefix", sub, "--wait"))
     key = served.stack.settings.upload_prefix + sub + "photo.jpg"
 
@@ -286,13 +287,11 @@ def test_show_a_processing_failure_after_retries(
     """A Map whose iterations fail: the failed Resize rows end where they failed, and the
     Catch's states run at the top level again, not inside the Map."""
     sub = fresh_prefix()
-    served.stack.inject_fault("resize", "RuntimeError", times=100)
+    faults.inject_lambda_fault(served.stack.function_name("resize"), "RuntimeError", times=100)
     try:
         upload = run(capsys, *local("upload", str(photo), "--prefix", sub, "--wait", "--json"))
     finally:
-        from imagepipe.local import lambda_runtime
-
-        lambda_runtime.clear_faults()
+        faults.clear()
     assert upload.code == 1
     [item] = upload.json()["uploads"]
     assert item["outcome"] == "failed"

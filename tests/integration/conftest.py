@@ -12,9 +12,9 @@ from collections.abc import Iterator
 import pytest
 
 from imagepipe.executions import ExecutionInfo
-from imagepipe.local import lambda_runtime
 from imagepipe.local.pipe import PollResult
 from imagepipe.local.stack import LocalStack, local_stack
+from tests.support import faults
 
 # What the first poll after deploying found, per test module (see `stack`).
 DEPLOY_POLLS: dict[str, PollResult] = {}
@@ -33,7 +33,7 @@ def stack(request: pytest.FixtureRequest) -> Iterator[LocalStack]:
 @pytest.fixture(autouse=True)
 def _clear_faults() -> Iterator[None]:
     yield
-    lambda_runtime.clear_faults()
+    faults.clear()
 
 
 def fresh_key(stack: LocalStack, name: str) -> str:

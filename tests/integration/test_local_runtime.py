@@ -23,6 +23,7 @@ from moto import mock_aws
 from imagepipe.local import lambda_runtime, moto_fixes
 from imagepipe.local.pipe import PipeConfig, matches, pipe_input, sqs_record
 from infra.workflow import PIPE_FILTER_PATTERN
+from tests.support import faults
 
 pytestmark = pytest.mark.integration
 
@@ -149,8 +150,8 @@ def test_an_exception_is_reported_like_lambda(aws: Any) -> None:
 
 def test_faults_can_be_injected(aws: Any) -> None:
     _function(aws, "flaky", "x")
-    lambda_runtime.inject_fault("flaky", "Lambda.ServiceException", times=1)
-    lambda_runtime.inject_fault("flaky", "Boom", times=1)
+    faults.inject_lambda_fault("flaky", "Lambda.ServiceException", times=1)
+    faults.inject_lambda_fault("flaky", "Boom", times=1)
     client = aws.client("lambda", config=boto3.session.Config(retries={"max_attempts": 0}))
     with pytest.raises(ClientError) as raised:
         client.invoke(FunctionName="flaky", Payload=b"{}")

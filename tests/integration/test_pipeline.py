@@ -15,6 +15,7 @@ from imagepipe.local import samples
 from imagepipe.local.stack import LocalStack
 from infra.settings import Settings
 from tests.integration.conftest import DEPLOY_POLLS, execution_for, fresh_key
+from tests.support import faults
 
 pytestmark = pytest.mark.integration
 
@@ -202,7 +203,7 @@ def test_an_s3_test_event_starts_no_execution(stack: LocalStack) -> None:
     [("resize", "Lambda.ServiceException"), ("inspect", "Lambda.TooManyRequestsException")],
 )
 def test_a_transient_lambda_fault_is_retried(stack: LocalStack, function: str, error: str) -> None:
-    stack.inject_fault(function, error, times=1)
+    faults.inject_lambda_fault(stack.function_name(function), error, times=1)
     key = stack.upload(samples.jpeg(800, 600, seed=51), fresh_key(stack, "flaky.jpg"))
     stack.pump()
 
@@ -220,7 +221,7 @@ def test_a_transient_lambda_fault_is_retried(stack: LocalStack, function: str, e
 
 def test_a_permanent_fault_is_dead_lettered(stack: LocalStack) -> None:
     # An error type no Retry covers, on every attempt: the Map fails, Catch dead-letters it.
-    stack.inject_fault("resize", "RuntimeError", times=100)
+    faults.inject_lambda_fault(stack.function_name("resize"), "RuntimeError", times=100)
     key = stack.upload(samples.jpeg(800, 600, seed=61), fresh_key(stack, "doomed.jpg"))
     stack.pump()
 

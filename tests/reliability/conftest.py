@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from imagepipe.local import faults
 from imagepipe.local.stack import LocalStack, local_stack
 from tests.reliability.corpus import Case, build_corpus, write_corpus
+from tests.support import faults
 
 
 @pytest.fixture(scope="session")

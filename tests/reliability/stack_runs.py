@@ -14,9 +14,11 @@ from typing import Any, Final
 from unittest.mock import patch
 
 from imagefn.imaging import key_stem
-from imagepipe.local import faults, samples
-from imagepipe.local.stack import DeadLetter, Execution, LocalStack
+from imagepipe.executions import ExecutionInfo as Execution
+from imagepipe.local import samples
+from imagepipe.local.stack import DeadLetter, LocalStack
 from tests.reliability.corpus import OK, Case
+from tests.support import faults
 
 PUMP_SECONDS: Final = 600.0
 """A hang guard for waiting on executions, not a performance bound."""
@@ -202,7 +204,7 @@ def s3_unmodelled_error(
 
 
 ALWAYS: Final = 10_000
-"""A Lambda fault's `times` that stands for every call (lambda_runtime counts down)."""
+"""A Lambda fault's `times` that stands for every call (faults.LambdaFault counts down)."""
 
 SCENARIOS: Final[tuple[Scenario, ...]] = (
     Scenario(
@@ -371,7 +373,7 @@ def _counter(fault: Any) -> Any:
 
 
 class _CountedLambdaFault:
-    """lambda_runtime's Fault counts down `remaining`; remember where it started."""
+    """faults.LambdaFault counts down `remaining`; remember where it started."""
 
     def __init__(self, fault: Any) -> None:
         self.fault = fault

@@ -13,7 +13,7 @@ from botocore.config import Config  # type: ignore[import-untyped, unused-ignore
 from botocore.exceptions import ClientError  # type: ignore[import-untyped, unused-ignore]
 from moto import mock_aws
 
-from imagepipe.local import faults
+from tests.support import faults
 
 REGION = "eu-west-1"
 NO_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"})

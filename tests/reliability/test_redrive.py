@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 
 from imagepipe.cli import main
-from imagepipe.local import faults, samples
+from imagepipe.local import samples
 from imagepipe.local.stack import LocalStack
 from imagepipe.messages import DeadLetter, parse_json, pipe_input, sqs_record
 from imagepipe.redrive import Report, plan, redrive, state_machine_of
 from tests.reliability.stack_runs import backup_bucket_missing, observe
+from tests.support import faults
 
 REGION_ARN = "arn:aws:states:eu-west-1:123456789012"
 UPLOAD_MACHINE = f"{REGION_ARN}:stateMachine:imagepipe-dev-abc1234"

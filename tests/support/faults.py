@@ -17,7 +17,8 @@ policy, then the handler or the state machine applies theirs, as against AWS.
 - `stepfunctions_error("start_execution", "ThrottlingException")`: a Step Functions
   API call fails (the pipe's StartExecution, a redrive's).
 - `lambda_error("resize-fn", "Lambda.ServiceException", times=1)`: the Lambda service
-  or the function fails (see `imagepipe.local.lambda_runtime.inject_fault`).
+  fails the Invoke call, or (any other name) the function fails with that errorType;
+  `inject_lambda_fault` is the same without the `with` block.
 
 Faults are process-wide, as moto is: match them to one test's bucket and key (or topic
 message text) when executions run side by side. Leaving the `with` block removes the
@@ -33,8 +34,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 from xml.sax.saxutils import escape
-
-from imagepipe.local import lambda_runtime
 
 S3Operation = Literal["get_object", "put_object", "copy_object", "head_object"]
 
@@ -130,7 +129,8 @@ def clear() -> None:
         for faults in _faults.values():
             faults.clear()
         _unpatch_unused()
-    lambda_runtime.clear_faults()
+    with _lambda_lock:
+        _lambda_faults.clear()
 
 
 def active() -> list[Fault]:
@@ -304,14 +304,132 @@ def stepfunctions_error(
         yield fault
 
 
+# -- Lambda ----------------------------------------------------------------------------
+
+# Lambda service errors a fault can imitate: API error code -> HTTP status.
+LAMBDA_SERVICE_ERRORS: Final = {
+    "ServiceException": 500,
+    "AWSLambdaException": 500,
+    "TooManyRequestsException": 429,
+    "ResourceNotReadyException": 502,
+}
+_MARK: Final = "_imagepipe_fault_hook"
+
+
+@dataclass
+class LambdaFault:
+    """Fail the next `remaining` invocations of `function` with `error_type`."""
+
+    function: str
+    error_type: str
+    remaining: int
+    message: str = "injected fault"
+
+    @property
+    def is_service_error(self) -> bool:
+        return self.error_type.startswith("Lambda.")
+
+
+_lambda_faults: list[LambdaFault] = []
+_lambda_lock = threading.Lock()
+
+
+def _take_lambda_fault(function_name: str, *, service: bool) -> LambdaFault | None:
+    with _lambda_lock:
+        for fault in _lambda_faults:
+            if (
+                fault.function == function_name
+                and fault.remaining > 0
+                and fault.is_service_error == service
+            ):
+                fault.remaining -= 1
+                return fault
+    return None
+
+
+def _lambda_service_error(fault: LambdaFault) -> Exception:
+    from moto.core.exceptions import JsonRESTError
+
+    code = fault.error_type.removeprefix("Lambda.")
+    error: Exception = JsonRESTError(code, fault.message)
+    error.code = LAMBDA_SERVICE_ERRORS[code]  # type: ignore[attr-defined]  # the HTTP status
+    return error
+
+
+def _hook_lambda() -> None:
+    """Put the fault checks in front of the local runtime's Invoke and handlers.
+
+    Invoke: moto's LambdaFunction.invoke (the local runtime's, once installed) raises the
+    service error before anything runs. Handler: the handler the runtime loads raises
+    an exception of the fault's errorType, which the runtime reports as Lambda does.
+    Re-applied on each injection: closing a local stack gives moto its own invoke back.
+    """
+    from moto.awslambda.models import LambdaFunction
+
+    from imagepipe.local import lambda_runtime
+
+    current_invoke: Any = LambdaFunction.invoke
+    if not getattr(current_invoke, _MARK, False):
+
+        def invoke(fn: Any, body: Any, request_headers: Any, response_headers: Any) -> Any:
+            fault = _take_lambda_fault(fn.function_name, service=True)
+            if fault is not None:
+                raise _lambda_service_error(fault)
+            return current_invoke(fn, body, request_headers, response_headers)
+
+        setattr(invoke, _MARK, True)
+        function_class: Any = LambdaFunction
+        function_class.invoke = invoke
+    current_load: Any = lambda_runtime.load_handler
+    if not getattr(current_load, _MARK, False):
+
+        def load_handler(fn: Any) -> Any:
+            handler = current_load(fn)
+
+            def faulty(event: Any, context: Any) -> Any:
+                fault = _take_lambda_fault(fn.function_name, service=False)
+                if fault is not None:
+                    error_class: type[Exception] = type(fault.error_type, (Exception,), {})
+                    raise error_class(fault.message)
+                return handler(event, context)
+
+            return faulty
+
+        setattr(load_handler, _MARK, True)
+        runtime: Any = lambda_runtime
+        runtime.load_handler = load_handler
+
+
+def inject_lambda_fault(
+    function: str, error_type: str = "Lambda.ServiceException", times: int = 1, message: str = ""
+) -> LambdaFault:
+    """Make the next `times` invocations of `function` (name or ARN) fail.
+
+    `Lambda.<Code>` (Code in LAMBDA_SERVICE_ERRORS) fails the Invoke API call itself, as
+    when the Lambda service has a problem; any other name fails the function with that
+    errorType. `clear()` forgets every pending fault.
+    """
+    name = function.split(":function:")[-1].split(":")[0]
+    code = error_type.removeprefix("Lambda.")
+    if error_type.startswith("Lambda.") and code not in LAMBDA_SERVICE_ERRORS:
+        raise ValueError(
+            f"unknown Lambda service error {error_type}; known: {sorted(LAMBDA_SERVICE_ERRORS)}"
+        )
+    _hook_lambda()
+    fault = LambdaFault(name, error_type, times, message or f"injected {error_type}")
+    with _lambda_lock:
+        _lambda_faults.append(fault)
+    return fault
+
+
 @contextmanager
 def lambda_error(
     function: str, error_type: str = "Lambda.ServiceException", *, times: int = 1
-) -> Iterator[lambda_runtime.Fault]:
+) -> Iterator[LambdaFault]:
     """Fail the next `times` invocations of `function` (name or ARN): `Lambda.<Code>` as
     the Lambda service fails, any other name as the function fails."""
-    fault = lambda_runtime.inject_fault(function, error_type, times)
+    fault = inject_lambda_fault(function, error_type, times)
     try:
         yield fault
     finally:
-        fault.remaining = 0  # spent: lambda_runtime skips it
+        fault.remaining = 0  # spent: no longer applies
