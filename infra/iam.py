@@ -263,16 +263,20 @@ def removal_policy(
     )
 
 
-def pipe_policy(ingest_queue_arn: Any, state_machine_arn: Any) -> Document:
-    """The pipe consumes the ingest queue and starts executions of one state machine."""
+def pipe_source_policy(queue_arn: Any) -> Document:
+    """The pipe consumes its queue: what CreatePipe checks before the pipe can run."""
     return document(
         allow(
             "ConsumeIngestQueue",
             ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
-            [ingest_queue_arn],
-        ),
-        allow("StartExecutions", ["states:StartExecution"], [state_machine_arn]),
+            [queue_arn],
+        )
     )
+
+
+def pipe_target_policy(state_machine_arn: Any) -> Document:
+    """The pipe starts executions of one state machine (checked at each invocation)."""
+    return document(allow("StartExecutions", ["states:StartExecution"], [state_machine_arn]))
 
 
 def role(
@@ -284,7 +288,7 @@ def role(
     account_id: Any,
     source_arn: Any = None,
 ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
-    """A role for one service principal with exactly one inline policy.
+    """A role for one service principal with its inline policy (`inline_policy` adds more).
 
     The policy is returned too: whatever validates its permissions at creation time
     (a state machine's log delivery, a pipe's source) must depend on it, not only the role.
@@ -299,9 +303,15 @@ def role(
         ),
         opts=pulumi.ResourceOptions(parent=parent),
     )
-    attached = aws.iam.RolePolicy(
-        f"{name}-policy",
-        aws.iam.RolePolicyArgs(role=created.id, policy=pulumi.Output.json_dumps(policy)),
+    return created, inline_policy(f"{name}-policy", created, policy, parent)
+
+
+def inline_policy(
+    name: str, role: aws.iam.Role, policy: Document, parent: pulumi.Resource
+) -> aws.iam.RolePolicy:
+    """One more inline policy on `role`, created as soon as its ARNs are known."""
+    return aws.iam.RolePolicy(
+        name,
+        aws.iam.RolePolicyArgs(role=role.id, policy=pulumi.Output.json_dumps(policy)),
         opts=pulumi.ResourceOptions(parent=parent),
     )
-    return created, attached

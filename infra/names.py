@@ -112,6 +112,7 @@ def derived_names(stack: str, *, delete_derivatives: bool) -> list[DerivedName]:
         *auto(TOPIC, "processed", "alarms"),
         *auto(ROLE, *roles),
         *auto(ROLE_POLICY, *[f"{r}-policy" for r in roles]),
+        *auto(ROLE_POLICY, *[f"{r}-target-policy" for r in roles if r.endswith("pipe-role")]),
         *auto(FUNCTION, "inspect", "resize"),
         DerivedName(LAYER.kind, f"{base}-pillow", LAYER),
         *prefixed("/aws/lambda/", "inspect", "resize"),

@@ -131,12 +131,23 @@ def _pipe(
     account_id: Any,
     parent: pulumi.Resource,
 ) -> tuple[aws.pipes.Pipe, aws.iam.Role]:
-    role, attached = iam.role(
-        f"{name}-{kind}-pipe-role" if kind else f"{name}-pipe-role",
+    # CreatePipe checks that the role may read the source queue, and the pipe ends
+    # CREATE_FAILED if IAM has not propagated that yet; the provider gives up then (it
+    # waits for RUNNING, it does not retry). So the queue statements depend only on the
+    # role and the queue and exist from the first seconds of a deploy, while the pipe
+    # waits for its state machine, which waits for the layer upload and the functions:
+    # the slowest part of the deploy lies between them. StartExecution is checked only
+    # when the pipe invokes; should it lag, SQS hands the message out again.
+    role_name = f"{name}-{kind}-pipe-role" if kind else f"{name}-pipe-role"
+    role, source_policy = iam.role(
+        role_name,
         service="pipes.amazonaws.com",
-        policy=iam.pipe_policy(queue.arn, state_machine.arn),
+        policy=iam.pipe_source_policy(queue.arn),
         parent=parent,
         account_id=account_id,
+    )
+    target_policy = iam.inline_policy(
+        f"{role_name}-target-policy", role, iam.pipe_target_policy(state_machine.arn), parent
     )
     pipe = aws.pipes.Pipe(
         f"{name}-{kind or 'ingest'}-pipe",
@@ -165,8 +176,9 @@ def _pipe(
                 )
             ),
         ),
-        # The pipe validates it can read the queue when created.
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=[attached]),
+        opts=pulumi.ResourceOptions(
+            parent=parent, depends_on=[source_policy, target_policy, state_machine]
+        ),
     )
     return pipe, role
 

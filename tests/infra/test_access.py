@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pulumi.runtime.mocks import MockMonitor
 
 from infra import asl
+from infra.settings import Settings
 from policy.rules import glob_match
-from tests.infra.conftest import ACCOUNT, REGION, Deployed
+from tests.infra.conftest import ACCOUNT, REGION, Deployed, deploy
 from tests.infra.test_program import BUCKET, _grants, role_policies, statements
 
 
@@ -121,3 +124,67 @@ def test_the_backfill_describes_and_stops_exactly_its_own_executions(
 def test_the_backfill_starts_only_itself(deployed: Deployed) -> None:
     policy = role_policies(deployed)["imagepipe-dev-backfill-role"]
     assert _grants(policy, "states:StartExecution") == [f"{STATES}:stateMachine:{MACHINE}"]
+
+
+# --- the pipe's first deploy -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def registered() -> tuple[Deployed, dict[str, set[str]]]:
+    """The program with removals, and each resource's direct dependencies (by name) as
+    the engine would receive them."""
+    dependencies: dict[str, set[str]] = {}
+    original: Any = MockMonitor.RegisterResource
+
+    def register(self: MockMonitor, request: Any) -> Any:
+        dependencies[request.name] = {urn.split("::")[-1] for urn in request.dependencies}
+        return original(self, request)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(MockMonitor, "RegisterResource", register)
+        deployed = deploy(Settings(delete_derivatives=True))
+    return deployed, dependencies
+
+
+def closure(dependencies: dict[str, set[str]], name: str) -> set[str]:
+    seen: set[str] = set()
+    todo = [name]
+    while todo:
+        for dependency in dependencies.get(todo.pop(), set()) - seen:
+            seen.add(dependency)
+            todo.append(dependency)
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("role", "pipe"), [("pipe-role", "ingest-pipe"), ("removal-pipe-role", "removal-pipe")]
+)
+def test_a_pipe_can_read_its_queue_long_before_it_is_created(
+    registered: tuple[Deployed, dict[str, set[str]]], role: str, pipe: str
+) -> None:
+    """CreatePipe checks the role may read the source queue and the pipe ends
+    CREATE_FAILED if IAM has not propagated it yet (the provider does not retry). So the
+    queue statements depend on nothing but the role and the queue, and the slowest part
+    of the deploy (the layer, the functions, the state machine) lies between them and
+    the pipe; StartExecution, only checked when the pipe invokes, follows the machine."""
+    deployed, dependencies = registered
+    source = f"imagepipe-dev-{role}-policy"
+    target = f"imagepipe-dev-{role}-target-policy"
+    slow = {"imagepipe-dev-pillow", "imagepipe-dev-inspect"}  # the layer upload, a function
+    machine = "imagepipe-dev-removal" if pipe.startswith("removal") else "imagepipe-dev-workflow"
+    assert not closure(dependencies, source) & (slow | {machine})
+    assert {source, target} <= dependencies[f"imagepipe-dev-{pipe}"]
+    assert slow | {machine, source, target} <= closure(dependencies, f"imagepipe-dev-{pipe}")
+
+    policies = {p.name: p.policy() for p in deployed.of_type("aws:iam/rolePolicy:RolePolicy")}
+    queue = deployed.one("aws:pipes/pipe:Pipe", f"-{pipe}").inputs["source"]
+    [reads] = statements(policies[source])
+    assert (sorted(reads["Action"]), reads["Resource"]) == (
+        ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
+        [queue],
+    )
+    [starts] = statements(policies[target])
+    arn = deployed.one(
+        "aws:sfn/stateMachine:StateMachine", machine.removeprefix("imagepipe-dev")
+    ).outputs["arn"]
+    assert (starts["Action"], starts["Resource"]) == (["states:StartExecution"], [arn])

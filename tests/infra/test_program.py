@@ -31,9 +31,15 @@ def as_list(value: Any) -> list[Any]:
 
 
 def role_policies(d: Deployed) -> dict[str, dict[str, Any]]:
-    """role logical name -> its inline policy document."""
+    """role logical name -> its inline policies, as one document."""
     by_id = {f"{r.name}-id": r.name for r in d.of_type(ROLE)}
-    return {by_id[p.inputs["role"]]: p.policy() for p in d.of_type(ROLE_POLICY)}
+    merged: dict[str, dict[str, Any]] = {}
+    for policy in d.of_type(ROLE_POLICY):
+        document = merged.setdefault(
+            by_id[policy.inputs["role"]], {"Version": "2012-10-17", "Statement": []}
+        )
+        document["Statement"] += statements(policy.policy())
+    return merged
 
 
 def definition(d: Deployed) -> dict[str, Any]:

@@ -32,20 +32,30 @@ def role_named(stack: LocalStack, part: str) -> str:
 
 @contextmanager
 def without_statement(stack: LocalStack, role_part: str, sid: str) -> Iterator[None]:
-    """The role's inline policy minus statement `sid`, for the duration."""
+    """The role's inline policy holding statement `sid`, minus it, for the duration."""
     iam = stack.clients.client("iam")
     role = role_named(stack, role_part)
-    [policy_name] = iam.list_role_policies(RoleName=role)["PolicyNames"]
-    document = iam.get_role_policy(RoleName=role, PolicyName=policy_name)["PolicyDocument"]
-    original = document if isinstance(document, str) else json.dumps(document)
+    # A pipe's role has two: its queue statements, its StartExecution (infra/workflow.py).
+    documents = {
+        name: iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+        for name in iam.list_role_policies(RoleName=role)["PolicyNames"]
+    }
+    texts = {n: d if isinstance(d, str) else json.dumps(d) for n, d in documents.items()}
+    [policy_name] = [
+        n for n, t in texts.items() if any(s.get("Sid") == sid for s in json.loads(t)["Statement"])
+    ]
+    original = texts[policy_name]
     parsed = json.loads(original)
     kept = [s for s in parsed["Statement"] if s.get("Sid") != sid]
     assert len(kept) == len(parsed["Statement"]) - 1, f"{role} has no statement {sid}"
-    iam.put_role_policy(
-        RoleName=role,
-        PolicyName=policy_name,
-        PolicyDocument=json.dumps({**parsed, "Statement": kept}),
-    )
+    if kept:
+        iam.put_role_policy(
+            RoleName=role,
+            PolicyName=policy_name,
+            PolicyDocument=json.dumps({**parsed, "Statement": kept}),
+        )
+    else:  # IAM takes no empty policy: the statement was the policy
+        iam.delete_role_policy(RoleName=role, PolicyName=policy_name)
     try:
         yield
     finally:
