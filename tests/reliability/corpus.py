@@ -109,11 +109,16 @@ def base_webp() -> bytes:
     return _encode(photo(320, 240, seed=4), "WEBP", quality=80)
 
 
+def base_heif() -> bytes:
+    return images.heif(photo(320, 240, seed=9), quality=80)
+
+
 BASES: Final[dict[str, tuple[str, Callable[[], bytes]]]] = {
     "jpeg": ("jpg", base_jpeg),
     "png": ("png", base_png),
     "gif": ("gif", base_gif),
     "webp": ("webp", base_webp),
+    "heif": ("heic", base_heif),
 }
 
 
@@ -185,6 +190,22 @@ def gif_with_huge_screen(side: int = 20_000) -> bytes:
 
 def webp_claiming(side: int = 16_383) -> bytes:
     return images.webp_vp8x_header(side, side) + b"\0" * 64
+
+
+def heif_hvcc_garbage() -> bytes:
+    """A HEIC whose hvcC box (the HEVC decoder's parameter sets) is overwritten."""
+    data = bytearray(base_heif())
+    at = data.index(b"hvcC") + 4
+    data[at : at + 32] = random.Random(SEED).randbytes(32)
+    return bytes(data)
+
+
+def heif_mdat_garbage() -> bytes:
+    """A HEIC whose coded image data (the second half of the file) is random bytes."""
+    data = bytearray(base_heif())
+    half = len(data) // 2
+    data[half:] = random.Random(SEED).randbytes(len(data) - half)
+    return bytes(data)
 
 
 def jpeg_claiming(width: int, height: int) -> bytes:
@@ -327,7 +348,7 @@ def _flip(make: Callable[[], bytes], position: int, bit: int) -> bytes:
 def _truncations() -> list[Case]:
     cases = []
     for fmt, (ext, make) in BASES.items():
-        magic_length = {"jpeg": 3, "png": 8, "gif": 6, "webp": 12}[fmt]
+        magic_length = {"jpeg": 3, "png": 8, "gif": 6, "webp": 12, "heif": 12}[fmt]
         cases.append(
             Case(
                 f"truncated-{fmt}-magic.{ext}",
@@ -385,6 +406,7 @@ def build_corpus(*, include_at_limit: bool = True) -> list[Case]:
         case("control-png.png", "control", "valid PNG 200x150", base_png),
         case("control-gif.gif", "control", "valid GIF 200x150, 64 colours", base_gif),
         case("control-webp.webp", "control", "valid WebP 320x240", base_webp),
+        case("control-heic.heic", "control", "valid HEIC 320x240", base_heif),
         case("empty.jpg", "not an image", "zero bytes", lambda: b"", "empty"),
         case("notes.jpg", "not an image", "UTF-8 text", text, "not_an_image"),
         case("page.png", "not an image", "HTML document", html, "not_an_image"),
@@ -426,6 +448,29 @@ def build_corpus(*, include_at_limit: bool = True) -> list[Case]:
             "JPEG whose SOF0 claims 30000x30000",
             lambda: jpeg_claiming(30_000, 30_000),
             "too_many_pixels",
+        ),
+        case(
+            "claims-20000x10000.heic",
+            "bomb",
+            "HEIC whose ispe box claims 20000x10000 (200 Mpx)",
+            lambda: images.heif_claiming(20_000, 10_000),
+            "too_many_pixels",
+        ),
+        case(
+            "hvcc-garbage.heic",
+            "corrupt",
+            "HEIC with its hvcC decoder configuration overwritten",
+            heif_hvcc_garbage,
+            "corrupt",
+        ),
+        case(
+            "mdat-garbage.heic",
+            "corrupt",
+            "HEIC whose coded data is random bytes from half way (HEVC, like JPEG, has "
+            "no checksum: libde265 may decode it to damaged pixels)",
+            heif_mdat_garbage,
+            "corrupt",
+            OK,
         ),
         case(
             "exif-offset.jpg",
