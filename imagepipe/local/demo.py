@@ -35,7 +35,7 @@ from imagepipe.local.stack import (
 # whole state's repr: rejections are expected here and reported below instead.
 QUIET_LOGGERS: Final = (
     "moto.stepfunctions.parser.asl.component.eval_component",
-    "imagepipe.local.mocks",  # its definition changes are printed by the demo itself
+    "imagepipe.local.providers.sfn",  # its definition changes are printed by the demo itself
     # "ToleratedFailurePercentage declarations currently have no effect": see the report.
     "moto.stepfunctions.parser.asl.parse.preprocessor",
 )

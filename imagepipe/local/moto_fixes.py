@@ -1,15 +1,21 @@
 """Corrections to moto where it differs from AWS in a way the pipeline's resources hit.
 
 Each fix is small, idempotent, says what AWS does, and is checked by
-tests/integration/test_moto_internals.py so an upgrade of moto that moves or fixes the
-patched code is noticed.
+tests/integration/test_local_runtime.py so an upgrade of moto that moves or fixes the
+patched code is noticed. Where moto's code is right but its grammar narrower than AWS's
+(state machine definitions), the definition is adapted instead (`moto_compatible`),
+locally only.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any, Final
 
 _MARK: Final = "_imagepipe_fixed"
+
+# moto's ASL grammar takes only decimals for these numbers, where AWS takes any number.
+_DECIMAL_FIELDS: Final = frozenset({"BackoffRate", "ToleratedFailurePercentage"})
 
 
 def conditions_evaluate_like_iam() -> None:
@@ -106,3 +112,38 @@ def apply() -> None:
     """Apply every fix (idempotent)."""
     conditions_evaluate_like_iam()
     sdk_integrations_like_step_functions()
+
+
+def moto_compatible(definition: str) -> tuple[str, list[str]]:
+    """A state machine definition moto's interpreter accepts, and what had to change.
+
+    Local-only, logged, and as small as moto allows: the definitions deployed to AWS are
+    untouched. Returns the text unchanged (and no changes) when moto takes it as it is.
+    - an integer in a field moto's grammar parses only as a decimal (`2` -> `2.0`):
+      the same value;
+    - a Distributed Map's `ExecutionType: EXPRESS` -> `STANDARD`: moto's interpreter
+      runs only STANDARD child workflows. Locally the children are STANDARD executions.
+    """
+    document = json.loads(definition)
+    changes: list[str] = []
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                where = f"{path}.{key}" if path else key
+                if key in _DECIMAL_FIELDS and type(value) is int:
+                    node[key] = float(value)
+                    changes.append(f"{where}: {value} -> {float(value)} (same value)")
+                elif key == "ExecutionType" and value == "EXPRESS":
+                    node[key] = "STANDARD"
+                    changes.append(f"{where}: EXPRESS -> STANDARD (moto runs no EXPRESS children)")
+                else:
+                    walk(value, where)
+        elif isinstance(node, list):
+            for index, item in enumerate(node):
+                walk(item, f"{path}[{index}]")
+
+    walk(document, "")
+    if not changes:
+        return definition, []
+    return json.dumps(document, indent=2, ensure_ascii=False), changes

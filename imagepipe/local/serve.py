@@ -31,7 +31,7 @@ from typing import Any, Final
 
 from imagepipe.local import lambda_runtime
 from imagepipe.local.clients import FAKE_CREDENTIALS, Clients
-from imagepipe.local.mocks import stack_config
+from imagepipe.local.program import stack_config
 from imagepipe.local.stack import MOTO_CONFIG, LocalStack, deploy_local
 from imagepipe.local.state import AlreadyServedError, claim, state_file, write_state
 

@@ -2,9 +2,10 @@
 
 `deploy_local("dev")` starts moto in this process (or uses a moto server, for `serve`),
 routes Lambda invocations to `imagepipe.local.lambda_runtime`, runs the real Pulumi
-program against it (`imagepipe.local.program`, `imagepipe.local.providers`) and returns a `LocalStack`: the stack's
-outputs plus what a person would do with the AWS console and CLI (upload, list
-executions, read histories, the dead-letter queue and the notifications).
+program against it (`imagepipe.local.program` with `imagepipe.local.providers`) and
+returns a `LocalStack`: the stack's outputs plus what a person would do with the AWS
+console and CLI (upload, list executions, read histories, the dead-letter queue and the
+notifications).
 
 Local-only addition, not in the Pulumi program: an SQS queue subscribed to the
 notification topic at deploy time, so `notifications()` can show what subscribers get.
@@ -26,9 +27,9 @@ from typing import Any, Final
 from imagepipe.executions import ExecutionInfo
 from imagepipe.local import enforce, lambda_runtime, moto_fixes
 from imagepipe.local.clients import FAKE_CREDENTIALS, Clients
+from imagepipe.local.pipe import PipePoller, PollResult, pipe_configs
 from imagepipe.local.program import run_program, settings_for, stack_config
 from imagepipe.local.providers import CreatedResource, MotoMocks
-from imagepipe.local.pipe import PipePoller, PollResult, pipe_configs
 from imagepipe.messages import DeadLetter as DeadLetter  # re-exported for the demo
 from imagepipe.target import Target
 from infra.settings import Settings
@@ -128,7 +129,8 @@ class LocalStack:
         self.clients = clients
         self.outputs = outputs
         self.resources = resources
-        # Local-only changes moto needed in state machine definitions (moto_fixes.moto_compatible).
+        # Local-only changes moto needed in state machine definitions
+        # (moto_fixes.moto_compatible).
         self.definition_changes = definition_changes or {}
         self._mock = mock
         self.source_bucket: str = outputs["sourceBucket"]

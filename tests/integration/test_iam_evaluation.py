@@ -288,7 +288,7 @@ def test_s3_refuses_a_notification_to_a_queue_whose_policy_does_not_let_it_send(
     from moto import mock_aws
 
     from imagepipe.local.clients import Clients
-    from imagepipe.local.mocks import MotoMocks, RefusedByAwsError
+    from imagepipe.local.providers import REGISTRY, MotoMocks, RefusedByAwsError
 
     with mock_aws():
         clients = Clients(region="us-east-1")
@@ -300,7 +300,8 @@ def test_s3_refuses_a_notification_to_a_queue_whose_policy_does_not_let_it_send(
             "bucket": "imagepipe-dev-source-1",
             "queues": [{"queueArn": INGEST, "events": ["s3:ObjectCreated:*"]}],
         }
+        notification = REGISTRY["aws:s3/bucketNotification:BucketNotification"]
         with pytest.raises(RefusedByAwsError, match="Unable to validate"):
-            mocks._notification("n", inputs)
+            notification(mocks, "n", inputs)
         sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(S3_MAY_SEND)})
-        mocks._notification("n", inputs)  # now S3 may send: accepted
+        notification(mocks, "n", inputs)  # now S3 may send: accepted

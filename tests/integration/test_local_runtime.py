@@ -349,7 +349,7 @@ def test_the_interpreter_reaches_a_server_through_moto_port() -> None:
 
 
 def test_definitions_are_changed_for_moto_only_where_it_needs() -> None:
-    from imagepipe.local.mocks import moto_compatible
+    from imagepipe.local.moto_fixes import moto_compatible
 
     plain = json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}})
     assert moto_compatible(plain) == (plain, [])
@@ -414,3 +414,36 @@ def test_moto_still_needs_those_changes() -> None:
     AmazonStateLanguageParser.parse(definition("STANDARD"))
     with pytest.raises(ASLParserException):
         AmazonStateLanguageParser.parse(definition("EXPRESS"))
+
+
+def test_every_resource_type_the_program_registers_has_a_provider() -> None:
+    """The program with its optional resources on, recorded without creating anything:
+    each custom resource type it registers must be in the local providers' registry."""
+    from imagepipe.local.program import run_program, stack_config
+    from imagepipe.local.providers import REGISTRY
+    from tests.infra.conftest import Recorder
+
+    custom: set[str] = set()
+
+    class CustomTypes(Recorder):
+        def new_resource(self, args: Any) -> tuple[str, dict[str, Any]]:
+            if args.custom and not args.typ.startswith("pulumi:providers:"):
+                custom.add(args.typ)
+            return super().new_resource(args)
+
+    optional = {"deleteDerivatives": True, "notificationEmail": "ops@example.com"}
+    run_program(CustomTypes(), "dev", stack_config("dev", optional))
+    assert "aws:sfn/stateMachine:StateMachine" in custom  # the program did run
+    assert custom - set(REGISTRY) == set()
+
+
+def test_an_unknown_resource_type_is_refused_by_name() -> None:
+    import pulumi
+
+    from imagepipe.local.clients import Clients
+    from imagepipe.local.providers import MotoMocks, UnsupportedResourceError
+
+    mocks = MotoMocks(Clients(region=REGION))
+    args = pulumi.runtime.MockResourceArgs("aws:ec2/vpc:Vpc", "main", {}, custom=True)
+    with pytest.raises(UnsupportedResourceError, match=r"aws:ec2/vpc:Vpc \(resource 'main'\)"):
+        mocks.new_resource(args)

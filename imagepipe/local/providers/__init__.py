@@ -1,0 +1,127 @@
+"""Apply the real Pulumi program to moto: a `pulumi.runtime.Mocks` that creates resources.
+
+Pulumi's mock monitor hands every resource registration to `Mocks.new_resource` with
+its resolved inputs (camelCase, as the provider schema names them). `MotoMocks` looks
+the type token up in `REGISTRY`, assembled from one module per AWS service, and the
+handler makes the AWS API calls the provider would make, against moto, and returns the
+outputs moto hands back (real ARNs, names, queue URLs), so later resources are wired
+exactly as in AWS. Nothing here describes the pipeline: that is `__main__.py` and
+`infra/`, run unchanged by `imagepipe.local.program.run_program`.
+
+Contract:
+- every resource type the program registers is created, or `UnsupportedResourceError`
+  names the type (a new resource in `infra/` must be taught here, never skipped);
+- names follow Pulumi's auto-naming: an explicit name wins, then `namePrefix` plus a
+  unique suffix, else `<logical name>-<7 hex>`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import pulumi
+
+from imagepipe.local.clients import Clients
+from imagepipe.local.providers import cloudwatch, iam, kms, lambda_, pipes, s3, sfn, sns, sqs
+from imagepipe.local.providers.base import (
+    CreatedResource,
+    Handler,
+    Outputs,
+    RefusedByAwsError,
+    UnsupportedResourceError,
+    whole_numbers,
+)
+
+__all__ = [
+    "REGISTRY",
+    "CreatedResource",
+    "MotoMocks",
+    "RefusedByAwsError",
+    "UnsupportedResourceError",
+]
+
+# Pulumi type token -> the handler that creates such a resource in moto.
+REGISTRY: Final[Mapping[str, Handler]] = {
+    **s3.RESOURCES,
+    **sqs.RESOURCES,
+    **sns.RESOURCES,
+    **kms.RESOURCES,
+    **iam.RESOURCES,
+    **lambda_.RESOURCES,
+    **cloudwatch.RESOURCES,
+    **sfn.RESOURCES,
+    **pipes.RESOURCES,
+}
+
+
+def handler_for(typ: str, name: str) -> Handler:
+    """The handler of type token `typ`, or an error naming the type (never skipped)."""
+    handler = REGISTRY.get(typ)
+    if handler is None:
+        raise UnsupportedResourceError(
+            f"the local stack cannot create resources of type {typ} "
+            f"(resource {name!r}): teach imagepipe/local/providers/ this type"
+        )
+    return handler
+
+
+@dataclass
+class MotoMocks(pulumi.runtime.Mocks):
+    """Pulumi mocks that create every registered resource in moto through `clients`."""
+
+    clients: Clients
+    created: list[CreatedResource] = field(default_factory=list)
+    # state machine name -> what moto_compatible changed in its definition (local only)
+    definition_changes: dict[str, list[str]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def region(self) -> str:
+        return self.clients.region
+
+    @property
+    def account_id(self) -> str:
+        return str(self.clients.client("sts").get_caller_identity()["Account"])
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, Outputs]:
+        inputs: dict[str, Any] = whole_numbers(dict(args.inputs))
+        if not args.custom:
+            return "", {}  # a component: nothing to create, its children come on their own
+        if args.typ.startswith("pulumi:providers:"):
+            return f"{args.name}-provider", inputs
+        handler = handler_for(args.typ, args.name)
+        # Serialized: resources register concurrently, and deploy order is Pulumi's
+        # dependency order already (inputs arrive resolved).
+        with self._lock:
+            resource_id, computed = handler(self, args.name, inputs)
+        outputs = {**inputs, **computed, "id": resource_id}
+        self.created.append(CreatedResource(args.typ, args.name, resource_id, outputs))
+        return resource_id, outputs
+
+    def call(
+        self, args: pulumi.runtime.MockCallArgs
+    ) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
+        function = args.token
+        if function == "aws:index/getCallerIdentity:getCallerIdentity":
+            identity = self.clients.client("sts").get_caller_identity()
+            return {
+                "accountId": identity["Account"],
+                "arn": identity["Arn"],
+                "userId": identity["UserId"],
+                "id": identity["Account"],
+            }, []
+        if function == "aws:index/getRegion:getRegion":
+            return {
+                "region": self.region,
+                "name": self.region,
+                "id": self.region,
+                "endpoint": f"ec2.{self.region}.amazonaws.com",
+                "description": self.region,
+            }, []
+        raise UnsupportedResourceError(
+            f"the local stack cannot answer the function call {args.token}: "
+            "teach imagepipe/local/providers/ this function"
+        )

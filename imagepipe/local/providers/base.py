@@ -1,0 +1,155 @@
+"""What every provider module shares: the handler contract, the errors, and the helpers
+that turn Pulumi's resolved inputs into the arguments of AWS API calls.
+
+A handler gets the context of the deployment (clients on moto, region, account), the
+resource's logical name and its inputs (camelCase, as the provider schema names them,
+numbers already whole), and returns the resource id and the outputs the provider would
+compute, so later resources are wired exactly as in AWS.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import secrets
+import zipfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import pulumi
+
+from imagepipe.local.clients import Clients
+
+Inputs = Mapping[str, Any]
+Outputs = dict[str, Any]
+
+
+class Context(Protocol):
+    """What a handler may use of the deployment (`MotoMocks` provides it)."""
+
+    @property
+    def clients(self) -> Clients: ...
+
+    @property
+    def region(self) -> str: ...
+
+    @property
+    def account_id(self) -> str: ...
+
+    @property
+    def definition_changes(self) -> dict[str, list[str]]:
+        """State machine name -> what moto_compatible changed in its definition."""
+        ...
+
+
+# Type token -> function(ctx, logical name, inputs) -> (id, outputs).
+Handler = Callable[[Context, str, Inputs], tuple[str, Outputs]]
+
+
+class UnsupportedResourceError(RuntimeError):
+    """The program registered a resource (or called a function) the local stack cannot create."""
+
+
+class RefusedByAwsError(RuntimeError):
+    """AWS would refuse to create the resource as configured (the deploy would fail)."""
+
+
+@dataclass(frozen=True)
+class CreatedResource:
+    """One resource as created in the emulator: Pulumi type, logical name, id, outputs."""
+
+    typ: str
+    name: str
+    id: str
+    outputs: Outputs
+
+
+def unique_suffix() -> str:
+    """Pulumi auto-naming's random part: 7 hex digits."""
+    return secrets.token_hex(4)[:7]
+
+
+def physical_name(
+    logical: str, inputs: Inputs, key: str = "name", prefix_key: str = "namePrefix"
+) -> str:
+    """The name the provider would give: explicit, else prefix + unique id, else auto-name."""
+    explicit = inputs.get(key)
+    if explicit:
+        return str(explicit)
+    prefix = inputs.get(prefix_key)
+    if prefix:
+        # The AWS provider appends a 26-character unique id to a name prefix.
+        return f"{prefix}{secrets.token_hex(13)}"
+    return f"{logical}-{unique_suffix()}"
+
+
+def pascal(value: Any, renames: Mapping[str, str] | None = None) -> Any:
+    """camelCase keys (Pulumi inputs) to the API's PascalCase, recursively; drops None.
+
+    Only for structures whose keys are all schema names: never for maps of user keys
+    (environment variables, tags), which must keep their spelling.
+    """
+    renames = renames or {}
+    if isinstance(value, dict):
+        return {
+            renames.get(k, k[:1].upper() + k[1:]): pascal(v, renames)
+            for k, v in value.items()
+            if v is not None
+        }
+    if isinstance(value, list):
+        return [pascal(v, renames) for v in value]
+    return value
+
+
+def whole_numbers(value: Any) -> Any:
+    """Pulumi's wire format carries every number as a float: 30 arrives as 30.0, which
+    AWS APIs taking integers (as text, e.g. SQS attributes) refuse. Restore integers."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: whole_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [whole_numbers(v) for v in value]
+    return value
+
+
+def as_json(value: Any) -> str:
+    """Policies arrive as JSON text (Output.json_dumps); accept a structure too."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def archive_bytes(archive: Any) -> bytes:
+    """The zip bytes of a `pulumi.FileArchive` (a zip file, or a directory zipped here)."""
+    path = Path(getattr(archive, "path", ""))
+    if not isinstance(archive, pulumi.FileArchive):
+        raise UnsupportedResourceError(
+            f"only pulumi.FileArchive code is supported locally, got {type(archive).__name__}"
+        )
+    if path.is_file():
+        return path.read_bytes()
+    if path.is_dir():
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+            for file in sorted(p for p in path.rglob("*") if p.is_file()):
+                zf.write(file, file.relative_to(path).as_posix())
+        return buffer.getvalue()
+    raise UnsupportedResourceError(f"archive path {path} does not exist")
+
+
+def flag(value: Any) -> str:
+    """A boolean as the text attribute APIs (SQS, SNS) take it."""
+    return "true" if value else "false"
+
+
+def attributes(inputs: Inputs, mapping: Mapping[str, str]) -> dict[str, str]:
+    """The text attributes of a queue or topic: the inputs named in `mapping` (input key ->
+    attribute name) that are set, as the text the API stores."""
+    out: dict[str, str] = {}
+    for key, attribute in mapping.items():
+        value = inputs.get(key)
+        if value is None or value == "":
+            continue
+        out[attribute] = flag(value) if isinstance(value, bool) else str(value)
+    return out

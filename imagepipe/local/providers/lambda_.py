@@ -1,0 +1,88 @@
+"""Lambda: layer versions and functions (run by `imagepipe.local.lambda_runtime`)."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from imagepipe.local import lambda_runtime
+from imagepipe.local.providers.base import (
+    Context,
+    Handler,
+    Inputs,
+    Outputs,
+    archive_bytes,
+    physical_name,
+)
+
+
+def _layer(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
+    params: dict[str, Any] = {
+        "LayerName": inputs["layerName"],
+        "Content": {"ZipFile": archive_bytes(inputs["code"])},
+    }
+    if inputs.get("description"):
+        params["Description"] = inputs["description"]
+    if inputs.get("compatibleRuntimes"):
+        params["CompatibleRuntimes"] = list(inputs["compatibleRuntimes"])
+    if inputs.get("compatibleArchitectures"):
+        params["CompatibleArchitectures"] = list(inputs["compatibleArchitectures"])
+    layer = ctx.clients.client("lambda").publish_layer_version(**params)
+    arn = layer["LayerVersionArn"]
+    return arn, {
+        "arn": arn,
+        "layerArn": layer["LayerArn"],
+        "version": str(layer["Version"]),
+        "createdDate": layer.get("CreatedDate", ""),
+    }
+
+
+def _function_params(name: str, inputs: Inputs) -> dict[str, Any]:
+    """CreateFunction's arguments, with the provider's defaults for what is not set."""
+    params: dict[str, Any] = {
+        "FunctionName": name,
+        "Role": inputs["role"],
+        "Code": {"ZipFile": archive_bytes(inputs["code"])},
+        "Runtime": inputs.get("runtime"),
+        "Handler": inputs.get("handler"),
+        "Description": inputs.get("description", ""),
+        "Timeout": int(inputs.get("timeout", 3)),
+        "MemorySize": int(inputs.get("memorySize", 128)),
+        "Layers": list(inputs.get("layers") or []),
+        "Architectures": list(inputs.get("architectures") or ["x86_64"]),
+        # Keys of a user map: copied as they are, values as text like AWS stores them.
+        "Environment": {
+            "Variables": {
+                k: str(v)
+                for k, v in ((inputs.get("environment") or {}).get("variables") or {}).items()
+            }
+        },
+    }
+    if inputs.get("tracingConfig"):
+        params["TracingConfig"] = {"Mode": inputs["tracingConfig"]["mode"]}
+    return params
+
+
+def _function(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
+    name = physical_name(logical, inputs)
+    function = ctx.clients.client("lambda").create_function(**_function_params(name, inputs))
+    # moto does not keep LoggingConfig; the local runtime writes where AWS would.
+    log_group = (inputs.get("loggingConfig") or {}).get("logGroup")
+    if log_group:
+        lambda_runtime.set_log_group(name, log_group)
+    arn = function["FunctionArn"]
+    return name, {
+        "arn": arn,
+        "name": name,
+        "qualifiedArn": f"{arn}:$LATEST",
+        "version": "$LATEST",
+        "invokeArn": (
+            f"arn:aws:apigateway:{ctx.region}:lambda:path/2015-03-31/functions/{arn}/invocations"
+        ),
+        "lastModified": function.get("LastModified", ""),
+    }
+
+
+RESOURCES: Final[dict[str, Handler]] = {
+    "aws:lambda/layerVersion:LayerVersion": _layer,
+    "aws:lambda/function:Function": _function,
+}
