@@ -1,4 +1,5 @@
-"""The imaging core: bytes in, bytes out. No AWS, no files, no clocks, no globals changed.
+"""The imaging core: bytes in, bytes out. No AWS, no files, no globals changed; the clock
+is read only to honour a caller's deadline for an animation.
 
 Both Lambdas and ``imagepipe render`` call these functions, so what the CLI writes is
 byte for byte what the pipeline writes.
@@ -9,7 +10,8 @@ Public API
   peek_image(prefix, max_pixels=)           -> SourceInfo | None, from the first bytes of a file
   inspect_image(data, max_pixels=)          -> SourceInfo, header only (nothing decoded)
   validate_image(data, max_pixels=)         -> SourceInfo, header plus a cheap full decode
-  render(data, rendition, max_pixels=)      -> RenderedImage, one rendition
+  render(data, rendition, max_pixels=)      -> RenderedImage, one rendition (animated when
+                                               the rendition says so and the source is)
   decoded_size(data, rendition, max_pixels=)-> the size the source is decoded at for it
   output_format / key_stem / rendition_key / plan_rendition: the output naming scheme
 
@@ -54,6 +56,7 @@ import io
 import posixpath
 import re
 import struct
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -146,6 +149,13 @@ WEBP_OPTIONS: Final[Mapping[str, Any]] = {"method": 2}
 AVIF_OPTIONS: Final[Mapping[str, Any]] = {"speed": 7, "max_threads": 2}
 PNG_OPTIONS: Final[Mapping[str, Any]] = {"optimize": False, "compress_level": 6}
 GIF_OPTIONS: Final[Mapping[str, Any]] = {"optimize": False}
+
+MAX_ANIMATION_PIXELS: Final = 100_000_000
+"""What an animated rendition may cost: frames x the larger of the canvas and the output
+size, in pixels. Frames are decoded and resized one at a time, but the encoder takes
+them all at once, so this also bounds the frames held (400 MB of RGBA at worst). Past
+it the upload is too_many_pixels before any frame is decoded."""
+_ANIMATED_SOURCES: Final = frozenset({"GIF", "WEBP"})
 
 WHITE: Final = (255, 255, 255)
 
@@ -792,16 +802,36 @@ def _decode(data: bytes, rendition: Rendition, max_pixels: int) -> _Decoded:
         source = _source_info(fmt, stored, im.info)
         geometry = _geometry(stored, source.orientation, rendition)
         image, icc = _normalize(im, im.info.get("icc_profile") or None)
-    region_w, region_h = geometry.region[0] * scale, geometry.region[1] * scale
-    left = (stored[0] * scale - region_w) / 2
-    top = (stored[1] * scale - region_h) / 2
     return _Decoded(
         image=image,
         source=source,
         geometry=geometry,
-        box=(left, top, left + region_w, top + region_h),
+        box=_centred_box(stored, geometry.region, scale),
         icc=icc,
     )
+
+
+def _centred_box(
+    stored: tuple[int, int], region: tuple[float, float], scale: float = 1.0
+) -> tuple[float, float, float, float]:
+    """The region, centred in the stored image, in the coordinates of a decode at scale."""
+    region_w, region_h = region[0] * scale, region[1] * scale
+    left = (stored[0] * scale - region_w) / 2
+    top = (stored[1] * scale - region_h) / 2
+    return (left, top, left + region_w, top + region_h)
+
+
+def _shape(
+    image: Image.Image, box: tuple[float, float, float, float], geometry: _Geometry,
+    orientation: int,
+) -> Image.Image:  # fmt: skip
+    """Resize the box of a decoded image to the geometry, then show it upright."""
+    if image.size != geometry.resize_to or box != (0.0, 0.0, *map(float, image.size)):
+        image = image.resize(
+            geometry.resize_to, RESAMPLE, box=box, reducing_gap=RESIZE_REDUCING_GAP
+        )
+    transpose = _TRANSPOSE.get(orientation)
+    return image.transpose(transpose) if transpose is not None else image
 
 
 def decoded_size(data: bytes, rendition: Rendition, *, max_pixels: int) -> tuple[int, int]:
@@ -813,39 +843,128 @@ def decoded_size(data: bytes, rendition: Rendition, *, max_pixels: int) -> tuple
     return _decode(data, rendition, max_pixels).image.size
 
 
-def render(data: bytes, rendition: Rendition, *, max_pixels: int) -> RenderedImage:
-    """Make one rendition of an image (the first frame of an animation).
+def render(
+    data: bytes,
+    rendition: Rendition,
+    *,
+    max_pixels: int,
+    max_animation_pixels: int = MAX_ANIMATION_PIXELS,
+    deadline: float | None = None,
+) -> RenderedImage:
+    """Make one rendition of an image: every frame of an animated GIF or WebP when the
+    rendition is ``animated``, the first frame otherwise.
 
-    Deterministic: the same bytes and rendition always give the same output bytes.
+    ``deadline`` (a time.monotonic() value) bounds the frames of an animation: past it the
+    upload is refused rather than left to time the function out. Without one, the same
+    bytes and rendition always give the same output bytes.
     Raises ImageRejected for bad input (as validate_image); nothing else for bad bytes.
     """
+    if rendition.animated:
+        animation = _render_animation(data, rendition, max_pixels, max_animation_pixels,
+                                      deadline)  # fmt: skip
+        if animation is not None:
+            return animation
     decoded = _decode(data, rendition, max_pixels)
     source, geometry = decoded.source, decoded.geometry
     out_format = output_format(rendition.format, source.format)
-    image = decoded.image
     with _decoding(source.format, max_pixels):
-        box = decoded.box
-        if image.size != geometry.resize_to or box != (0.0, 0.0, *map(float, image.size)):
-            image = image.resize(
-                geometry.resize_to,
-                RESAMPLE,
-                box=box,
-                reducing_gap=RESIZE_REDUCING_GAP,
-            )
-        transpose = _TRANSPOSE.get(source.orientation)
-        if transpose is not None:
-            image = image.transpose(transpose)
+        image = _shape(decoded.image, decoded.box, geometry, source.orientation)
     if out_format == "JPEG" and _has_alpha(image):
         image = _flatten(image)
     if geometry.canvas is not None:
         image = _pad(image, geometry.canvas, alpha=out_format in _ALPHA_FORMATS)
     image = _for_encoder(image, out_format)
     encoded = _encode(image, out_format, rendition.quality, decoded.icc)
+    return _rendered(encoded, image.size, out_format)
+
+
+def _rendered(encoded: bytes, size: tuple[int, int], out_format: str) -> RenderedImage:
     return RenderedImage(
         data=encoded,
-        width=image.width,
-        height=image.height,
+        width=size[0],
+        height=size[1],
         format=out_format,
         content_type=MEDIA_TYPES[out_format],
         ext=EXTENSIONS[out_format],
     )
+
+
+# --------------------------------------------------------------------------------------
+# Animation
+
+
+def _render_animation(
+    data: bytes, rendition: Rendition, max_pixels: int, max_animation_pixels: int,
+    deadline: float | None,
+) -> RenderedImage | None:  # fmt: skip
+    """Every frame of an animated GIF or WebP, resized; None for a still source."""
+    im, fmt = _open(data, max_pixels)
+    with _decoding(fmt, max_pixels):
+        # GIF: Pillow counts frames by skipping through their headers, decoding nothing.
+        frames = int(getattr(im, "n_frames", 1)) if fmt in _ANIMATED_SOURCES else 1
+    if frames < 2:
+        return None
+    source = _source_info(fmt, im.size, im.info)
+    geometry = _geometry(im.size, source.orientation, rendition)
+    out_size = geometry.canvas or geometry.resize_to
+    per_frame = max(im.size[0] * im.size[1], out_size[0] * out_size[1])
+    if frames * per_frame > max_animation_pixels:
+        raise ImageRejected(
+            TOO_MANY_PIXELS,
+            f"an animation of {frames:,} frames of {per_frame:,} pixels is "
+            f"{frames * per_frame:,} pixels to render, more than the limit of "
+            f"{max_animation_pixels:,}",
+        )
+    box = _centred_box(im.size, geometry.region)
+    shaped: list[Image.Image] = []
+    durations: list[int] = []
+    with _decoding(fmt, max_pixels):
+        for index in range(frames):
+            im.seek(index)
+            frame = _shape(im.convert("RGBA"), box, geometry, source.orientation)
+            if geometry.canvas is not None:
+                frame = _pad(frame, geometry.canvas, alpha=True)
+            shaped.append(frame)
+            durations.append(int(im.info.get("duration") or 0))  # WebP sets it on load
+            if deadline is not None and time.monotonic() > deadline:
+                raise ImageRejected(
+                    TOO_MANY_PIXELS,
+                    f"the animation's {frames:,} frames could not be rendered in the time "
+                    f"the function has ({index + 1:,} were); send fewer or smaller frames",
+                )
+    out_format = output_format(rendition.format, fmt)
+    icc = im.info.get("icc_profile") or None
+    loop = im.info.get("loop")
+    encoded = _encode_animation(shaped, durations, loop, out_format, rendition.quality, icc)
+    return _rendered(encoded, shaped[0].size, out_format)
+
+
+def _transparent_somewhere(frame: Image.Image) -> bool:
+    return frame.mode == "RGBA" and frame.getchannel("A").getextrema()[0] != 255
+
+
+def _encode_animation(
+    frames: list[Image.Image], durations: list[int], loop: int | None, out_format: str,
+    quality: int, icc: bytes | None,
+) -> bytes:  # fmt: skip
+    """Animated WebP or GIF. A GIF without a loop count plays once: so does its WebP."""
+    options: dict[str, Any] = {"save_all": True, "append_images": frames[1:],
+                               "duration": durations}  # fmt: skip
+    if out_format == "WEBP":
+        options.update(WEBP_OPTIONS, quality=quality, loop=1 if loop is None else loop)
+        if any(_transparent_somewhere(frame) for frame in frames):
+            # libwebp may draw a transparent area as a sub-frame over a disposed one and
+            # then leave the file's alpha flag off, so readers show it black: with every
+            # frame a key frame, each frame carries its own alpha.
+            options.update(kmin=0, kmax=1)
+        if icc and _icc_space(icc) == b"RGB ":
+            options["icc_profile"] = icc
+    else:
+        # Every frame is a whole canvas: dispose each one before the next is drawn, or
+        # what a transparent pixel lets through would be the previous frame.
+        options.update(GIF_OPTIONS, disposal=2)
+        if loop is not None:
+            options["loop"] = loop
+    buffer = io.BytesIO()
+    frames[0].save(buffer, out_format, **options)
+    return buffer.getvalue()

@@ -17,7 +17,10 @@ FITS: Final[tuple[str, ...]] = get_args(Fit)
 OUTPUT_FORMATS: Final[tuple[str, ...]] = get_args(OutputFormat)
 MAX_SIDE: Final = 10_000
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-_FIELDS: Final = ("name", "width", "height", "fit", "format", "quality")
+_FIELDS: Final = ("name", "width", "height", "fit", "format", "quality", "animated")
+ANIMATED_FORMATS: Final = ("webp", "original")
+"""Formats an animated rendition may have: animated WebP, or the source's own (an animated
+GIF stays a GIF, an animated WebP a WebP)."""
 
 
 class RenditionError(ValueError):
@@ -34,6 +37,8 @@ class Rendition:
       fill     scale to fit inside width x height, then pad to exactly that size
     format "original" keeps the source's format where browsers can show it
     (JPEG, PNG, WebP, AVIF, GIF) and writes PNG otherwise.
+    animated: an animated GIF or WebP source keeps every frame (false: the first frame
+    only); a still source gives a still image either way.
     """
 
     name: str
@@ -42,6 +47,7 @@ class Rendition:
     fit: Fit = "contain"
     format: OutputFormat = "webp"
     quality: int = 82
+    animated: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
@@ -70,6 +76,16 @@ class Rendition:
             raise RenditionError(
                 f"{self.name}: quality must be a whole number from 1 to 100, got {q!r}"
             )
+        if not isinstance(self.animated, bool):
+            raise RenditionError(
+                f"{self.name}: animated must be true or false, got {self.animated!r}"
+            )
+        if self.animated and self.format not in ANIMATED_FORMATS:
+            raise RenditionError(
+                f"{self.name}: an animated rendition needs format "
+                f"{' or '.join(ANIMATED_FORMATS)} (animated WebP, or GIF/WebP as uploaded), "
+                f"got {self.format!r}"
+            )
 
     @classmethod
     def from_dict(cls, data: Any) -> Rendition:
@@ -88,7 +104,12 @@ class Rendition:
         return cls(**cast(dict[str, Any], data))
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Every field, except optional ones at their default: the RENDITIONS variable
+        counts against Lambda's 4 KB environment limit."""
+        data = asdict(self)
+        if not self.animated:
+            del data["animated"]
+        return data
 
 
 def parse_renditions(items: Any) -> tuple[Rendition, ...]:

@@ -67,7 +67,21 @@ def _parse(event: Any) -> tuple[Mapping[str, Any], Mapping[str, Any], Rendition]
     return source, planned, spec
 
 
-def resize(event: Any) -> dict[str, Any]:
+ANIMATION_SHARE: Final = 0.5
+"""Of the time the invocation has left, the share an animation's frames may take; the
+rest is for encoding them all (about as long) and the upload. Past it the upload is
+refused with a reason instead of the function timing out and being retried."""
+
+
+def deadline_for(context: Any) -> float | None:
+    """time.monotonic() by which an animation's frames must be done, from Lambda's context."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if not callable(remaining):
+        return None
+    return time.monotonic() + float(remaining()) / 1000 * ANIMATION_SHARE
+
+
+def resize(event: Any, deadline: float | None = None) -> dict[str, Any]:
     """The work of the handler, without the logging around it."""
     source, planned, rendition = _parse(event)
     response = s3.get_object(
@@ -78,7 +92,7 @@ def resize(event: Any) -> dict[str, Any]:
         data: bytes = body.read()
     finally:
         body.close()
-    out = render(data, rendition, max_pixels=MAX_INPUT_PIXELS)
+    out = render(data, rendition, max_pixels=MAX_INPUT_PIXELS, deadline=deadline)
     if out.content_type != planned["contentType"]:
         # The plan and the render derive the format from the same bytes; a mismatch is a
         # bug, and writing e.g. PNG bytes under a .webp key would hide it.
@@ -122,7 +136,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     started = time.perf_counter()
     try:
         with transient_aws_errors():
-            result = resize(event)
+            result = resize(event, deadline_for(context))
     except ImageRejected as exc:
         logger.warning("source rejected", extra={"reason": exc.reason, "detail": exc.message})
         raise
