@@ -56,7 +56,9 @@ class Settings:
 
     renditions: tuple[Rendition, ...] = DEFAULT_RENDITIONS
     upload_prefix: str = "uploads/"
-    allowed_suffixes: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".avif")
+    allowed_suffixes: tuple[str, ...] = (
+        ".jpg", ".jpeg", ".png", ".webp", ".gif", ".avif", ".heic", ".heif",
+    )  # fmt: skip
     max_input_bytes: int = 50 * 1024 * 1024
     max_input_pixels: int = 40_000_000
     workflow_type: Literal["STANDARD", "EXPRESS"] = "STANDARD"
