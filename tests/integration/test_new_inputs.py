@@ -1,0 +1,72 @@
+"""HEIC uploads and animated renditions end to end on the local stack (IAM enforced):
+the bytes written are the imaging core's, and a HEIC bomb is dead-lettered with its
+reason."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+
+import pytest
+from PIL import Image
+
+from imagefn import imaging
+from imagefn.renditions import Rendition
+from imagepipe.local.stack import LocalStack, local_stack
+from tests.functions import images
+from tests.functions.test_animation import moving_square
+from tests.integration.conftest import execution_for, fresh_key
+
+pytestmark = pytest.mark.integration
+
+# The dev stack's renditions plus an animated one.
+ANIMATED = Rendition(name="anim", width=80, height=60, format="webp", animated=True)
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[LocalStack]:
+    from infra.settings import load_stack_settings
+
+    renditions = [r.to_dict() for r in (*load_stack_settings("dev").renditions, ANIMATED)]
+    with local_stack("dev", config={"renditions": renditions}) as deployed:
+        deployed.pump()
+        yield deployed
+
+
+def written(stack: LocalStack, key: str, rendition: Rendition, source_format: str) -> bytes:
+    stem = key.removeprefix(stack.settings.upload_prefix).rsplit(".", 1)[0]
+    rkey = imaging.rendition_key(
+        rendition.name, stem, imaging.output_format(rendition.format, source_format)
+    )
+    return stack.read(stack.destination_bucket, rkey)
+
+
+def test_a_heic_upload_gets_every_rendition(stack: LocalStack) -> None:
+    data = images.heif(images.photo((1200, 900)), quality=80)
+    key = stack.upload(data, fresh_key(stack, "IMG_0042.HEIC"))
+    stack.pump()
+    assert execution_for(stack, key).status == "SUCCEEDED"
+    limit = stack.settings.max_input_pixels
+    for rendition in stack.settings.renditions:
+        out = written(stack, key, rendition, "HEIF")
+        assert out == imaging.render(data, rendition, max_pixels=limit).data, rendition.name
+
+
+def test_an_animated_gif_gets_an_animated_rendition_and_still_ones(stack: LocalStack) -> None:
+    data = moving_square("GIF")
+    key = stack.upload(data, fresh_key(stack, "party.gif"))
+    stack.pump()
+    assert execution_for(stack, key).status == "SUCCEEDED"
+    with Image.open(io.BytesIO(written(stack, key, ANIMATED, "GIF"))) as image:
+        assert (image.format, image.n_frames, image.size) == ("WEBP", 4, (80, 60))
+    thumb = next(r for r in stack.settings.renditions if r.name == "thumb")
+    with Image.open(io.BytesIO(written(stack, key, thumb, "GIF"))) as image:
+        assert not getattr(image, "is_animated", False)
+
+
+def test_a_heic_bomb_is_dead_lettered_as_too_many_pixels(stack: LocalStack) -> None:
+    key = stack.upload(images.heif_claiming(20_000, 10_000), fresh_key(stack, "bomb.heic"))
+    stack.pump()
+    assert execution_for(stack, key).status == "FAILED"
+    [letter] = [d for d in stack.dlq_messages() if d.key == key]
+    assert letter.body["reason"] == "too_many_pixels"
