@@ -10,7 +10,6 @@ to make are `renditions_to_make`'s, which with --only-missing leaves out those w
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 import uuid
@@ -20,11 +19,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from imagepipe import display
 from imagepipe.executions import ExecutionInfo, describe, history, map_runs
-from imagepipe.target import ITEM_FAILED, OK, OpsError, Target
+from imagepipe.target import Target
 
 
 @dataclass
@@ -150,79 +148,95 @@ def plan(target: Target, prefix: str, only_missing: bool) -> list[Planned]:
         return list(pool.map(one, objects))
 
 
-_SKIP_REASONS = {
-    "prefix": "not under the upload prefix",
-    "suffix": "not an allowed suffix",
-}
+@dataclass
+class DryRun:
+    """What a backfill of `prefix` would do: the result behind `backfill --dry-run`."""
+
+    prefix: str
+    only_missing: bool
+    state_machine_arn: str | None
+    planned: list[Planned]
+
+    @property
+    def summary(self) -> dict[str, int]:
+        planned = self.planned
+        work = [p for p in planned if p.renditions]
+        return {
+            "objects": len(planned),
+            "toProcess": len(work),
+            "renditions": sum(len(p.renditions) for p in work),
+            "complete": sum(
+                1 for p in planned if not p.renditions and not p.rejected and not p.skipped
+            ),
+            "rejected": sum(1 for p in planned if p.rejected),
+            "skipped": sum(1 for p in planned if p.skipped),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dryRun": True,
+            "prefix": self.prefix,
+            "onlyMissing": self.only_missing,
+            "stateMachineArn": self.state_machine_arn,
+            "objects": [p.to_dict() for p in self.planned],
+            "summary": self.summary,
+        }
 
 
-def _summary(planned: list[Planned]) -> dict[str, int]:
-    work = [p for p in planned if p.renditions]
-    return {
-        "objects": len(planned),
-        "toProcess": len(work),
-        "renditions": sum(len(p.renditions) for p in work),
-        "complete": sum(
-            1 for p in planned if not p.renditions and not p.rejected and not p.skipped
-        ),
-        "rejected": sum(1 for p in planned if p.rejected),
-        "skipped": sum(1 for p in planned if p.skipped),
-    }
+def dry_run(target: Target, prefix: str, only_missing: bool) -> DryRun:
+    machine = target.outputs.get("backfillStateMachineArn")  # shown, not needed
+    return DryRun(prefix, only_missing, machine, plan(target, prefix, only_missing))
 
 
-def _plan_table(planned: list[Planned], prefix: str, only_missing: bool) -> Table:
-    what = "missing renditions" if only_missing else "renditions to make"
-    table = Table(title=f"Backfill of {prefix} (dry run)", title_justify="left")
-    table.add_column("object", no_wrap=True)
-    table.add_column("size", justify="right")
-    table.add_column(what, overflow="fold")
-    for p in planned:
-        if p.skipped:
-            cell = f"[dim]skipped: {_SKIP_REASONS[p.skipped]}[/]"
-        elif p.rejected:
-            cell = f"[red]would be dead-lettered[/]: {p.rejected}"
-        elif p.renditions:  # names here; the keys are in --json
-            cell = ", ".join(r["name"] for r in p.renditions)
-        else:
-            cell = "[green]none: all made from this version[/]"
-        table.add_row(p.key, display.size(p.size), cell)
-    return table
+@dataclass
+class Started:
+    """A backfill started (and with a wait, followed): the result behind `backfill`."""
 
+    target: Target
+    request: dict[str, Any]
+    execution: ExecutionInfo
+    waited: bool
+    items: dict[str, int] | None = None
+    failed_items: list[dict[str, Any]] | None = None
 
-def _dry_run(args: argparse.Namespace, target: Target, prefix: str) -> int:
-    planned = plan(target, prefix, args.only_missing)
-    summary = _summary(planned)
-    if args.json:
-        display.print_json(
-            {
-                "dryRun": True,
-                "prefix": prefix,
-                "onlyMissing": bool(args.only_missing),
-                "stateMachineArn": target.backfill_state_machine_arn,
-                "objects": [p.to_dict() for p in planned],
-                "summary": summary,
-            }
+    @property
+    def failed(self) -> bool:
+        counts = self.items or {}
+        return self.waited and bool(
+            self.execution.status != "SUCCEEDED" or counts.get("failed") or counts.get("timedOut")
         )
-        return OK
-    con = display.console()
-    if planned:
-        con.print(_plan_table(planned, prefix, args.only_missing))
-    con.print(
-        f"{summary['objects']} object(s) under {prefix}: {summary['toProcess']} need renditions "
-        f"({summary['renditions']} renditions), {summary['complete']} complete"
-        + (
-            f", {summary['rejected']} would be dead-lettered (not images)"
-            if summary["rejected"]
-            else ""
-        )
-        + (
-            f", {summary['skipped']} skipped (an upload would not start the pipeline)"
-            if summary["skipped"]
-            else ""
-        )
-        + ". Nothing was started."
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dryRun": False,
+            "input": self.request,
+            "execution": self.execution.to_dict(self.target),
+            "items": self.items,
+            "failedItems": self.failed_items,
+        }
+
+
+def start(target: Target, prefix: str, only_missing: bool) -> tuple[str, dict[str, Any]]:
+    """StartExecution of the backfill state machine: (its ARN, its input)."""
+    name = f"backfill-{datetime.now(tz=UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+    request = {"prefix": prefix, "onlyMissing": only_missing}
+    started = target.client("stepfunctions").start_execution(
+        stateMachineArn=target.backfill_state_machine_arn, name=name, input=json.dumps(request)
     )
-    return OK
+    return str(started["executionArn"]), request
+
+
+def finish(
+    target: Target, arn: str, request: dict[str, Any], *, wait: bool, timeout: float, progress: bool
+) -> Started:
+    """The started backfill, followed to its end with `wait` (or until `timeout`)."""
+    if not wait:
+        return Started(target, request, describe(target, arn), waited=False)
+    info, counts, run_arn = _follow(target, arn, timeout, progress)
+    result = Started(target, request, info, waited=True, items=counts)
+    if counts and counts.get("failed") and run_arn:
+        result.failed_items = _failed_items(target, run_arn)
+    return result
 
 
 def _map_run(target: Target, execution_arn: str) -> dict[str, Any] | None:
@@ -250,22 +264,16 @@ def _failed_items(target: Target, map_run_arn: str) -> list[dict[str, Any]] | No
     for child in page.get("executions", []):
         info = describe(target, child["executionArn"])
         outcome = info.outcome
-        items.append(
-            {
-                "key": info.key,
-                "execution": info.arn,
-                "outcome": outcome.to_dict() if outcome else None,
-            }
-        )
+        found = outcome.to_dict() if outcome else None
+        items.append({"key": info.key, "execution": info.arn, "outcome": found})
     return items
 
 
 def _follow(
-    args: argparse.Namespace, target: Target, arn: str
+    target: Target, arn: str, timeout: float, progress: bool
 ) -> tuple[ExecutionInfo, dict[str, int] | None, str | None]:
     """Poll until the execution ends (or the timeout): it, its item counts, its map run."""
-    deadline = time.monotonic() + args.timeout
-    interval = 0.3 if target.local else 3.0
+    deadline = time.monotonic() + timeout
     columns = (
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -275,7 +283,7 @@ def _follow(
     )
     counts: dict[str, int] | None = None
     run_arn: str | None = None
-    with Progress(*columns, console=display.progress_console(), disable=args.json) as bar:
+    with Progress(*columns, console=display.progress_console(), disable=not progress) as bar:
         task = bar.add_task("Listing the source bucket", total=None)
         while True:
             info = describe(target, arn)
@@ -284,98 +292,14 @@ def _follow(
                 run_arn = str(run["mapRunArn"])
                 counts = run.get("itemCounts") or counts
             if counts:
-                finished = sum(
-                    counts.get(k, 0) for k in ("succeeded", "failed", "timedOut", "aborted")
-                )
+                ended = ("succeeded", "failed", "timedOut", "aborted")
                 bar.update(
                     task,
                     total=counts.get("total") or None,
-                    completed=finished,
-                    description=(
-                        f"Backfill: {counts.get('succeeded', 0)} done, "
-                        f"{counts.get('failed', 0)} failed, {counts.get('running', 0)} running"
-                    ),
+                    completed=sum(counts.get(k, 0) for k in ended),
+                    description=f"Backfill: {counts.get('succeeded', 0)} done, "
+                    f"{counts.get('failed', 0)} failed, {counts.get('running', 0)} running",
                 )
             if info.done or time.monotonic() >= deadline:
                 return info, counts, run_arn
-            time.sleep(interval)
-
-
-def run_backfill(args: argparse.Namespace, target: Target) -> int:
-    prefix = full_prefix(target, args.prefix)
-    if args.dry_run:
-        return _dry_run(args, target, prefix)
-    machine = target.backfill_state_machine_arn
-    name = f"backfill-{datetime.now(tz=UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
-    request = {"prefix": prefix, "onlyMissing": bool(args.only_missing)}
-    sfn = target.client("stepfunctions")
-    arn = str(
-        sfn.start_execution(stateMachineArn=machine, name=name, input=json.dumps(request))[
-            "executionArn"
-        ]
-    )
-    con = display.console()
-    if not args.json:  # before the progress bar: what was started, and where to see it
-        con.print(
-            f"Started backfill [bold]{name}[/] of {prefix}"
-            + (" (only missing renditions)" if args.only_missing else "")
-        )
-        url = target.console_url(arn)
-        con.print(f"Console: {url}" if url else f"ARN: {arn}", soft_wrap=True)
-    counts: dict[str, int] | None = None
-    failed_items: list[dict[str, Any]] | None = None
-    if args.wait:
-        info, counts, run_arn = _follow(args, target, arn)
-        if counts and counts.get("failed") and run_arn:
-            failed_items = _failed_items(target, run_arn)
-    else:
-        info = describe(target, arn)
-    failed = bool(
-        args.wait
-        and (
-            info.status != "SUCCEEDED"
-            or (counts and (counts.get("failed") or counts.get("timedOut")))
-        )
-    )
-    if args.json:
-        display.print_json(
-            {
-                "dryRun": False,
-                "input": request,
-                "execution": info.to_dict(target),
-                "items": counts,
-                "failedItems": failed_items,
-            }
-        )
-        return ITEM_FAILED if failed else OK
-    if not args.wait:
-        flags = " --local" if target.local else ""
-        con.print(f"[dim]Follow it: imagepipe show {info.name}{flags}[/]")
-        return OK
-    if not info.done:
-        raise OpsError(
-            ITEM_FAILED,
-            f"backfill {info.name} still running after {args.timeout:.0f} s: "
-            f"imagepipe show {info.name}",
-        )
-    line = f"Backfill {display.status(info.status)} in {display.seconds(info.seconds)}"
-    if counts:
-        line += (
-            f": {counts.get('total', 0)} object(s), {counts.get('succeeded', 0)} done, "
-            f"{counts.get('failed', 0)} failed"
-        )
-    con.print(line)
-    if counts and counts.get("failed"):
-        if failed_items:
-            for item in failed_items:
-                outcome = item["outcome"] or {}
-                con.print(
-                    f"  [red]{item['key']}[/]: {outcome.get('kind')}: {outcome.get('reason')}"
-                )
-        con.print(
-            "[dim]Failed objects went to the dead-letter queue with their reason "
-            "(imagepipe redrive, once fixed).[/]"
-        )
-    if info.status != "SUCCEEDED" and info.outcome:
-        con.print(f"[red]{info.outcome.error}[/]: {info.outcome.message}")
-    return ITEM_FAILED if failed else OK
+            time.sleep(0.3 if target.local else 3.0)

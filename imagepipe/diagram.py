@@ -1,6 +1,6 @@
 """State machine diagrams: statemachine/*.asl.json drawn as SVG, with no external tools.
 
-`imagepipe diagram` (or `python -m imagepipe.diagram`) writes docs/diagrams/<name>.svg for
+`imagepipe diagram` (imagepipe.commands.diagram) writes docs/diagrams/<name>.svg for
 every definition; `--check` only says whether the committed ones are current (a test
 does the same). The output is a pure function of the definition file: same input, same
 bytes.
@@ -21,7 +21,6 @@ The layout is small and fixed, which suits graphs of a dozen states:
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from dataclasses import dataclass, field
@@ -549,39 +548,7 @@ def write_all(out_dir: Path = DIAGRAM_DIR, directory: Path = STATEMACHINE_DIR) -
     return written
 
 
-def add_diagram(subparsers: Any) -> None:
-    """`imagepipe diagram`: for imagepipe.cli's SUBCOMMANDS."""
-    parser = subparsers.add_parser(
-        "diagram",
-        help="draw each statemachine/*.asl.json as an SVG under docs/diagrams/",
-        description=(
-            "Render every state machine definition (statemachine/*.asl.json) as an SVG "
-            "diagram, one per file, in DIR (default: docs/diagrams). With --check, write "
-            "nothing and exit 1 if any diagram is missing or out of date."
-        ),
-    )
-    parser.add_argument("--out", type=Path, default=DIAGRAM_DIR, metavar="DIR")
-    parser.add_argument("--check", action="store_true", help="only check they are current")
-    parser.set_defaults(func=run)
+if __name__ == "__main__":  # `python -m imagepipe.diagram`: the same as `imagepipe diagram`
+    from imagepipe.cli import main
 
-
-def run(args: argparse.Namespace) -> int:
-    if args.check:
-        outdated = stale(args.out)
-        for path in outdated:
-            print(f"out of date: {path} (run: imagepipe diagram)", file=sys.stderr)
-        return 1 if outdated else 0
-    for written in write_all(args.out):
-        print(written)
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m imagepipe.diagram")
-    subparsers = parser.add_subparsers(dest="command")
-    add_diagram(subparsers)
-    return int(run(parser.parse_args(["diagram", *(argv if argv is not None else sys.argv[1:])])))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(["diagram", *sys.argv[1:]]))

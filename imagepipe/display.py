@@ -1,24 +1,35 @@
-"""Output helpers shared by the operating commands: consoles, JSON, sizes and times."""
+"""How every command prints: consoles, JSON, sizes, durations, times, plurals.
+
+Sizes are decimal, as rich's progress bars and httpie print them: 1 kB = 1,000 bytes.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from rich.console import Console
 
 
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        # rich would exit 1 here; the reader (`| head`) has what it wanted, and the
+        # error boundary (imagepipe.commands.run) makes that exit 0.
+        raise BrokenPipeError
+
+
 def console() -> Console:
     """Tables and results: stdout. Wide enough not to fold keys when piped."""
-    return Console(file=sys.stdout, highlight=False, soft_wrap=False, width=_width())
+    return _Console(file=sys.stdout, highlight=False, soft_wrap=False, width=_width())
 
 
 def progress_console() -> Console:
     """Progress bars and spinners: stderr, so stdout stays the result."""
-    return Console(file=sys.stderr, highlight=False)
+    return _Console(file=sys.stderr, highlight=False)
 
 
 def _width() -> int | None:
@@ -32,13 +43,22 @@ def print_json(document: Any) -> None:
 
 
 def size(n: int | None) -> str:
+    """Bytes, decimal: 999 B, 1.0 kB, 2.5 MB."""
     if n is None:
         return "-"
-    if n < 1024:
-        return f"{n:,} B"
-    if n < 1024 * 1024:
-        return f"{n / 1024:,.1f} KB"
-    return f"{n / 1024 / 1024:,.1f} MB"
+    if n < 1000:
+        return f"{n} B"
+    value = n / 1000
+    for unit in ("kB", "MB"):
+        if value < 999.95:  # what rounds to 1000.0 is shown in the next unit
+            return f"{value:,.1f} {unit}"
+        value /= 1000
+    return f"{value:,.1f} GB"
+
+
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """`1 execution`, `2 executions`."""
+    return f"{count} {word if count == 1 else (words or word + 's')}"
 
 
 def seconds(value: float | None) -> str:
@@ -75,3 +95,16 @@ def link(con: Console, url: str | None, text: str) -> str:
     if not url:
         return text
     return f"[link={url}]{text}[/link]" if con.is_terminal else url
+
+
+def rendition_lines(renditions: Iterable[Mapping[str, Any]], indent: str = "") -> str:
+    """Key, pixel size and bytes of each rendition, in aligned columns."""
+    rows = list(renditions)
+    if not rows:
+        return "-"
+    keys = max(len(str(r["key"])) for r in rows)
+    return "\n".join(
+        f"{indent}{r['key']!s:<{keys}}  {str(r['width']) + 'x' + str(r['height']):>9}  "
+        f"{size(r['bytes']):>8}"
+        for r in rows
+    )

@@ -14,12 +14,14 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import unquote_plus
 
 from imagepipe.messages import parse_json as _json
 from imagepipe.messages import s3_records
-from imagepipe.target import Target
+
+if TYPE_CHECKING:
+    from imagepipe.target import Target
 
 TERMINAL: Final = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 # Executions started this long before an upload are not its executions (clock skew margin).
@@ -330,6 +332,7 @@ class Step:
     depth: int = 0  # Map nesting
     map: str | None = None  # the Map state this ran in
     iteration: int | None = None  # the Map iteration index
+    item: str | None = None  # what the iteration works on: a rendition's name
     attempts: int = 0  # task attempts (Scheduled events)
     error: str | None = None
     cause: str | None = None
@@ -372,12 +375,130 @@ _MAP_EVENTS: Final = _MAP_ENDS | {
     "MapRunAborted",
 }  # fmt: skip
 
+Scope = tuple[tuple[str, int], ...]  # the Map iterations (map name, index) around an event
+
 
 def _details(event: Mapping[str, Any]) -> dict[str, Any]:
     for key, value in event.items():
         if key.endswith("EventDetails") and isinstance(value, dict):
             return value
     return {}
+
+
+def item_label(state_input: Any) -> str | None:
+    """What a Map iteration works on, from its first state's input: the rendition's
+    name (the upload Map's items are renditions), else an item's own name or key."""
+    document = _json(state_input)
+    if not isinstance(document, dict):
+        return None
+    for candidate in (document.get("rendition"), document.get("object"), document):
+        if isinstance(candidate, dict):
+            for field_name in ("name", "key", "Key"):
+                if isinstance(candidate.get(field_name), str):
+                    return str(candidate[field_name])
+    return None
+
+
+class _Timeline:
+    """The state of one pass over an execution's events (see `timeline`)."""
+
+    def __init__(self) -> None:
+        self.by_id: dict[int, Mapping[str, Any]] = {}
+        self.owner: dict[int, int] = {}  # event id -> its StateEntered event id
+        self.scope: dict[int, Scope] = {}
+        self.steps: list[Step] = []
+        self.step_of: dict[int, Step] = {}  # StateEntered id -> step
+        self.open_maps: dict[Scope, list[Step]] = {}
+        self.failed_maps: set[int] = set()
+        self.labels: dict[Scope, str | None] = {}
+        self.execution_end: datetime | None = None
+
+    def scope_of(self, eid: int, kind: str, prev: int, details: Mapping[str, Any]) -> Scope:
+        prev_kind = str(self.by_id[prev]["type"]) if prev in self.by_id else ""
+        here = self.scope.get(prev, ())
+        if prev_kind in _ITERATION_ENDS:
+            here = here[:-1]  # the iteration is over
+        elif kind in _MAP_ENDS and prev_kind not in _MAP_EVENTS:
+            here = here[:-1]  # a Map ends right after a failure inside one of its iterations
+        if kind == "MapIterationStarted":
+            here = (*here, (str(details.get("name")), int(details.get("index", 0))))
+        return here
+
+    def add(self, event: Mapping[str, Any]) -> None:
+        eid, kind = int(event["id"]), str(event["type"])
+        self.by_id[eid] = event
+        prev = int(event.get("previousEventId") or 0)
+        details = _details(event)
+        here = self.scope[eid] = self.scope_of(eid, kind, prev, details)
+        if kind.endswith("StateEntered"):
+            self.entered(eid, kind, event["timestamp"], here, details)
+        elif kind.endswith("StateExited"):
+            self.exited(prev, kind, event["timestamp"], here, details)
+        elif kind == "MapStateFailed":
+            candidates = self.open_maps.get(here) or []
+            if candidates:
+                self.failed_maps.add(id(candidates[-1]))
+                candidates[-1].error = candidates[-1].error or "failed"
+        elif kind.startswith("Execution") and kind != "ExecutionStarted":
+            self.execution_end = event["timestamp"]
+        elif kind.startswith(_TASK_KINDS):
+            self.task(eid, kind, event["timestamp"], details)
+
+    def entered(
+        self, eid: int, kind: str, at: datetime, here: Scope, details: Mapping[str, Any]
+    ) -> None:
+        if here and here not in self.labels:  # the iteration's first state: its item
+            self.labels[here] = item_label(details.get("input"))
+        step = Step(
+            name=str(details.get("name")),
+            type=kind.removesuffix("StateEntered"),
+            entered=at,
+            depth=len(here),
+            map=here[-1][0] if here else None,
+            iteration=here[-1][1] if here else None,
+            item=self.labels.get(here) if here else None,
+        )
+        self.steps.append(step)
+        self.step_of[eid] = step
+        self.owner[eid] = eid
+        if step.type == "Map":
+            self.open_maps.setdefault(here, []).append(step)
+
+    def exited(
+        self, prev: int, kind: str, at: datetime, here: Scope, details: Mapping[str, Any]
+    ) -> None:
+        current: Step | None
+        if kind == "MapStateExited":  # follows the last iteration, not the entry
+            candidates = self.open_maps.get(here) or []
+            current = next((s for s in reversed(candidates) if s.name == details.get("name")), None)
+            if current is not None:
+                candidates.remove(current)
+        else:
+            entered = _owner(prev, self.by_id, self.owner)
+            current = self.step_of.get(entered) if entered else None
+        if current is None:
+            return
+        current.exited = at
+        if id(current) in self.failed_maps:  # the error its Catch received
+            output = _json(details.get("output"))
+            if isinstance(output, dict):
+                current.error = output.get("Error") or current.error or "failed"
+                current.cause = _short(output.get("Cause")) or current.cause
+
+    def task(self, eid: int, kind: str, at: datetime, details: Mapping[str, Any]) -> None:
+        entered = _owner(eid, self.by_id, self.owner)
+        current = self.step_of.get(entered) if entered else None
+        if current is None:
+            return
+        if kind.endswith("Scheduled"):
+            current.attempts += 1
+            current.error = current.cause = current.exited = None
+        elif kind.endswith(("Failed", "TimedOut")):
+            current.error = str(details.get("error") or kind)
+            current.cause = _short(details.get("cause"))
+            current.exited = at  # a failed iteration's state has no StateExited
+        elif kind.endswith("Succeeded"):
+            current.error = current.cause = None
 
 
 def timeline(
@@ -387,98 +508,21 @@ def timeline(
 
     Each task event belongs to the state whose StateEntered event its previousEventId
     chain reaches first; Map iterations are told apart by the MapIterationStarted event
-    their chain passes through. A state's attempts are its Scheduled events; its error
-    is the last attempt's failure (a retried failure is counted, not shown), or for a
-    Map the error its Catch received, or for a Fail state the execution's error.
+    their chain passes through, and named by their item (`item_label`). A state's
+    attempts are its Scheduled events; its error is the last attempt's failure (a
+    retried failure is counted, not shown), or for a Map the error its Catch received,
+    or for a Fail state the execution's error.
     """
-    by_id: dict[int, Mapping[str, Any]] = {}
-    owner: dict[int, int] = {}  # event id -> StateEntered event id
-    scope: dict[int, tuple[tuple[str, int], ...]] = {}  # event id -> Map iterations around it
-    steps: list[Step] = []
-    step_of: dict[int, Step] = {}  # StateEntered id -> step
-    open_maps: dict[tuple[tuple[str, int], ...], list[Step]] = {}
-    failed_maps: set[int] = set()
-    execution_end: datetime | None = None
+    state = _Timeline()
     for event in sorted(events, key=lambda e: int(e["id"])):
-        eid, kind = int(event["id"]), str(event["type"])
-        by_id[eid] = event
-        prev = int(event.get("previousEventId") or 0)
-        prev_kind = str(by_id[prev]["type"]) if prev in by_id else ""
-        here = scope.get(prev, ())
-        if prev_kind in _ITERATION_ENDS:
-            here = here[:-1]  # the iteration is over
-        elif kind in _MAP_ENDS and prev_kind not in _MAP_EVENTS:
-            here = here[:-1]  # a Map ends right after a failure inside one of its iterations
-        details = _details(event)
-        if kind == "MapIterationStarted":
-            here = (*here, (str(details.get("name")), int(details.get("index", 0))))
-        scope[eid] = here
-        current: Step | None = None
-        if kind.endswith("StateEntered"):
-            step = Step(
-                name=str(details.get("name")),
-                type=kind.removesuffix("StateEntered"),
-                entered=event["timestamp"],
-                depth=len(here),
-                map=here[-1][0] if here else None,
-                iteration=here[-1][1] if here else None,
-            )
-            steps.append(step)
-            step_of[eid] = step
-            owner[eid] = eid
-            if step.type == "Map":
-                open_maps.setdefault(here, []).append(step)
-            continue
-        if kind.endswith("StateExited"):
-            if kind == "MapStateExited":  # follows the last iteration, not the entry
-                candidates = open_maps.get(here) or []
-                current = next(
-                    (s for s in reversed(candidates) if s.name == details.get("name")), None
-                )
-                if current is not None:
-                    candidates.remove(current)
-            else:
-                entered = _owner(prev, by_id, owner)
-                current = step_of.get(entered) if entered else None
-            if current is not None:
-                current.exited = event["timestamp"]
-                if id(current) in failed_maps:
-                    output = _json(details.get("output"))
-                    if isinstance(output, dict):
-                        current.error = output.get("Error") or current.error or "failed"
-                        current.cause = _short(output.get("Cause")) or current.cause
-            continue
-        if kind == "MapStateFailed":
-            candidates = open_maps.get(here) or []
-            if candidates:
-                failed_maps.add(id(candidates[-1]))
-                candidates[-1].error = candidates[-1].error or "failed"
-            continue
-        if kind.startswith("Execution") and kind != "ExecutionStarted":
-            execution_end = event["timestamp"]
-            continue
-        if kind.startswith(_TASK_KINDS):
-            entered = _owner(eid, by_id, owner)
-            current = step_of.get(entered) if entered else None
-            if current is None:
-                continue
-            if kind.endswith("Scheduled"):
-                current.attempts += 1
-                current.error = current.cause = current.exited = None
-            elif kind.endswith(("Failed", "TimedOut")):
-                current.error = str(details.get("error") or kind)
-                current.cause = _short(details.get("cause"))
-                # A failed iteration's state has no StateExited: it ended here.
-                current.exited = event["timestamp"]
-            elif kind.endswith("Succeeded"):
-                current.error = current.cause = None
-    for step in steps:
+        state.add(event)
+    for step in state.steps:
         if step.type == "Fail":
-            step.exited = step.exited or execution_end
+            step.exited = step.exited or state.execution_end
             if execution is not None:
                 step.error = execution.error
                 step.cause = _short(execution.cause)
-    return steps
+    return state.steps
 
 
 def _owner(eid: int, by_id: Mapping[int, Mapping[str, Any]], owner: dict[int, int]) -> int | None:

@@ -1,4 +1,5 @@
-"""`imagepipe redrive`: once the cause is fixed, restart what the dead-letter queue holds.
+"""`imagepipe redrive`'s work: once the cause is fixed, restart what the dead-letter
+queue holds (the command is imagepipe.commands.redrive).
 
 For each message (oldest first, as SQS hands them out, up to --max):
 
@@ -29,22 +30,13 @@ deterministic, so what the first attempt wrote is overwritten with the same byte
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
-import os
-import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import Any, Final, Protocol
 
 from imagepipe.messages import DeadLetter, parse_json, pipe_input, s3_records, sqs_record
-from imagepipe.operate import _positive, stack_arguments
-
-if TYPE_CHECKING:
-    from imagepipe.target import Target
-
-    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
 METHOD: Final = "StartExecution"
 VISIBILITY_SECONDS: Final = 300
@@ -325,165 +317,3 @@ def _restart(
     except Exception as err:
         problem = f"the message could not be deleted ({_error_code(err)})"
         result.note = "; ".join(p for p in (result.note, problem) if p)
-
-
-# -- the command line ------------------------------------------------------------------
-
-
-def add_redrive(subparsers: Subparsers) -> None:
-    parser = subparsers.add_parser(
-        "redrive",
-        help="restart what the dead-letter queue holds, once the cause is fixed",
-        description=(
-            "Read the dead-letter queue and restart each failed upload: a new execution "
-            "of the state machine that failed, with its original input (a raw S3 event "
-            "from the ingest queue is given to the upload state machine the way the pipe "
-            "gives it). Rejected uploads are skipped: the same file would be rejected "
-            "again. A message is deleted only once the restart is accepted; prints what "
-            "it did with each message. Not RedriveExecution: it would resume at the "
-            "Fail state each dead-lettered execution ends in, and redo nothing. "
-            "The stack: a deployed one (names from `pulumi stack output`, or the flags "
-            "below, or IMAGEPIPE_STATE_MACHINE_ARN and IMAGEPIPE_DEAD_LETTER_QUEUE_URL), "
-            "or with --local the one a running `imagepipe local serve` serves. "
-            "Exit status: 0 done, 1 a restart was refused, 2 usage, 3 no stack, "
-            "4 AWS error, 5 a bug."
-        ),
-    )
-    where = stack_arguments(parser)
-    where.add_argument(
-        "--dead-letter-queue-url",
-        "--dlq-url",
-        dest="dead_letter_queue_url",
-        metavar="URL",
-        help="the dead-letter queue (deployed stack)",
-    )
-    where.add_argument(
-        "--state-machine-arn", metavar="ARN", help="the upload state machine (deployed stack)"
-    )
-    parser.add_argument("--dry-run", action="store_true", help="say what would be done, do nothing")
-    parser.add_argument(
-        "--max", type=_positive, metavar="N", help="handle at most N messages (default: all)"
-    )
-    parser.add_argument(
-        "--include-rejected", action="store_true", help="restart rejected uploads too"
-    )
-    parser.add_argument("--json", action="store_true", help="print one JSON document")
-    parser.set_defaults(func=run_command)
-
-
-def target_for(args: argparse.Namespace) -> Target:
-    """The stack the arguments name (imagepipe.target resolves the names)."""
-    from imagepipe.target import USAGE, OpsError, Target
-    from infra.settings import Settings
-
-    queue_url = args.dead_letter_queue_url
-    machine = args.state_machine_arn
-    if args.local:
-        if queue_url or machine:
-            raise OpsError(USAGE, "--dlq-url, --state-machine-arn: not with --local")
-        return Target.local_stack(args.stack, args.endpoint)
-    if args.endpoint:
-        raise OpsError(USAGE, "--endpoint goes with --local")
-    queue_url = queue_url or os.environ.get("IMAGEPIPE_DEAD_LETTER_QUEUE_URL", "").strip()
-    machine = machine or os.environ.get("IMAGEPIPE_STATE_MACHINE_ARN", "").strip()
-    if queue_url and machine:  # all this command needs: no Pulumi
-        outputs = {"deadLetterQueueUrl": queue_url, "stateMachineArn": machine}
-        region = machine.split(":")[3] if machine.count(":") >= 3 else ""
-        return Target(args.stack, local=False, region=region, outputs=outputs, settings=Settings())
-    target = Target.deployed(args.stack, {"stateMachineArn": machine or None})
-    if queue_url:
-        target.outputs["deadLetterQueueUrl"] = queue_url
-    return target
-
-
-def run_command(args: argparse.Namespace) -> int:
-    """`imagepipe redrive`: every failure is one line and an exit code, never a traceback."""
-    from imagepipe.target import INTERNAL, OpsError, translate
-
-    target = None
-    try:
-        target = target_for(args)
-        return run(args, target)
-    except OpsError as err:
-        return _fail(args, err.code, err.message)
-    except Exception as err:
-        ops = translate(err, target)
-        if ops is not None:
-            return _fail(args, ops.code, ops.message)
-        if os.environ.get("IMAGEPIPE_DEBUG"):
-            raise
-        return _fail(
-            args,
-            INTERNAL,
-            f"unexpected {type(err).__name__}: {err} (a bug: rerun with IMAGEPIPE_DEBUG=1)",
-        )
-
-
-def _fail(args: argparse.Namespace, code: int, message: str) -> int:
-    line = " ".join(message.split())
-    if getattr(args, "json", False):
-        print(json.dumps({"error": {"code": code, "message": line}}), flush=True)
-    print(f"imagepipe redrive: {line}", file=sys.stderr, flush=True)
-    return code
-
-
-def run(args: argparse.Namespace, target: Target) -> int:
-    from imagepipe import display
-
-    queue_url = target.output("deadLetterQueueUrl")
-    con = None if args.json else display.console()
-    if con is not None:
-        verb = "Would restart" if args.dry_run else "Restarting"
-        con.print(f"{verb} from {queue_url} ({target.display_endpoint()})")
-    report = redrive(
-        target,
-        dead_letter_queue_url=queue_url,
-        state_machine_arn=target.state_machine_arn,
-        dry_run=args.dry_run,
-        max_messages=args.max,
-        include_rejected=args.include_rejected,
-        wait_seconds=0 if target.local else 1,
-    )
-    if args.json:
-        display.print_json(report.to_dict())
-    else:
-        assert con is not None
-        con.print(table(report))
-    return report.exit_code
-
-
-def table(report: Report) -> Any:
-    """The report as a rich Table (one row per message) or, if none, a line of text."""
-    from rich.table import Table
-
-    if not report.results:
-        return "The dead-letter queue is empty: nothing to restart."
-    summary = report.to_dict()["summary"]
-    if report.dry_run:
-        done = f"{summary['wouldRestart']} would restart"
-    else:
-        done = f"{summary['restarted']} restarted"
-    count = len(report.results)
-    title = (
-        f"{count} message{'' if count == 1 else 's'}: {done}, {summary['skipped']} skipped, "
-        f"{summary['failed']} refused"
-    )
-    grid = Table(title=title, title_justify="left")
-    grid.add_column("message", no_wrap=True)
-    grid.add_column("upload", overflow="fold")
-    grid.add_column("was", no_wrap=True)
-    grid.add_column("action", no_wrap=True)
-    grid.add_column("execution / why", overflow="fold")
-    colours = {"restarted": "green", "would restart": "cyan", "skipped": "yellow", "failed": "red"}
-    for r in report.results:
-        new = r.execution_arn.rsplit(":", 1)[-1] if r.execution_arn else ""
-        detail = " ".join(part for part in (new, r.note) if part) or "-"
-        action = r.action + (" (message kept)" if not r.deleted and r.action == "failed" else "")
-        grid.add_row(
-            r.message_id[:8],
-            r.key or "-",
-            f"{r.kind}: {r.reason}",
-            f"[{colours.get(r.action, 'white')}]{action}[/]",
-            detail,
-        )
-    return grid

@@ -1,19 +1,20 @@
-"""`imagepipe render`: make a stack's renditions of local files, exactly as the pipeline does.
+"""`imagepipe render`'s work: a stack's renditions of local files, exactly as the pipeline
+makes them.
 
 It runs the same functions as the Lambdas, in the same order: the byte-size check and
 validate_image (the Inspect function), plan_rendition (the key scheme, with the file's
-name as the key, no upload prefix) and render (the Resize function). So a file renders
-here byte for byte as it would in the stack, and is rejected with the same reason.
+name, or its path in the folder given, as the key) and render (the Resize function). So
+a file renders here byte for byte as it would in the stack, and is rejected with the
+same reason.
 """
 
 from __future__ import annotations
 
 import stat
-import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Any
 
 from imagefn.errors import ImageRejected
 from imagefn.imaging import (
@@ -25,6 +26,8 @@ from imagefn.imaging import (
     validate_image,
 )
 from imagefn.renditions import Rendition
+from imagepipe.display import size
+from imagepipe.inputs import Input
 
 
 @dataclass(frozen=True)
@@ -38,14 +41,25 @@ class Limits:
 
 @dataclass(frozen=True)
 class Written:
+    name: str  # the rendition's
     path: Path
     image: RenderedImage
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "path": str(self.path),
+            "width": self.image.width,
+            "height": self.image.height,
+            "bytes": len(self.image.data),
+            "format": self.image.format,
+        }
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What happened to one input: renditions written, a rejection, or an error (a path
-    that is missing, unreadable, not a file, or an output that cannot be written)."""
+    """What happened to one input: renditions written, a rejection, or an error (an
+    unreadable file, an output that cannot be written)."""
 
     source: str
     written: tuple[Written, ...] = ()
@@ -62,18 +76,39 @@ class Outcome:
         if self.error is not None:
             return f"{self.source}: error: {self.error}"
         files = ", ".join(
-            f"{w.path} ({w.image.width}x{w.image.height}, {human_size(len(w.image.data))})"
+            f"{w.path} ({w.image.width}x{w.image.height}, {size(len(w.image.data))})"
             for w in self.written
         )
         return f"{self.source} -> {files}"
 
+    def to_dict(self) -> dict[str, Any]:
+        rejected = self.rejected
+        return {
+            "file": self.source,
+            "renditions": [w.to_dict() for w in self.written],
+            "rejected": {"reason": rejected.reason, "message": rejected.message}
+            if rejected
+            else None,
+            "error": self.error,
+        }
 
-def human_size(n: int) -> str:
-    if n < 1000:
-        return f"{n} B"
-    if n < 1_000_000:
-        return f"{n / 1000:.1f} kB"
-    return f"{n / 1_000_000:.1f} MB"
+
+@dataclass
+class Report:
+    stack: str
+    out: Path
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(o.ok for o in self.outcomes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack,
+            "out": str(self.out),
+            "files": [o.to_dict() for o in self.outcomes],
+        }
 
 
 def _os_problem(exc: OSError) -> str:
@@ -84,8 +119,6 @@ def _read(path: Path, max_bytes: int) -> bytes:
     """The file's bytes; ImageRejected for an empty or too large file (read no further
     than one byte past the limit); OSError for a path that is not a readable file."""
     info = path.stat()
-    if stat.S_ISDIR(info.st_mode):
-        raise IsADirectoryError(21, "is a directory", str(path))
     if not stat.S_ISREG(info.st_mode):
         raise OSError(0, "not a regular file", str(path))
     check_byte_size(info.st_size, max_bytes=max_bytes)
@@ -95,8 +128,9 @@ def _read(path: Path, max_bytes: int) -> bytes:
     return data
 
 
-def render_file(path: Path, out_dir: Path, limits: Limits) -> Outcome:
-    """Render every rendition of one file into out_dir/<rendition key>."""
+def render_file(path: Path, out_dir: Path, limits: Limits, name: str | None = None) -> Outcome:
+    """Render every rendition of one file into out_dir/<rendition key>; `name` is the
+    key's source (default: the file's name)."""
     source = str(path)
     try:
         data = _read(path, limits.max_input_bytes)
@@ -107,7 +141,7 @@ def render_file(path: Path, out_dir: Path, limits: Limits) -> Outcome:
     written: list[Written] = []
     try:
         info = validate_image(data, max_pixels=limits.max_input_pixels)
-        stem = key_stem(path.name)
+        stem = key_stem(name or path.name)
         for rendition in limits.renditions:
             planned = plan_rendition(rendition, source_format=info.format, stem=stem)
             image = render(data, rendition, max_pixels=limits.max_input_pixels)
@@ -118,65 +152,24 @@ def render_file(path: Path, out_dir: Path, limits: Limits) -> Outcome:
             except OSError as exc:
                 problem = f"cannot write {destination}: {_os_problem(exc)}"
                 return Outcome(source, tuple(written), error=problem)
-            written.append(Written(destination, image))
+            written.append(Written(rendition.name, destination, image))
     except ImageRejected as exc:
         return Outcome(source, tuple(written), rejected=exc)
     return Outcome(source, tuple(written))
 
 
-def render_files(paths: Iterable[Path], out_dir: Path, limits: Limits) -> Iterator[Outcome]:
-    for path in paths:
+def render_files(inputs: Iterable[Input], out_dir: Path, limits: Limits) -> Iterator[Outcome]:
+    for item in inputs:
         try:
-            yield render_file(path, out_dir, limits)
+            yield render_file(item.path, out_dir, limits, item.name)
         except Exception as exc:  # one line per input, never a traceback
-            yield Outcome(str(path), error=f"internal error: {type(exc).__name__}: {exc}")
+            yield Outcome(str(item.path), error=f"internal error: {type(exc).__name__}: {exc}")
 
 
-@dataclass
-class Report:
-    outcomes: list[Outcome] = field(default_factory=list)
-
-    @property
-    def exit_code(self) -> int:
-        return 0 if all(o.ok for o in self.outcomes) else 1
-
-
-def load_limits(stack: str) -> Limits:
-    """The stack's renditions and limits, from Pulumi.yaml and Pulumi.<stack>.yaml."""
-    from infra.settings import load_stack_settings
-
-    settings = load_stack_settings(stack)
+def limits_of(settings: Any) -> Limits:
+    """The renditions and limits of a stack's infra.settings.Settings."""
     return Limits(
         renditions=settings.renditions,
         max_input_bytes=settings.max_input_bytes,
         max_input_pixels=settings.max_input_pixels,
     )
-
-
-def run(
-    files: Sequence[Path],
-    out_dir: Path,
-    stack: str,
-    *,
-    stdout: TextIO | None = None,
-    stderr: TextIO | None = None,
-) -> int:
-    """The `imagepipe render` command: 0 all rendered, 1 any rejected or failed, 2 bad
-    stack or output directory."""
-    out = stdout or sys.stdout
-    err = stderr or sys.stderr
-    try:
-        limits = load_limits(stack)
-    except Exception as exc:  # a bad stack is a usage error, not a crash
-        print(f"imagepipe render: error: stack {stack!r}: {exc}", file=err)
-        return 2
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        print(f"imagepipe render: error: cannot create {out_dir}: {_os_problem(exc)}", file=err)
-        return 2
-    report = Report()
-    for outcome in render_files(files, out_dir, limits):
-        report.outcomes.append(outcome)
-        print(outcome.line(), file=err if outcome.error else out, flush=True)
-    return report.exit_code

@@ -1,22 +1,21 @@
-"""The stack the operating commands work on: boto3 clients plus the stack's names.
+"""The stack a command works on: boto3 clients plus the stack's names and settings.
 
-One `Target` serves every command (`imagepipe upload|executions|show|backfill|outputs`);
-only how it is built differs:
+One `Target` serves every stack command; only how it is built differs:
 
-* a deployed stack (`Target.deployed`): names from `pulumi stack output --json --stack
-  NAME` when the Pulumi CLI is there, each overridable by a flag or an `IMAGEPIPE_*`
-  environment variable (with all of them given, Pulumi is not needed); credentials,
-  region and endpoint as boto3 finds them (profile, environment, SSO, instance role);
-* the local stack (`Target.local`): a running `imagepipe local serve`, found through
-  the state file it writes (`.imagepipe/local-<stack>.json` in the project folder, or
-  under `$IMAGEPIPE_STATE_DIR`), with the emulator's fake credentials.
+* a deployed stack (`Target.deployed`): names and settings from the stack's outputs
+  (`pulumi stack output --json --stack NAME`), each name overridable by a flag or an
+  `IMAGEPIPE_*` variable (with the essential ones given, Pulumi is not run);
+  credentials, region and endpoint as boto3 finds them;
+* a running `imagepipe local serve` (`Target.local_stack`), found through the state
+  file it writes, with the emulator's fake credentials;
+* the in-process local stack (`imagepipe.local.stack.LocalStack.target`).
 
-Every failure a person can act on becomes an `OpsError` with an exit code and one line
-that says what to do next; `translate` does that for botocore's errors.
+`translate` turns botocore's errors into an OpsError that says what to do next.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -28,20 +27,18 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
 
+from imagepipe.errors import ExitCode, OpsError
 from imagepipe.local import state as _local_state
+from imagepipe.local.state import reachable as _reachable
 from imagepipe.local.state import state_file
 from infra.settings import PROJECT_DIR, ConfigError, Settings, settings_from_mapping
 
-# Exit codes of the operating commands (also in docs/cli.md).
-OK: Final = 0
-ITEM_FAILED: Final = 1  # an upload rejected or failed, an execution failed, nothing found
-USAGE: Final = 2  # bad arguments (argparse uses 2 as well)
-NO_STACK: Final = 3  # stack not found, not deployed, no local stack running, bucket missing
-AWS_ERROR: Final = 4  # credentials, permissions, network, throttling, any other AWS error
-INTERNAL: Final = 5  # a bug in imagepipe: please report it
-
-STATE_VERSION: Final = _local_state.STATE_VERSION
 DEFAULT_ENDPOINT: Final = "http://127.0.0.1:5000"
+FAKE_CREDENTIALS: Final = {  # the emulator takes any; these are moto's usual ones
+    "aws_access_key_id": "testing",
+    "aws_secret_access_key": "testing",
+    "aws_session_token": "testing",
+}
 
 # Stack output -> (command-line flag, environment variable). Flags beat variables, which
 # beat `pulumi stack output`.
@@ -54,25 +51,13 @@ OUTPUT_SOURCES: Final[dict[str, tuple[str | None, str]]] = {
         "--backfill-state-machine-arn",
         "IMAGEPIPE_BACKFILL_STATE_MACHINE_ARN",
     ),
-    "deadLetterQueueUrl": (None, "IMAGEPIPE_DEAD_LETTER_QUEUE_URL"),
+    "deadLetterQueueUrl": ("--dead-letter-queue-url", "IMAGEPIPE_DEAD_LETTER_QUEUE_URL"),
     "topicArn": (None, "IMAGEPIPE_TOPIC_ARN"),
 }
-# What every command needs; with these from flags or the environment, Pulumi is not run.
+# What most commands need; with these from flags or the environment, Pulumi is not run.
 ESSENTIAL_OUTPUTS: Final = ("sourceBucket", "destinationBucket", "stateMachineArn")
-# The stack config the commands use (the rest is the Pulumi program's business).
-NEEDED_KEYS: Final = ("uploadPrefix", "allowedSuffixes", "renditions")
-
-
-class OpsError(Exception):
-    """A failure to report in one line, with the exit code it means."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-# -- the local stack's state file ------------------------------------------------------
+# The settings the commands use, exported as outputs (older stacks: in Pulumi.<stack>.yaml).
+SETTING_OUTPUTS: Final = ("uploadPrefix", "allowedSuffixes", "renditions")
 
 
 def read_state(stack: str, directory: Path | None = None) -> dict[str, Any]:
@@ -80,7 +65,7 @@ def read_state(stack: str, directory: Path | None = None) -> dict[str, Any]:
     try:
         return _local_state.read_state(stack, directory)
     except _local_state.StateFileError as err:
-        raise OpsError(NO_STACK, str(err)) from None
+        raise OpsError(ExitCode.NO_STACK, str(err)) from None
 
 
 def settings_document(settings: Settings) -> dict[str, Any]:
@@ -92,10 +77,21 @@ def settings_document(settings: Settings) -> dict[str, Any]:
     }
 
 
-_reachable = _local_state.reachable
+# -- a stack's config ------------------------------------------------------------------
 
 
-# -- Pulumi ----------------------------------------------------------------------------
+def stack_settings(stack: str, project_dir: Path = PROJECT_DIR) -> Settings:
+    """The stack's settings from Pulumi.yaml and Pulumi.<stack>.yaml, checked as strictly
+    as `pulumi up` checks them (an unknown key is an error): what `render` and the local
+    stack use. Raises ConfigError, also for a file that is not valid YAML."""
+    import yaml
+
+    from infra.settings import load_stack_settings
+
+    try:
+        return load_stack_settings(stack, project_dir)
+    except yaml.YAMLError as err:
+        raise ConfigError("stack", f"Pulumi.{stack}.yaml is not valid YAML: {err}") from None
 
 
 def pulumi_outputs(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
@@ -104,7 +100,7 @@ def pulumi_outputs(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any
     pulumi = shutil.which("pulumi")
     if pulumi is None:
         raise OpsError(
-            NO_STACK,
+            ExitCode.NO_STACK,
             f"cannot find the stack's outputs: the Pulumi CLI is not installed; install it, "
             f"or set {given}, or use --local",
         )
@@ -118,25 +114,24 @@ def pulumi_outputs(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any
             check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as err:
-        raise OpsError(NO_STACK, f"pulumi stack output failed ({err}); set {given}") from None
+        problem = f"pulumi stack output failed ({err}); set {given}"
+        raise OpsError(ExitCode.NO_STACK, problem) from None
     if done.returncode != 0:
         lines = [line.strip() for line in done.stderr.splitlines() if line.strip()]
         detail = next((line for line in lines if line.startswith("error:")), None)
-        detail = (detail or (lines[-1] if lines else f"exit {done.returncode}")).removeprefix(
-            "error: "
-        )
+        detail = detail or (lines[-1] if lines else f"exit {done.returncode}")
         raise OpsError(
-            NO_STACK,
-            f"pulumi cannot read stack {stack!r}: {detail}; check `pulumi stack ls` "
-            f"(and `pulumi login`), or use --local",
+            ExitCode.NO_STACK,
+            f"pulumi cannot read stack {stack!r}: {detail.removeprefix('error: ')}; check "
+            "`pulumi stack ls` (and `pulumi login`), or use --local",
         )
     try:
         outputs = json.loads(done.stdout or "{}")
     except ValueError:
-        raise OpsError(NO_STACK, "pulumi stack output printed something that is not JSON") from None
+        raise OpsError(ExitCode.NO_STACK, "pulumi stack output printed no JSON") from None
     if not isinstance(outputs, dict) or not outputs:
         raise OpsError(
-            NO_STACK,
+            ExitCode.NO_STACK,
             f"stack {stack!r} has no outputs: it is not deployed; run `pulumi up --stack {stack}`",
         )
     return outputs
@@ -156,31 +151,38 @@ class Target:
     settings: Settings
     endpoint: str | None = None
     credentials: dict[str, str] | None = None
+    endpoint_given: bool = False  # --endpoint named the server (not the state file)
     _clients: dict[str, Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _session: Any = field(default=None, repr=False)
 
-    # -- construction --------------------------------------------------------------
-
     @classmethod
     def local_stack(cls, stack: str, endpoint: str | None = None) -> Target:
         """The stack a running `imagepipe local serve --stack <stack>` serves."""
+        if endpoint and not _reachable(endpoint):
+            raise OpsError(
+                ExitCode.NO_STACK,
+                f"nothing answers at {endpoint} (--endpoint): check the URL that "
+                f"`imagepipe local serve --stack {stack}` printed",
+            )
         state = read_state(stack)
         url = endpoint or str(state.get("endpoint") or DEFAULT_ENDPOINT)
         if not _reachable(url):
             raise OpsError(
-                NO_STACK,
-                f"no local stack is running at {url} (the state file "
-                f"{state_file(stack)} is stale): start it with "
-                f"`imagepipe local serve --stack {stack}`",
+                ExitCode.NO_STACK,
+                f"no local stack is running at {url} (the state file {state_file(stack)} is "
+                f"stale): start it with `imagepipe local serve --stack {stack}`",
             )
-        try:
-            settings = settings_from_mapping(state.get("config") or {})
-        except ConfigError as err:
-            raise OpsError(NO_STACK, f"{state_file(stack)}: {err}") from None
         outputs = dict(state.get("outputs") or {})
-        if state.get("backfillStateMachineArn"):
-            outputs.setdefault("backfillStateMachineArn", state["backfillStateMachineArn"])
+        for name in ("backfillStateMachineArn", "removalStateMachineArn"):
+            if state.get(name):
+                outputs.setdefault(name, state[name])
+        try:
+            settings = _settings_from_outputs(outputs) or settings_from_mapping(
+                state.get("config") or {}
+            )
+        except ConfigError as err:
+            raise OpsError(ExitCode.NO_STACK, f"{state_file(stack)}: {err}") from None
         return cls(
             stack=stack,
             local=True,
@@ -188,11 +190,8 @@ class Target:
             outputs=outputs,
             settings=settings,
             endpoint=url,
-            credentials={
-                "aws_access_key_id": "testing",
-                "aws_secret_access_key": "testing",
-                "aws_session_token": "testing",
-            },
+            credentials=dict(FAKE_CREDENTIALS),
+            endpoint_given=bool(endpoint),
         )
 
     @classmethod
@@ -201,23 +200,23 @@ class Target:
         stack: str,
         overrides: Mapping[str, str | None] | None = None,
         project_dir: Path = PROJECT_DIR,
+        needs: tuple[str, ...] = ESSENTIAL_OUTPUTS,
     ) -> Target:
         """A stack on AWS: names from flags (`overrides`), IMAGEPIPE_* variables, then
-        `pulumi stack output`; settings from Pulumi.<stack>.yaml when it is here."""
+        `pulumi stack output`; settings from the outputs (Pulumi.<stack>.yaml for an
+        older stack that does not export them)."""
         given: dict[str, Any] = {}
         for name, (_, env) in OUTPUT_SOURCES.items():
             value = (overrides or {}).get(name) or os.environ.get(env, "").strip()
             if value:
                 given[name] = value
         outputs: dict[str, Any] = {}
-        if not all(name in given for name in ESSENTIAL_OUTPUTS):
+        if not all(name in given for name in needs):
             outputs = pulumi_outputs(stack, project_dir)
         outputs.update(given)
-        settings = _stack_settings(stack, project_dir)
-        region = _region_of(outputs)
-        return cls(
-            stack=stack, local=False, region=region or "", outputs=outputs, settings=settings
-        )
+        settings = _deployed_settings(stack, outputs, project_dir)
+        region = _region_of(outputs) or ""
+        return cls(stack=stack, local=False, region=region, outputs=outputs, settings=settings)
 
     # -- clients -------------------------------------------------------------------
 
@@ -236,14 +235,13 @@ class Target:
             self._session = boto3.session.Session(
                 region_name=self.region or None, **(self.credentials or {})
             )
+            self.region = self.region or self._session.region_name or ""
             if not self.region:
-                self.region = self._session.region_name or ""
-                if not self.region:
-                    raise OpsError(
-                        AWS_ERROR,
-                        "no AWS region: set AWS_REGION (or a profile's region), or pass "
-                        "--state-machine-arn, whose ARN names it",
-                    )
+                raise OpsError(
+                    ExitCode.AWS_ERROR,
+                    "no AWS region: set AWS_REGION (or a profile's region), or pass "
+                    "--state-machine-arn, whose ARN names it",
+                )
         config = Config(
             retries={"max_attempts": 2 if self.local else 5, "mode": "standard"},
             connect_timeout=2 if self.local else 10,
@@ -256,16 +254,20 @@ class Target:
 
     def output(self, name: str) -> str:
         value = self.outputs.get(name)
-        if not value:
-            if self.local:
-                raise OpsError(
-                    NO_STACK,
-                    f"the local stack has no output {name}: restart `imagepipe local serve`",
-                )
-            flag, env = OUTPUT_SOURCES.get(name, (None, f"IMAGEPIPE_{name.upper()}"))
-            how = f"{flag} or {env}" if flag else env
-            raise OpsError(NO_STACK, f"the stack output {name} is unknown: set {how}")
-        return str(value)
+        if value:
+            return str(value)
+        if self.local:
+            raise OpsError(
+                ExitCode.NO_STACK,
+                f"the local stack has no output {name}: restart `imagepipe local serve`",
+            )
+        flag, env = OUTPUT_SOURCES.get(name, (None, f"IMAGEPIPE_{name.upper()}"))
+        how = f"pass {flag} or set {env}" if flag else f"set {env}"
+        raise OpsError(
+            ExitCode.NO_STACK,
+            f"{name} of stack {self.stack!r} is unknown: {how} (from Pulumi, a stack "
+            f"deployed before that output existed needs `pulumi up --stack {self.stack}`)",
+        )
 
     @property
     def source_bucket(self) -> str:
@@ -281,17 +283,22 @@ class Target:
 
     @property
     def backfill_state_machine_arn(self) -> str:
-        """The backfill workflow: an output or override, else `<component>-backfill` next to
-        the upload state machine (infra.workflow names it so)."""
-        value = self.outputs.get("backfillStateMachineArn")
-        if value:
-            return str(value)
-        prefix, _, _ = self.state_machine_arn.rpartition(":")
-        return f"{prefix}:imagepipe-{self.stack}-backfill"
+        """Only ever the output (or its override): an ARN is never guessed."""
+        return self.output("backfillStateMachineArn")
 
     @property
     def upload_prefix(self) -> str:
         return self.settings.upload_prefix
+
+    @property
+    def cli_flags(self) -> str:
+        """The flags that name this stack again, for the commands a hint prints."""
+        flags = " --local" if self.local else ""
+        if self.stack != "dev":
+            flags += f" --stack {self.stack}"
+        if self.local and self.endpoint_given:
+            flags += f" --endpoint {self.endpoint}"
+        return flags
 
     def display_endpoint(self) -> str:
         return self.endpoint or "AWS"
@@ -306,14 +313,72 @@ class Target:
             f"#/v2/executions/details/{quote(execution_arn, safe='')}"
         )
 
-    def state_machine_console_url(self, state_machine_arn: str) -> str | None:
-        if self.local:
+    def state_machine_console_url(self, state_machine_arn: str | None) -> str | None:
+        if self.local or not state_machine_arn:
             return None
         region = state_machine_arn.split(":")[3]
         return (
             f"https://{region}.console.aws.amazon.com/states/home?region={region}"
             f"#/statemachines/view/{quote(state_machine_arn, safe='')}"
         )
+
+
+def target_for(args: argparse.Namespace, needs: tuple[str, ...] = ESSENTIAL_OUTPUTS) -> Target:
+    """The Target the shared stack arguments (imagepipe.commands.options) name; `needs`:
+    the outputs the command needs, which given by flags or variables spare Pulumi."""
+    overrides = {
+        name: getattr(args, name_flag[2:].replace("-", "_"), None)
+        for name, (name_flag, _) in OUTPUT_SOURCES.items()
+        if name_flag
+    }
+    if args.local:
+        given = [OUTPUT_SOURCES[name][0] for name, value in overrides.items() if value]
+        if given:
+            names = ", ".join(str(flag) for flag in given)
+            raise OpsError(ExitCode.USAGE, f"{names}: only for a deployed stack, not with --local")
+        return Target.local_stack(args.stack, args.endpoint)
+    if args.endpoint:
+        raise OpsError(
+            ExitCode.USAGE,
+            "--endpoint goes with --local (for another AWS endpoint set AWS_ENDPOINT_URL)",
+        )
+    return Target.deployed(args.stack, overrides, needs=needs)
+
+
+def _settings_from_outputs(outputs: Mapping[str, Any]) -> Settings | None:
+    """The settings a stack exports (None if it exports none: an older stack)."""
+    exported = {name: outputs[name] for name in SETTING_OUTPUTS if outputs.get(name) is not None}
+    if not exported:
+        return None
+    return settings_from_mapping(exported)
+
+
+def _deployed_settings(stack: str, outputs: Mapping[str, Any], project_dir: Path) -> Settings:
+    """From the outputs; else from Pulumi.<stack>.yaml (only the keys the commands use);
+    else the defaults. IMAGEPIPE_UPLOAD_PREFIX overrides the prefix."""
+    import yaml
+
+    from infra.settings import read_stack_config
+
+    try:
+        settings = _settings_from_outputs(outputs)
+    except ConfigError as err:
+        raise OpsError(ExitCode.NO_STACK, f"stack {stack!r} outputs: {err}") from None
+    if settings is None and (project_dir / f"Pulumi.{stack}.yaml").exists():
+        try:
+            config = read_stack_config(stack, project_dir)
+            settings = settings_from_mapping({k: config[k] for k in SETTING_OUTPUTS if k in config})
+        except (ConfigError, yaml.YAMLError) as err:
+            raise OpsError(ExitCode.USAGE, f"Pulumi.{stack}.yaml: {err}") from None
+    settings = settings or Settings()
+    prefix = os.environ.get("IMAGEPIPE_UPLOAD_PREFIX", "").strip()
+    if prefix:
+        try:
+            document = {**settings_document(settings), "uploadPrefix": prefix}
+            settings = settings_from_mapping(document)
+        except ConfigError as err:
+            raise OpsError(ExitCode.USAGE, f"IMAGEPIPE_UPLOAD_PREFIX: {err}") from None
+    return settings
 
 
 def _region_of(outputs: Mapping[str, Any]) -> str | None:
@@ -323,30 +388,6 @@ def _region_of(outputs: Mapping[str, Any]) -> str | None:
         if len(parts) > 3 and parts[0] == "arn" and parts[3]:
             return parts[3]
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
-
-
-def _stack_settings(stack: str, project_dir: Path) -> Settings:
-    """The stack's settings from its config file; defaults when there is none here."""
-    from infra.settings import read_stack_config
-
-    if not (project_dir / f"Pulumi.{stack}.yaml").exists():
-        settings = Settings()
-    else:
-        try:
-            config = read_stack_config(stack, project_dir)
-            # Only what the commands use: a key they do not need is the program's to judge.
-            settings = settings_from_mapping({k: config[k] for k in NEEDED_KEYS if k in config})
-        except ConfigError as err:
-            raise OpsError(USAGE, f"Pulumi.{stack}.yaml: {err}") from None
-    prefix = os.environ.get("IMAGEPIPE_UPLOAD_PREFIX", "").strip()
-    if prefix:
-        try:
-            settings = settings_from_mapping(
-                {**settings_document(settings), "uploadPrefix": prefix}
-            )
-        except ConfigError as err:
-            raise OpsError(USAGE, f"IMAGEPIPE_UPLOAD_PREFIX: {err}") from None
-    return settings
 
 
 # -- botocore's errors, in one line ----------------------------------------------------
@@ -373,6 +414,9 @@ _MISSING_CODES: Final = frozenset(
         "NotFound",
     }
 )
+_THROTTLED_CODES: Final = frozenset(
+    {"ThrottlingException", "Throttling", "TooManyRequestsException", "SlowDown"}
+)
 
 
 def translate(err: BaseException, target: Target | None = None) -> OpsError | None:
@@ -380,69 +424,95 @@ def translate(err: BaseException, target: Target | None = None) -> OpsError | No
     from botocore import exceptions as bx  # type: ignore[import-untyped, unused-ignore]
 
     stack = target.stack if target else "dev"
-    local = bool(target and target.local)
     if isinstance(err, bx.NoCredentialsError | bx.PartialCredentialsError):
         return OpsError(
-            AWS_ERROR,
+            ExitCode.AWS_ERROR,
             "no AWS credentials: run `aws configure` or `aws sso login`, or set AWS_PROFILE "
             "(or use --local for the local stack)",
         )
     if isinstance(err, bx.TokenRetrievalError | bx.SSOError | bx.UnauthorizedSSOTokenError):
         return OpsError(
-            AWS_ERROR, f"AWS credentials could not be loaded ({err}): run `aws sso login`"
+            ExitCode.AWS_ERROR, f"AWS credentials could not be loaded ({err}): run `aws sso login`"
         )
     if isinstance(err, bx.NoRegionError):
-        return OpsError(AWS_ERROR, "no AWS region: set AWS_REGION or a profile's region")
+        return OpsError(ExitCode.AWS_ERROR, "no AWS region: set AWS_REGION or a profile's region")
     if isinstance(err, bx.EndpointConnectionError | bx.ConnectTimeoutError):
-        if local:
-            return OpsError(
-                NO_STACK,
-                f"no local stack answers at {target.endpoint if target else '?'}: start it with "
-                f"`imagepipe local serve --stack {stack}`",
-            )
-        return OpsError(AWS_ERROR, f"cannot reach AWS ({err}): check the network and AWS_REGION")
+        return _unreachable(err, target, stack)
     if isinstance(err, bx.ClientError):
-        error = err.response.get("Error", {})
-        code = str(error.get("Code") or "")
-        message = str(error.get("Message") or "").strip() or code
-        operation = getattr(err, "operation_name", "") or "the request"
-        if code in _CREDENTIAL_CODES:
-            return OpsError(
-                AWS_ERROR,
-                f"AWS refused the credentials ({code}): refresh them (`aws sso login`, "
-                "`aws configure`) or pick another AWS_PROFILE",
-            )
-        if code in _DENIED_CODES:
-            return OpsError(
-                AWS_ERROR,
-                f"access denied to {operation}: the credentials in use lack that permission "
-                f"({message})",
-            )
-        if code in _MISSING_CODES or (code == "404" and operation in {"HeadBucket"}):
-            what = "bucket" if "Bucket" in code or operation == "HeadBucket" else "resource"
-            if local:
-                return OpsError(
-                    NO_STACK,
-                    f"the local stack has no such {what} ({message}): it was restarted; "
-                    f"restart `imagepipe local serve --stack {stack}` and the command",
-                )
-            return OpsError(
-                NO_STACK,
-                f"{what} not found ({code}: {message}): is stack {stack!r} deployed in this "
-                f"account and region? run `pulumi up --stack {stack}` or check --stack",
-            )
-        if code == "ExecutionDoesNotExist":
-            return OpsError(ITEM_FAILED, f"no such execution ({message})")
-        if code == "StateMachineTypeNotSupported":
-            return OpsError(
-                AWS_ERROR,
-                f"{operation} does not work on an EXPRESS workflow (workflowType): its "
-                "executions are only in its CloudWatch log group; use STANDARD to list and "
-                "follow them",
-            )
-        if code in {"ThrottlingException", "Throttling", "TooManyRequestsException", "SlowDown"}:
-            return OpsError(AWS_ERROR, f"AWS is throttling {operation} ({code}): try again shortly")
-        return OpsError(AWS_ERROR, f"AWS error in {operation}: {code}: {message}")
+        return _client_error(err, target, stack)
     if isinstance(err, bx.BotoCoreError):
-        return OpsError(AWS_ERROR, f"AWS SDK error: {err}")
+        return OpsError(ExitCode.AWS_ERROR, f"AWS SDK error: {err}")
     return None
+
+
+def _unreachable(err: BaseException, target: Target | None, stack: str) -> OpsError:
+    if target is None or not target.local:
+        return OpsError(
+            ExitCode.AWS_ERROR, f"cannot reach AWS ({err}): check the network and AWS_REGION"
+        )
+    if target.endpoint_given:
+        return OpsError(
+            ExitCode.NO_STACK, f"nothing answers at {target.endpoint} (--endpoint): check the URL"
+        )
+    return OpsError(
+        ExitCode.NO_STACK,
+        f"no local stack answers at {target.endpoint}: start it with "
+        f"`imagepipe local serve --stack {stack}`",
+    )
+
+
+def _client_error(err: Any, target: Target | None, stack: str) -> OpsError:
+    error = err.response.get("Error", {})
+    code = str(error.get("Code") or "")
+    message = str(error.get("Message") or "").strip() or code
+    operation = getattr(err, "operation_name", "") or "the request"
+    if code in _CREDENTIAL_CODES:
+        return OpsError(
+            ExitCode.AWS_ERROR,
+            f"AWS refused the credentials ({code}): refresh them (`aws sso login`, "
+            "`aws configure`) or pick another AWS_PROFILE",
+        )
+    if code in _DENIED_CODES:
+        return OpsError(
+            ExitCode.AWS_ERROR,
+            f"access denied to {operation}: the credentials in use lack that permission "
+            f"({message})",
+        )
+    if code in _MISSING_CODES or (code == "404" and operation == "HeadBucket"):
+        return _missing(code, message, operation, target, stack)
+    if code == "ExecutionDoesNotExist":
+        return OpsError(ExitCode.ITEM_FAILED, f"no such execution ({message})")
+    if code == "StateMachineTypeNotSupported":
+        return OpsError(
+            ExitCode.AWS_ERROR,
+            f"{operation} does not work on an EXPRESS workflow (workflowType): its executions "
+            "are only in its CloudWatch log group; use STANDARD to list and follow them",
+        )
+    if code in _THROTTLED_CODES:
+        return OpsError(
+            ExitCode.AWS_ERROR, f"AWS is throttling {operation} ({code}): try again shortly"
+        )
+    return OpsError(ExitCode.AWS_ERROR, f"AWS error in {operation}: {code}: {message}")
+
+
+def _missing(
+    code: str, message: str, operation: str, target: Target | None, stack: str
+) -> OpsError:
+    what = "bucket" if "Bucket" in code or operation == "HeadBucket" else "resource"
+    if target is not None and target.local and target.endpoint_given:
+        return OpsError(
+            ExitCode.NO_STACK,
+            f"the server at {target.endpoint} has no such {what} ({message}): is --endpoint "
+            f"the server of `imagepipe local serve --stack {stack}`?",
+        )
+    if target is not None and target.local:
+        return OpsError(
+            ExitCode.NO_STACK,
+            f"the local stack has no such {what} ({message}): it was restarted; "
+            f"restart `imagepipe local serve --stack {stack}` and the command",
+        )
+    return OpsError(
+        ExitCode.NO_STACK,
+        f"{what} not found ({code}: {message}): is stack {stack!r} deployed in this "
+        f"account and region? run `pulumi up --stack {stack}` or check --stack",
+    )

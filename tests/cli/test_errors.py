@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from imagepipe.local.serve import free_port
-from imagepipe.target import STATE_VERSION
+from imagepipe.local.state import STATE_VERSION
 from tests.cli.conftest import Result, run
 
 COMMANDS = ("upload", "executions", "show", "backfill", "outputs")
@@ -102,6 +102,10 @@ def names(monkeypatch: pytest.MonkeyPatch) -> None:
         "IMAGEPIPE_STATE_MACHINE_ARN",
         "arn:aws:states:eu-west-1:123456789012:stateMachine:imagepipe-dev-workflow",
     )
+    monkeypatch.setenv(
+        "IMAGEPIPE_BACKFILL_STATE_MACHINE_ARN",
+        "arn:aws:states:eu-west-1:123456789012:stateMachine:imagepipe-dev-backfill",
+    )
 
 
 @pytest.mark.parametrize("command", ["executions", "show", "backfill"])
@@ -124,13 +128,22 @@ def test_no_credentials_when_uploading(
     assert "no AWS credentials" in one_line(result)
 
 
+def test_the_backfill_arn_is_never_guessed(
+    capsys: pytest.CaptureFixture[str], names: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("IMAGEPIPE_BACKFILL_STATE_MACHINE_ARN")
+    assert run(capsys, "outputs", "--json").json()["outputs"]["backfillStateMachineArn"] is None
+    result = run(capsys, "backfill")
+    assert result.code == 3
+    assert "backfillStateMachineArn of stack 'dev' is unknown" in one_line(result)
+    assert "--backfill-state-machine-arn" in one_line(result)
+
+
 def test_outputs_needs_no_aws_call(capsys: pytest.CaptureFixture[str], names: None) -> None:
     result = run(capsys, "outputs", "--json")
     assert result.code == 0, result.err
     doc = json.loads(result.out)
-    assert doc["outputs"]["backfillStateMachineArn"] == (
-        "arn:aws:states:eu-west-1:123456789012:stateMachine:imagepipe-dev-backfill"
-    )
+    assert doc["outputs"]["backfillStateMachineArn"].endswith(":imagepipe-dev-backfill")
     assert doc["commands"]["upload"] == "aws s3 cp ./photo.jpg s3://src/uploads/photo.jpg"
 
 

@@ -58,3 +58,16 @@ def test_check_mode_reports_a_stale_diagram(tmp_path: Path) -> None:
     assert diagram.stale(tmp_path) == []
     (tmp_path / "pipeline.svg").write_text("<svg/>")
     assert diagram.stale(tmp_path) == [str(tmp_path / "pipeline.svg")]
+
+
+def test_json_says_what_was_checked(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Bug 6: diagram had no --json."""
+    from tests.cli.conftest import run
+
+    diagram.write_all(tmp_path)
+    (tmp_path / "backfill.svg").write_text("<svg/>")
+    result = run(capsys, "diagram", "--check", "--out", str(tmp_path), "--json")
+    assert result.code == 1
+    assert result.json() == {
+        "out": str(tmp_path), "check": True, "written": [], "stale": [str(tmp_path / "backfill.svg")]
+    }  # fmt: skip

@@ -7,13 +7,16 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
 
 from imagefn import imaging
 from imagepipe import cli
-from imagepipe.render import Limits, human_size, load_limits, render_file
+from imagepipe.display import size
+from imagepipe.render import Limits, limits_of, render_file
+from imagepipe.target import stack_settings
 from infra.settings import DEFAULT_RENDITIONS, PROJECT_DIR, load_stack_settings
 from tests.functions import images
 
@@ -66,12 +69,11 @@ def test_renders_every_rendition_of_the_stack(tmp_path: Path, photo: Path) -> No
         assert (out / planned["key"]).read_bytes() == expected_bytes
 
 
-def test_rejected_and_unreadable_inputs(tmp_path: Path, photo: Path) -> None:
+def test_rejected_inputs(tmp_path: Path, photo: Path) -> None:
     (tmp_path / "notes.jpg").write_text("just text\n")
     (tmp_path / "empty.png").write_bytes(b"")
     (tmp_path / "cut.png").write_bytes(images.encode(images.photo((200, 200)), "PNG")[:300])
-    (tmp_path / "folder").mkdir()
-    args = ["notes.jpg", "empty.png", "cut.png", "folder", "missing.jpg", photo.name]
+    args = ["notes.jpg", "empty.png", "cut.png", photo.name]
     result = run_cli("render", *args, "--out", "out", cwd=tmp_path)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr + result.stdout
@@ -81,26 +83,61 @@ def test_rejected_and_unreadable_inputs(tmp_path: Path, photo: Path) -> None:
     assert out_lines[2].startswith("cut.png: rejected: corrupt: PNG data")
     assert out_lines[3].startswith(f"{photo.name} -> out/thumb/My Photo.webp (200x200, ")
     assert len(out_lines) == 4
-    assert result.stderr.splitlines() == [
-        "folder: error: is a directory",
-        "missing.jpg: error: no such file or directory",
-    ]
+    assert result.stderr == ""
     assert (tmp_path / "out" / "thumb" / "My Photo.webp").is_file()
     assert not (tmp_path / "out" / "thumb" / "notes.webp").exists()
 
 
+def test_a_folder_renders_its_images_as_upload_takes_them(tmp_path: Path) -> None:
+    """Bug 7: `render DIR` was refused ("is a directory") while `upload DIR` took it."""
+    folder = tmp_path / "photos"
+    (folder / "2024").mkdir(parents=True)
+    (folder / "2024" / "a.jpg").write_bytes(images.encode(images.photo((300, 200)), "JPEG"))
+    (folder / "notes.txt").write_text("not an allowed suffix: left out, as upload does")
+    (folder / ".hidden").mkdir()
+    (folder / ".hidden" / "b.jpg").write_bytes(images.encode(images.photo((30, 20)), "JPEG"))
+    result = run_cli("render", "photos", "--out", "out", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    [item] = result_json(result)["files"]
+    assert item["file"] == str(Path("photos/2024/a.jpg"))
+    assert {r["path"] for r in item["renditions"]} == {
+        "out/thumb/2024/a.webp", "out/medium/2024/a.jpg", "out/large/2024/a.webp"
+    }  # fmt: skip
+
+
+def result_json(result: subprocess.CompletedProcess[str]) -> Any:
+    import json
+
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize(
+    ("path", "words"),
+    [
+        ("does-not-exist.jpg", "does-not-exist.jpg: no such file or folder"),
+        ("a-directory", "a-directory: no images in it"),
+        ("notes.txt", "notes.txt: the stack only processes names ending in"),
+    ],
+)
+def test_a_missing_input_is_a_usage_error(tmp_path: Path, path: str, words: str) -> None:
+    """Bug 7: a missing file was exit 1 for render and 2 for upload; now 2 for both,
+    before anything is rendered, with the JSON error under --json."""
+    (tmp_path / "a-directory").mkdir()
+    (tmp_path / "notes.txt").write_text("text")
+    result = run_cli("render", path, "--out", "out", "--json", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"imagepipe render: {path}") and words in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert result_json(result)["error"]["code"] == 2
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize(
     "make",
-    [
-        lambda d: d / "a-directory",
-        lambda d: d / "does-not-exist.jpg",
-        lambda d: d / "zero.jpg",
-        lambda d: d / "text.jpg",
-    ],
-    ids=["directory", "missing", "zero-bytes", "text"],
+    [lambda d: d / "zero.jpg", lambda d: d / "text.jpg"],
+    ids=["zero-bytes", "text"],
 )
 def test_one_bad_input_exits_1_without_traceback(tmp_path: Path, make: object) -> None:
-    (tmp_path / "a-directory").mkdir()
     (tmp_path / "zero.jpg").write_bytes(b"")
     (tmp_path / "text.jpg").write_text("hello\n")
     path = make(tmp_path)  # type: ignore[operator]
@@ -141,6 +178,20 @@ def test_output_folder_that_cannot_be_created_exits_2(tmp_path: Path, photo: Pat
     assert "cannot create file/out" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_render_json(tmp_path: Path, photo: Path) -> None:
+    """Bug 6: render had no --json."""
+    (tmp_path / "notes.jpg").write_text("just text\n")
+    result = run_cli("render", photo.name, "notes.jpg", "--out", "out", "--json", cwd=tmp_path)
+    assert result.returncode == 1
+    doc = result_json(result)
+    assert set(doc) == {"stack", "out", "files"}
+    good, bad = doc["files"]
+    assert set(good) == {"file", "renditions", "rejected", "error"}
+    assert {r["name"] for r in good["renditions"]} == {"thumb", "medium", "large"}
+    assert set(good["renditions"][0]) == {"name", "path", "width", "height", "bytes", "format"}
+    assert bad["rejected"] == {"reason": "not_an_image", "message": "not a raster image (text)"}
+
+
 def test_main_in_process(tmp_path: Path, photo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = cli.main(["render", str(photo), "--out", str(tmp_path / "o"), "--stack", "dev"])
     captured = capsys.readouterr()
@@ -152,7 +203,7 @@ def test_main_in_process(tmp_path: Path, photo: Path, capsys: pytest.CaptureFixt
 
 
 def test_limits_come_from_the_stack(tmp_path: Path) -> None:
-    limits = load_limits("dev")
+    limits = limits_of(stack_settings("dev"))
     settings = load_stack_settings("dev")
     assert limits.renditions == settings.renditions == DEFAULT_RENDITIONS
     assert limits.max_input_bytes == settings.max_input_bytes
@@ -184,12 +235,14 @@ def test_original_format_follows_the_bytes_not_the_name(tmp_path: Path) -> None:
     assert Image.open(io.BytesIO(written.path.read_bytes())).format == "GIF"
 
 
-def test_human_size() -> None:
-    assert [human_size(n) for n in (0, 999, 1000, 5100, 999_949, 2_500_000)] == [
+def test_sizes_are_decimal_everywhere() -> None:
+    """Bug 10: render printed "3.4 kB" (decimal) and upload "3.3 KB" (binary)."""
+    assert [size(n) for n in (0, 999, 1000, 5100, 999_949, 999_950, 2_500_000)] == [
         "0 B",
         "999 B",
         "1.0 kB",
         "5.1 kB",
         "999.9 kB",
+        "1.0 MB",
         "2.5 MB",
     ]

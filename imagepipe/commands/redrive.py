@@ -1,0 +1,104 @@
+"""`imagepipe redrive [--dry-run] [--max N] [--include-rejected]` (the work is in
+imagepipe.redrive)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+from imagepipe.commands.options import command_parser, positive
+from imagepipe.errors import ExitCode
+
+if TYPE_CHECKING:
+    from imagepipe.redrive import Report
+    from imagepipe.target import Target
+
+NAME = "redrive"
+STACK = True
+NEEDS = ("deadLetterQueueUrl", "stateMachineArn")  # given, Pulumi is not run
+
+
+def register(subparsers: Any) -> None:
+    parser = command_parser(
+        subparsers,
+        NAME,
+        "restart what the dead-letter queue holds, once the cause is fixed",
+        "Read the dead-letter queue and restart each failed upload: a new execution "
+        "of the state machine that failed, with its original input (a raw S3 event "
+        "from the ingest queue is given to the upload state machine the way the pipe "
+        "gives it). Rejected uploads are skipped: the same file would be rejected "
+        "again. A message is deleted only once the restart is accepted; prints what "
+        "it did with each message. Not RedriveExecution: it would resume at the "
+        "Fail state each dead-lettered execution ends in, and redo nothing.",
+        stack=True,
+    )
+    parser.add_argument("--dry-run", action="store_true", help="say what would be done, do nothing")
+    parser.add_argument(
+        "--max", type=positive, metavar="N", help="handle at most N messages (default: all)"
+    )
+    parser.add_argument(
+        "--include-rejected", action="store_true", help="restart rejected uploads too"
+    )
+
+
+def run(args: argparse.Namespace, target: Target) -> ExitCode:
+    from imagepipe import display
+    from imagepipe.redrive import redrive
+
+    queue_url = target.output("deadLetterQueueUrl")
+    con = None if args.json else display.console()
+    if con is not None:
+        verb = "Would restart" if args.dry_run else "Restarting"
+        con.print(f"{verb} from {queue_url} ({target.display_endpoint()})")
+    report = redrive(
+        target,
+        dead_letter_queue_url=queue_url,
+        state_machine_arn=target.state_machine_arn,
+        dry_run=args.dry_run,
+        max_messages=args.max,
+        include_rejected=args.include_rejected,
+        wait_seconds=0 if target.local else 1,
+    )
+    if con is None:
+        display.print_json(report.to_dict())
+    else:
+        con.print(table(report))
+    return ExitCode(report.exit_code)
+
+
+def table(report: Report) -> Any:
+    """The report as a rich Table (one row per message) or, if none, a line of text."""
+    from rich.table import Table
+
+    from imagepipe.display import plural
+
+    if not report.results:
+        return "The dead-letter queue is empty: nothing to restart."
+    summary = report.to_dict()["summary"]
+    if report.dry_run:
+        done = f"{summary['wouldRestart']} would restart"
+    else:
+        done = f"{summary['restarted']} restarted"
+    title = (
+        f"{plural(len(report.results), 'message')}: {done}, {summary['skipped']} skipped, "
+        f"{summary['failed']} refused"
+    )
+    grid = Table(title=title, title_justify="left")
+    grid.add_column("message", no_wrap=True)
+    grid.add_column("upload", overflow="fold")
+    grid.add_column("was", no_wrap=True)
+    grid.add_column("action", no_wrap=True)
+    grid.add_column("execution / why", overflow="fold")
+    colours = {"restarted": "green", "would restart": "cyan", "skipped": "yellow", "failed": "red"}
+    for r in report.results:
+        new = r.execution_arn.rsplit(":", 1)[-1] if r.execution_arn else ""
+        detail = " ".join(part for part in (new, r.note) if part) or "-"
+        action = r.action + (" (message kept)" if not r.deleted and r.action == "failed" else "")
+        grid.add_row(
+            r.message_id[:8],
+            r.key or "-",
+            f"{r.kind}: {r.reason}",
+            f"[{colours.get(r.action, 'white')}]{action}[/]",
+            detail,
+        )
+    return grid

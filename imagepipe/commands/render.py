@@ -1,0 +1,64 @@
+"""`imagepipe render FILE|DIR... --out DIR`: a stack's renditions of local images."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from imagepipe.commands.options import command_parser
+from imagepipe.errors import ExitCode, OpsError
+
+if TYPE_CHECKING:
+    from imagepipe.render import Outcome
+
+NAME = "render"
+
+
+def register(subparsers: Any) -> None:
+    parser = command_parser(
+        subparsers,
+        NAME,
+        "make a stack's renditions of local image files, as the pipeline would",
+        "Render every rendition of the stack's config for each FILE, and each image in a "
+        "DIR (recursively, the stack's allowedSuffixes, as `upload` takes them), with the "
+        "same code as the Lambda functions, into DIR/<rendition>/<name>.<ext>. Prints one "
+        "line per file: what was written, or why it was rejected.",
+    )
+    parser.add_argument("files", nargs="+", type=Path, metavar="FILE|DIR", help="images")
+    parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder")
+    parser.add_argument(
+        "--stack",
+        default="dev",
+        metavar="NAME",
+        help="stack whose renditions and limits to use (Pulumi.NAME.yaml; default: dev)",
+    )
+
+
+def run(args: argparse.Namespace, target: None) -> ExitCode:
+    from imagepipe import display
+    from imagepipe.inputs import collect
+    from imagepipe.render import Report, limits_of, render_files
+    from imagepipe.target import stack_settings
+
+    settings = stack_settings(args.stack)  # a ConfigError is the boundary's: exit 2
+    inputs = collect(args.files, settings.allowed_suffixes)
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        problem = (exc.strerror or type(exc).__name__).lower()
+        raise OpsError(ExitCode.USAGE, f"cannot create {args.out}: {problem}") from None
+    report = Report(args.stack, args.out)
+    for outcome in render_files(inputs, args.out, limits_of(settings)):
+        report.outcomes.append(outcome)
+        if not args.json:
+            show(outcome)
+    if args.json:
+        display.print_json(report.to_dict())
+    return ExitCode.OK if report.ok else ExitCode.ITEM_FAILED
+
+
+def show(outcome: Outcome) -> None:
+    """One line per file as it is done: written or rejected on stdout, errors on stderr."""
+    print(outcome.line(), file=sys.stderr if outcome.error else sys.stdout, flush=True)

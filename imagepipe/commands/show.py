@@ -1,0 +1,195 @@
+"""`imagepipe show EXECUTION|KEY`: one execution, state by state, from its history."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from imagepipe.commands.options import command_parser, positive
+from imagepipe.errors import ExitCode, OpsError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from imagepipe.executions import ExecutionInfo, Step
+    from imagepipe.target import Target
+
+NAME = "show"
+STACK = True
+_EXECUTION_NAME: Final = re.compile(r"[0-9A-Za-z_-]{1,80}")
+
+
+def register(subparsers: Any) -> None:
+    parser = command_parser(
+        subparsers,
+        NAME,
+        "one execution state by state (by execution ARN, name, or uploaded key)",
+        "The state-by-state timeline of one execution from its history: each state, "
+        "when it started (from the execution's start), how long it took, its retries and "
+        "its error; then the renditions it made or why it was dead-lettered. EXECUTION is "
+        "an execution ARN or name; KEY an uploaded object's key (with or without the "
+        "upload prefix), whose newest execution is shown. Exit status 1 if it failed.",
+        stack=True,
+    )
+    parser.add_argument("what", metavar="EXECUTION|KEY")
+    parser.add_argument(
+        "--search",
+        default=500,
+        type=positive,
+        metavar="N",
+        help="for a KEY: how many recent executions to look through (default: 500)",
+    )
+
+
+@dataclass
+class Shown:
+    """One execution with its timeline: the result behind `show`'s table and --json."""
+
+    target: Target
+    execution: ExecutionInfo
+    steps: list[Step]
+    map_runs: list[dict[str, Any]]
+
+    @property
+    def failed(self) -> bool:
+        return self.execution.status in {"FAILED", "TIMED_OUT", "ABORTED"}
+
+    def to_dict(self) -> dict[str, Any]:
+        info = self.execution
+        return {
+            "execution": {**info.to_dict(self.target), "error": info.error, "cause": info.cause},
+            "states": [s.to_dict(info.started) for s in self.steps],
+            "mapRuns": self.map_runs,
+            "renditions": info.renditions,
+            "outcome": info.outcome.to_dict() if info.outcome else None,
+        }
+
+
+def shown(target: Target, info: ExecutionInfo) -> Shown:
+    """Everything `show` prints of `info` (its history read once)."""
+    from imagepipe.executions import history, map_runs, timeline
+
+    events = history(target, info.arn)
+    return Shown(target, info, timeline(events, info), map_runs(target, events))
+
+
+def run(args: argparse.Namespace, target: Target) -> ExitCode:
+    from imagepipe import display
+
+    result = shown(target, resolve(target, args.what, args.search))
+    if args.json:
+        display.print_json(result.to_dict())
+    else:
+        show(display.console(), result)
+    return ExitCode.ITEM_FAILED if result.failed else ExitCode.OK
+
+
+def resolve(target: Target, what: str, search: int) -> ExecutionInfo:
+    """An execution by ARN, by name (or its first characters) in the upload or backfill
+    state machine, or by the key of the upload that started it."""
+    from imagepipe.executions import describe, find_by_key
+
+    if what.startswith("arn:") and ":execution:" in what:
+        return describe(target, what)
+    if _EXECUTION_NAME.fullmatch(what) and "." not in what:  # a key has an extension
+        found = _by_name(target, what, search)
+        if found is not None:
+            return found
+    prefix = target.upload_prefix
+    key = what if what.startswith(prefix) else prefix + what.lstrip("/")
+    info = find_by_key(target, target.state_machine_arn, key, search=search)
+    if info is None:
+        raise OpsError(
+            ExitCode.ITEM_FAILED,
+            f"no execution for {key} among the {search} most recent: check the key "
+            f"(`imagepipe executions{target.cli_flags}`), or look further with --search N",
+        )
+    return info
+
+
+def _by_name(target: Target, name: str, search: int) -> ExecutionInfo | None:
+    from botocore.exceptions import ClientError  # type: ignore[import-untyped, unused-ignore]
+
+    from imagepipe.executions import describe, execution_arn, list_summaries
+
+    machines = [target.state_machine_arn, target.outputs.get("backfillStateMachineArn")]
+    known = [str(m) for m in machines if m]
+    for machine in known:
+        try:
+            return describe(target, execution_arn(machine, name))
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") != "ExecutionDoesNotExist":
+                raise
+    # The first characters of a recent execution's name, as `executions` shows them.
+    matches = []
+    for machine in known:
+        for count, summary in enumerate(list_summaries(target, machine)):
+            if count >= search:
+                break
+            if str(summary["name"]).startswith(name):
+                matches.append(summary["executionArn"])
+    if len(matches) > 1:
+        raise OpsError(ExitCode.USAGE, f"{name} starts {len(matches)} execution names: give more")
+    return describe(target, matches[0]) if matches else None
+
+
+def show(con: Console, result: Shown) -> None:
+    from imagepipe import display
+
+    info = result.execution
+    con.print(
+        f"Execution [bold]{info.name}[/] {display.status(info.status)} "
+        f"in {display.seconds(info.seconds)}, started {display.moment(info.started)}"
+    )
+    if info.key:
+        con.print(f"Upload: {info.key}")
+    url = result.target.console_url(info.arn)
+    con.print(f"Console: {url}" if url else f"ARN: {info.arn}", soft_wrap=True)
+    con.print(_table(result))
+    for run in result.map_runs:
+        counts = run.get("itemCounts") or {}
+        con.print(
+            f"Map run of {run['state']}: {run.get('status') or '?'}, "
+            f"{display.plural(counts.get('total', 0), 'item')}: {counts.get('succeeded', 0)} "
+            f"succeeded, {counts.get('failed', 0)} failed, {counts.get('running', 0)} running"
+        )
+    outcome = info.outcome
+    if outcome is not None:
+        con.print(
+            f"[red]Dead-lettered[/] as [bold]{outcome.kind}: {outcome.reason}[/] "
+            f"({outcome.detail})",
+            soft_wrap=True,
+        )
+    elif info.renditions:
+        con.print("Renditions:")
+        con.print(display.rendition_lines(info.renditions, indent="  "))
+
+
+def _table(result: Shown) -> Any:
+    from rich.table import Table
+
+    from imagepipe import display
+
+    table = Table(title="State by state", title_justify="left")
+    for column in ("state", "type", "start", "duration", "retries", "error"):
+        right = column in {"start", "duration", "retries"}
+        table.add_column(column, justify="right" if right else "left", overflow="fold")
+    for step in result.steps:
+        label = "  " * step.depth + step.name
+        if step.iteration is not None:  # a Map iteration: named by its item
+            label += f" [dim]({step.item or '#' + str(step.iteration)})[/]"
+        error = ""
+        if step.error:
+            cause = step.cause if not step.cause or len(step.cause) <= 90 else step.cause[:89] + "…"
+            error = f"[red]{step.error}[/]" + (f": {cause}" if cause else "")
+        table.add_row(
+            label,
+            step.type,
+            f"+{(step.entered - result.execution.started).total_seconds():.3f} s",
+            display.seconds(step.seconds),
+            str(step.retries) if step.attempts else "",
+            error,
+        )
+    return table

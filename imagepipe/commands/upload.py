@@ -1,0 +1,116 @@
+"""`imagepipe upload FILE|DIR... [--prefix P] [--wait]`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from imagepipe.commands.options import command_parser
+from imagepipe.errors import ExitCode
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from imagepipe.uploads import Report, Upload
+
+NAME = "upload"
+STACK = True
+
+
+def register(subparsers: Any) -> None:
+    parser = command_parser(
+        subparsers,
+        NAME,
+        "upload images into the stack, optionally waiting for their renditions",
+        "Upload FILEs, and the images in DIRs (recursively, the stack's allowedSuffixes "
+        "only), to the source bucket under the stack's upload prefix (and --prefix): "
+        "DIR/a/b.jpg becomes <uploadPrefix><prefix>a/b.jpg. With --wait, follow each "
+        "upload's execution to its end and print its renditions (key, pixel size, bytes) "
+        "or why it went to the dead-letter queue.",
+        stack=True,
+    )
+    parser.add_argument("paths", nargs="+", type=Path, metavar="FILE|DIR", help="what to upload")
+    parser.add_argument(
+        "--prefix", default="", metavar="P", help="key prefix under the upload prefix, e.g. 2024/"
+    )
+    parser.add_argument("--wait", action="store_true", help="follow the executions to their end")
+    parser.add_argument(
+        "--timeout",
+        default=300.0,
+        type=float,
+        metavar="SECONDS",
+        help="with --wait: give up after this long (default: 300)",
+    )
+
+
+def run(args: argparse.Namespace, target: Any) -> ExitCode:
+    from imagepipe import display
+    from imagepipe.inputs import collect
+    from imagepipe.uploads import upload
+
+    inputs = collect(args.paths, target.settings.allowed_suffixes)
+    report = upload(
+        target, inputs, args.prefix, wait=args.wait, timeout=args.timeout, progress=not args.json
+    )
+    if args.json:
+        display.print_json(report.to_dict())
+    else:
+        show(display.console(), report)
+    return ExitCode.ITEM_FAILED if report.failed else ExitCode.OK
+
+
+def show(con: Console, report: Report) -> None:
+    """The report for people: where each file went, or how each upload ended."""
+    from imagepipe import display
+
+    target = report.target
+    flags = target.cli_flags
+    if not report.waited:
+        for u in report.uploads:
+            con.print(f"{u.path} -> s3://{target.source_bucket}/{u.key} ({display.size(u.size)})")
+        con.print(f"[dim]Follow them: imagepipe executions{flags}, or upload with --wait[/]")
+        return
+    for u in report.uploads:
+        _show_one(con, u, report.timeout, flags)
+    failed = report.failed
+    processed = len(report.uploads) - len(failed)
+    colour = "green" if not failed else "red"
+    con.print(
+        f"[{colour}]{processed} of {len(report.uploads)} processed[/]"
+        + (f", {len(failed)} not (details: imagepipe show KEY{flags})" if failed else "")
+    )
+
+
+def _show_one(con: Console, u: Upload, timeout: float, flags: str) -> None:
+    from imagepipe import display
+
+    e = u.execution
+    if e is None:
+        con.print(f"[yellow]?[/] {u.key}  [yellow]no execution started[/]", soft_wrap=True)
+        con.print(
+            f"    none within {timeout:.0f} s: is the bucket notification and the pipe "
+            f"working? (imagepipe executions{flags})",
+            soft_wrap=True,
+        )
+        return
+    mark = "[red]✗[/]" if e.done else "[yellow]…[/]"
+    if e.status == "SUCCEEDED":
+        mark = "[green]✓[/]"
+    con.print(
+        f"{mark} {u.key}  {display.status(e.status)} in {display.seconds(e.seconds)}",
+        soft_wrap=True,
+    )
+    if not e.done:
+        con.print(
+            f"    still running after {timeout:.0f} s: imagepipe show {e.name}{flags}",
+            soft_wrap=True,
+        )
+    elif e.outcome is not None:
+        con.print(
+            f"    dead-lettered: [bold]{e.outcome.kind}: {e.outcome.reason}[/] "
+            f"({e.outcome.detail})",
+            soft_wrap=True,
+        )
+    else:
+        con.print(display.rendition_lines(e.renditions, indent="    "), soft_wrap=True)

@@ -1,0 +1,65 @@
+"""Which local files `upload` and `render` take: the same rules for both.
+
+A FILE is taken by its name, and must end in a suffix the stack processes; a DIR gives
+every file under it (recursively) that does, except hidden ones, by its path in DIR.
+The suffixes are those the upload notification matches: each allowed suffix in lower
+and in upper case (S3's filters are case-sensitive), so `x.Jpg` would start nothing.
+A missing path, or a folder without images, is a usage error.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from imagefn.plan import suffix_variants
+from imagepipe.errors import ExitCode, OpsError
+
+
+@dataclass(frozen=True)
+class Input:
+    path: Path
+    name: str  # the file's name, or its path in the folder given ('/'-separated)
+    size: int
+
+
+def collect(paths: Iterable[Path], allowed_suffixes: Sequence[str]) -> list[Input]:
+    """The files to take from `paths`, or OpsError(USAGE) saying which path is wrong."""
+    suffixes = tuple(suffix_variants(allowed_suffixes))
+    found: list[Input] = []
+    for path in paths:
+        if path.is_dir():
+            found += _folder(path, suffixes, allowed_suffixes)
+        elif path.is_file():
+            if not path.name.endswith(suffixes):
+                raise OpsError(
+                    ExitCode.USAGE,
+                    f"{path}: the stack only processes names ending in {' '.join(suffixes)} "
+                    "(allowedSuffixes, matched in lower or upper case as S3's notification "
+                    "filters match them); rename it or change the stack's config",
+                )
+            found.append(Input(path, path.name, path.stat().st_size))
+        else:
+            raise OpsError(ExitCode.USAGE, f"{path}: no such file or folder")
+    names = [i.name for i in found]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise OpsError(ExitCode.USAGE, f"two files have the same name: {duplicates[0]}")
+    return found
+
+
+def _folder(folder: Path, suffixes: tuple[str, ...], allowed: Sequence[str]) -> list[Input]:
+    files = sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file()
+        and p.name.endswith(suffixes)
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
+    if not files:
+        raise OpsError(
+            ExitCode.USAGE, f"{folder}: no images in it (files ending in {' '.join(allowed)})"
+        )
+    return [Input(p, posixpath.join(*p.relative_to(folder).parts), p.stat().st_size) for p in files]
