@@ -36,7 +36,13 @@ LOG_RETENTION_DAYS: Final = frozenset(
     {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
      2557, 2922, 3288, 3653}
 )  # fmt: skip
-RUNTIMES: Final = ("python3.11", "python3.12", "python3.13")
+RUNTIMES: Final = ("python3.12", "python3.13")
+# Lambda runs python3.11 on Amazon Linux 2 (glibc 2.26); no Pillow wheel since 12.3 runs
+# there (they need glibc 2.27), so every WebP/AVIF rendition would fail on AWS.
+_REFUSED_RUNTIMES: Final = {
+    "python3.11": "Lambda runs it on Amazon Linux 2 (glibc 2.26) and Pillow's wheels need "
+    "glibc 2.27; use python3.12 or python3.13 (Amazon Linux 2023)",
+}
 ARCHITECTURES: Final = ("arm64", "x86_64")
 WORKFLOW_TYPES: Final = ("STANDARD", "EXPRESS")
 LOG_LEVELS: Final = ("ALL", "ERROR", "FATAL", "OFF")
@@ -106,6 +112,13 @@ def _choice(options: tuple[str, ...] | frozenset[int]) -> Callable[[Any], Any]:
         return value
 
     return check
+
+
+def _runtime(value: Any) -> str:
+    if value in _REFUSED_RUNTIMES:
+        raise ValueError(f"{value} is not supported: {_REFUSED_RUNTIMES[value]}")
+    checked: str = _choice(RUNTIMES)(value)
+    return checked
 
 
 def _prefix(value: Any) -> str:
@@ -201,7 +214,7 @@ _KEYS: Final[dict[str, tuple[str, Callable[[Any], Any]]]] = {
     "lambdaMemoryMb": ("lambda_memory_mb", _int(128, 10_240)),
     "lambdaTimeoutSeconds": ("lambda_timeout_seconds", _int(3, 900)),
     "lambdaArchitecture": ("lambda_architecture", _choice(ARCHITECTURES)),
-    "lambdaRuntime": ("lambda_runtime", _choice(RUNTIMES)),
+    "lambdaRuntime": ("lambda_runtime", _runtime),
     "mapMaxConcurrency": ("map_max_concurrency", _int(1, 40)),
     "ingestMaxReceiveCount": ("ingest_max_receive_count", _int(1, 1000)),
     "notificationEmail": ("notification_email", _email),

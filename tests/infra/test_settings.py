@@ -93,6 +93,8 @@ def test_dev_stack_holds_only_overrides() -> None:
         ({"lambdaMemoryMb": 64}, "lambdaMemoryMb", "128"),
         ({"lambdaArchitecture": "arm"}, "lambdaArchitecture", "arm64"),
         ({"lambdaRuntime": "python3.8"}, "lambdaRuntime", "python3.12"),
+        # Amazon Linux 2's glibc is too old for Pillow's wheels: WebP/AVIF would fail on AWS.
+        ({"lambdaRuntime": "python3.11"}, "lambdaRuntime", "glibc 2.26"),
         ({"mapMaxConcurrency": 0}, "mapMaxConcurrency", "whole number"),
         ({"notificationEmail": "nobody"}, "notificationEmail", "email"),
         ({"logRetentionDays": 10}, "logRetentionDays", "14"),
