@@ -58,7 +58,9 @@ def run(args: argparse.Namespace) -> int:
             from imagepipe.target import ESSENTIAL_OUTPUTS, target_for
 
             target = target_for(args, getattr(module, "NEEDS", ESSENTIAL_OUTPUTS))
-        return int(module.run(args, target))
+        code = int(module.run(args, target))
+        sys.stdout.flush()  # here, not at exit: a closed pipe is then the branch below
+        return code
     except OpsError as err:
         return fail(label, args, err.code, err.message)
     except BrokenPipeError:  # `imagepipe ... | head`: the reader has what it wanted
