@@ -9,6 +9,7 @@ STAMP  := $(VENV)/.installed
 
 help:
 	@echo "make demo   - deploy the dev stack on the embedded AWS emulator and push sample images through it"
+	@echo "make serve  - keep the local stack running for the AWS CLI and imagepipe --local (PORT=5000)"
 	@echo "make test   - lint, type-check and run every test (unit, infra mocks, local end-to-end)"
 	@echo "make bench  - measured comparisons (writes benchmarks/results.md; BENCH_ARGS=--quick for a short run)"
 	@echo "make reliability - bad inputs, faults, a burst and a redrive, measured (writes docs/reliability.md)"
@@ -38,8 +39,10 @@ integration: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/imagepipe local demo --out out
 
+# make serve PORT=5001 when 5000 is taken (macOS's AirPlay receiver listens there).
+PORT ?= 5000
 serve: $(STAMP)
-	$(BIN)/imagepipe local serve
+	$(BIN)/imagepipe local serve --port $(PORT)
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r benchmarks/requirements.txt
