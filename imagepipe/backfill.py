@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
 from imagepipe import display
 from imagepipe.executions import ExecutionInfo, describe, history, map_runs
 from imagepipe.target import Target
@@ -274,16 +272,9 @@ def _follow(
 ) -> tuple[ExecutionInfo, dict[str, int] | None, str | None]:
     """Poll until the execution ends (or the timeout): it, its item counts, its map run."""
     deadline = time.monotonic() + timeout
-    columns = (
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-    )
     counts: dict[str, int] | None = None
     run_arn: str | None = None
-    with Progress(*columns, console=display.progress_console(), disable=not progress) as bar:
+    with display.progress(enabled=progress) as bar:
         task = bar.add_task("Listing the source bucket", total=None)
         while True:
             info = describe(target, arn)

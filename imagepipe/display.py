@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from rich.console import Console
+from rich.progress import Progress
 
 
 class _Console(Console):
@@ -30,6 +31,27 @@ def console() -> Console:
 def progress_console() -> Console:
     """Progress bars and spinners: stderr, so stdout stays the result."""
     return _Console(file=sys.stderr, highlight=False)
+
+
+def progress(*, transfer: bool = False, enabled: bool = True) -> Progress:
+    """A progress bar on stderr: bytes and speed (`transfer`), else done/total and time."""
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TransferSpeedColumn,
+    )
+
+    counts = (TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn())
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        *((DownloadColumn(), TransferSpeedColumn()) if transfer else counts),
+    )
+    return Progress(*columns, console=progress_console(), disable=not enabled)
 
 
 def _width() -> int | None:

@@ -15,10 +15,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import unquote_plus
 
 from imagepipe.messages import parse_json as _json
-from imagepipe.messages import s3_records
+from imagepipe.messages import s3_object_of
 
 if TYPE_CHECKING:
     from imagepipe.target import Target
@@ -26,27 +25,6 @@ if TYPE_CHECKING:
 TERMINAL: Final = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 # Executions started this long before an upload are not its executions (clock skew margin).
 SKEW: Final = timedelta(minutes=5)
-
-
-def s3_object_of(execution_input: Any) -> tuple[str, str | None] | None:
-    """(key, eTag) of the S3 object in an execution input.
-
-    Understands the pipe's input (a JSON array of SQS records whose body is an S3 event;
-    imagepipe.messages), a bare S3 event, and the backfill's per-item input
-    ({"object": {"bucket", "key"}}, no eTag). S3 event keys are URL-encoded as form
-    values ('+' for a space); this decodes them.
-    """
-    document = _json(execution_input)
-    if isinstance(document, dict) and isinstance(document.get("object"), dict):
-        key = document["object"].get("key")
-        return (key, None) if isinstance(key, str) else None
-    records = s3_records(document)
-    if records:
-        obj = records[0].get("s3", {}).get("object", {})
-        key, etag = obj.get("key"), obj.get("eTag")
-        if isinstance(key, str):
-            return unquote_plus(key), etag.strip('"') if isinstance(etag, str) else None
-    return None
 
 
 @dataclass(frozen=True)

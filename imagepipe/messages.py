@@ -82,13 +82,24 @@ def s3_records(document: Any) -> list[dict[str, Any]]:
     return []
 
 
-def s3_key_of(execution_input: Any) -> str | None:
-    """The uploaded object's key in an execution input (pipe records) or an S3 event."""
-    records = s3_records(execution_input)
+def s3_object_of(execution_input: Any) -> tuple[str, str | None] | None:
+    """(key, eTag) of the S3 object in an execution input.
+
+    Understands the pipe's input (a JSON array of SQS records whose body is an S3 event;
+    imagepipe.messages), a bare S3 event, and the backfill's per-item input
+    ({"object": {"bucket", "key"}}, no eTag). S3 event keys are URL-encoded as form
+    values ('+' for a space); this decodes them.
+    """
+    document = parse_json(execution_input)
+    if isinstance(document, dict) and isinstance(document.get("object"), dict):
+        key = document["object"].get("key")
+        return (key, None) if isinstance(key, str) else None
+    records = s3_records(document)
     if records:
-        key = records[0].get("s3", {}).get("object", {}).get("key")
-        # S3 event keys are URL-encoded (spaces as '+').
-        return unquote_plus(key) if isinstance(key, str) else None
+        obj = records[0].get("s3", {}).get("object", {})
+        key, etag = obj.get("key"), obj.get("eTag")
+        if isinstance(key, str):
+            return unquote_plus(key), etag.strip('"') if isinstance(etag, str) else None
     return None
 
 
@@ -121,5 +132,7 @@ class DeadLetter:
     @property
     def key(self) -> str | None:
         if self.kind == "redriven":
-            return s3_key_of(self.body)
-        return s3_key_of(self.body.get("input"))
+            found = s3_object_of(self.body)
+        else:
+            found = s3_object_of(self.body.get("input"))
+        return found[0] if found else None

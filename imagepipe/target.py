@@ -16,6 +16,7 @@ One `Target` serves every stack command; only how it is built differs:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -66,15 +67,6 @@ def read_state(stack: str, directory: Path | None = None) -> dict[str, Any]:
         return _local_state.read_state(stack, directory)
     except _local_state.StateFileError as err:
         raise OpsError(ExitCode.NO_STACK, str(err)) from None
-
-
-def settings_document(settings: Settings) -> dict[str, Any]:
-    """The settings the commands need, as config values (for the state file)."""
-    return {
-        "uploadPrefix": settings.upload_prefix,
-        "allowedSuffixes": list(settings.allowed_suffixes),
-        "renditions": [r.to_dict() for r in settings.renditions],
-    }
 
 
 # -- a stack's config ------------------------------------------------------------------
@@ -374,8 +366,8 @@ def _deployed_settings(stack: str, outputs: Mapping[str, Any], project_dir: Path
     prefix = os.environ.get("IMAGEPIPE_UPLOAD_PREFIX", "").strip()
     if prefix:
         try:
-            document = {**settings_document(settings), "uploadPrefix": prefix}
-            settings = settings_from_mapping(document)
+            checked = settings_from_mapping({"uploadPrefix": prefix}).upload_prefix
+            settings = dataclasses.replace(settings, upload_prefix=checked)
         except ConfigError as err:
             raise OpsError(ExitCode.USAGE, f"IMAGEPIPE_UPLOAD_PREFIX: {err}") from None
     return settings

@@ -9,16 +9,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TransferSpeedColumn,
-)
-
 from imagepipe import display
 from imagepipe.executions import ExecutionInfo, Follower, follow
 from imagepipe.inputs import Input
@@ -117,14 +107,7 @@ def upload(
 def _put(target: Target, uploads: list[Upload], show_progress: bool) -> None:
     s3 = target.client("s3")
     bucket = target.source_bucket
-    columns = (
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-    )
-    with Progress(*columns, console=display.progress_console(), disable=not show_progress) as bar:
+    with display.progress(transfer=True, enabled=show_progress) as bar:
         count = display.plural(len(uploads), "file")
         task = bar.add_task(f"Uploading {count}", total=sum(u.size for u in uploads))
         for item in uploads:
@@ -143,15 +126,7 @@ def _put(target: Target, uploads: list[Upload], show_progress: bool) -> None:
 
 
 def _wait(target: Target, follower: Follower, report: Report, show_progress: bool) -> None:
-    columns = (
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-    )
-    console = display.progress_console()
-    with Progress(*columns, console=console, disable=not show_progress) as bar:
+    with display.progress(enabled=show_progress) as bar:
         task = bar.add_task("Waiting for the executions", total=len(report.uploads))
 
         def progress(found: dict[str, ExecutionInfo]) -> None:

@@ -1,0 +1,63 @@
+"""The command line's shape: no import circle in imagepipe/, and `imagepipe` loads at most
+four levels of its own modules before a command runs (heavy imports wait for `run`)."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from functools import cache
+from pathlib import Path
+
+from infra.settings import PROJECT_DIR
+
+PACKAGE = PROJECT_DIR / "imagepipe"
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PROJECT_DIR).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+
+
+@cache
+def imports(name: str) -> frozenset[str]:
+    """The imagepipe modules `name` imports when it is loaded (not in functions, not
+    for type checking only)."""
+    tree = ast.parse(MODULES[name].read_text())
+    found: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found |= {f"{node.module}.{a.name}" for a in node.names}
+    return frozenset(m for m in found if m in MODULES and m != name)
+
+
+def depth(name: str, seen: tuple[str, ...] = ()) -> int:
+    assert name not in seen, f"import circle: {' -> '.join((*seen, name))}"
+    return 1 + max((depth(m, (*seen, name)) for m in imports(name)), default=0)
+
+
+def test_no_import_circle() -> None:
+    for name in MODULES:
+        depth(name)
+
+
+def test_the_cli_is_at_most_four_levels_deep() -> None:
+    assert depth("imagepipe.cli") <= 4
+
+
+def test_help_loads_no_heavy_library() -> None:
+    code = (
+        "import sys; from imagepipe.cli import build_parser; build_parser(); "
+        "print(sorted(m for m in ('PIL', 'pulumi', 'moto', 'boto3', 'botocore', 'rich') "
+        "if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=PROJECT_DIR, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"
