@@ -10,6 +10,7 @@ locally only.
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any, Final
 
 _MARK: Final = "_imagepipe_fixed"
@@ -108,10 +109,45 @@ def sdk_integrations_like_step_functions() -> None:
     task._eval_service_task = _eval_service_task
 
 
+def one_event_per_multipart_upload() -> None:
+    """S3 sends one event for a multipart upload: ObjectCreated:CompleteMultipartUpload.
+
+    moto's CompleteMultipartUpload stores the object through its own PutObject, which
+    sends ObjectCreated:Put, and then sends CompleteMultipartUpload as well: every upload
+    over the SDKs' multipart threshold (8 MB) started two executions locally. The object
+    is now stored without the Put event; the CompleteMultipartUpload event is moto's own.
+    """
+    from moto.s3.models import S3Backend
+
+    original_complete = S3Backend.complete_multipart_upload
+    if getattr(original_complete, _MARK, False):
+        return
+    original_put = S3Backend.put_object
+    completing = threading.local()  # per thread: other uploads keep their events
+
+    def put_object(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if getattr(completing, "active", False):
+            kwargs["disable_notification"] = True
+        return original_put(self, *args, **kwargs)
+
+    def complete_multipart_upload(self: Any, *args: Any, **kwargs: Any) -> Any:
+        completing.active = True
+        try:
+            return original_complete(self, *args, **kwargs)
+        finally:
+            completing.active = False
+
+    setattr(complete_multipart_upload, _MARK, True)
+    backend: Any = S3Backend
+    backend.put_object = put_object
+    backend.complete_multipart_upload = complete_multipart_upload
+
+
 def apply() -> None:
     """Apply every fix (idempotent)."""
     conditions_evaluate_like_iam()
     sdk_integrations_like_step_functions()
+    one_event_per_multipart_upload()
 
 
 def moto_compatible(definition: str) -> tuple[str, list[str]]:

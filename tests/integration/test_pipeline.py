@@ -290,3 +290,28 @@ def test_a_backfill_remakes_missing_renditions(stack: LocalStack) -> None:
 
     assert sfn.describe_execution(executionArn=arn)["status"] == "SUCCEEDED"
     assert renditions_of(stack, key) == made
+
+
+def test_a_multipart_upload_starts_one_execution(stack: LocalStack) -> None:
+    """S3 sends one ObjectCreated:CompleteMultipartUpload for it; moto used to send a Put
+    as well, so every upload over the SDKs' 8 MB multipart threshold ran twice."""
+    s3 = stack.clients.client("s3")
+    key = fresh_key(stack, "big.jpg")
+    upload = s3.create_multipart_upload(Bucket=stack.source_bucket, Key=key)["UploadId"]
+    part = bytes(5 * 1024 * 1024)  # S3's smallest part but the last
+    etags = [
+        s3.upload_part(
+            Bucket=stack.source_bucket, Key=key, UploadId=upload, PartNumber=n, Body=part
+        )["ETag"]
+        for n in (1, 2)
+    ]
+    s3.complete_multipart_upload(
+        Bucket=stack.source_bucket,
+        Key=key,
+        UploadId=upload,
+        MultipartUpload={"Parts": [{"ETag": e, "PartNumber": n} for n, e in enumerate(etags, 1)]},
+    )
+    stack.pump()
+    execution = execution_for(stack, key)  # exactly one
+    [record] = json.loads(execution.input[0]["body"])["Records"]
+    assert record["eventName"] == "ObjectCreated:CompleteMultipartUpload"
