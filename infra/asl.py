@@ -108,13 +108,3 @@ def result_writer_prefixes(path: Path = BACKFILL_FILE) -> list[str]:
             )
         prefixes.append(prefix)
     return prefixes
-
-
-def child_execution_types(path: Path = BACKFILL_FILE) -> list[str]:
-    """The execution types (STANDARD, EXPRESS) of the child workflows a definition's
-    Distributed Maps start: their ARNs, and so the role's grants, differ by type."""
-    types = {
-        str(state["ItemProcessor"]["ProcessorConfig"].get("ExecutionType", "STANDARD"))
-        for state in distributed_maps(path)
-    }
-    return sorted(types)

@@ -26,6 +26,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Final
 
+from infra import asl
+
 EXPRESS_LIMIT_SECONDS: Final = 300
 SERVICE_CALL_SECONDS: Final = 2.0
 LAMBDA_INVOKE: Final = "arn:aws:states:::lambda:invoke"
@@ -104,6 +106,23 @@ def longest_seconds(machine: Mapping[str, Any], workload: Workload) -> float:
 def definition_seconds(path: Path, workload: Workload) -> float:
     """The worst case of one execution of the definition file at `path`."""
     return longest_seconds(json.loads(path.read_text(encoding="utf-8")), workload)
+
+
+def children_seconds(path: Path, workload: Workload) -> float:
+    """The worst case of one child execution started by the Distributed Maps in `path`
+    (the longest, if several): each child is its own execution, with its own limit."""
+    return max(
+        (longest_seconds(state["ItemProcessor"], workload) for state in asl.distributed_maps(path)),
+        default=0.0,
+    )
+
+
+def child_execution_type(path: Path, workload: Workload) -> str:
+    """EXPRESS for the children of `path`'s Distributed Maps when their worst case fits in
+    Express's 5 minutes (cheaper per item), STANDARD otherwise: a timed-out Express child
+    skips every Catch, so its object would get no dead letter."""
+    fits = children_seconds(path, workload) <= EXPRESS_LIMIT_SECONDS
+    return "EXPRESS" if fits else "STANDARD"
 
 
 def longest_lambda_timeout(path: Path, workload: Workload, limit: float) -> int:

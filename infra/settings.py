@@ -89,6 +89,13 @@ class Settings:
         """'3.12' for 'python3.12': what the layer's wheels must be built for."""
         return self.lambda_runtime.removeprefix("python")
 
+    @property
+    def workload(self) -> durations.Workload:
+        """What the definitions' worst-case durations depend on (infra/durations.py)."""
+        return durations.Workload(
+            self.lambda_timeout_seconds, len(self.renditions), self.map_max_concurrency
+        )
+
 
 def _int(lo: int, hi: int) -> Callable[[Any], int]:
     def check(value: Any) -> int:
@@ -300,9 +307,7 @@ def _check_express_duration(settings: Settings) -> None:
     the retries of an Express workflow's definition could take past the limit."""
     if settings.workflow_type != "EXPRESS":
         return
-    workload = durations.Workload(
-        settings.lambda_timeout_seconds, len(settings.renditions), settings.map_max_concurrency
-    )
+    workload = settings.workload
     limit = durations.EXPRESS_LIMIT_SECONDS
     files = [asl.DEFINITION_FILE] + ([asl.REMOVAL_FILE] if settings.delete_derivatives else [])
     for path in files:

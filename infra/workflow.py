@@ -14,7 +14,7 @@ from typing import Any, Final
 import pulumi
 import pulumi_aws as aws
 
-from infra import asl, iam
+from infra import asl, durations, iam
 from infra.functions import Functions
 from infra.messaging import Messaging
 from infra.settings import Settings
@@ -240,6 +240,8 @@ def create_workflow(
     backfill_arn = pulumi.Output.concat(
         "arn:aws:states:", region, ":", account_id, ":stateMachine:", backfill_name
     )
+    # Its children run as Express only when their worst case fits in 5 minutes.
+    child_type = durations.child_execution_type(asl.BACKFILL_FILE, settings.workload)
     backfill, _, _ = machine(
         "backfill",
         workflow_type="STANDARD",  # a Distributed Map needs a Standard parent
@@ -254,13 +256,12 @@ def create_workflow(
             {
                 "MapMaxConcurrency": settings.map_max_concurrency,
                 "BackfillMaxConcurrency": settings.backfill_max_concurrency,
+                "ChildExecutionType": child_type,
             },
         ),
         policy=iam.backfill_policy(
             state_machine_arn=backfill_arn,
-            execution_arns=iam.own_execution_arns(
-                region, account_id, backfill_name, asl.child_execution_types(asl.BACKFILL_FILE)
-            ),
+            execution_arns=iam.own_execution_arns(region, account_id, backfill_name, [child_type]),
             function_arns=[functions.inspect.arn, functions.resize.arn],
             source_bucket_arn=buckets.source.arn,
             upload_prefix=settings.upload_prefix,

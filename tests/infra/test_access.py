@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pulumi.runtime.mocks import MockMonitor
 
-from infra import asl
+from infra import asl, durations
 from infra.settings import Settings
 from policy.rules import glob_match
 from tests.infra.conftest import ACCOUNT, REGION, Deployed, deploy
@@ -95,30 +95,69 @@ MACHINE = "imagepipe-dev-backfill"
 STATES = f"arn:aws:states:{REGION}:{ACCOUNT}"
 
 
+# A Lambda timeout short enough for every child to fit in Express's 5 minutes, with every
+# retry (infra/durations.py; the default 60 s is not).
+EXPRESS_CHILDREN = Settings(lambda_timeout_seconds=5)
+STANDARD_CHILD = f"{STATES}:execution:{MACHINE}/Process existing images:8f1b6c2e"
+EXPRESS_CHILD = f"{STATES}:express:{MACHINE}/Process existing images:8f1b6c2e:d5c3a9e0"
+
+
+@pytest.fixture(scope="module")
+def express_children() -> Deployed:
+    return deploy(EXPRESS_CHILDREN)
+
+
+def _child_type(deployed: Deployed) -> str:
+    machine = deployed.one("aws:sfn/stateMachine:StateMachine", "-backfill")
+    mapped = json.loads(machine.inputs["definition"])["States"]["Process existing images"]
+    return str(mapped["ItemProcessor"]["ProcessorConfig"]["ExecutionType"])
+
+
+def test_backfill_children_are_express_only_when_their_worst_case_fits_5_minutes(
+    deployed: Deployed, express_children: Deployed
+) -> None:
+    """A timed-out Express child skips every Catch: its object would get no dead letter."""
+    child = asl.distributed_maps(asl.BACKFILL_FILE)[0]["ItemProcessor"]
+    assert durations.longest_seconds(child, Settings().workload) > 300
+    assert _child_type(deployed) == "STANDARD"
+    assert durations.longest_seconds(child, EXPRESS_CHILDREN.workload) <= 300
+    assert _child_type(express_children) == "EXPRESS"
+
+
 @pytest.mark.parametrize(
-    ("arn", "own"),
+    ("arn", "own_with_standard_children", "own_with_express_children"),
     [
         # The parent's own executions.
-        (f"{STATES}:execution:{MACHINE}:0b5c1e4a-7d1f-4bfa-9f58-5b1e0b2f7c11", True),
-        # Its Express children, labelled by their map run (the backfill's ExecutionType).
-        (f"{STATES}:express:{MACHINE}/Process existing images:8f1b6c2e:d5c3a9e0", True),
+        (f"{STATES}:execution:{MACHINE}:0b5c1e4a-7d1f-4bfa-9f58-5b1e0b2f7c11", True, True),
+        # Its children, labelled by their map run, in the form of their execution type.
+        (STANDARD_CHILD, True, False),
+        (EXPRESS_CHILD, False, True),
         # Not another state machine's executions, nor a name that merely starts the same.
-        (f"{STATES}:execution:imagepipe-dev-workflow:0b5c1e4a", False),
-        (f"{STATES}:execution:{MACHINE}2:0b5c1e4a", False),
-        (f"{STATES}:express:{MACHINE}2/label:1:2", False),
-        (f"arn:aws:states:{REGION}:210987654321:execution:{MACHINE}:0b5c1e4a", False),
+        (f"{STATES}:execution:imagepipe-dev-workflow:0b5c1e4a", False, False),
+        (f"{STATES}:execution:{MACHINE}2:0b5c1e4a", False, False),
+        (f"{STATES}:execution:{MACHINE}2/label:1", False, False),
+        (f"{STATES}:express:{MACHINE}2/label:1:2", False, False),
+        (f"arn:aws:states:{REGION}:210987654321:execution:{MACHINE}:0b5c1e4a", False, False),
     ],
 )
 def test_the_backfill_describes_and_stops_exactly_its_own_executions(
-    deployed: Deployed, arn: str, own: bool
+    deployed: Deployed,
+    express_children: Deployed,
+    arn: str,
+    own_with_standard_children: bool,
+    own_with_express_children: bool,
 ) -> None:
     """Execution ARN forms, from the Service Authorization Reference for Step Functions:
     execution:<machine>:<id>, and a Distributed Map's children execution:<machine>/<map
     run label>:<id> (Standard) or express:<machine>/<map run label>:<id>:<express id>."""
-    policy = role_policies(deployed)["imagepipe-dev-backfill-role"]
-    for action in ("states:DescribeExecution", "states:StopExecution"):
-        granted = _grants(policy, action)
-        assert any(glob_match(p, arn) for p in granted) is own, (action, granted)
+    for stack, own in (
+        (deployed, own_with_standard_children),
+        (express_children, own_with_express_children),
+    ):
+        policy = role_policies(stack)["imagepipe-dev-backfill-role"]
+        for action in ("states:DescribeExecution", "states:StopExecution"):
+            granted = _grants(policy, action)
+            assert any(glob_match(p, arn) for p in granted) is own, (action, granted)
 
 
 def test_the_backfill_starts_only_itself(deployed: Deployed) -> None:

@@ -411,10 +411,11 @@ def test_backfill_lists_uploads_and_runs_children_of_its_own(deployed: Deployed)
     assert listing["Condition"] == {"StringLike": {"s3:prefix": ["uploads/*"]}}
     arn = "arn:aws:states:eu-west-1:123456789012:stateMachine:imagepipe-dev-backfill"
     assert _grants(policy, "states:StartExecution") == [arn]
-    # Its own executions and its Express children (tests/infra/test_access.py).
+    # Its own executions and its children, Standard with the default 60 s Lambda timeout
+    # (tests/infra/test_access.py).
     assert _grants(policy, "states:DescribeExecution") == [
         "arn:aws:states:eu-west-1:123456789012:execution:imagepipe-dev-backfill:*",
-        "arn:aws:states:eu-west-1:123456789012:express:imagepipe-dev-backfill/*",
+        "arn:aws:states:eu-west-1:123456789012:execution:imagepipe-dev-backfill/*",
     ]
     assert _grants(policy, "sns:Publish") == []
 

@@ -107,6 +107,17 @@ ALLOWLIST = (
         reason="A state machine's role needs logs:PutResourcePolicy to deliver its logs"
         " (AWS's documented policy for Step Functions logging to CloudWatch Logs).",
     ),
+    Allowed(
+        rules.ROLE_POLICY,
+        "policy",
+        "RESOURCE_MISMATCH",
+        name_suffix="-backfill-role-policy",
+        actions=frozenset({"states:describeexecution"}),
+        reason="parliament wants an express: ARN in every states:DescribeExecution grant;"
+        " a backfill whose children are Standard (the default timeout) has no Express"
+        " executions to describe, and granting one would be a grant for nothing"
+        " (infra/durations.py child_execution_type).",
+    ),
 )
 
 
