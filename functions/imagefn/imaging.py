@@ -43,7 +43,8 @@ Decisions worth knowing
     result is then transposed to the EXIF orientation. The speed settings (DRAFT_GAPS,
     RESIZE_REDUCING_GAP, RESAMPLE, WEBP_OPTIONS) are measured in benchmarks/results.md.
   * fit "fill" scales up as well as down (like CSS object-fit: contain) and pads;
-    "contain" never scales up; "cover" scales either way and centre-crops.
+    "contain" never scales up; "cover" scales either way and crops: centred, or where
+    the rendition's gravity finds the detail or the subject (imagefn.gravity).
   * Output keeps the source's ICC profile when its colour space matches the output
     (dropped after CMYK -> sRGB conversion, or for a grey profile on an RGB output).
     EXIF, XMP, comments and every other metadata are dropped.
@@ -73,7 +74,8 @@ from .errors import (
     UNSUPPORTED_FORMAT,
     ImageRejected,
 )
-from .renditions import Rendition
+from .gravity import crop_offset
+from .renditions import Gravity, Rendition
 
 try:
     from PIL import ImageCms
@@ -603,7 +605,7 @@ class _Geometry:
     """How to get from the stored image to the rendition. Sizes in stored orientation."""
 
     region: tuple[float, float]
-    """Size of the centred source region to use (the whole image unless cover crops)."""
+    """Size of the source region to use (the whole image unless cover crops)."""
     resize_to: tuple[int, int]
     """Size that region is resized to."""
     canvas: tuple[int, int] | None
@@ -806,9 +808,22 @@ def _decode(data: bytes, rendition: Rendition, max_pixels: int) -> _Decoded:
         image=image,
         source=source,
         geometry=geometry,
-        box=_centred_box(stored, geometry.region, scale),
+        box=_cover_box(image, stored, geometry.region, scale, rendition.gravity),
         icc=icc,
     )
+
+
+def _cover_box(
+    image: Image.Image, stored: tuple[int, int], region: tuple[float, float], scale: float,
+    gravity: Gravity,
+) -> tuple[float, float, float, float]:  # fmt: skip
+    """The region in the coordinates of ``image`` (decoded at ``scale``): centred, or
+    where the rendition's gravity finds the detail or the subject."""
+    if gravity == "center":
+        return _centred_box(stored, region, scale)
+    window = (region[0] * scale, region[1] * scale)
+    left, top = crop_offset(image, window, gravity)
+    return (left, top, left + window[0], top + window[1])
 
 
 def _centred_box(
@@ -916,6 +931,10 @@ def _render_animation(
             f"{max_animation_pixels:,}",
         )
     box = _centred_box(im.size, geometry.region)
+    if rendition.gravity != "center":
+        with _decoding(fmt, max_pixels):  # the first frame decides, for every frame
+            box = _cover_box(im.convert("RGBA"), im.size, geometry.region, 1.0,
+                             rendition.gravity)  # fmt: skip
     shaped: list[Image.Image] = []
     durations: list[int] = []
     with _decoding(fmt, max_pixels):

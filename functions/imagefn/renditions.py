@@ -12,12 +12,14 @@ from typing import Any, Final, Literal, cast, get_args
 
 Fit = Literal["contain", "cover", "fill"]
 OutputFormat = Literal["jpeg", "png", "webp", "avif", "original"]
+Gravity = Literal["center", "entropy", "attention"]
 
 FITS: Final[tuple[str, ...]] = get_args(Fit)
 OUTPUT_FORMATS: Final[tuple[str, ...]] = get_args(OutputFormat)
+GRAVITIES: Final[tuple[str, ...]] = get_args(Gravity)
 MAX_SIDE: Final = 10_000
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-_FIELDS: Final = ("name", "width", "height", "fit", "format", "quality", "animated")
+_FIELDS: Final = ("name", "width", "height", "fit", "format", "quality", "animated", "gravity")
 ANIMATED_FORMATS: Final = ("webp", "original")
 """Formats an animated rendition may have: animated WebP, or the source's own (an animated
 GIF stays a GIF, an animated WebP a WebP)."""
@@ -39,6 +41,8 @@ class Rendition:
     (JPEG, PNG, WebP, AVIF, GIF) and writes PNG otherwise.
     animated: an animated GIF or WebP source keeps every frame (false: the first frame
     only); a still source gives a still image either way.
+    gravity (cover only): where the crop is: center, entropy (the most detail) or
+    attention (the most salient subject: skin, saturated colour, edges).
     """
 
     name: str
@@ -48,6 +52,7 @@ class Rendition:
     format: OutputFormat = "webp"
     quality: int = 82
     animated: bool = False
+    gravity: Gravity = "center"
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
@@ -87,6 +92,19 @@ class Rendition:
                 f"got {self.format!r}"
             )
 
+        self._check_gravity()
+
+    def _check_gravity(self) -> None:
+        if self.gravity not in GRAVITIES:
+            raise RenditionError(
+                f"{self.name}: gravity must be one of {', '.join(GRAVITIES)}, got {self.gravity!r}"
+            )
+        if self.gravity != "center" and self.fit != "cover":
+            raise RenditionError(
+                f"{self.name}: gravity {self.gravity} needs fit cover (only cover crops), "
+                f"got fit {self.fit}"
+            )
+
     @classmethod
     def from_dict(cls, data: Any) -> Rendition:
         """Build from a JSON-like mapping; unknown or missing fields are errors naming the field."""
@@ -109,6 +127,8 @@ class Rendition:
         data = asdict(self)
         if not self.animated:
             del data["animated"]
+        if self.gravity == "center":
+            del data["gravity"]
         return data
 
 

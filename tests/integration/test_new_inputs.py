@@ -1,9 +1,10 @@
-"""HEIC uploads and animated renditions end to end on the local stack (IAM enforced):
-the bytes written are the imaging core's, and a HEIC bomb is dead-lettered with its
-reason."""
+"""HEIC uploads, animated renditions and smart crop end to end on the local stack (IAM
+enforced): the bytes written are the imaging core's, and a HEIC bomb is dead-lettered
+with its reason."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from collections.abc import Iterator
 
@@ -19,15 +20,17 @@ from tests.integration.conftest import execution_for, fresh_key
 
 pytestmark = pytest.mark.integration
 
-# The dev stack's renditions plus an animated one.
+# The dev stack's renditions plus an animated one and a smart-cropped one.
 ANIMATED = Rendition(name="anim", width=80, height=60, format="webp", animated=True)
+SMART = Rendition(name="smart", width=120, height=120, fit="cover", format="png",
+                  gravity="attention")  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
     from infra.settings import load_stack_settings
 
-    renditions = [r.to_dict() for r in (*load_stack_settings("dev").renditions, ANIMATED)]
+    renditions = [r.to_dict() for r in (*load_stack_settings("dev").renditions, ANIMATED, SMART)]
     with local_stack("dev", config={"renditions": renditions}) as deployed:
         deployed.pump()
         yield deployed
@@ -70,3 +73,20 @@ def test_a_heic_bomb_is_dead_lettered_as_too_many_pixels(stack: LocalStack) -> N
     assert execution_for(stack, key).status == "FAILED"
     [letter] = [d for d in stack.dlq_messages() if d.key == key]
     assert letter.body["reason"] == "too_many_pixels"
+
+
+def test_a_smart_crop_keeps_an_off_centre_subject(stack: LocalStack) -> None:
+    from tests.functions.test_gravity import red_pixels, subject_on_grey
+
+    source = subject_on_grey((480, 240), (380, 80, 460, 160))
+    data = images.encode(source, "PNG")
+    key = stack.upload(data, fresh_key(stack, "portrait-right.png"))
+    stack.pump()
+    assert execution_for(stack, key).status == "SUCCEEDED"
+    out = written(stack, key, SMART, "PNG")
+    assert out == imaging.render(data, SMART, max_pixels=stack.settings.max_input_pixels).data
+    centre = imaging.render(data, dataclasses.replace(SMART, gravity="center"), max_pixels=10**8)
+    with Image.open(io.BytesIO(centre.data)) as image:
+        assert red_pixels(image) == 0  # a centred crop loses the subject
+    with Image.open(io.BytesIO(out)) as image:
+        assert red_pixels(image) > 150
