@@ -105,9 +105,15 @@ def deterministic_zip(src: Path, dest: Path, *, arc_prefix: str = "") -> Artifac
 
 
 def build_function_archive(build_dir: Path = BUILD_DIR) -> Artifact:
-    """The function code: package `imagefn` at the zip root (handler imagefn.<module>.handler)."""
+    """The function code: package `imagefn` at the zip root (handler imagefn.<module>.handler),
+    with its data files (the watermark PNG): a change to any of them changes the hash."""
     digest = hashlib.sha256(_RECIPE.encode())
-    for path in sorted(FUNCTION_PACKAGE.rglob("*.py")):
+    shipped = (
+        p
+        for p in FUNCTION_PACKAGE.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+    )
+    for path in sorted(shipped):
         digest.update(path.relative_to(FUNCTIONS_DIR).as_posix().encode())
         digest.update(path.read_bytes())
     dest = build_dir / f"function-{digest.hexdigest()[:16]}.zip"

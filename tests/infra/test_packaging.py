@@ -5,6 +5,7 @@ Tests marked `network` build the real layer: its wheels come from the package in
 
 from __future__ import annotations
 
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -65,6 +66,24 @@ def test_function_archive_is_reproducible_and_holds_only_the_handlers(tmp_path: 
     assert all(n.startswith("imagefn/") for n in names)
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
     assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
+
+
+def test_a_changed_data_file_changes_the_function_archive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The watermark PNG ships in the zip: changing it must redeploy the function."""
+    copy = tmp_path / "functions" / "imagefn"
+    shutil.copytree(packaging.FUNCTION_PACKAGE, copy,
+                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    monkeypatch.setattr(packaging, "FUNCTION_PACKAGE", copy)
+    monkeypatch.setattr(packaging, "FUNCTIONS_DIR", copy.parent)
+    before = packaging.build_function_archive(build_dir=tmp_path / "a")
+    with zipfile.ZipFile(before.path) as zf:
+        assert zf.read("imagefn/watermark.png") == (copy / "watermark.png").read_bytes()
+    (copy / "watermark.png").write_bytes((copy / "watermark.png").read_bytes() + b"\0")
+    after = packaging.build_function_archive(build_dir=tmp_path / "a")
+    assert after.path != before.path
+    assert after.source_code_hash != before.source_code_hash
 
 
 def test_deterministic_zip_ignores_file_times(tmp_path: Path) -> None:
