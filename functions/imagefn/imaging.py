@@ -45,6 +45,8 @@ Decisions worth knowing
   * fit "fill" scales up as well as down (like CSS object-fit: contain) and pads;
     "contain" never scales up; "cover" scales either way and crops: centred, or where
     the rendition's gravity finds the detail or the subject (imagefn.gravity).
+  * A rendition's watermark (imagefn.watermark) goes on last, over any padding, on every
+    frame of an animation; it is the one file the core reads (from its own package).
   * Output keeps the source's ICC profile when its colour space matches the output
     (dropped after CMYK -> sRGB conversion, or for a grey profile on an RGB output).
     EXIF, XMP, comments and every other metadata are dropped.
@@ -76,6 +78,7 @@ from .errors import (
 )
 from .gravity import crop_offset
 from .renditions import Gravity, Rendition
+from .watermark import apply_watermark, packaged_mark
 
 try:
     from PIL import ImageCms
@@ -888,6 +891,8 @@ def render(
         image = _flatten(image)
     if geometry.canvas is not None:
         image = _pad(image, geometry.canvas, alpha=out_format in _ALPHA_FORMATS)
+    if rendition.watermark is not None:
+        image = apply_watermark(image, packaged_mark(), rendition.watermark)
     image = _for_encoder(image, out_format)
     encoded = _encode(image, out_format, rendition.quality, decoded.icc)
     return _rendered(encoded, image.size, out_format)
@@ -943,6 +948,8 @@ def _render_animation(
             frame = _shape(im.convert("RGBA"), box, geometry, source.orientation)
             if geometry.canvas is not None:
                 frame = _pad(frame, geometry.canvas, alpha=True)
+            if rendition.watermark is not None:
+                frame = apply_watermark(frame, packaged_mark(), rendition.watermark)
             shaped.append(frame)
             durations.append(int(im.info.get("duration") or 0))  # WebP sets it on load
             if deadline is not None and time.monotonic() > deadline:

@@ -13,13 +13,19 @@ from typing import Any, Final, Literal, cast, get_args
 Fit = Literal["contain", "cover", "fill"]
 OutputFormat = Literal["jpeg", "png", "webp", "avif", "original"]
 Gravity = Literal["center", "entropy", "attention"]
+Position = Literal[
+    "top-left", "top", "top-right", "left", "center", "right",
+    "bottom-left", "bottom", "bottom-right",
+]  # fmt: skip
 
 FITS: Final[tuple[str, ...]] = get_args(Fit)
 OUTPUT_FORMATS: Final[tuple[str, ...]] = get_args(OutputFormat)
 GRAVITIES: Final[tuple[str, ...]] = get_args(Gravity)
+POSITIONS: Final[tuple[str, ...]] = get_args(Position)
 MAX_SIDE: Final = 10_000
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-_FIELDS: Final = ("name", "width", "height", "fit", "format", "quality", "animated", "gravity")
+_FIELDS: Final = ("name", "width", "height", "fit", "format", "quality", "animated", "gravity",
+                   "watermark")  # fmt: skip
 ANIMATED_FORMATS: Final = ("webp", "original")
 """Formats an animated rendition may have: animated WebP, or the source's own (an animated
 GIF stays a GIF, an animated WebP a WebP)."""
@@ -27,6 +33,70 @@ GIF stays a GIF, an animated WebP a WebP)."""
 
 class RenditionError(ValueError):
     """A rendition spec is invalid; the message names the field."""
+
+
+_WATERMARK_FIELDS: Final = {"position": "position", "margin": "margin", "opacity": "opacity",
+                            "scale": "scale", "minWidth": "min_width"}  # fmt: skip
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class Watermark:
+    """The project's watermark (imagefn/watermark.png) on a rendition.
+
+    position: where (a corner, an edge's middle, or center); margin: pixels from the
+    edges; opacity: 0-1, multiplies the PNG's own alpha; scale: the mark's width as a
+    share of the rendition's width; min_width: renditions narrower than this get none.
+    A mark that would not fit inside the margins is scaled down to fit.
+    """
+
+    position: Position = "bottom-right"
+    margin: int = 16
+    opacity: float = 0.5
+    scale: float = 0.25
+    min_width: int = 200
+
+    def check(self, name: str) -> None:
+        """Raise RenditionError naming the field (``name``: the rendition's)."""
+        where = f"{name}: watermark"
+        if self.position not in POSITIONS:
+            raise RenditionError(f"{where}.position must be one of {', '.join(POSITIONS)}, "
+                                 f"got {self.position!r}")  # fmt: skip
+        for field, value, high in (("margin", self.margin, 1000),
+                                   ("minWidth", self.min_width, MAX_SIDE)):  # fmt: skip
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
+                raise RenditionError(
+                    f"{where}.{field} must be a whole number from 0 to {high}, got {value!r}"
+                )
+        for field, number in (("opacity", self.opacity), ("scale", self.scale)):
+            if not _number(number) or not 0 < number <= 1:
+                raise RenditionError(
+                    f"{where}.{field} must be a number above 0 and at most 1, got {number!r}"
+                )
+
+    @classmethod
+    def from_dict(cls, data: Any, name: str) -> Watermark:
+        if isinstance(data, Watermark):
+            data.check(name)
+            return data
+        if not isinstance(data, dict):
+            raise RenditionError(
+                f"{name}: watermark must be a mapping (of {', '.join(_WATERMARK_FIELDS)}), "
+                f"got {data!r}"
+            )
+        unknown = sorted(set(data) - set(_WATERMARK_FIELDS))
+        if unknown:
+            raise RenditionError(f"{name}: watermark: unknown field(s) {', '.join(unknown)}; "
+                                 f"allowed: {', '.join(_WATERMARK_FIELDS)}")  # fmt: skip
+        mark = cls(**{_WATERMARK_FIELDS[k]: v for k, v in data.items()})
+        mark.check(name)
+        return mark
+
+    def to_dict(self) -> dict[str, Any]:
+        return {key: getattr(self, attr) for key, attr in _WATERMARK_FIELDS.items()}
 
 
 @dataclass(frozen=True)
@@ -43,6 +113,7 @@ class Rendition:
     only); a still source gives a still image either way.
     gravity (cover only): where the crop is: center, entropy (the most detail) or
     attention (the most salient subject: skin, saturated colour, edges).
+    watermark: None, or where and how the project's watermark goes (a mapping in config).
     """
 
     name: str
@@ -53,6 +124,7 @@ class Rendition:
     quality: int = 82
     animated: bool = False
     gravity: Gravity = "center"
+    watermark: Watermark | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
@@ -93,6 +165,8 @@ class Rendition:
             )
 
         self._check_gravity()
+        if self.watermark is not None:
+            object.__setattr__(self, "watermark", Watermark.from_dict(self.watermark, self.name))
 
     def _check_gravity(self) -> None:
         if self.gravity not in GRAVITIES:
@@ -129,6 +203,10 @@ class Rendition:
             del data["animated"]
         if self.gravity == "center":
             del data["gravity"]
+        if self.watermark is None:
+            del data["watermark"]
+        else:
+            data["watermark"] = self.watermark.to_dict()
         return data
 
 

@@ -1,4 +1,4 @@
-"""HEIC uploads, animated renditions and smart crop end to end on the local stack (IAM
+"""HEIC uploads, animated renditions, smart crop and watermarks end to end on the local stack (IAM
 enforced): the bytes written are the imaging core's, and a HEIC bomb is dead-lettered
 with its reason."""
 
@@ -9,10 +9,10 @@ import io
 from collections.abc import Iterator
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageChops
 
 from imagefn import imaging
-from imagefn.renditions import Rendition
+from imagefn.renditions import Rendition, Watermark
 from imagepipe.local.stack import LocalStack, local_stack
 from tests.functions import images
 from tests.functions.test_animation import moving_square
@@ -24,13 +24,17 @@ pytestmark = pytest.mark.integration
 ANIMATED = Rendition(name="anim", width=80, height=60, format="webp", animated=True)
 SMART = Rendition(name="smart", width=120, height=120, fit="cover", format="png",
                   gravity="attention")  # fmt: skip
+MARKED = Rendition(name="marked", width=400, height=300, format="png",
+                   watermark=Watermark(position="bottom-left", opacity=0.8))  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
     from infra.settings import load_stack_settings
 
-    renditions = [r.to_dict() for r in (*load_stack_settings("dev").renditions, ANIMATED, SMART)]
+    renditions = [
+        r.to_dict() for r in (*load_stack_settings("dev").renditions, ANIMATED, SMART, MARKED)
+    ]
     with local_stack("dev", config={"renditions": renditions}) as deployed:
         deployed.pump()
         yield deployed
@@ -90,3 +94,17 @@ def test_a_smart_crop_keeps_an_off_centre_subject(stack: LocalStack) -> None:
         assert red_pixels(image) == 0  # a centred crop loses the subject
     with Image.open(io.BytesIO(out)) as image:
         assert red_pixels(image) > 150
+
+
+def test_a_watermarked_rendition_is_the_cores_with_the_packaged_mark(stack: LocalStack) -> None:
+    data = images.encode(images.photo((800, 600)), "JPEG", quality=90)
+    key = stack.upload(data, fresh_key(stack, "marked.jpg"))
+    stack.pump()
+    assert execution_for(stack, key).status == "SUCCEEDED"
+    out = written(stack, key, MARKED, "JPEG")
+    limit = stack.settings.max_input_pixels
+    assert out == imaging.render(data, MARKED, max_pixels=limit).data
+    plain = imaging.render(data, dataclasses.replace(MARKED, watermark=None), max_pixels=limit)
+    with Image.open(io.BytesIO(out)) as marked, Image.open(io.BytesIO(plain.data)) as clean:
+        diff = ImageChops.difference(marked.convert("RGB"), clean.convert("RGB"))
+        assert diff.getbbox() == (16, 300 - 16 - 25, 16 + 100, 300 - 16)
