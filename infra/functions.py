@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,100 +35,21 @@ def create_functions(
     code: Artifact | None = None,
     layer_zip: Artifact | None = None,
 ) -> Functions:
-    opts = pulumi.ResourceOptions(parent=parent)
     code = code or build_function_archive()
     layer_zip = layer_zip or build_layer(settings.python_version, settings.lambda_architecture)
-
-    layer = aws.lambda_.LayerVersion(
-        f"{name}-pillow",
-        aws.lambda_.LayerVersionArgs(
-            layer_name=f"{name}-pillow",
-            description="Pillow and Powertools for AWS Lambda, built for this runtime",
-            code=pulumi.FileArchive(str(layer_zip.path)),
-            source_code_hash=layer_zip.source_code_hash,
-            compatible_runtimes=[settings.lambda_runtime],
-            compatible_architectures=[settings.lambda_architecture],
-        ),
-        opts=opts,
-    )
-
-    def log_group(kind: str) -> aws.cloudwatch.LogGroup:
-        return aws.cloudwatch.LogGroup(
-            f"{name}-{kind}-logs",
-            aws.cloudwatch.LogGroupArgs(
-                name_prefix=f"/aws/lambda/{name}-{kind}-",
-                retention_in_days=settings.log_retention_days,
-            ),
-            opts=opts,
-        )
-
-    inspect_logs = log_group("inspect")
-    resize_logs = log_group("resize")
-    inspect_role, inspect_policy = iam.role(
-        f"{name}-inspect-role",
-        service="lambda.amazonaws.com",
-        policy=iam.inspect_policy(
-            buckets.source.arn, settings.upload_prefix, buckets.destination.arn, inspect_logs.arn
-        ),
-        parent=parent,
-        account_id=account_id,
-    )
-    resize_role, resize_policy = iam.role(
-        f"{name}-resize-role",
-        service="lambda.amazonaws.com",
-        policy=iam.resize_policy(
-            buckets.source.arn, settings.upload_prefix, buckets.destination.arn, resize_logs.arn
-        ),
-        parent=parent,
-        account_id=account_id,
-    )
-
-    def function(
-        kind: str,
-        role: aws.iam.Role,
-        policy: aws.iam.RolePolicy,
-        logs: aws.cloudwatch.LogGroup,
-        environment: dict[str, Any],
-        description: str,
-    ) -> aws.lambda_.Function:
-        return aws.lambda_.Function(
-            f"{name}-{kind}",
-            aws.lambda_.FunctionArgs(
-                description=description,
-                runtime=settings.lambda_runtime,
-                architectures=[settings.lambda_architecture],
-                handler=f"imagefn.{kind}_handler.handler",
-                code=pulumi.FileArchive(str(code.path)),
-                source_code_hash=code.source_code_hash,
-                role=role.arn,
-                layers=[layer.arn],
-                memory_size=settings.lambda_memory_mb,
-                timeout=settings.lambda_timeout_seconds,
-                environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment),
-                tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
-                logging_config=aws.lambda_.FunctionLoggingConfigArgs(
-                    log_format="JSON", log_group=logs.name
-                ),
-            ),
-            # Without its policy the first invocations could fail to log or read.
-            opts=pulumi.ResourceOptions(parent=parent, depends_on=[policy]),
-        )
-
+    layer = _layer(name, settings, layer_zip, parent)
     # The same maps settings measured against Lambda's 4 KB limit.
     environment = environments(settings, buckets.destination.bucket)
-    inspect = function(
+    made = _FunctionMaker(name, settings, buckets, account_id, code, layer, parent)
+    inspect, inspect_logs, inspect_role = made.function(
         "inspect",
-        inspect_role,
-        inspect_policy,
-        inspect_logs,
+        iam.inspect_policy,
         environment["inspect"],
         "Sniffs an upload's real format, checks its limits and plans the renditions",
     )
-    resize = function(
+    resize, resize_logs, resize_role = made.function(
         "resize",
-        resize_role,
-        resize_policy,
-        resize_logs,
+        iam.resize_policy,
         environment["resize"],
         "Makes one rendition of an upload and writes it to the renditions bucket",
     )
@@ -138,3 +60,86 @@ def create_functions(
         log_groups=(inspect_logs, resize_logs),
         roles=(inspect_role, resize_role),
     )
+
+
+def _layer(
+    name: str, settings: Settings, layer_zip: Artifact, parent: pulumi.Resource
+) -> aws.lambda_.LayerVersion:
+    return aws.lambda_.LayerVersion(
+        f"{name}-pillow",
+        aws.lambda_.LayerVersionArgs(
+            layer_name=f"{name}-pillow",
+            description="Pillow and Powertools for AWS Lambda, built for this runtime",
+            code=pulumi.FileArchive(str(layer_zip.path)),
+            source_code_hash=layer_zip.source_code_hash,
+            compatible_runtimes=[settings.lambda_runtime],
+            compatible_architectures=[settings.lambda_architecture],
+        ),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
+# (source bucket ARN, upload prefix, destination bucket ARN, log group ARN) -> policy
+RolePolicy = Callable[[Any, str, Any, Any], iam.Document]
+
+
+@dataclass(frozen=True)
+class _FunctionMaker:
+    """What every function of the stack shares: its code, layer and configuration."""
+
+    name: str
+    settings: Settings
+    buckets: Buckets
+    account_id: Any
+    code: Artifact
+    layer: aws.lambda_.LayerVersion
+    parent: pulumi.Resource
+
+    def function(
+        self, kind: str, policy: RolePolicy, environment: dict[str, Any], description: str
+    ) -> tuple[aws.lambda_.Function, aws.cloudwatch.LogGroup, aws.iam.Role]:
+        """A function with its own log group and least-privilege role."""
+        name, settings = self.name, self.settings
+        logs = aws.cloudwatch.LogGroup(
+            f"{name}-{kind}-logs",
+            aws.cloudwatch.LogGroupArgs(
+                name_prefix=f"/aws/lambda/{name}-{kind}-",
+                retention_in_days=settings.log_retention_days,
+            ),
+            opts=pulumi.ResourceOptions(parent=self.parent),
+        )
+        role, role_policy = iam.role(
+            f"{name}-{kind}-role",
+            service="lambda.amazonaws.com",
+            policy=policy(
+                self.buckets.source.arn,
+                settings.upload_prefix,
+                self.buckets.destination.arn,
+                logs.arn,
+            ),
+            parent=self.parent,
+            account_id=self.account_id,
+        )
+        function = aws.lambda_.Function(
+            f"{name}-{kind}",
+            aws.lambda_.FunctionArgs(
+                description=description,
+                runtime=settings.lambda_runtime,
+                architectures=[settings.lambda_architecture],
+                handler=f"imagefn.{kind}_handler.handler",
+                code=pulumi.FileArchive(str(self.code.path)),
+                source_code_hash=self.code.source_code_hash,
+                role=role.arn,
+                layers=[self.layer.arn],
+                memory_size=settings.lambda_memory_mb,
+                timeout=settings.lambda_timeout_seconds,
+                environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment),
+                tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
+                logging_config=aws.lambda_.FunctionLoggingConfigArgs(
+                    log_format="JSON", log_group=logs.name
+                ),
+            ),
+            # Without its policy the first invocations could fail to log or read.
+            opts=pulumi.ResourceOptions(parent=self.parent, depends_on=[role_policy]),
+        )
+        return function, logs, role

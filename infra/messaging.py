@@ -129,71 +129,109 @@ def alarm_topic_policy(topic_arn: Any, account_id: Any) -> dict[str, Any]:
 def create_messaging(
     name: str, settings: Settings, buckets: Buckets, account_id: Any, parent: pulumi.Resource
 ) -> Messaging:
-    opts = pulumi.ResourceOptions(parent=parent)
     dead_letter_queue = aws.sqs.Queue(
         f"{name}-dlq",
         aws.sqs.QueueArgs(
             sqs_managed_sse_enabled=True,
             message_retention_seconds=14 * 24 * 3600,  # the maximum: time to investigate
         ),
-        opts=opts,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    feed = _QueueFeed(name, settings, buckets, dead_letter_queue, account_id, parent)
+    ingest_queue, ingest_policy = feed.queue("ingest")
+    queue_policies = [ingest_policy]
+    rules = feed.rules("uploads", ingest_queue, OBJECT_CREATED)
+    removal_queue = None
+    if settings.delete_derivatives:
+        removal_queue, removal_policy = feed.queue("removals")
+        queue_policies.append(removal_policy)
+        rules += feed.rules("removals", removal_queue, OBJECT_REMOVED)
+    _dead_letter_queue_policies(name, dead_letter_queue, [ingest_queue, removal_queue], parent)
+    notification = aws.s3.BucketNotification(
+        f"{name}-uploads",
+        aws.s3.BucketNotificationArgs(bucket=buckets.source.id, queues=rules),
+        # S3 sends a test event while saving the configuration and refuses it unless
+        # the queue policies already let the bucket send.
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=queue_policies),
+    )
+    topic_key, topic, alarm_topic = _topics(name, settings, account_id, parent)
+    return Messaging(
+        ingest_queue=ingest_queue,
+        dead_letter_queue=dead_letter_queue,
+        removal_queue=removal_queue,
+        topic=topic,
+        alarm_topic=alarm_topic,
+        topic_key=topic_key,
+        notification=notification,
     )
 
-    def s3_fed_queue(kind: str) -> tuple[aws.sqs.Queue, aws.sqs.QueuePolicy]:
+
+@dataclass(frozen=True)
+class _QueueFeed:
+    """Queues the source bucket's notifications feed, and the rules that feed them."""
+
+    name: str
+    settings: Settings
+    buckets: Buckets
+    dead_letter_queue: aws.sqs.Queue
+    account_id: Any
+    parent: pulumi.Resource
+
+    def queue(self, kind: str) -> tuple[aws.sqs.Queue, aws.sqs.QueuePolicy]:
+        """A queue S3 may send to, whose repeatedly failed messages go to the dead letters."""
+        opts = pulumi.ResourceOptions(parent=self.parent)
         queue = aws.sqs.Queue(
-            f"{name}-{kind}",
+            f"{self.name}-{kind}",
             aws.sqs.QueueArgs(
                 sqs_managed_sse_enabled=True,
-                visibility_timeout_seconds=visibility_timeout(settings),
+                visibility_timeout_seconds=visibility_timeout(self.settings),
                 message_retention_seconds=4 * 24 * 3600,
                 receive_wait_time_seconds=20,
                 redrive_policy=pulumi.Output.json_dumps(
                     {
-                        "deadLetterTargetArn": dead_letter_queue.arn,
-                        "maxReceiveCount": settings.ingest_max_receive_count,
+                        "deadLetterTargetArn": self.dead_letter_queue.arn,
+                        "maxReceiveCount": self.settings.ingest_max_receive_count,
                     }
                 ),
             ),
             opts=opts,
         )
         policy = aws.sqs.QueuePolicy(
-            f"{name}-{kind}-policy",
+            f"{self.name}-{kind}-policy",
             aws.sqs.QueuePolicyArgs(
                 queue_url=queue.url,
                 policy=pulumi.Output.json_dumps(
-                    ingest_queue_policy(queue.arn, buckets.source.arn, account_id)
+                    ingest_queue_policy(queue.arn, self.buckets.source.arn, self.account_id)
                 ),
             ),
             opts=opts,
         )
         return queue, policy
 
-    ingest_queue, ingest_policy = s3_fed_queue("ingest")
-    queue_policies = [ingest_policy]
-    rules = [
-        aws.s3.BucketNotificationQueueArgs(
-            id=f"uploads{suffix}",
-            queue_arn=ingest_queue.arn,
-            events=[OBJECT_CREATED],
-            filter_prefix=settings.upload_prefix,
-            filter_suffix=suffix,
-        )
-        for suffix in suffix_filters(settings)
-    ]
-    removal_queue = None
-    if settings.delete_derivatives:
-        removal_queue, removal_policy = s3_fed_queue("removals")
-        queue_policies.append(removal_policy)
-        rules += [
+    def rules(
+        self, rule_id: str, queue: aws.sqs.Queue, event: str
+    ) -> list[aws.s3.BucketNotificationQueueArgs]:
+        """One notification rule per suffix (S3 matches suffixes case-sensitively)."""
+        return [
             aws.s3.BucketNotificationQueueArgs(
-                id=f"removals{suffix}",
-                queue_arn=removal_queue.arn,
-                events=[OBJECT_REMOVED],
-                filter_prefix=settings.upload_prefix,
+                id=f"{rule_id}{suffix}",
+                queue_arn=queue.arn,
+                events=[event],
+                filter_prefix=self.settings.upload_prefix,
                 filter_suffix=suffix,
             )
-            for suffix in suffix_filters(settings)
+            for suffix in suffix_filters(self.settings)
         ]
+
+
+def _dead_letter_queue_policies(
+    name: str,
+    dead_letter_queue: aws.sqs.Queue,
+    sources: list[aws.sqs.Queue | None],
+    parent: pulumi.Resource,
+) -> None:
+    """Only our queues may redrive into the dead letters; TLS only."""
+    opts = pulumi.ResourceOptions(parent=parent)
     aws.sqs.RedriveAllowPolicy(
         f"{name}-dlq-redrive-allow",
         aws.sqs.RedriveAllowPolicyArgs(
@@ -201,7 +239,7 @@ def create_messaging(
             redrive_allow_policy=pulumi.Output.json_dumps(
                 {
                     "redrivePermission": "byQueue",
-                    "sourceQueueArns": [q.arn for q in (ingest_queue, removal_queue) if q],
+                    "sourceQueueArns": [q.arn for q in sources if q],
                 }
             ),
         ),
@@ -217,14 +255,13 @@ def create_messaging(
         ),
         opts=opts,
     )
-    notification = aws.s3.BucketNotification(
-        f"{name}-uploads",
-        aws.s3.BucketNotificationArgs(bucket=buckets.source.id, queues=rules),
-        # S3 sends a test event while saving the configuration and refuses it unless
-        # the queue policies already let the bucket send.
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=queue_policies),
-    )
 
+
+def _topics(
+    name: str, settings: Settings, account_id: Any, parent: pulumi.Resource
+) -> tuple[aws.kms.Key, aws.sns.Topic, aws.sns.Topic]:
+    """(key, notification topic, alarm topic), with the e-mail subscriptions asked for."""
+    opts = pulumi.ResourceOptions(parent=parent)
     topic_key = aws.kms.Key(
         f"{name}-topics-key",
         aws.kms.KeyArgs(
@@ -261,12 +298,4 @@ def create_messaging(
                 ),
                 opts=opts,
             )
-    return Messaging(
-        ingest_queue=ingest_queue,
-        dead_letter_queue=dead_letter_queue,
-        removal_queue=removal_queue,
-        topic=topic,
-        alarm_topic=alarm_topic,
-        topic_key=topic_key,
-        notification=notification,
-    )
+    return topic_key, topic, alarm_topic

@@ -6,7 +6,7 @@ EventBridge Pipe that starts one execution per upload; the backfill workflow
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -193,37 +193,8 @@ def create_workflow(
     region: Any,
     parent: pulumi.Resource,
 ) -> Workflow:
-    machine = partial_machine(name, settings=settings, account_id=account_id, parent=parent)
-    dlq_arn = messaging.dead_letter_queue.arn
-    common = {
-        "InspectFunctionArn": functions.inspect.arn,
-        "BackupBucketName": buckets.backup.bucket,
-        "DeadLetterQueueUrl": messaging.dead_letter_queue.url,
-    }
-
-    # Uploads: one execution per S3 ObjectCreated event.
-    state_machine, log_group, role = machine(
-        "workflow",
-        workflow_type=settings.workflow_type,
-        definition=_rendered(
-            asl.DEFINITION_FILE,
-            {
-                **common,
-                "ResizeFunctionArn": functions.resize.arn,
-                "TopicArn": messaging.topic.arn,
-            },
-            {"MapMaxConcurrency": settings.map_max_concurrency},
-        ),
-        policy=iam.state_machine_policy(
-            function_arns=[functions.inspect.arn, functions.resize.arn],
-            source_bucket_arn=buckets.source.arn,
-            upload_prefix=settings.upload_prefix,
-            backup_bucket_arn=buckets.backup.arn,
-            topic_arn=messaging.topic.arn,
-            topic_key_arn=messaging.topic_key.arn,
-            dead_letter_queue_arn=dlq_arn,
-        ),
-    )
+    stack = _Wiring(name, settings, buckets, messaging, functions, account_id, region, parent)
+    state_machine, log_group, role = _upload_workflow(stack)
     pipe, pipe_role = _pipe(
         name,
         "",
@@ -233,23 +204,99 @@ def create_workflow(
         account_id=account_id,
         parent=parent,
     )
+    return Workflow(
+        state_machine=state_machine,
+        log_group=log_group,
+        pipe=pipe,
+        role=role,
+        pipe_role=pipe_role,
+        backfill=_backfill_workflow(stack),
+        removal=_removal_workflow(stack),
+    )
 
-    # Backfill: a Distributed Map over the source listing. Its name is fixed (derived from
-    # the stack) because its role must name it to run its own child executions.
-    backfill_name = f"{name}-backfill"
+
+@dataclass(frozen=True)
+class _Wiring:
+    """What the stack's workflows are wired to."""
+
+    name: str
+    settings: Settings
+    buckets: Buckets
+    messaging: Messaging
+    functions: Functions
+    account_id: Any
+    region: Any
+    parent: pulumi.Resource
+
+    def machine(
+        self, kind: str, **kwargs: Any
+    ) -> tuple[aws.sfn.StateMachine, aws.cloudwatch.LogGroup, aws.iam.Role]:
+        """_state_machine with what every workflow of this stack shares already given."""
+        return _state_machine(
+            self.name,
+            kind,
+            settings=self.settings,
+            account_id=self.account_id,
+            parent=self.parent,
+            **kwargs,
+        )
+
+    def common_values(self) -> dict[str, Any]:
+        """Placeholder values every definition file takes."""
+        return {
+            "InspectFunctionArn": self.functions.inspect.arn,
+            "BackupBucketName": self.buckets.backup.bucket,
+            "DeadLetterQueueUrl": self.messaging.dead_letter_queue.url,
+        }
+
+
+def _upload_workflow(
+    stack: _Wiring,
+) -> tuple[aws.sfn.StateMachine, aws.cloudwatch.LogGroup, aws.iam.Role]:
+    """Uploads: one execution per S3 ObjectCreated event."""
+    settings, functions, messaging = stack.settings, stack.functions, stack.messaging
+    return stack.machine(
+        "workflow",
+        workflow_type=settings.workflow_type,
+        definition=_rendered(
+            asl.DEFINITION_FILE,
+            {
+                **stack.common_values(),
+                "ResizeFunctionArn": functions.resize.arn,
+                "TopicArn": messaging.topic.arn,
+            },
+            {"MapMaxConcurrency": settings.map_max_concurrency},
+        ),
+        policy=iam.state_machine_policy(
+            function_arns=[functions.inspect.arn, functions.resize.arn],
+            source_bucket_arn=stack.buckets.source.arn,
+            upload_prefix=settings.upload_prefix,
+            backup_bucket_arn=stack.buckets.backup.arn,
+            topic_arn=messaging.topic.arn,
+            topic_key_arn=messaging.topic_key.arn,
+            dead_letter_queue_arn=messaging.dead_letter_queue.arn,
+        ),
+    )
+
+
+def _backfill_workflow(stack: _Wiring) -> aws.sfn.StateMachine:
+    """Backfill: a Distributed Map over the source listing. Its name is fixed (derived from
+    the stack) because its role must name it to run its own child executions."""
+    settings, functions, buckets = stack.settings, stack.functions, stack.buckets
+    backfill_name = f"{stack.name}-backfill"
     backfill_arn = pulumi.Output.concat(
-        "arn:aws:states:", region, ":", account_id, ":stateMachine:", backfill_name
+        "arn:aws:states:", stack.region, ":", stack.account_id, ":stateMachine:", backfill_name
     )
     # Its children run as Express only when their worst case fits in 5 minutes.
     child_type = durations.child_execution_type(asl.BACKFILL_FILE, settings.workload)
-    backfill, _, _ = machine(
+    backfill, _, _ = stack.machine(
         "backfill",
         workflow_type="STANDARD",  # a Distributed Map needs a Standard parent
         explicit_name=backfill_name,
         definition=_rendered(
             asl.BACKFILL_FILE,
             {
-                **common,
+                **stack.common_values(),
                 "ResizeFunctionArn": functions.resize.arn,
                 "SourceBucketName": buckets.source.bucket,
             },
@@ -261,70 +308,53 @@ def create_workflow(
         ),
         policy=iam.backfill_policy(
             state_machine_arn=backfill_arn,
-            execution_arns=iam.own_execution_arns(region, account_id, backfill_name, [child_type]),
+            execution_arns=iam.own_execution_arns(
+                stack.region, stack.account_id, backfill_name, [child_type]
+            ),
             function_arns=[functions.inspect.arn, functions.resize.arn],
             source_bucket_arn=buckets.source.arn,
             upload_prefix=settings.upload_prefix,
             backup_bucket_arn=buckets.backup.arn,
             results_prefixes=asl.result_writer_prefixes(asl.BACKFILL_FILE),
-            dead_letter_queue_arn=dlq_arn,
+            dead_letter_queue_arn=stack.messaging.dead_letter_queue.arn,
         ),
     )
+    return backfill
 
-    # Removals (deleteDerivatives): renditions and backup follow a deleted original.
-    removal = None
-    if messaging.removal_queue is not None:
-        removal, _, _ = machine(
-            "removal",
-            workflow_type=settings.workflow_type,
-            definition=_rendered(
-                asl.REMOVAL_FILE,
-                {
-                    **common,
-                    "DestinationBucketName": buckets.destination.bucket,
-                    "TopicArn": messaging.topic.arn,
-                },
-                {},
-            ),
-            policy=iam.removal_policy(
-                inspect_function_arn=functions.inspect.arn,
-                destination_bucket_arn=buckets.destination.arn,
-                backup_bucket_arn=buckets.backup.arn,
-                topic_arn=messaging.topic.arn,
-                topic_key_arn=messaging.topic_key.arn,
-                dead_letter_queue_arn=dlq_arn,
-            ),
-        )
-        _pipe(
-            name,
-            "removal",
-            queue=messaging.removal_queue,
-            state_machine=removal,
-            description="One S3 removal event, one removal execution",
-            account_id=account_id,
-            parent=parent,
-        )
-    return Workflow(
-        state_machine=state_machine,
-        log_group=log_group,
-        pipe=pipe,
-        role=role,
-        pipe_role=pipe_role,
-        backfill=backfill,
-        removal=removal,
+
+def _removal_workflow(stack: _Wiring) -> aws.sfn.StateMachine | None:
+    """Removals (deleteDerivatives): renditions and backup follow a deleted original."""
+    messaging, buckets = stack.messaging, stack.buckets
+    if messaging.removal_queue is None:
+        return None
+    removal, _, _ = stack.machine(
+        "removal",
+        workflow_type=stack.settings.workflow_type,
+        definition=_rendered(
+            asl.REMOVAL_FILE,
+            {
+                **stack.common_values(),
+                "DestinationBucketName": buckets.destination.bucket,
+                "TopicArn": messaging.topic.arn,
+            },
+            {},
+        ),
+        policy=iam.removal_policy(
+            inspect_function_arn=stack.functions.inspect.arn,
+            destination_bucket_arn=buckets.destination.arn,
+            backup_bucket_arn=buckets.backup.arn,
+            topic_arn=messaging.topic.arn,
+            topic_key_arn=messaging.topic_key.arn,
+            dead_letter_queue_arn=messaging.dead_letter_queue.arn,
+        ),
     )
-
-
-def partial_machine(
-    name: str, *, settings: Settings, account_id: Any, parent: pulumi.Resource
-) -> Callable[..., tuple[aws.sfn.StateMachine, aws.cloudwatch.LogGroup, aws.iam.Role]]:
-    """_state_machine with what every workflow of this stack shares already given."""
-
-    def make(
-        kind: str, **kwargs: Any
-    ) -> tuple[aws.sfn.StateMachine, aws.cloudwatch.LogGroup, aws.iam.Role]:
-        return _state_machine(
-            name, kind, settings=settings, account_id=account_id, parent=parent, **kwargs
-        )
-
-    return make
+    _pipe(
+        stack.name,
+        "removal",
+        queue=messaging.removal_queue,
+        state_machine=removal,
+        description="One S3 removal event, one removal execution",
+        account_id=stack.account_id,
+        parent=stack.parent,
+    )
+    return removal
