@@ -63,7 +63,7 @@ class Settings:
     renditions: tuple[Rendition, ...] = DEFAULT_RENDITIONS
     upload_prefix: str = "uploads/"
     allowed_suffixes: tuple[str, ...] = (
-        ".jpg", ".jpeg", ".png", ".webp", ".gif", ".avif", ".heic", ".heif",
+        ".jpg", ".jpeg", ".png", ".webp", ".gif", ".avif", ".heic", ".heif", ".svg",
     )  # fmt: skip
     max_input_bytes: int = 50 * 1024 * 1024
     max_input_pixels: int = 40_000_000

@@ -18,12 +18,13 @@ Reason = Literal[
     "too_many_bytes",
     "too_many_pixels",
     "bad_event",
+    "unsafe_svg",
 ]
 
 EMPTY: Final = "empty"
 """The object has zero bytes."""
 NOT_AN_IMAGE: Final = "not_an_image"
-"""The bytes are not a raster image (text, HTML, SVG, PDF, ZIP, video, ...)."""
+"""The bytes are not an image (text, HTML, PDF, ZIP, video, ...)."""
 UNSUPPORTED_FORMAT: Final = "unsupported_format"
 """A real raster image format that the pipeline does not accept (ICO, PSD, TIFF, BMP, ...)."""
 CORRUPT: Final = "corrupt"
@@ -34,9 +35,20 @@ TOO_MANY_PIXELS: Final = "too_many_pixels"
 """The header declares more pixels than the configured maximum; never decoded."""
 BAD_EVENT: Final = "bad_event"
 """The invocation is not exactly one S3 ObjectCreated record."""
+UNSAFE_SVG: Final = "unsafe_svg"
+"""An SVG that refers outside itself, declares entities, or expands past the limits."""
 
 REASONS: Final[frozenset[str]] = frozenset(
-    {EMPTY, NOT_AN_IMAGE, UNSUPPORTED_FORMAT, CORRUPT, TOO_MANY_BYTES, TOO_MANY_PIXELS, BAD_EVENT}
+    {
+        EMPTY,
+        NOT_AN_IMAGE,
+        UNSUPPORTED_FORMAT,
+        CORRUPT,
+        TOO_MANY_BYTES,
+        TOO_MANY_PIXELS,
+        BAD_EVENT,
+        UNSAFE_SVG,
+    }
 )
 
 

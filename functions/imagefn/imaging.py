@@ -19,9 +19,10 @@ Every function raises ImageRejected, and nothing else, for bad input bytes.
 
 Decisions worth knowing
   * Accepted: JPEG (and MPO, its multi-picture variant, reported as JPEG), PNG (APNG:
-    first frame), GIF, WebP, AVIF, HEIF/HEIC (the primary image; through pillow-heif).
+    first frame), GIF, WebP, AVIF, HEIF/HEIC (the primary image; through pillow-heif),
+    SVG (checked, then drawn by resvg at the size each rendition needs: imagefn.svg).
     TIFF, BMP, ICO, PSD and other real image formats are ``unsupported_format``; anything
-    else (SVG, PDF, HTML, text, ZIP, video) is ``not_an_image``. The format always comes
+    else (PDF, HTML, text, ZIP, video, compressed SVG) is ``not_an_image``. The format always comes
     from the bytes, never from a file name.
   * Only ``Image.open(..., formats=...)`` with the formats the sniffed bytes may be:
     Pillow never tries another plugin. pillow-heif is imported and registered (for HEIF
@@ -56,6 +57,7 @@ from __future__ import annotations
 
 import functools
 import io
+import math
 import posixpath
 import re
 import struct
@@ -78,6 +80,7 @@ from .errors import (
 )
 from .gravity import crop_offset
 from .renditions import Gravity, Rendition
+from .svg import check_svg, looks_like_svg, rasterize
 from .watermark import apply_watermark, packaged_mark
 
 try:
@@ -85,7 +88,7 @@ try:
 except ImportError:  # Pillow built without LittleCMS: CMYK falls back to Pillow's formula
     ImageCms = None  # type: ignore[assignment]
 
-ACCEPTED_FORMATS: Final = ("JPEG", "PNG", "GIF", "WEBP", "AVIF", "HEIF")
+ACCEPTED_FORMATS: Final = ("JPEG", "PNG", "GIF", "WEBP", "AVIF", "HEIF", "SVG")
 """Pillow format names of the formats the pipeline reads."""
 _PILLOW_FORMATS: Final = ("JPEG", "PNG", "GIF", "WEBP", "AVIF")
 """Those Pillow reads itself; HEIF comes from pillow-heif's plugin (_register_heif)."""
@@ -102,6 +105,7 @@ MEDIA_TYPES: Final[Mapping[str, str]] = {
     "WEBP": "image/webp",
     "AVIF": "image/avif",
     "HEIF": "image/heif",
+    "SVG": "image/svg+xml",
 }
 EXTENSIONS: Final[Mapping[str, str]] = {
     "JPEG": "jpg",
@@ -110,6 +114,7 @@ EXTENSIONS: Final[Mapping[str, str]] = {
     "WEBP": "webp",
     "AVIF": "avif",
     "HEIF": "heic",
+    "SVG": "svg",
 }
 _REQUESTED_FORMATS: Final[Mapping[str, str]] = {
     "jpeg": "JPEG",
@@ -161,6 +166,8 @@ size, in pixels. Frames are decoded and resized one at a time, but the encoder t
 them all at once, so this also bounds the frames held (400 MB of RGBA at worst). Past
 it the upload is too_many_pixels before any frame is decoded."""
 _ANIMATED_SOURCES: Final = frozenset({"GIF", "WEBP"})
+SVG_CHECK_SIDE: Final = 64
+"""validate_image draws an SVG this large (longest side) to prove resvg can."""
 
 WHITE: Final = (255, 255, 255)
 
@@ -356,6 +363,8 @@ def _accepted_by_magic(b: bytes) -> str | None:
         return "AVIF"
     if brands & _HEIF_BRANDS:
         return "HEIF"
+    if looks_like_svg(b):
+        return "SVG"
     return None
 
 
@@ -553,9 +562,16 @@ def inspect_image(data: bytes, *, max_pixels: int) -> SourceInfo:
     Raises ImageRejected: empty, not_an_image, unsupported_format, corrupt (the header
     cannot be read), too_many_pixels.
     """
+    if sniff_format(data) == "SVG":
+        document = check_svg(data, max_pixels=max_pixels)
+        return _svg_info(document.width, document.height)
     im, fmt = _open(data, max_pixels)
     with im:
         return _source_info(fmt, im.size, im.info)
+
+
+def _svg_info(width: float, height: float) -> SourceInfo:
+    return SourceInfo(format="SVG", width=max(1, round(width)), height=max(1, round(height)))
 
 
 def peek_image(prefix: bytes, *, max_pixels: int) -> SourceInfo | None:
@@ -584,6 +600,10 @@ def validate_image(data: bytes, *, max_pixels: int) -> SourceInfo:
     full, as are the other formats. Raises what inspect_image raises, and corrupt for
     data that does not decode.
     """
+    if sniff_format(data) == "SVG":
+        document = check_svg(data, max_pixels=max_pixels)
+        rasterize(document, _fit_inside((document.width, document.height), SVG_CHECK_SIDE))
+        return _svg_info(document.width, document.height)
     im, fmt = _open(data, max_pixels)
     with im:
         size = im.size
@@ -785,7 +805,36 @@ class _Decoded:
     icc: bytes | None
 
 
+def _fit_inside(size: tuple[float, float], side: int) -> tuple[int, int]:
+    scale = side / max(size)
+    return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
+
+
+def _decode_svg(data: bytes, rendition: Rendition, max_pixels: int) -> _Decoded:
+    """Rasterize at the size the rendition needs (the whole drawing, so that cover can
+    crop it), never more than max_pixels; then it is an RGBA image like any other."""
+    document = check_svg(data, max_pixels=max_pixels)
+    declared = (document.width, document.height)
+    planned = _geometry((max(1, round(declared[0])), max(1, round(declared[1]))), 1, rendition)
+    scale = max(planned.resize_to[0] / planned.region[0], planned.resize_to[1] / planned.region[1])
+    scale = min(scale, math.sqrt(max_pixels / (declared[0] * declared[1])))
+    # Rounded down: resvg keeps the aspect ratio inside the size asked for, so the raster
+    # is at most this, and within max_pixels.
+    raster = rasterize(document, (max(1, math.floor(declared[0] * scale)),
+                                  max(1, math.floor(declared[1] * scale))))  # fmt: skip
+    geometry = _geometry(raster.size, 1, rendition)
+    return _Decoded(
+        image=raster,
+        source=_svg_info(*declared),
+        geometry=geometry,
+        box=_cover_box(raster, raster.size, geometry.region, 1.0, rendition.gravity),
+        icc=None,
+    )
+
+
 def _decode(data: bytes, rendition: Rendition, max_pixels: int) -> _Decoded:
+    if sniff_format(data) == "SVG":
+        return _decode_svg(data, rendition, max_pixels)
     # Not closed: closing would free the pixels; the file is a BytesIO, nothing leaks.
     im, fmt = _open(data, max_pixels)
     stored = im.size
@@ -918,6 +967,8 @@ def _render_animation(
     deadline: float | None,
 ) -> RenderedImage | None:  # fmt: skip
     """Every frame of an animated GIF or WebP, resized; None for a still source."""
+    if sniff_format(data) not in _ANIMATED_SOURCES:
+        return None
     im, fmt = _open(data, max_pixels)
     with _decoding(fmt, max_pixels):
         # GIF: Pillow counts frames by skipping through their headers, decoding nothing.
