@@ -1,11 +1,13 @@
-"""HEIC uploads, animated renditions, smart crop and watermarks end to end on the local stack (IAM
+"""HEIC and SVG uploads, animated renditions, smart crop and watermarks end to end on the local stack (IAM
 enforced): the bytes written are the imaging core's, and a HEIC bomb is dead-lettered
 with its reason."""
 
 from __future__ import annotations
 
 import dataclasses
+import http.server
 import io
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -108,3 +110,46 @@ def test_a_watermarked_rendition_is_the_cores_with_the_packaged_mark(stack: Loca
     with Image.open(io.BytesIO(out)) as marked, Image.open(io.BytesIO(plain.data)) as clean:
         diff = ImageChops.difference(marked.convert("RGB"), clean.convert("RGB"))
         assert diff.getbbox() == (16, 300 - 16 - 25, 16 + 100, 300 - 16)
+
+
+def test_an_svg_upload_is_drawn_for_every_rendition(stack: LocalStack) -> None:
+    from tests.functions.test_svg import drawing
+
+    data = drawing()
+    key = stack.upload(data, fresh_key(stack, "logo.svg"))
+    stack.pump()
+    assert execution_for(stack, key).status == "SUCCEEDED"
+    limit = stack.settings.max_input_pixels
+    for rendition in stack.settings.renditions:
+        out = written(stack, key, rendition, "SVG")
+        assert out == imaging.render(data, rendition, max_pixels=limit).data, rendition.name
+
+
+def test_an_svg_with_an_outside_reference_is_dead_lettered_unfetched(stack: LocalStack) -> None:
+    from tests.functions.test_svg import drawing
+
+    requests: list[str] = []
+
+    class Recorder(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            requests.append(self.path)
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        body = f'<image href="http://127.0.0.1:{port}/tracker.png" width="9" height="9"/>'
+        key = stack.upload(drawing(body), fresh_key(stack, "tracker.svg"))
+        stack.pump()
+        assert execution_for(stack, key).status == "FAILED"
+        [letter] = [d for d in stack.dlq_messages() if d.key == key]
+        assert letter.body["reason"] == "unsafe_svg"
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert requests == []
