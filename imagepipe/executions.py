@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
+from imagefn.errors import reason_of
 from imagepipe.messages import parse_json as _json
 from imagepipe.messages import s3_object_of
 
@@ -120,7 +121,7 @@ class ExecutionInfo:
             return None
         cause = (self.cause or "").strip()
         if self.error == "ImageRejected":
-            reason = cause.split(":", 1)[0].strip() or "rejected"
+            reason = reason_of(cause) or "rejected"
             return Outcome("rejected", reason, cause, self.error)
         if self.status == "FAILED":
             return Outcome("failed", "processing_error", cause or (self.error or ""), self.error)

@@ -52,6 +52,18 @@ REASONS: Final[frozenset[str]] = frozenset(
 )
 
 
+def rejection_message(reason: str, text: str) -> str:
+    """The errorMessage of a rejection: what the state machine and the CLI read back."""
+    return f"{reason}: {text}"
+
+
+def reason_of(message: str) -> str | None:
+    """The reason code a rejection's errorMessage starts with (None if it has none):
+    the inverse of `rejection_message`, used wherever a message is read back."""
+    code = message.split(":", 1)[0].strip()
+    return code if code in REASONS else None
+
+
 class ImageRejected(Exception):  # noqa: N818 - the name is the errorType the state machine catches
     """The input cannot be processed, for a reason retrying will not change.
 
@@ -66,7 +78,7 @@ class ImageRejected(Exception):  # noqa: N818 - the name is the errorType the st
         super().__init__(reason, message)
 
     def __str__(self) -> str:
-        return f"{self.reason}: {self.message}"
+        return rejection_message(self.reason, self.message)
 
     def __repr__(self) -> str:
         return f"ImageRejected({self.reason!r}, {self.message!r})"

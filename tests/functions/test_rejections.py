@@ -205,3 +205,14 @@ def test_damaged_bytes_only_ever_raise_image_rejected(fmt: str) -> None:
         except ImageRejected as exc:
             assert exc.reason in {"corrupt", "not_an_image", "unsupported_format",
                                   "too_many_pixels"}  # fmt: skip
+
+
+def test_a_rejection_message_reads_back_as_its_reason() -> None:
+    """One format, one reader: the Lambda writes it, the CLI (and the state machine's
+    StringSplit on ':') read the reason code back from it."""
+    from imagefn.errors import REASONS, ImageRejected, reason_of
+
+    for reason in sorted(REASONS):
+        assert reason_of(str(ImageRejected(reason, "what: went wrong"))) == reason  # type: ignore[arg-type]
+    assert reason_of("Lambda.Unknown: Task timed out") is None
+    assert reason_of("") is None
