@@ -114,4 +114,12 @@ def run_core(
     limits = limits_of(settings or load_stack_settings("dev"))
     cases = list(cases)
     with ThreadPoolExecutor(max_workers=parallel) as pool:
-        return list(pool.map(lambda c: run_one(c, paths[c.name], limits, timeout), cases))
+        return list(pool.map(lambda c: run_one(c, paths[c.name], _with(limits, c), timeout),
+                             cases))  # fmt: skip
+
+
+def _with(limits: dict[str, Any], case: Case) -> dict[str, Any]:
+    """The limits plus the case's own renditions, if it has any."""
+    if not case.renditions:
+        return limits
+    return {**limits, "renditions": [*limits["renditions"], *case.renditions]}

@@ -42,6 +42,15 @@ FLIPS_PER_FORMAT: Final = 8
 """Bit flips per format: 2 in the first 64 bytes (headers), the rest anywhere."""
 FRAMES: Final = 300
 """Frames of the animated GIF and WebP."""
+MANY_FRAMES: Final = 3000
+"""Frames of the long animated GIF."""
+WATERMARK_TOO_LARGE: Final[tuple[dict[str, object], ...]] = (
+    {"name": "mark-shrunk", "width": 40, "height": 40, "fit": "cover", "format": "png",
+     "watermark": {"scale": 1.0, "margin": 2, "minWidth": 0, "opacity": 1.0}},
+    {"name": "mark-skipped", "width": 12, "height": 12, "fit": "cover", "format": "png",
+     "watermark": {"scale": 1.0, "margin": 5, "minWidth": 0}},
+)  # fmt: skip
+"""The packaged mark is 480x120: far larger than these renditions."""
 LIMIT_PIXELS: Final = 40_000_000
 """The default maxInputPixels; the at-the-limit inputs have exactly this many."""
 
@@ -57,6 +66,9 @@ class Case:
     description: str
     make: Callable[[], bytes] = field(repr=False, compare=False)
     expect: frozenset[str] = frozenset({OK})
+    renditions: tuple[dict[str, object], ...] = field(default=(), compare=False)
+    """Renditions the core runs for this case besides the stack's (a watermark larger
+    than its rendition); the local stack runs its own only."""
 
     @property
     def exact(self) -> str | None:
@@ -150,6 +162,33 @@ def svg() -> bytes:
         b'<svg xmlns="http://www.w3.org/2000/svg" width="4000" height="3000">'
         b'<rect width="100%" height="100%" fill="red"/></svg>\n'
     )
+
+
+_SVG_OPEN: Final = b'<svg xmlns="http://www.w3.org/2000/svg" '
+
+
+def svg_external_reference() -> bytes:
+    """An SVG whose image is on a web server (and a CSS url() on another): refused unfetched."""
+    return (
+        _SVG_OPEN + b'width="300" height="200"><image href="http://127.0.0.1:9/pixel.png" '
+        b'width="300" height="200"/><rect width="10" height="10" '
+        b'style="fill: url(file:///etc/passwd#x)"/></svg>'
+    )
+
+
+def svg_billion_laughs() -> bytes:
+    """Ten levels of ten entities: 10^9 'lol's if a parser expanded them."""
+    entities = b'<!ENTITY lol0 "lol">' + b"".join(
+        b'<!ENTITY lol%d "%s">' % (i, b"&lol%d;" % (i - 1) * 10) for i in range(1, 10)
+    )
+    return (
+        b'<?xml version="1.0"?>\n<!DOCTYPE svg [' + entities + b"]>\n"
+        + _SVG_OPEN + b'width="10" height="10"><text>&lol9;</text></svg>'
+    )  # fmt: skip
+
+
+def svg_huge_viewbox() -> bytes:
+    return _SVG_OPEN + b'viewBox="0 0 100000 100000"><circle cx="50000" cy="50000" r="9"/></svg>'
 
 
 def html() -> bytes:
@@ -412,7 +451,28 @@ def build_corpus(*, include_at_limit: bool = True) -> list[Case]:
         case("page.png", "not an image", "HTML document", html, "not_an_image"),
         case("document.jpg", "not an image", "PDF document", pdf, "not_an_image"),
         case("archive.webp", "not an image", "ZIP archive", images.zip_bytes, "not_an_image"),
-        case("drawing.png", "not an image", "SVG drawing (a vector image)", svg, "not_an_image"),
+        case("drawing.png", "svg", "SVG drawing 4000x3000, named .png", svg),
+        case(
+            "svg-external.svg",
+            "svg",
+            "SVG with an <image> on http://127.0.0.1 and a CSS url(file://...)",
+            svg_external_reference,
+            "unsafe_svg",
+        ),
+        case(
+            "svg-laughs.svg",
+            "svg",
+            "SVG with a billion-laughs DTD (10 levels of 10 entities)",
+            svg_billion_laughs,
+            "unsafe_svg",
+        ),
+        case(
+            "svg-viewbox.svg",
+            "svg",
+            "SVG with a 100000x100000 viewBox and no width or height",
+            svg_huge_viewbox,
+            "too_many_pixels",
+        ),
         case("scan.gif", "unsupported", "1-bit TIFF", tiff_1bit, "unsupported_format"),
         case(
             "claims-100000.png",
@@ -507,6 +567,20 @@ def build_corpus(*, include_at_limit: bool = True) -> list[Case]:
             "animation",
             f"animated WebP, {FRAMES} frames",
             lambda: animated("WEBP"),
+        ),
+        case(
+            "frames-3000.gif",
+            "animation",
+            f"animated GIF, {MANY_FRAMES} frames (still renditions: the first one)",
+            lambda: animated("GIF", MANY_FRAMES),
+        ),
+        Case(
+            "watermark-large.png",
+            "watermark",
+            "valid PNG, plus renditions whose watermark is larger than they are "
+            "(shrunk to fit; skipped where it cannot fit)",
+            base_png,
+            renditions=WATERMARK_TOO_LARGE,
         ),
         *_truncations(),
         *_bit_flips(),
