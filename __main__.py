@@ -3,6 +3,7 @@
 import pulumi
 
 from infra.names import component_name
+from infra.packaging import prebuilt
 from infra.pipeline import ImagePipeline, ImagePipelineArgs
 from infra.settings import load_settings
 from infra.tags import apply_stack_tags
@@ -12,7 +13,14 @@ from infra.tags import apply_stack_tags
 settings = load_settings()
 # Every taggable resource registered from here on gets the stack's tags.
 apply_stack_tags(pulumi.get_stack(), settings.tags)
-pipeline = ImagePipeline(component_name(pulumi.get_stack()), ImagePipelineArgs(settings=settings))
+# Prebuilt artifacts named in config (functionArchive, layerArchive) are deployed as they
+# are; the rest is built from functions/.
+args = ImagePipelineArgs(
+    settings=settings,
+    function_code=prebuilt(settings.function_archive) if settings.function_archive else None,
+    layer=prebuilt(settings.layer_archive) if settings.layer_archive else None,
+)
+pipeline = ImagePipeline(component_name(pulumi.get_stack()), args)
 
 pulumi.export("sourceBucket", pipeline.source_bucket)
 pulumi.export("destinationBucket", pipeline.destination_bucket)

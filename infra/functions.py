@@ -11,7 +11,7 @@ import pulumi_aws as aws
 
 from infra import iam
 from infra.environment import environments
-from infra.packaging import Artifact, build_function_archive, build_layer
+from infra.packaging import Artifact, build_function_archive, build_layer, verify_layer_archive
 from infra.settings import Settings
 from infra.storage import Buckets
 
@@ -36,7 +36,10 @@ def create_functions(
     layer_zip: Artifact | None = None,
 ) -> Functions:
     code = code or build_function_archive()
-    layer_zip = layer_zip or build_layer(settings.python_version, settings.lambda_architecture)
+    if layer_zip is None:
+        layer_zip = build_layer(settings.python_version, settings.lambda_architecture)
+    else:  # built elsewhere: its libraries must load on the runtime's OS all the same
+        verify_layer_archive(layer_zip, settings.python_version, settings.lambda_architecture)
     layer = _layer(name, settings, layer_zip, parent)
     # The same maps settings measured against Lambda's 4 KB limit.
     environment = environments(settings, buckets.destination.bucket)

@@ -219,14 +219,60 @@ def verify_layer(root: Path, python_version: str, architecture: str) -> None:
     pip's platform tags are what a wheel claims; this checks what its libraries need,
     so a mislabelled wheel or a wrong tag list fails the build, not the first image.
     """
+    _verify_libraries(native_libraries(root), python_version, architecture)
+
+
+def verify_layer_archive(layer: Artifact, python_version: str, architecture: str) -> None:
+    """`verify_layer` for a layer zip built elsewhere: every ELF entry of the archive."""
+    try:
+        with zipfile.ZipFile(layer.path) as archive:
+            libraries = {
+                entry.filename: data
+                for entry in archive.infolist()
+                if not entry.is_dir() and is_elf(data := archive.read(entry))
+            }
+    except (OSError, zipfile.BadZipFile) as err:
+        raise PackagingError(f"the layer archive {layer.path} cannot be read: {err}") from None
+    _verify_libraries(libraries, python_version, architecture)
+
+
+def _verify_libraries(libraries: dict[str, bytes], python_version: str, architecture: str) -> None:
     system = runtime_os(python_version)
     _, elf_machine = _machine(architecture)
-    problems = glibc_too_new(native_libraries(root), system.glibc, elf_machine)
+    problems = glibc_too_new(libraries, system.glibc, elf_machine)
     if problems:
         raise PackagingError(
             f"the Pillow layer for Python {python_version} on {architecture} would not load "
             f"on {system}, the OS of Lambda's python{python_version}: " + "; ".join(problems)
         )
+
+
+def prebuilt(path: Path) -> Artifact:
+    """An archive built elsewhere (a CI job, the local stack), with the hash Lambda compares."""
+    return Artifact(path, _hash_file(path))
+
+
+PLACEHOLDER_README: Final = """\
+This is the local stack's placeholder for the Pillow layer.
+
+The local stack runs the functions on this machine's Python, with this machine's Pillow,
+and never loads a layer, so it deploys this one instead of downloading Pillow's wheels for
+Lambda's platform. It holds no library and cannot serve on AWS: there, `pulumi up` builds
+the real layer (infra/packaging.py build_layer) or takes the one `layerArchive` names.
+"""
+
+
+def placeholder_layer(build_dir: Path = BUILD_DIR) -> Artifact:
+    """A layer zip with only python/README.txt, for stacks whose functions never load the
+    layer (the local stack, the program's mock tests). Written once, then reused."""
+    dest = build_dir / f"layer-placeholder-{_RECIPE}.zip"
+    if dest.exists():
+        return prebuilt(dest)
+    with tempfile.TemporaryDirectory() as tmp:
+        readme = Path(tmp) / "python" / "README.txt"
+        readme.parent.mkdir()
+        readme.write_text(PLACEHOLDER_README, encoding="utf-8")
+        return deterministic_zip(Path(tmp), dest)
 
 
 def build_layer(python_version: str, architecture: str, build_dir: Path = BUILD_DIR) -> Artifact:

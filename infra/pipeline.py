@@ -11,6 +11,7 @@ import pulumi_aws as aws
 from infra.alarms import create_alarms
 from infra.functions import create_functions
 from infra.messaging import create_messaging
+from infra.packaging import Artifact
 from infra.settings import Settings
 from infra.storage import create_buckets
 from infra.workflow import create_workflow
@@ -20,9 +21,13 @@ TYPE_TOKEN = "imagepipeline:index:ImagePipeline"  # noqa: S105 (a type token, no
 
 @dataclass(frozen=True)
 class ImagePipelineArgs:
-    """What the component needs: validated settings (see infra.settings)."""
+    """What the component needs: validated settings (see infra.settings), and optionally
+    prebuilt Lambda artifacts to deploy instead of building them (a prebuilt layer is
+    still checked against the runtime's glibc)."""
 
     settings: Settings
+    function_code: Artifact | None = None
+    layer: Artifact | None = None
 
 
 class ImagePipeline(pulumi.ComponentResource):
@@ -51,7 +56,9 @@ class ImagePipeline(pulumi.ComponentResource):
 
         buckets = create_buckets(name, settings, self)
         messaging = create_messaging(name, settings, buckets, account_id, self)
-        functions = create_functions(name, settings, buckets, account_id, self)
+        functions = create_functions(
+            name, settings, buckets, account_id, self, code=args.function_code, layer_zip=args.layer
+        )
         workflow = create_workflow(
             name, settings, buckets, messaging, functions, account_id, region, self
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,6 +84,9 @@ class Settings:
     delete_derivatives: bool = False
     backfill_max_concurrency: int = 40
     tags: Mapping[str, str] = field(default_factory=dict)
+    # Prebuilt Lambda artifacts (zip files) to deploy instead of building them.
+    function_archive: Path | None = None
+    layer_archive: Path | None = None
 
     @property
     def python_version(self) -> str:
@@ -208,6 +212,20 @@ def _tags(value: Any) -> Mapping[str, str]:
     return dict(value)
 
 
+def _archive(value: Any) -> Path | None:
+    """A zip file, by its path from the project folder (or an absolute one); "" for none."""
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"must be the path of a zip file, got {value!r}")
+    path = (PROJECT_DIR / value).resolve()
+    if not path.is_file():
+        raise ValueError(f"no file {path} (paths are relative to {PROJECT_DIR})")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path} is not a zip file")
+    return path
+
+
 # config key -> (Settings field, validator). Order is the order errors are found in.
 _KEYS: Final[dict[str, tuple[str, Callable[[Any], Any]]]] = {
     "renditions": ("renditions", _renditions),
@@ -232,6 +250,8 @@ _KEYS: Final[dict[str, tuple[str, Callable[[Any], Any]]]] = {
     "deleteDerivatives": ("delete_derivatives", _bool),
     "backfillMaxConcurrency": ("backfill_max_concurrency", _int(1, 10_000)),
     "tags": ("tags", _tags),
+    "functionArchive": ("function_archive", _archive),
+    "layerArchive": ("layer_archive", _archive),
 }
 CONFIG_KEYS: Final = tuple(_KEYS)
 STRUCTURED_KEYS: Final = frozenset({"renditions", "allowedSuffixes", "tags"})
@@ -355,7 +375,7 @@ def load_settings(stack: str | None = None) -> Settings:
 def _is_string_key(name: str) -> bool:
     return name in {
         "uploadPrefix", "workflowType", "workflowLogLevel", "lambdaArchitecture", "lambdaRuntime",
-        "notificationEmail", "alarmEmail",
+        "notificationEmail", "alarmEmail", "functionArchive", "layerArchive",
     }  # fmt: skip
 
 

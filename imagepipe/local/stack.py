@@ -32,6 +32,7 @@ from imagepipe.local.program import run_program, settings_for, stack_config
 from imagepipe.local.providers import CreatedResource, MotoMocks
 from imagepipe.messages import DeadLetter as DeadLetter  # re-exported for the demo
 from imagepipe.target import Target
+from infra.packaging import placeholder_layer
 from infra.settings import Settings
 
 # moto runs state machines (its Step Functions interpreter) only when asked to.
@@ -381,7 +382,11 @@ def deploy_local(
     at a moto server, see `imagepipe.local.serve`), the server must already run with
     state machine execution on.
     """
-    config_text = stack_config(stack, config)
+    # The functions run on this machine's Python and Pillow and never load the layer: a
+    # placeholder spares downloading Lambda-platform wheels (infra/packaging.py).
+    config_text = stack_config(
+        stack, {"layerArchive": str(placeholder_layer().path), **(config or {})}
+    )
     region = config_text.get("aws:region", "us-east-1")
     mock = None
     if clients is None:

@@ -10,6 +10,7 @@ from typing import Any
 import pulumi
 import pytest
 
+from infra.packaging import placeholder_layer
 from infra.pipeline import ImagePipeline, ImagePipelineArgs
 from infra.settings import Settings
 
@@ -92,14 +93,18 @@ class Deployed:
         return found[0]
 
 
-def deploy(settings: Settings) -> Deployed:
+def deploy(settings: Settings, args: ImagePipelineArgs | None = None) -> Deployed:
+    """The component under mocks. Its layer is the placeholder the local stack deploys
+    too (nothing here loads it), unless `args` says otherwise: the layer build has its
+    own tests (test_packaging.py)."""
+    args = args or ImagePipelineArgs(settings=settings, layer=placeholder_layer())
     recorder = Recorder()
     pulumi.runtime.set_mocks(recorder, project="imagepipeline", stack="dev", preview=False)
     outputs: dict[str, Any] = {}
 
     @pulumi.runtime.test  # type: ignore[untyped-decorator]
     def build() -> pulumi.Output[Any]:
-        pipeline = ImagePipeline("imagepipe-dev", ImagePipelineArgs(settings=settings))
+        pipeline = ImagePipeline("imagepipe-dev", args)
         names = [
             "source_bucket", "destination_bucket", "backup_bucket", "state_machine_arn",
             "backfill_state_machine_arn",

@@ -14,6 +14,7 @@ import pytest
 from pulumi.runtime import settings as runtime_settings
 
 from infra import names, tags
+from infra.packaging import placeholder_layer
 from infra.settings import PROJECT_DIR, ConfigError, settings_from_mapping
 from tests.infra.conftest import Recorder, Resource
 
@@ -44,7 +45,9 @@ class Transforming(Recorder):
 
 
 def run_program(config: Mapping[str, str], stack: str = "dev") -> list[Resource]:
-    """__main__.py as `pulumi up` runs it, under mocks."""
+    """__main__.py as `pulumi up` runs it, under mocks; with the placeholder layer unless
+    `config` names one (nothing here loads it: test_packaging.py builds the real one)."""
+    config = {"imagepipeline:layerArchive": str(placeholder_layer().path), **config}
     recorder = Transforming()
     runtime_settings.reset_options(project="imagepipeline", stack=stack, preview=False)
     pulumi.runtime.set_all_config(dict(config))
