@@ -120,8 +120,19 @@ def resize_policy(
     )
 
 
+def catalogue_writes(
+    table_arn: Any, actions: tuple[str, ...] = ("dynamodb:PutItem", "dynamodb:UpdateItem")
+) -> Statement:
+    """The workflow's catalogue writes, on the table only (Step Functions' DynamoDB
+    integration calls these APIs as the state machine's role).
+    https://docs.aws.amazon.com/step-functions/latest/dg/connect-ddb.html"""
+    return allow("RecordUploads", list(actions), [table_arn])
+
+
 def state_machine_policy(
     *,
+    catalogue_table_arn: Any,
+    catalogue_index_arn: Any,
     function_arns: list[Any],
     source_bucket_arn: Any,
     upload_prefix: str,
@@ -130,10 +141,14 @@ def state_machine_policy(
     topic_key_arn: Any,
     dead_letter_queue_arn: Any,
 ) -> Document:
-    """The workflow invokes its two functions, copies uploads to backup, publishes, dead-letters."""
+    """The workflow invokes its two functions, records uploads in the catalogue (and looks
+    up identical bytes on its content-hash index: a Query on an index is authorized on the
+    index's ARN), copies uploads to backup, publishes, dead-letters."""
     invokable = [a for arn in function_arns for a in (arn, pulumi.Output.concat(arn, ":*"))]
     return document(
         allow("InvokeOwnFunctions", ["lambda:InvokeFunction"], invokable),
+        catalogue_writes(catalogue_table_arn),
+        allow("FindSameBytes", ["dynamodb:Query"], [catalogue_index_arn]),
         *_backup_copy(source_bucket_arn, upload_prefix, backup_bucket_arn),
         allow("PublishNotifications", ["sns:Publish"], [topic_arn]),
         # The topic is encrypted with our key: publishing needs a data key from it.

@@ -211,16 +211,17 @@ class _QueueFeed:
     def rules(
         self, rule_id: str, queue: aws.sqs.Queue, event: str
     ) -> list[aws.s3.BucketNotificationQueueArgs]:
-        """One notification rule per suffix (S3 matches suffixes case-sensitively)."""
+        """One notification rule: every key under the upload prefix, whatever its suffix.
+        Every upload gets an outcome: Inspect decides from the bytes and allowedSuffixes,
+        and a refused upload is recorded and notified as image.rejected rather than
+        filtered out here, where it would leave no trace."""
         return [
             aws.s3.BucketNotificationQueueArgs(
-                id=f"{rule_id}{suffix}",
+                id=rule_id,
                 queue_arn=queue.arn,
                 events=[event],
                 filter_prefix=self.settings.upload_prefix,
-                filter_suffix=suffix,
             )
-            for suffix in suffix_filters(self.settings)
         ]
 
 

@@ -15,6 +15,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import asl, durations, iam
+from infra.catalogue import CONTENT_HASH_INDEX, Catalogue, create_catalogue
 from infra.functions import Functions
 from infra.messaging import Messaging
 from infra.settings import Settings
@@ -38,6 +39,8 @@ class Workflow:
     backfill: aws.sfn.StateMachine
     # Only with deleteDerivatives.
     removal: aws.sfn.StateMachine | None
+    # The record of every upload, which the workflows write (infra/catalogue.py).
+    catalogue: Catalogue
 
 
 def definition_values(
@@ -193,7 +196,10 @@ def create_workflow(
     region: Any,
     parent: pulumi.Resource,
 ) -> Workflow:
-    stack = _Wiring(name, settings, buckets, messaging, functions, account_id, region, parent)
+    catalogue = create_catalogue(name, parent)
+    stack = _Wiring(
+        name, settings, buckets, messaging, functions, account_id, region, parent, catalogue
+    )
     state_machine, log_group, role = _upload_workflow(stack)
     pipe, pipe_role = _pipe(
         name,
@@ -212,6 +218,7 @@ def create_workflow(
         pipe_role=pipe_role,
         backfill=_backfill_workflow(stack),
         removal=_removal_workflow(stack),
+        catalogue=catalogue,
     )
 
 
@@ -227,6 +234,7 @@ class _Wiring:
     account_id: Any
     region: Any
     parent: pulumi.Resource
+    catalogue: Catalogue
 
     def machine(
         self, kind: str, **kwargs: Any
@@ -264,10 +272,17 @@ def _upload_workflow(
                 **stack.common_values(),
                 "ResizeFunctionArn": functions.resize.arn,
                 "TopicArn": messaging.topic.arn,
+                "CatalogueTableName": stack.catalogue.table.name,
+                "DestinationBucketName": stack.buckets.destination.bucket,
             },
-            {"MapMaxConcurrency": settings.map_max_concurrency},
+            {
+                "MapMaxConcurrency": settings.map_max_concurrency,
+                "ContentHashIndexName": CONTENT_HASH_INDEX,
+            },
         ),
         policy=iam.state_machine_policy(
+            catalogue_table_arn=stack.catalogue.table.arn,
+            catalogue_index_arn=stack.catalogue.index_arn,
             function_arns=[functions.inspect.arn, functions.resize.arn],
             source_bucket_arn=stack.buckets.source.arn,
             upload_prefix=settings.upload_prefix,
