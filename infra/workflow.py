@@ -43,26 +43,6 @@ class Workflow:
     catalogue: Catalogue
 
 
-def definition_values(
-    *,
-    inspect_arn: str,
-    resize_arn: str,
-    backup_bucket: str,
-    topic_arn: str,
-    dead_letter_queue_url: str,
-    settings: Settings,
-) -> dict[str, Any]:
-    """The values for every placeholder of the upload workflow's definition file."""
-    return {
-        "InspectFunctionArn": inspect_arn,
-        "ResizeFunctionArn": resize_arn,
-        "BackupBucketName": backup_bucket,
-        "TopicArn": topic_arn,
-        "DeadLetterQueueUrl": dead_letter_queue_url,
-        "MapMaxConcurrency": settings.map_max_concurrency,
-    }
-
-
 def _rendered(path: Path, outputs: Mapping[str, Any], constants: Mapping[str, Any]) -> Any:
     """The definition file at `path` with Output values and constants filled in."""
     names = list(outputs)

@@ -11,17 +11,19 @@ import pytest
 from statelint.linter import Linter
 
 from infra import asl
-from infra.settings import Settings
-from infra.workflow import definition_values
 
-VALUES = definition_values(
-    inspect_arn="arn:aws:lambda:eu-west-1:111111111111:function:inspect",
-    resize_arn="arn:aws:lambda:eu-west-1:111111111111:function:resize",
-    backup_bucket="backup-bucket",
-    topic_arn="arn:aws:sns:eu-west-1:111111111111:processed",
-    dead_letter_queue_url="https://sqs.eu-west-1.amazonaws.com/111111111111/dlq",
-    settings=Settings(map_max_concurrency=7),
-)
+# The upload workflow's placeholders, as the program fills them (infra/workflow.py).
+VALUES = {
+    "InspectFunctionArn": "arn:aws:lambda:eu-west-1:111111111111:function:inspect",
+    "ResizeFunctionArn": "arn:aws:lambda:eu-west-1:111111111111:function:resize",
+    "BackupBucketName": "backup-bucket",
+    "TopicArn": "arn:aws:sns:eu-west-1:111111111111:processed",
+    "DeadLetterQueueUrl": "https://sqs.eu-west-1.amazonaws.com/111111111111/dlq",
+    "MapMaxConcurrency": 7,
+    "CatalogueTableName": "catalogue",
+    "ContentHashIndexName": "content-hash",
+    "DestinationBucketName": "renditions-bucket",
+}
 
 
 FILES = [asl.DEFINITION_FILE, asl.BACKFILL_FILE, asl.REMOVAL_FILE]
@@ -37,6 +39,8 @@ def sample_values(path: Path) -> dict[str, Any]:
     for name in asl.placeholders(path.read_text()):
         if name.endswith("Concurrency"):
             values[name] = 5
+        elif name == "ChildExecutionType":
+            values[name] = "EXPRESS"
         elif name.endswith("Arn"):
             values[name] = VALUES.get(name, "arn:aws:sns:eu-west-1:111111111111:x")
         elif name.endswith("Url"):
