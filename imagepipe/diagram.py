@@ -139,7 +139,9 @@ def _map_subtitle(state: dict[str, Any]) -> str:
         parts.append(f"max {state['MaxConcurrency']} at once")
     execution = (processor.get("ProcessorConfig") or {}).get("ExecutionType")
     if execution:
-        parts.append(f"{str(execution).lower()} children")
+        # A placeholder (the backfill's type follows from its timeouts) is named as such.
+        kind = "express or standard" if str(execution).startswith("${") else str(execution)
+        parts.append(f"{kind.lower()} children")
     return " · ".join(parts)
 
 
