@@ -19,6 +19,7 @@ Reason = Literal[
     "too_many_pixels",
     "bad_event",
     "unsafe_svg",
+    "unsupported_suffix",
 ]
 
 EMPTY: Final = "empty"
@@ -37,6 +38,10 @@ BAD_EVENT: Final = "bad_event"
 """The invocation is not exactly one S3 ObjectCreated record."""
 UNSAFE_SVG: Final = "unsafe_svg"
 """An SVG that refers outside itself, declares entities, or expands past the limits."""
+UNSUPPORTED_SUFFIX: Final = "unsupported_suffix"
+"""An image we could process, under a name whose suffix is not in allowedSuffixes
+(`photo.jpg.txt`). Decided after the bytes: a `.tif` is unsupported_format, a text file
+named `.txt` not_an_image, whatever their suffix."""
 
 REASONS: Final[frozenset[str]] = frozenset(
     {
@@ -48,6 +53,7 @@ REASONS: Final[frozenset[str]] = frozenset(
         TOO_MANY_PIXELS,
         BAD_EVENT,
         UNSAFE_SVG,
+        UNSUPPORTED_SUFFIX,
     }
 )
 

@@ -10,10 +10,25 @@ oversized objects without downloading them), downloads it (stopping after the fi
 HEADER_BYTES when those already settle a rejection), checks the real format, the pixel
 limit and that the pixels decode, and plans the renditions::
 
-    {"source": {bucket, key, copySource, size, etag, format, width, height, mediaType},
+    {"source": {bucket, key, copySource, size, etag, versionId, sequencer, contentHash,
+                format, width, height, mediaType},
      "renditions": [{name, width, height, fit, format, quality, key, contentType,
                      staleKeys}, ...],
      "execution": <as given>}
+
+For an upload it refuses, it returns the refusal as data rather than raising, so the
+workflow can record it in the catalogue and publish image.rejected under the upload's key::
+
+    {"source": {bucket, key, size, etag, versionId, sequencer}, "renditions": [],
+     "rejection": {"reason": <code>, "message": "<code>: <text>"}, "execution": ...}
+
+`sequencer` is the S3 event's, left-padded with zeros to SEQUENCER_WIDTH: S3 sequencers
+of one key compare as strings only once padded to one length (AWS: "Event message
+structure", https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html),
+and the workflow's conditional catalogue write compares them. `versionId` is "" for an
+unversioned bucket. `contentHash` is the sha256 of the bytes (hex), for duplicate content.
+A key whose suffix is not in ALLOWED_SUFFIXES is refused after its bytes are checked
+(unsupported_suffix if they are an image we could process).
 
 Two more inputs share the same checks:
 
@@ -27,8 +42,9 @@ Two more inputs share the same checks:
   with one S3 ObjectRemoved record; returns ``{"source": {bucket, key}, "derivatives":
   [{"Key": ...}, ...], "execution"}``, every key a rendition of it may have.
 
-A refused upload raises ImageRejected ("<reason>: <message>"); S3 errors propagate so
-that Step Functions can retry them.
+In the other modes a refused object raises ImageRejected ("<reason>: <message>"), as does
+an event that is not exactly one S3 record (bad_event: there is no key to record); S3
+errors propagate so that Step Functions can retry them.
 
 Environment (read once, at import): RENDITIONS (JSON list of renditions, required),
 MAX_INPUT_BYTES, MAX_INPUT_PIXELS, UPLOAD_PREFIX, DESTINATION_BUCKET (for onlyMissing),
@@ -38,9 +54,11 @@ and Powertools' POWERTOOLS_* variables.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote, unquote_plus
 
@@ -52,9 +70,9 @@ from botocore.config import Config  # type: ignore[import-untyped, unused-ignore
 from botocore.exceptions import ClientError  # type: ignore[import-untyped, unused-ignore]
 
 from .env import env_int
-from .errors import BAD_EVENT, ImageRejected
+from .errors import BAD_EVENT, UNSUPPORTED_SUFFIX, ImageRejected
 from .imaging import HEADER_BYTES, check_byte_size, key_stem, peek_image, validate_image
-from .plan import derivative_keys, renditions_to_make, skip_reason
+from .plan import derivative_keys, renditions_to_make, skip_reason, suffix_allowed
 from .renditions import Rendition, parse_renditions
 from .transient import transient_aws_errors
 
@@ -77,6 +95,9 @@ ALLOWED_SUFFIXES: Final = tuple(
 )
 DESTINATION_BUCKET: Final = os.environ.get("DESTINATION_BUCKET", "")
 METRICS_NAMESPACE: Final = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "ImagePipeline")
+
+# Wider than any S3 sequencer seen (16-20 hex digits): every one pads to this length.
+SEQUENCER_WIDTH: Final = 32
 
 logger: Final = Logger()
 s3: Final = boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 3}))
@@ -103,6 +124,23 @@ def _notifications(event: Any) -> Iterator[tuple[int, Mapping[str, Any]]]:
         if not isinstance(body, Mapping):
             raise ImageRejected(BAD_EVENT, f"record {index}: body is not an S3 notification")
         yield index, body
+
+
+@dataclass(frozen=True)
+class EventObject:
+    """The object one S3 event record names, as the record describes it."""
+
+    bucket: str
+    key: str
+    sequencer: str  # padded to SEQUENCER_WIDTH
+    version_id: str  # "" when the bucket is not versioned
+    etag: str
+    size: int
+
+
+def padded_sequencer(sequencer: str) -> str:
+    """An S3 sequencer that compares as a string with any other of the same key."""
+    return sequencer.rjust(SEQUENCER_WIDTH, "0")
 
 
 def object_from_event(event: Any, *, kind: str = "ObjectCreated") -> tuple[str, str]:
@@ -138,6 +176,28 @@ def object_from_event(event: Any, *, kind: str = "ObjectCreated") -> tuple[str, 
     if len(found) != 1:
         raise ImageRejected(BAD_EVENT, f"expected exactly one S3 {kind} record, got {len(found)}")
     return found[0]
+
+
+def event_object(event: Any, *, kind: str = "ObjectCreated") -> EventObject:
+    """The one S3 `kind` record across the batch, with its sequencer, version and size
+    (checked like `object_from_event`)."""
+    bucket, key = object_from_event(event, kind=kind)
+    described: Mapping[str, Any] = {}
+    for _, notification in _notifications(event):
+        for record in notification.get("Records") or []:
+            obj = (record.get("s3") or {}).get("object") if isinstance(record, Mapping) else None
+            if isinstance(obj, Mapping):
+                described = obj
+    size = described.get("size")
+    version_id = described.get("versionId")
+    return EventObject(
+        bucket=bucket,
+        key=key,
+        sequencer=padded_sequencer(str(described.get("sequencer") or "")),
+        version_id=str(version_id) if version_id and version_id != "null" else "",
+        etag=str(described.get("eTag") or "").strip('"'),
+        size=int(size) if isinstance(size, int | str) and str(size).isdigit() else 0,
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -199,18 +259,54 @@ def inspect(event: Any) -> dict[str, Any]:
     """The work of the handler, without the logging around it."""
     if isinstance(event, Mapping) and event.get("removed") is True:
         return removal(event)
-    backfill = isinstance(event, Mapping) and "object" in event
-    bucket, key = _listed_object(event) if backfill else object_from_event(event)
+    if isinstance(event, Mapping) and "object" in event:
+        return listed(event)
+    return upload(event)
+
+
+def upload(event: Any) -> dict[str, Any]:
+    """An upload: checked and planned, or refused as data (see the module doc)."""
+    described = event_object(event)  # bad_event raises: there is no key to record
+    logger.thread_safe_append_keys(bucket=described.bucket, key=described.key)
+    event_fields = {
+        "bucket": described.bucket,
+        "key": described.key,
+        "size": described.size,
+        "etag": described.etag,
+        "versionId": described.version_id,
+        "sequencer": described.sequencer,
+    }
+    try:
+        result = _checked(described.bucket, described.key, only_missing=False)
+    except ImageRejected as exc:
+        return {
+            "source": event_fields,
+            "renditions": [],
+            "rejection": {"reason": exc.reason, "message": str(exc)},
+            "execution": event.get("execution"),
+        }
+    result["source"] |= {
+        "versionId": result["source"].pop("headVersionId") or described.version_id,
+        "sequencer": described.sequencer,
+    }
+    return result | {"execution": event.get("execution")}
+
+
+def listed(event: Mapping[str, Any]) -> dict[str, Any]:
+    """A backfill's listed object: skipped, checked and planned, or refused (raises)."""
+    bucket, key = _listed_object(event)
     logger.thread_safe_append_keys(bucket=bucket, key=key)
-    skipped = (
-        skip_reason(key, upload_prefix=UPLOAD_PREFIX, allowed_suffixes=ALLOWED_SUFFIXES)
-        if backfill
-        else None  # an upload got here through the notification's own filters
-    )
+    skipped = skip_reason(key, upload_prefix=UPLOAD_PREFIX, allowed_suffixes=ALLOWED_SUFFIXES)
     if skipped:
         # Not something an upload of this name would have processed: nothing to make.
         return {"source": {"bucket": bucket, "key": key}, "renditions": [], "skipped": skipped}
-    only_missing = backfill and event.get("onlyMissing") is True
+    result = _checked(bucket, key, only_missing=event.get("onlyMissing") is True)
+    result["source"].pop("headVersionId")
+    return result | {"execution": event.get("execution")}
+
+
+def _checked(bucket: str, key: str, *, only_missing: bool) -> dict[str, Any]:
+    """HEAD, download, check and plan one object; ImageRejected if it is refused."""
     if only_missing and not DESTINATION_BUCKET:
         raise RuntimeError("onlyMissing needs the DESTINATION_BUCKET environment variable")
     head = s3.head_object(Bucket=bucket, Key=key)
@@ -219,6 +315,12 @@ def inspect(event: Any) -> dict[str, Any]:
     check_byte_size(size, max_bytes=MAX_INPUT_BYTES)  # before any download
     data = _download(bucket, key, etag)
     info = validate_image(data, max_pixels=MAX_INPUT_PIXELS)
+    if not suffix_allowed(key, ALLOWED_SUFFIXES):
+        raise ImageRejected(
+            UNSUPPORTED_SUFFIX,
+            f"a {info.format} image, but its name does not end in one of "
+            f"{', '.join(ALLOWED_SUFFIXES)}",
+        )
     declared = head.get("ContentType")
     if declared and declared != info.media_type:
         logger.info(
@@ -239,10 +341,11 @@ def inspect(event: Any) -> dict[str, Any]:
             "copySource": quote(f"{bucket}/{key}", safe="/"),
             "size": size,
             "etag": etag,
+            "headVersionId": str(head.get("VersionId") or ""),
+            "contentHash": hashlib.sha256(data).hexdigest(),
             **info.to_dict(),
         },
         "renditions": planned,
-        "execution": event.get("execution"),
     }
 
 
@@ -279,6 +382,13 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         logger.warning("upload rejected", extra={"reason": exc.reason, "detail": exc.message})
         _count("ImagesRejected", reason=exc.reason)
         raise
+    rejection = result.get("rejection")
+    if rejection:
+        logger.warning(
+            "upload rejected", extra={"reason": rejection["reason"], "detail": rejection["message"]}
+        )
+        _count("ImagesRejected", reason=rejection["reason"])
+        return result
     logger.info("upload accepted", extra={"source": result["source"]})
     _count("ImagesAccepted")
     return result

@@ -58,13 +58,20 @@ def suffix_variants(allowed_suffixes: Iterable[str]) -> list[str]:
     return variants
 
 
+def suffix_allowed(key: str, allowed_suffixes: Sequence[str]) -> bool:
+    """Whether `key` ends in an allowed suffix (either spelling); an empty list allows all.
+    Inspect refuses an upload whose suffix is not allowed (unsupported_suffix), after its
+    bytes: the bucket notification filters on the prefix only."""
+    return not allowed_suffixes or key.endswith(tuple(suffix_variants(allowed_suffixes)))
+
+
 def skip_reason(key: str, *, upload_prefix: str, allowed_suffixes: Sequence[str]) -> Skip | None:
     """Why a backfill leaves `key` alone, or None when it processes it: exactly the keys an
     upload notification would have started an execution for are processed. An empty
     prefix or suffix list filters nothing."""
     if upload_prefix and not key.startswith(upload_prefix):
         return "prefix"
-    if allowed_suffixes and not key.endswith(tuple(suffix_variants(allowed_suffixes))):
+    if not suffix_allowed(key, allowed_suffixes):
         return "suffix"
     return None
 

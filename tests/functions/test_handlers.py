@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import io
 import json
@@ -79,9 +80,18 @@ def run_pipeline(aws: Aws, key: str) -> tuple[dict[str, Any], list[dict[str, Any
 
 
 def rejection(aws: Aws, event: dict[str, Any]) -> ImageRejected:
-    with pytest.raises(ImageRejected) as caught:
-        run_inspect(aws, event)
-    return caught.value
+    """The refusal of an upload, which Inspect returns as data (the workflow records and
+    publishes it); an event with no upload to record (bad_event) and the other modes raise."""
+    try:
+        result = run_inspect(aws, event)
+    except ImageRejected as exc:
+        return exc
+    assert result["renditions"] == []
+    found = result["rejection"]
+    reason, _, text = found["message"].partition(": ")
+    assert reason == found["reason"]
+    assert set(result["source"]) == {"bucket", "key", "size", "etag", "versionId", "sequencer"}
+    return ImageRejected(found["reason"], text)
 
 
 # --------------------------------------------------------------------------------------
@@ -102,11 +112,15 @@ def test_awkward_keys_are_decoded_planned_copied_and_rendered(
         "copySource": quote(f"{SOURCE_BUCKET}/{key}", safe="/"),
         "size": len(jpeg_photo),
         "etag": etag,
+        "versionId": "",
+        "sequencer": source["sequencer"],
+        "contentHash": hashlib.sha256(jpeg_photo).hexdigest(),
         "format": "JPEG",
         "width": 320,
         "height": 240,
         "mediaType": "image/jpeg",
     }
+    assert len(source["sequencer"]) == 32
     assert planned["execution"] == upload_event(key)["execution"]
 
     stem = key.removeprefix("uploads/").rsplit(".", 1)[0]
@@ -248,12 +262,9 @@ def test_too_many_bytes_is_refused_without_downloading(
             inspect.s3.meta.events.register(
                 "before-call.s3.GetObject", lambda **_: calls.append("GetObject")
             )
-            with pytest.raises(ImageRejected) as caught:
-                inspect.handler(upload_event("uploads/big.jpg"), FakeContext())
-            assert caught.value.reason == "too_many_bytes"
-            assert (
-                f"{len(jpeg_photo):,}" in caught.value.message and "1,000" in caught.value.message
-            )
+            refused = inspect.handler(upload_event("uploads/big.jpg"), FakeContext())["rejection"]
+            assert refused["reason"] == "too_many_bytes"
+            assert f"{len(jpeg_photo):,}" in refused["message"] and "1,000" in refused["message"]
             assert calls == []
         finally:
             sys.modules.pop("imagefn.inspect_handler", None)
