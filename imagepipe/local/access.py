@@ -299,6 +299,18 @@ def _queue_arn(url: str, region: str) -> str:
     return f"arn:aws:sqs:{region}:{parts[-2]}:{parts[-1]}"
 
 
+def _table_arn(param: Callable[[str], Any], region: str, account: str) -> str:
+    """The resource a DynamoDB call is authorized on: the table, or for a Query or Scan
+    of an index, the index (`table/<name>/index/<index>`).
+    https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazondynamodb.html"""
+    table = str(param("TableName"))
+    arn = (
+        table if table.startswith("arn:") else f"arn:aws:dynamodb:{region}:{account}:table/{table}"
+    )
+    index = param("IndexName")
+    return f"{arn}/index/{index}" if index else arn
+
+
 def api_checks(
     service: str, operation: str, param: Callable[[str], Any], path: str, region: str, account: str
 ) -> list[Check] | None:
@@ -324,6 +336,8 @@ def api_checks(
             return [Check(f"states:{operation}", str(arn))]
     if service == "kms" and param("KeyId"):
         return [Check(f"kms:{operation}", str(param("KeyId")))]
+    if service == "dynamodb" and param("TableName"):
+        return [Check(f"dynamodb:{operation}", _table_arn(param, region, account))]
     return None
 
 

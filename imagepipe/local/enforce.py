@@ -39,6 +39,7 @@ _roles: dict[str, str] = {}  # state machine ARN -> the role it runs as
 _JSON_DENIED: Final = {
     # service: (HTTP status, error code, JSON protocol content type)
     "stepfunctions": (400, "AccessDeniedException", "application/x-amz-json-1.0"),
+    "dynamodb": (400, "AccessDeniedException", "application/x-amz-json-1.0"),
     "kms": (400, "AccessDeniedException", "application/x-amz-json-1.1"),
     "logs": (400, "AccessDeniedException", "application/x-amz-json-1.1"),
     "pipes": (403, "AccessDeniedException", "application/json"),

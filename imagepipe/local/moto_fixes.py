@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from typing import Any, Final
 
 _MARK: Final = "_imagepipe_fixed"
@@ -143,11 +144,76 @@ def one_event_per_multipart_upload() -> None:
     backend.complete_multipart_upload = complete_multipart_upload
 
 
+def events_carry_sequencer_and_version() -> None:
+    """S3 event records name the object's `sequencer` (a hex string that grows with each
+    PUT or DELETE of a key) and its `versionId` in a versioned bucket; moto's queue
+    notifications carry neither, and the workflow's duplicate check compares sequencers.
+    Each event now gets a sequencer from a process-wide counter (hex, growing, of varying
+    length like S3's) and the version id when the key has one.
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html
+    """
+    from moto.s3 import notifications
+
+    original = notifications._get_s3_event
+    if getattr(original, _MARK, False):
+        return
+    lock = threading.Lock()
+    counter = [time.time_ns()]
+
+    def _get_s3_event(event_name: str, bucket: Any, key: Any, notification_id: str) -> Any:
+        event = original(event_name, bucket, key, notification_id)
+        with lock:
+            counter[0] = max(counter[0] + 1, time.time_ns())
+            sequencer = format(counter[0], "X")
+        described = event["Records"][0]["s3"]["object"]
+        described["sequencer"] = sequencer
+        version = getattr(key, "version_id", None)
+        if version and version != "null":
+            described["versionId"] = version
+        return event
+
+    setattr(_get_s3_event, _MARK, True)
+    module: Any = notifications
+    module._get_s3_event = _get_s3_event
+
+
+def execution_start_time_is_a_string() -> None:
+    """`$$.Execution.StartTime` is an ISO 8601 string in Step Functions; moto's context
+    object holds a datetime, which a DynamoDB integration task then fails to serialize
+    ("Object of type datetime is not JSON serializable"). It is now the string AWS gives.
+    https://docs.aws.amazon.com/step-functions/latest/dg/input-output-contextobject.html
+    """
+    from datetime import UTC, datetime
+
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    original = ExecutionWorker._get_evaluation_environment
+    if getattr(original, _MARK, False):
+        return
+
+    def _get_evaluation_environment(self: Any) -> Any:
+        env = original(self)
+        execution = env.states.context_object.context_object_data["Execution"]
+        start = execution.get("StartTime")
+        if isinstance(start, datetime):
+            moment = start if start.tzinfo else start.replace(tzinfo=UTC)
+            execution["StartTime"] = (
+                moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            )
+        return env
+
+    setattr(_get_evaluation_environment, _MARK, True)
+    worker: Any = ExecutionWorker
+    worker._get_evaluation_environment = _get_evaluation_environment
+
+
 def apply() -> None:
     """Apply every fix (idempotent)."""
+    execution_start_time_is_a_string()
     conditions_evaluate_like_iam()
     sdk_integrations_like_step_functions()
     one_event_per_multipart_upload()
+    events_carry_sequencer_and_version()
 
 
 def moto_compatible(definition: str) -> tuple[str, list[str]]:

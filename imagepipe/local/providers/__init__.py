@@ -25,7 +25,18 @@ from typing import Any, Final
 import pulumi
 
 from imagepipe.local.clients import Clients
-from imagepipe.local.providers import cloudwatch, iam, kms, lambda_, pipes, s3, sfn, sns, sqs
+from imagepipe.local.providers import (
+    cloudwatch,
+    dynamodb,
+    iam,
+    kms,
+    lambda_,
+    pipes,
+    s3,
+    sfn,
+    sns,
+    sqs,
+)
 from imagepipe.local.providers.base import (
     CreatedResource,
     Handler,
@@ -54,6 +65,7 @@ REGISTRY: Final[Mapping[str, Handler]] = {
     **cloudwatch.RESOURCES,
     **sfn.RESOURCES,
     **pipes.RESOURCES,
+    **dynamodb.RESOURCES,
 }
 
 
