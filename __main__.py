@@ -30,6 +30,7 @@ pulumi.export("backfillStateMachineArn", pipeline.backfill_state_machine_arn)
 pulumi.export("executionsConsoleUrl", pipeline.executions_console_url)
 pulumi.export("deadLetterQueueUrl", pipeline.dead_letter_queue_url)
 pulumi.export("topicArn", pipeline.topic_arn)
+pulumi.export("catalogueTable", pipeline.catalogue_table)
 pulumi.export("uploadCommand", pipeline.upload_command)
 if pipeline.removal_state_machine_arn is not None:
     pulumi.export("removalStateMachineArn", pipeline.removal_state_machine_arn)

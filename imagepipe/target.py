@@ -54,6 +54,7 @@ OUTPUT_SOURCES: Final[dict[str, tuple[str | None, str]]] = {
     ),
     "deadLetterQueueUrl": ("--dead-letter-queue-url", "IMAGEPIPE_DEAD_LETTER_QUEUE_URL"),
     "topicArn": (None, "IMAGEPIPE_TOPIC_ARN"),
+    "catalogueTable": (None, "IMAGEPIPE_CATALOGUE_TABLE"),
 }
 # What most commands need; with these from flags or the environment, Pulumi is not run.
 ESSENTIAL_OUTPUTS: Final = ("sourceBucket", "destinationBucket", "stateMachineArn")
@@ -277,6 +278,11 @@ class Target:
     def backfill_state_machine_arn(self) -> str:
         """Only ever the output (or its override): an ARN is never guessed."""
         return self.output("backfillStateMachineArn")
+
+    @property
+    def catalogue_table(self) -> str:
+        """The DynamoDB table with one record per upload (infra/catalogue.py)."""
+        return self.output("catalogueTable")
 
     @property
     def upload_prefix(self) -> str:

@@ -42,6 +42,7 @@ class ImagePipeline(pulumi.ComponentResource):
     executions_console_url: pulumi.Output[str]
     dead_letter_queue_url: pulumi.Output[str]
     topic_arn: pulumi.Output[str]
+    catalogue_table: pulumi.Output[str]
     upload_command: pulumi.Output[str]
 
     def __init__(
@@ -78,6 +79,7 @@ class ImagePipeline(pulumi.ComponentResource):
         )
         self.dead_letter_queue_url = messaging.dead_letter_queue.url
         self.topic_arn = messaging.topic.arn
+        self.catalogue_table = workflow.catalogue.table.name
         self.upload_command = buckets.source.bucket.apply(
             lambda b: f"aws s3 cp ./photo.jpg s3://{b}/{settings.upload_prefix}photo.jpg"
         )
@@ -92,6 +94,7 @@ class ImagePipeline(pulumi.ComponentResource):
                 "executions_console_url": self.executions_console_url,
                 "dead_letter_queue_url": self.dead_letter_queue_url,
                 "topic_arn": self.topic_arn,
+                "catalogue_table": self.catalogue_table,
                 "upload_command": self.upload_command,
             }
         )
