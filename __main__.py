@@ -32,6 +32,10 @@ pulumi.export("deadLetterQueueUrl", pipeline.dead_letter_queue_url)
 pulumi.export("topicArn", pipeline.topic_arn)
 pulumi.export("catalogueTable", pipeline.catalogue_table)
 pulumi.export("uploadCommand", pipeline.upload_command)
+if pipeline.cdn_domain is not None:
+    pulumi.export("cdnDomain", pipeline.cdn_domain)
+if pipeline.renditions_base_url is not None:
+    pulumi.export("renditionsBaseUrl", pipeline.renditions_base_url)
 if pipeline.removal_state_machine_arn is not None:
     pulumi.export("removalStateMachineArn", pipeline.removal_state_machine_arn)
 # What the imagepipe commands need to know of the stack's config: from the outputs, they

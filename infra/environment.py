@@ -18,6 +18,13 @@ if TYPE_CHECKING:
 
 SERVICE: Final = "imagepipe"
 LIMIT_BYTES: Final = 4 * 1024
+# Renditions keep their URL when the original is overwritten, and the state machine
+# invalidates the CDN's copies then (README, design notes): the CDN may keep them a year
+# (s-maxage), a browser re-checks after a day (max-age) as no invalidation reaches it.
+RENDITION_CACHE_CONTROL: Final = "public, max-age=86400, s-maxage=31536000"
+MANIFEST_CACHE_CONTROL: Final = "public, max-age=60, s-maxage=31536000"
+# The longest base URL of the distribution's own domain ("https://d111111abcdef8.cloudfront.net").
+CLOUDFRONT_BASE_URL_BOUND: Final = "https://" + "d" * 14 + ".cloudfront.net"
 
 
 def function_environment(settings: Settings, **extra: Any) -> dict[str, Any]:
@@ -42,20 +49,50 @@ def inspect_environment(settings: Settings, destination_bucket: Any) -> dict[str
     )
 
 
-def resize_environment(settings: Settings, destination_bucket: Any) -> dict[str, Any]:
+def resize_environment(
+    settings: Settings, destination_bucket: Any, base_url: Any = ""
+) -> dict[str, Any]:
     return function_environment(
         settings,
         DESTINATION_BUCKET=destination_bucket,
         # Resize applies Inspect's pixel limit, or it could reject what Inspect accepted.
         MAX_INPUT_PIXELS=str(settings.max_input_pixels),
+        # Each rendition's public URL is <base>/<percent-encoded key>.
+        RENDITIONS_BASE_URL=base_url,
+        CACHE_CONTROL=RENDITION_CACHE_CONTROL,
     )
 
 
-def environments(settings: Settings, destination_bucket: Any) -> dict[str, dict[str, Any]]:
+def manifest_environment(
+    settings: Settings, destination_bucket: Any, base_url: Any = ""
+) -> dict[str, Any]:
+    return function_environment(
+        settings,
+        DESTINATION_BUCKET=destination_bucket,
+        RENDITIONS_BASE_URL=base_url,
+        MANIFEST_CACHE_CONTROL=MANIFEST_CACHE_CONTROL,
+        # Only a distribution has anything to invalidate.
+        INVALIDATE="true" if settings.cdn else "false",
+    )
+
+
+def base_url_bound(settings: Settings) -> str:
+    """The longest base URL the stack can give renditions, before any resource exists."""
+    return max(
+        [settings.renditions_base_url, CLOUDFRONT_BASE_URL_BOUND]
+        + [f"https://{a}" for a in settings.cdn_aliases],
+        key=len,
+    )
+
+
+def environments(
+    settings: Settings, destination_bucket: Any, base_url: Any = ""
+) -> dict[str, dict[str, Any]]:
     """Each function's variables, by function kind."""
     return {
         "inspect": inspect_environment(settings, destination_bucket),
-        "resize": resize_environment(settings, destination_bucket),
+        "resize": resize_environment(settings, destination_bucket, base_url),
+        "manifest": manifest_environment(settings, destination_bucket, base_url),
     }
 
 

@@ -20,6 +20,7 @@ from infra.storage import Buckets
 class Functions:
     inspect: aws.lambda_.Function
     resize: aws.lambda_.Function
+    manifest: aws.lambda_.Function
     layer: aws.lambda_.LayerVersion
     log_groups: tuple[aws.cloudwatch.LogGroup, ...]
     roles: tuple[aws.iam.Role, ...]
@@ -34,6 +35,7 @@ def create_functions(
     *,
     code: Artifact | None = None,
     layer_zip: Artifact | None = None,
+    base_url: Any = "",
 ) -> Functions:
     code = code or build_function_archive()
     if layer_zip is None:
@@ -42,7 +44,7 @@ def create_functions(
         verify_layer_archive(layer_zip, settings.python_version, settings.lambda_architecture)
     layer = _layer(name, settings, layer_zip, parent)
     # The same maps settings measured against Lambda's 4 KB limit.
-    environment = environments(settings, buckets.destination.bucket)
+    environment = environments(settings, buckets.destination.bucket, base_url or "")
     made = _FunctionMaker(name, settings, buckets, account_id, code, layer, parent)
     inspect, inspect_logs, inspect_role = made.function(
         "inspect",
@@ -56,12 +58,20 @@ def create_functions(
         environment["resize"],
         "Makes one rendition of an upload and writes it to the renditions bucket",
     )
+    names = [r.name for r in settings.renditions]
+    manifest, manifest_logs, manifest_role = made.function(
+        "manifest",
+        lambda _s, _p, destination, logs: iam.manifest_policy(destination, names, logs),
+        environment["manifest"],
+        "Writes an image's manifest next to its renditions and lists what the CDN holds stale",
+    )
     return Functions(
         inspect=inspect,
         resize=resize,
+        manifest=manifest,
         layer=layer,
-        log_groups=(inspect_logs, resize_logs),
-        roles=(inspect_role, resize_role),
+        log_groups=(inspect_logs, resize_logs, manifest_logs),
+        roles=(inspect_role, resize_role, manifest_role),
     )
 
 

@@ -129,6 +129,34 @@ def catalogue_writes(
     return allow("RecordUploads", list(actions), [table_arn])
 
 
+def manifest_policy(
+    destination_bucket_arn: Any, rendition_names: list[str], log_group_arn: Any
+) -> Document:
+    """The manifest function reads renditions (the smallest, for its placeholder) and
+    reads and writes manifests/*, nothing else. s3:ListBucket makes a first manifest's
+    GET answer 404 rather than 403 (see inspect_policy)."""
+    return document(
+        allow(
+            "ReadRenditions",
+            ["s3:GetObject"],
+            [objects(destination_bucket_arn, f"{n}/") for n in rendition_names],
+        ),
+        allow(
+            "ReadWriteManifests",
+            ["s3:GetObject", "s3:PutObject"],
+            [objects(destination_bucket_arn, "manifests/")],
+        ),
+        allow("TellFirstManifest", ["s3:ListBucket"], [destination_bucket_arn]),
+        _function_logs(log_group_arn),
+        _tracing(),
+    )
+
+
+def invalidate_cdn(distribution_arn: Any) -> Statement:
+    """The state machine invalidates its own distribution's paths (and no other's)."""
+    return allow("InvalidateStaleRenditions", ["cloudfront:CreateInvalidation"], [distribution_arn])
+
+
 def state_machine_policy(
     *,
     catalogue_table_arn: Any,

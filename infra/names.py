@@ -66,6 +66,8 @@ PIPE: Final = NameRule(  # https://docs.aws.amazon.com/eventbridge/latest/pipes-
     "EventBridge pipe name", 64, r"[.\-_A-Za-z0-9]+", "letters, digits and . - _")
 ALARM: Final = NameRule(  # https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html
     "CloudWatch alarm name", 255, r"[\x20-\x7e]+", "printable ASCII")
+ORIGIN_ACCESS_CONTROL: Final = NameRule(  # https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_OriginAccessControlConfig.html
+    "CloudFront origin access control name", 64, r"[\x20-\x7e]+", "printable ASCII")
 # fmt: on
 
 
@@ -102,7 +104,8 @@ def derived_names(stack: str, *, delete_derivatives: bool) -> list[DerivedName]:
             for kind in kinds
         ]
 
-    roles = [f"{k}-role" for k in ("inspect", "resize", "workflow", "backfill", *removal)]
+    functions = ["inspect", "resize", "manifest"]
+    roles = [f"{k}-role" for k in (*functions, "workflow", "backfill", *removal)]
     roles += ["pipe-role"] + [f"{k}-pipe-role" for k in removal]
     machines = ["workflow", "backfill", *removal]
     alarms = [f"{m}-{p}" for m in machines for p in ("failed", "timed-out", "aborted", "throttled")]
@@ -113,14 +116,15 @@ def derived_names(stack: str, *, delete_derivatives: bool) -> list[DerivedName]:
         *auto(ROLE, *roles),
         *auto(ROLE_POLICY, *[f"{r}-policy" for r in roles]),
         *auto(ROLE_POLICY, *[f"{r}-target-policy" for r in roles if r.endswith("pipe-role")]),
-        *auto(FUNCTION, "inspect", "resize"),
+        *auto(FUNCTION, *functions),
         DerivedName(LAYER.kind, f"{base}-pillow", LAYER),
-        *prefixed("/aws/lambda/", "inspect", "resize"),
+        *prefixed("/aws/lambda/", *functions),
         *prefixed("/aws/vendedlogs/states/", *machines),
         *auto(STATE_MACHINE, *[m for m in machines if m != "backfill"]),
         DerivedName("backfill state machine name", f"{base}-backfill", STATE_MACHINE),
         *auto(PIPE, "ingest-pipe", *[f"{k}-pipe" for k in removal]),
         *auto(ALARM, "dead-letters", *alarms),
+        DerivedName(ORIGIN_ACCESS_CONTROL.kind, f"{base}-renditions", ORIGIN_ACCESS_CONTROL),
     ]
 
 

@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.alarms import create_alarms
+from infra.delivery import create_delivery
 from infra.functions import create_functions
 from infra.messaging import create_messaging
 from infra.packaging import Artifact
@@ -44,6 +45,9 @@ class ImagePipeline(pulumi.ComponentResource):
     topic_arn: pulumi.Output[str]
     catalogue_table: pulumi.Output[str]
     upload_command: pulumi.Output[str]
+    # None with `cdn: false` (and for the base URL, without renditionsBaseUrl).
+    cdn_domain: pulumi.Output[str] | None
+    renditions_base_url: pulumi.Output[str] | None
 
     def __init__(
         self, name: str, args: ImagePipelineArgs, opts: pulumi.ResourceOptions | None = None
@@ -56,10 +60,13 @@ class ImagePipeline(pulumi.ComponentResource):
         region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
 
         buckets = create_buckets(name, settings, self)
+        # The distribution, and after it the renditions bucket's one policy.
+        delivery = create_delivery(name, settings, buckets, self)
         messaging = create_messaging(name, settings, buckets, account_id, self)
         functions = create_functions(
-            name, settings, buckets, account_id, self, code=args.function_code, layer_zip=args.layer
-        )
+            name, settings, buckets, account_id, self,
+            code=args.function_code, layer_zip=args.layer, base_url=delivery.base_url,
+        )  # fmt: skip
         workflow = create_workflow(
             name, settings, buckets, messaging, functions, account_id, region, self
         )
@@ -80,6 +87,8 @@ class ImagePipeline(pulumi.ComponentResource):
         self.dead_letter_queue_url = messaging.dead_letter_queue.url
         self.topic_arn = messaging.topic.arn
         self.catalogue_table = workflow.catalogue.table.name
+        self.cdn_domain = delivery.domain
+        self.renditions_base_url = delivery.base_url
         self.upload_command = buckets.source.bucket.apply(
             lambda b: f"aws s3 cp ./photo.jpg s3://{b}/{settings.upload_prefix}photo.jpg"
         )
@@ -96,5 +105,7 @@ class ImagePipeline(pulumi.ComponentResource):
                 "topic_arn": self.topic_arn,
                 "catalogue_table": self.catalogue_table,
                 "upload_command": self.upload_command,
+                "cdn_domain": self.cdn_domain,
+                "renditions_base_url": self.renditions_base_url,
             }
         )

@@ -87,6 +87,14 @@ class Settings:
     # Prebuilt Lambda artifacts (zip files) to deploy instead of building them.
     function_archive: Path | None = None
     layer_archive: Path | None = None
+    # Delivery (infra/delivery.py): a CloudFront distribution in front of the renditions.
+    cdn: bool = True
+    cdn_aliases: tuple[str, ...] = ()
+    cdn_certificate_arn: str = ""
+    cdn_price_class: str = "PriceClass_All"
+    # Where renditions are served when not from the distribution's own domain or first
+    # alias (the local stack's HTTP server); "" for those.
+    renditions_base_url: str = ""
 
     @property
     def python_version(self) -> str:
@@ -226,6 +234,52 @@ def _archive(value: Any) -> Path | None:
     return path
 
 
+PRICE_CLASSES: Final = ("PriceClass_100", "PriceClass_200", "PriceClass_All")
+# CloudFront takes only certificates from ACM in us-east-1.
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cnames-and-https-requirements.html
+_CERTIFICATE_ARN: Final = re.compile(r"arn:aws:acm:us-east-1:\d{12}:certificate/[0-9a-f-]{36}")
+_HOSTNAME: Final = re.compile(
+    r"(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?"
+)
+
+
+def _aliases(value: Any) -> tuple[str, ...]:
+    """Alternate domain names: lowercase host names, '*.' allowed first; at most 100."""
+    if value in (None, ""):
+        return ()
+    if isinstance(value, str):
+        value = json.loads(value) if value.lstrip().startswith("[") else value.split(",")
+    if not isinstance(value, list) or len(value) > 100:
+        raise ValueError(f"must be a list of at most 100 domain names, got {value!r}")
+    out: list[str] = []
+    for item in value:
+        name = str(item).strip().lower().rstrip(".")
+        if len(name) > 253 or not _HOSTNAME.fullmatch(name):
+            raise ValueError(f"{item!r} is not a domain name (like images.example.com)")
+        if name not in out:
+            out.append(name)
+    return tuple(out)
+
+
+def _certificate(value: Any) -> str:
+    if value in (None, ""):
+        return ""
+    if not isinstance(value, str) or not _CERTIFICATE_ARN.fullmatch(value.strip()):
+        raise ValueError(
+            "must be the ARN of an ACM certificate in us-east-1 (CloudFront takes no other), "
+            f"arn:aws:acm:us-east-1:<account>:certificate/<id>, got {value!r}"
+        )
+    return value.strip()
+
+
+def _base_url(value: Any) -> str:
+    if value in (None, ""):
+        return ""
+    if not isinstance(value, str) or not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
+        raise ValueError(f"must be an http(s) URL without query or fragment, got {value!r}")
+    return value.rstrip("/")
+
+
 # config key -> (Settings field, validator). Order is the order errors are found in.
 _KEYS: Final[dict[str, tuple[str, Callable[[Any], Any]]]] = {
     "renditions": ("renditions", _renditions),
@@ -252,9 +306,14 @@ _KEYS: Final[dict[str, tuple[str, Callable[[Any], Any]]]] = {
     "tags": ("tags", _tags),
     "functionArchive": ("function_archive", _archive),
     "layerArchive": ("layer_archive", _archive),
+    "cdn": ("cdn", _bool),
+    "cdnAliases": ("cdn_aliases", _aliases),
+    "cdnCertificateArn": ("cdn_certificate_arn", _certificate),
+    "cdnPriceClass": ("cdn_price_class", _choice(PRICE_CLASSES)),
+    "renditionsBaseUrl": ("renditions_base_url", _base_url),
 }
 CONFIG_KEYS: Final = tuple(_KEYS)
-STRUCTURED_KEYS: Final = frozenset({"renditions", "allowedSuffixes", "tags"})
+STRUCTURED_KEYS: Final = frozenset({"renditions", "allowedSuffixes", "tags", "cdnAliases"})
 
 
 def settings_from_mapping(values: Mapping[str, Any]) -> Settings:
@@ -302,13 +361,31 @@ def _check_together(settings: Settings) -> None:
         )
     _check_express_duration(settings)
     _check_environment_size(settings)
+    _check_cdn(settings)
+
+
+def _check_cdn(settings: Settings) -> None:
+    """A custom domain needs both its names and a certificate covering them."""
+    if settings.cdn_aliases and not settings.cdn_certificate_arn:
+        raise ConfigError("cdnCertificateArn", "must be set when cdnAliases is (HTTPS needs it)")
+    if settings.cdn_certificate_arn and not settings.cdn_aliases:
+        raise ConfigError(
+            "cdnAliases", "must name the certificate's domains (cdnCertificateArn is set)"
+        )
+    if settings.cdn_aliases and not settings.cdn:
+        raise ConfigError("cdnAliases", "needs cdn: true (no distribution to serve them)")
+    if any(r.name == "manifests" for r in settings.renditions):
+        raise ConfigError(
+            "renditions", "'manifests' is taken: manifests/ holds each image's manifest"
+        )
 
 
 def _check_environment_size(settings: Settings) -> None:
     """Lambda refuses a function whose variables together pass 4 KB; RENDITIONS grows
     with each rendition. Measured on the maps the program deploys, with the longest
     bucket name S3 allows standing in for the renditions bucket's, not yet known."""
-    for kind, variables in environment.environments(settings, "x" * 63).items():
+    bound = environment.base_url_bound(settings)
+    for kind, variables in environment.environments(settings, "x" * 63, bound).items():
         size = environment.size_bytes(variables)
         if size > environment.LIMIT_BYTES:
             raise ConfigError(
@@ -376,6 +453,7 @@ def _is_string_key(name: str) -> bool:
     return name in {
         "uploadPrefix", "workflowType", "workflowLogLevel", "lambdaArchitecture", "lambdaRuntime",
         "notificationEmail", "alarmEmail", "functionArchive", "layerArchive",
+        "cdnCertificateArn", "cdnPriceClass", "renditionsBaseUrl",
     }  # fmt: skip
 
 

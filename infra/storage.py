@@ -21,8 +21,12 @@ class Buckets:
     source: aws.s3.Bucket
     destination: aws.s3.Bucket
     backup: aws.s3.Bucket
-    # The policies, so dependents can wait for the buckets to be locked down.
+    # The source and backup buckets' policies, so dependents can wait for the buckets to
+    # be locked down. The renditions bucket's one policy also lets its CloudFront
+    # distribution read, so it is made after the distribution (infra/delivery.py).
     policies: tuple[aws.s3.BucketPolicy, ...]
+    # The renditions bucket's policy must wait for it.
+    destination_access_block: aws.s3.BucketPublicAccessBlock
 
 
 def deny_insecure_transport(bucket_arn: Any) -> dict[str, Any]:
@@ -42,8 +46,26 @@ def deny_insecure_transport(bucket_arn: Any) -> dict[str, Any]:
     }
 
 
-def secure_bucket(name: str, parent: pulumi.Resource) -> tuple[aws.s3.Bucket, aws.s3.BucketPolicy]:
+def secure_bucket(
+    name: str, parent: pulumi.Resource
+) -> tuple[aws.s3.Bucket, aws.s3.BucketPolicy, aws.s3.BucketPublicAccessBlock]:
     """A private, encrypted, TLS-only bucket."""
+    bucket, access_block = private_bucket(name, parent)
+    policy = aws.s3.BucketPolicy(
+        f"{name}-policy",
+        aws.s3.BucketPolicyArgs(
+            bucket=bucket.id, policy=pulumi.Output.json_dumps(deny_insecure_transport(bucket.arn))
+        ),
+        # S3 refuses a bucket policy while Block Public Access is being set up.
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[access_block]),
+    )
+    return bucket, policy, access_block
+
+
+def private_bucket(
+    name: str, parent: pulumi.Resource
+) -> tuple[aws.s3.Bucket, aws.s3.BucketPublicAccessBlock]:
+    """A private, encrypted bucket without its policy yet."""
     opts = pulumi.ResourceOptions(parent=parent)
     bucket = aws.s3.Bucket(name, aws.s3.BucketArgs(force_destroy=False), opts=opts)
     access_block = aws.s3.BucketPublicAccessBlock(
@@ -80,21 +102,14 @@ def secure_bucket(name: str, parent: pulumi.Resource) -> tuple[aws.s3.Bucket, aw
         ),
         opts=opts,
     )
-    policy = aws.s3.BucketPolicy(
-        f"{name}-policy",
-        aws.s3.BucketPolicyArgs(
-            bucket=bucket.id, policy=pulumi.Output.json_dumps(deny_insecure_transport(bucket.arn))
-        ),
-        # S3 refuses a bucket policy while Block Public Access is being set up.
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=[access_block]),
-    )
-    return bucket, policy
+    return bucket, access_block
 
 
 def create_buckets(name: str, settings: Settings, parent: pulumi.Resource) -> Buckets:
-    source, source_policy = secure_bucket(f"{name}-source", parent)
-    destination, destination_policy = secure_bucket(f"{name}-renditions", parent)
-    backup, backup_policy = secure_bucket(f"{name}-backup", parent)
+    source, source_policy, _ = secure_bucket(f"{name}-source", parent)
+    # Its policy (TLS-only deny and the distribution's read) is infra/delivery.py's.
+    destination, destination_access_block = private_bucket(f"{name}-renditions", parent)
+    backup, backup_policy, _ = secure_bucket(f"{name}-backup", parent)
 
     rules = [
         aws.s3.BucketLifecycleConfigurationRuleArgs(
@@ -140,5 +155,6 @@ def create_buckets(name: str, settings: Settings, parent: pulumi.Resource) -> Bu
         source=source,
         destination=destination,
         backup=backup,
-        policies=(source_policy, destination_policy, backup_policy),
+        policies=(source_policy, backup_policy),
+        destination_access_block=destination_access_block,
     )

@@ -28,6 +28,9 @@ def fake_arn(typ: str, name: str) -> str:
         return f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
     if service == "iam":
         return f"arn:aws:iam::{ACCOUNT}:role/{name}"
+    if service == "cloudfront":  # global: no region
+        kind = "distribution" if typ.endswith(":Distribution") else "origin-access-control"
+        return f"arn:aws:cloudfront::{ACCOUNT}:{kind}/{name}-id"
     if service == "cloudwatch":
         return f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}"
     return f"arn:aws:{service}:{REGION}:{ACCOUNT}:{name}"
@@ -56,6 +59,8 @@ class Recorder(pulumi.runtime.Mocks):
         outputs.setdefault("name", physical)
         outputs.setdefault("bucket", physical)
         outputs.setdefault("url", f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{physical}")
+        if args.typ == "aws:cloudfront/distribution:Distribution":
+            outputs.setdefault("domainName", "d111111abcdef8.cloudfront.net")
         self.resources.append(Resource(args.typ, args.name, dict(args.inputs), outputs))
         return f"{physical}-id", outputs
 

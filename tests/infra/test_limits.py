@@ -135,11 +135,14 @@ def test_the_size_is_measured_on_the_environment_the_program_deploys(deploy_with
     measured is what the functions get, and a stack near the limit deploys."""
     settings = settings_from_mapping({"renditions": many_renditions(28)})
     deployed = deploy_with(settings)
-    for kind in ("inspect", "resize"):
+    for kind in ("inspect", "resize", "manifest"):
         fn = deployed.one("aws:lambda/function:Function", f"-{kind}")
         variables = fn.inputs["environment"]["variables"]
         assert (
-            variables == environment.environments(settings, variables["DESTINATION_BUCKET"])[kind]
+            variables
+            == environment.environments(
+                settings, variables["DESTINATION_BUCKET"], "https://d111111abcdef8.cloudfront.net"
+            )[kind]
         )
         assert environment.size_bytes(variables) <= environment.LIMIT_BYTES
 

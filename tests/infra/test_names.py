@@ -25,6 +25,7 @@ NAMED: dict[str, tuple[str, str | None]] = {
     "aws:sfn/stateMachine:StateMachine": ("name", "namePrefix"),
     "aws:pipes/pipe:Pipe": ("name", "namePrefix"),
     "aws:cloudwatch/metricAlarm:MetricAlarm": ("name", None),
+    "aws:cloudfront/originAccessControl:OriginAccessControl": ("name", None),
 }
 # Resource types whose AWS resource has no name of its own (or is not an AWS resource).
 UNNAMED = {
@@ -40,6 +41,7 @@ UNNAMED = {
     "aws:sns/topicPolicy:TopicPolicy",
     "aws:sns/topicSubscription:TopicSubscription",
     "aws:kms/key:Key",
+    "aws:cloudfront/distribution:Distribution",
 }
 
 
