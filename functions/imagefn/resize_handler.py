@@ -6,14 +6,17 @@ renders with imaging.render (the same function ``imagepipe render`` uses), write
 the result to DESTINATION_BUCKET at the rendition's key, and deletes the rendition's
 ``staleKeys`` (what an earlier version in another format left, for format "original"). Returns::
 
-    {"name", "key", "width", "height", "bytes", "format", "contentType"}
+    {"name", "key", "url", "width", "height", "bytes", "format", "contentType"}
+
+``url`` is RENDITIONS_BASE_URL and the percent-encoded key (root-relative without one).
 
 The same input always writes the same bytes to the same key, so a duplicate event is
 harmless. Bytes that do not decode raise ImageRejected; S3 errors propagate (Step
 Functions retries them).
 
 Environment (read once, at import): DESTINATION_BUCKET (required), MAX_INPUT_PIXELS
-(the same limit as inspect's; default 40,000,000), CACHE_CONTROL (default
+(the same limit as inspect's; default 40,000,000), RENDITIONS_BASE_URL (where the CDN
+serves the renditions bucket), CACHE_CONTROL (default
 "public, max-age=86400": renditions are overwritten when the source is re-uploaded, so
 they are not immutable), and Powertools' POWERTOOLS_* variables.
 """
@@ -34,12 +37,14 @@ from botocore.config import Config  # type: ignore[import-untyped, unused-ignore
 from .env import env_int, required
 from .errors import ImageRejected
 from .imaging import render
+from .manifest import url_for
 from .renditions import Rendition
 from .transient import transient_aws_errors
 
 DESTINATION_BUCKET: Final = required("DESTINATION_BUCKET")
 MAX_INPUT_PIXELS: Final = env_int("MAX_INPUT_PIXELS", 40_000_000)
 CACHE_CONTROL: Final = os.environ.get("CACHE_CONTROL", "public, max-age=86400")
+RENDITIONS_BASE_URL: Final = os.environ.get("RENDITIONS_BASE_URL", "")
 METRICS_NAMESPACE: Final = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "ImagePipeline")
 
 logger: Final = Logger()
@@ -118,6 +123,7 @@ def resize(event: Any, deadline: float | None = None) -> dict[str, Any]:
     return {
         "name": rendition.name,
         "key": planned["key"],
+        "url": url_for(RENDITIONS_BASE_URL, planned["key"]),
         "width": out.width,
         "height": out.height,
         "bytes": len(out.data),

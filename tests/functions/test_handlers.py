@@ -163,6 +163,7 @@ def test_resize_output_matches_the_core_and_the_spec(aws: Aws, jpeg_photo: bytes
     assert thumb == {
         "name": "thumb",
         "key": "thumb/p.webp",
+        "url": "/thumb/p.webp",  # root-relative: no RENDITIONS_BASE_URL here
         "width": 64,
         "height": 64,
         "bytes": thumb["bytes"],
