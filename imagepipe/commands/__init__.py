@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from imagepipe.commands import (
     backfill,
+    catalogue,
     diagram,
     executions,
     local,
@@ -33,6 +34,7 @@ COMMANDS: Final[tuple[ModuleType, ...]] = (
     upload,
     executions,
     show,
+    catalogue,
     outputs,
     backfill,
     redrive,

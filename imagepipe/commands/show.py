@@ -13,6 +13,7 @@ from imagepipe.errors import ExitCode, OpsError
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from imagepipe.catalogue import CatalogueRecord
     from imagepipe.executions import ExecutionInfo, Step
     from imagepipe.target import Target
 
@@ -28,7 +29,8 @@ def register(subparsers: Any) -> None:
         "one execution state by state (by execution ARN, name, or uploaded key)",
         "The state-by-state timeline of one execution from its history: each state, "
         "when it started (from the execution's start), how long it took, its retries and "
-        "its error; then the renditions it made or why it was dead-lettered. EXECUTION is "
+        "its error; then the renditions it made or why it was dead-lettered, and the "
+        "upload's catalogue record (status, reason, renditions). EXECUTION is "
         "an execution ARN or name; KEY an uploaded object's key (with or without the "
         "upload prefix), whose newest execution is shown. Exit status 1 if it failed.",
         stack=True,
@@ -51,6 +53,7 @@ class Shown:
     execution: ExecutionInfo
     steps: list[Step]
     map_runs: list[dict[str, Any]]
+    record: CatalogueRecord | None = None  # the upload's catalogue record, if it has one
 
     @property
     def failed(self) -> bool:
@@ -64,6 +67,7 @@ class Shown:
             "mapRuns": self.map_runs,
             "renditions": info.renditions,
             "outcome": info.outcome.to_dict() if info.outcome else None,
+            "catalogue": self.record.to_dict() if self.record else None,
         }
 
 
@@ -72,7 +76,20 @@ def shown(target: Target, info: ExecutionInfo) -> Shown:
     from imagepipe.executions import history, map_runs, timeline
 
     events = history(target, info.arn)
-    return Shown(target, info, timeline(events, info), map_runs(target, events))
+    return Shown(
+        target, info, timeline(events, info), map_runs(target, events), _record(target, info)
+    )
+
+
+def _record(target: Target, info: ExecutionInfo) -> CatalogueRecord | None:
+    """The catalogue record of the execution's upload (None: no key, or a stack deployed
+    before the catalogue, which has no catalogueTable output)."""
+    from imagepipe.catalogue import get_record
+
+    table = target.outputs.get("catalogueTable")
+    if not info.key or not table:
+        return None
+    return get_record(target.client("dynamodb"), str(table), info.key)
 
 
 def run(args: argparse.Namespace, target: Target) -> ExitCode:
@@ -165,6 +182,16 @@ def show(con: Console, result: Shown) -> None:
     elif info.renditions:
         con.print("Renditions:")
         con.print(display.rendition_lines(info.renditions, indent="  "))
+    record = result.record
+    if record is not None:
+        why = f" ({record.reason})" if record.reason else ""
+        same = f", same bytes as {record.duplicate_of}" if record.duplicate_of else ""
+        mine = " by this execution" if record.execution_arn == info.arn else ""
+        con.print(
+            f"Catalogue: [bold]{record.status}[/]{why}{same}, recorded{mine} "
+            f"{record.updated_at or ''}",
+            soft_wrap=True,
+        )
 
 
 def _table(result: Shown) -> Any:

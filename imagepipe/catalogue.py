@@ -1,0 +1,129 @@
+"""The catalogue: one DynamoDB record per original (infra/catalogue.py), as the CLI, the
+local stack and the tests read it. The state machines write it; nothing here writes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+STATUSES: Final = ("processing", "processed", "rejected", "failed", "deleted")
+
+
+def _plain(value: Mapping[str, Any]) -> Any:
+    """A DynamoDB AttributeValue as a plain value (S, N, BOOL, NULL, L, M)."""
+    if "S" in value:
+        return value["S"]
+    if "N" in value:
+        number = str(value["N"])
+        return int(number) if number.lstrip("-").isdigit() else float(number)
+    if "BOOL" in value:
+        return bool(value["BOOL"])
+    if "NULL" in value:
+        return None
+    if "L" in value:
+        return [_plain(v) for v in value["L"]]
+    if "M" in value:
+        return {k: _plain(v) for k, v in value["M"].items()}
+    return None
+
+
+@dataclass(frozen=True)
+class CatalogueRecord:
+    """One original's record: its current version and what became of it."""
+
+    key: str
+    status: str
+    etag: str = ""
+    version_id: str = ""
+    sequencer: str = ""
+    bytes: int | None = None
+    format: str | None = None
+    width: int | None = None
+    height: int | None = None
+    content_hash: str | None = None
+    reason: str | None = None
+    message: str | None = None
+    duplicate_of: str | None = None
+    renditions: list[dict[str, Any]] = field(default_factory=list)
+    execution_arn: str | None = None
+    received_at: str | None = None
+    updated_at: str | None = None
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> CatalogueRecord:
+        plain = {name: _plain(value) for name, value in item.items()}
+        renditions = plain.get("renditions")
+        if isinstance(renditions, str):
+            try:
+                renditions = json.loads(renditions)
+            except ValueError:
+                renditions = []
+        return cls(
+            key=str(plain.get("key", "")),
+            status=str(plain.get("status", "")),
+            etag=str(plain.get("etag") or ""),
+            version_id=str(plain.get("versionId") or ""),
+            sequencer=str(plain.get("sequencer") or ""),
+            bytes=plain.get("bytes"),
+            format=plain.get("format"),
+            width=plain.get("width"),
+            height=plain.get("height"),
+            content_hash=plain.get("contentHash"),
+            reason=plain.get("reason"),
+            message=plain.get("message"),
+            duplicate_of=plain.get("duplicateOf"),
+            renditions=renditions if isinstance(renditions, list) else [],
+            execution_arn=plain.get("executionArn"),
+            received_at=plain.get("receivedAt"),
+            updated_at=plain.get("updatedAt"),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "status": self.status,
+            "etag": self.etag,
+            "versionId": self.version_id,
+            "sequencer": self.sequencer,
+            "bytes": self.bytes,
+            "format": self.format,
+            "width": self.width,
+            "height": self.height,
+            "contentHash": self.content_hash,
+            "reason": self.reason,
+            "message": self.message,
+            "duplicateOf": self.duplicate_of,
+            "renditions": self.renditions,
+            "executionArn": self.execution_arn,
+            "receivedAt": self.received_at,
+            "updatedAt": self.updated_at,
+        }
+
+
+def get_record(dynamodb: Any, table: str, key: str) -> CatalogueRecord | None:
+    """The record of `key`, None if the catalogue has none (strongly consistent read)."""
+    item = dynamodb.get_item(TableName=table, Key={"key": {"S": key}}, ConsistentRead=True)
+    found = item.get("Item")
+    return CatalogueRecord.from_item(found) if found else None
+
+
+def scan_records(
+    dynamodb: Any, table: str, *, status: str | None = None, limit: int | None = None
+) -> Iterator[CatalogueRecord]:
+    """Records in table order, optionally of one status, at most `limit` of them."""
+    params: dict[str, Any] = {"TableName": table}
+    if status:
+        params |= {
+            "FilterExpression": "#status = :status",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {":status": {"S": status}},
+        }
+    given = 0
+    for page in dynamodb.get_paginator("scan").paginate(**params):
+        for item in page.get("Items", []):
+            if limit is not None and given >= limit:
+                return
+            given += 1
+            yield CatalogueRecord.from_item(item)
