@@ -338,6 +338,15 @@ def api_checks(
         return [Check(f"kms:{operation}", str(param("KeyId")))]
     if service == "dynamodb" and param("TableName"):
         return [Check(f"dynamodb:{operation}", _table_arn(param, region, account))]
+    if service == "cloudfront" and operation == "CreateInvalidation" and "/distribution/" in path:
+        # POST /2020-05-31/distribution/<id>/invalidation; a distribution's ARN has no region.
+        distribution = unquote(path.split("/distribution/", 1)[1].split("/", 1)[0])
+        return [
+            Check(
+                f"cloudfront:{operation}",
+                f"arn:aws:cloudfront::{account}:distribution/{distribution}",
+            )
+        ]
     return None
 
 

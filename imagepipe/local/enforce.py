@@ -88,6 +88,13 @@ def denied_response(
             "x-amzn-RequestId": request_id,
         }
         return 403, headers, body
+    if service == "cloudfront":  # REST-XML
+        body = (
+            '<ErrorResponse xmlns="http://cloudfront.amazonaws.com/doc/2020-05-31/"><Error>'
+            f"<Type>Sender</Type><Code>AccessDenied</Code><Message>{escape(message)}</Message>"
+            f"</Error><RequestId>{request_id}</RequestId></ErrorResponse>"
+        )
+        return 403, {"Content-Type": "text/xml", "x-amzn-RequestId": request_id}, body
     if service == "lambda":
         body = json.dumps({"Type": "User", "message": message})
         headers = {"x-amzn-ErrorType": "AccessDeniedException", "x-amzn-RequestId": request_id}

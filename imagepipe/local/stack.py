@@ -27,6 +27,7 @@ from typing import Any, Final
 from imagepipe.executions import ExecutionInfo
 from imagepipe.local import enforce, lambda_runtime, moto_fixes
 from imagepipe.local.clients import FAKE_CREDENTIALS, Clients
+from imagepipe.local.delivery import DeliveryServer, Origin
 from imagepipe.local.pipe import PipePoller, PollResult, pipe_configs
 from imagepipe.local.program import run_program, settings_for, stack_config
 from imagepipe.local.providers import CreatedResource, MotoMocks
@@ -124,6 +125,7 @@ class LocalStack:
         resources: list[CreatedResource],
         definition_changes: dict[str, list[str]] | None = None,
         mock: Any = None,
+        delivery: DeliveryServer | None = None,
     ) -> None:
         self.stack = stack
         self.settings = settings
@@ -134,6 +136,8 @@ class LocalStack:
         # (moto_fixes.moto_compatible).
         self.definition_changes = definition_changes or {}
         self._mock = mock
+        # The CDN's stand-in, serving the renditions at outputs["renditionsBaseUrl"].
+        self.delivery = delivery
         self.source_bucket: str = outputs["sourceBucket"]
         self.destination_bucket: str = outputs["destinationBucket"]
         self.backup_bucket: str = outputs["backupBucket"]
@@ -167,6 +171,8 @@ class LocalStack:
         """Stop the pipe pollers and, in-process, moto (its data is gone afterwards)."""
         for poller in self.pollers:
             poller.stop()
+        if self.delivery is not None:
+            self.delivery.stop()
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
@@ -373,6 +379,7 @@ def deploy_local(
     *,
     config: Mapping[str, Any] | None = None,
     clients: Clients | None = None,
+    delivery_port: int = 0,
 ) -> LocalStack:
     """Deploy the Pulumi program's stack `stack` on moto and return a handle on it.
 
@@ -380,13 +387,17 @@ def deploy_local(
     (e.g. `{"deleteDerivatives": True}`). Without `clients`, moto runs in this process
     (`mock_aws`, started here and stopped by `LocalStack.close`). With `clients` (pointing
     at a moto server, see `imagepipe.local.serve`), the server must already run with
-    state machine execution on.
+    state machine execution on. With a CDN (config `cdn`), the renditions are served on
+    127.0.0.1:`delivery_port` (any free port for 0), which is the stack's renditionsBaseUrl.
     """
     # The functions run on this machine's Python and Pillow and never load the layer: a
     # placeholder spares downloading Lambda-platform wheels (infra/packaging.py).
-    config_text = stack_config(
-        stack, {"layerArchive": str(placeholder_layer().path), **(config or {})}
-    )
+    overrides = {"layerArchive": str(placeholder_layer().path), **(config or {})}
+    delivery = None
+    if settings_for(stack_config(stack, overrides)).cdn:
+        delivery = DeliveryServer(port=delivery_port).start()
+        overrides = {"renditionsBaseUrl": delivery.base_url, **overrides}
+    config_text = stack_config(stack, overrides)
     region = config_text.get("aws:region", "us-east-1")
     mock = None
     if clients is None:
@@ -402,6 +413,8 @@ def deploy_local(
     try:
         mocks = MotoMocks(clients)
         outputs = run_program(mocks, stack, config_text)
+        if delivery is not None:
+            _serve_renditions(delivery, clients, mocks, outputs["destinationBucket"])
         return LocalStack(
             stack=stack,
             settings=settings_for(config_text),
@@ -410,11 +423,25 @@ def deploy_local(
             resources=mocks.created,
             definition_changes=mocks.definition_changes,
             mock=mock,
+            delivery=delivery,
         )
     except BaseException:
+        if delivery is not None:
+            delivery.stop()
         if mock is not None:
             mock.stop()
         raise
+
+
+def _serve_renditions(
+    delivery: DeliveryServer, clients: Clients, mocks: MotoMocks, bucket: str
+) -> None:
+    """Point the delivery server at the bucket the program's distribution serves."""
+    [distribution] = [
+        r for r in mocks.created if r.typ == "aws:cloudfront/distribution:Distribution"
+    ]
+    delivery.clients = clients
+    delivery.origin = Origin(bucket, str(distribution.outputs["arn"]), mocks.account_id)
 
 
 @contextmanager

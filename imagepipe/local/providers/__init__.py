@@ -26,6 +26,7 @@ import pulumi
 
 from imagepipe.local.clients import Clients
 from imagepipe.local.providers import (
+    cloudfront,
     cloudwatch,
     dynamodb,
     iam,
@@ -66,6 +67,7 @@ REGISTRY: Final[Mapping[str, Handler]] = {
     **sfn.RESOURCES,
     **pipes.RESOURCES,
     **dynamodb.RESOURCES,
+    **cloudfront.RESOURCES,
 }
 
 
