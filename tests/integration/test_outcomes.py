@@ -1,0 +1,162 @@
+"""Every upload has an outcome an app can read and an operator can act on, on the local
+stack: a catalogue record per upload, image.processed / image.rejected events that
+validate against docs/schemas, rejections that neither fail the execution nor reach the
+dead-letter queue, duplicated events that end as such, duplicate content named, and the
+workflow role's DynamoDB statements each needed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from imagepipe.catalogue import CatalogueRecord, get_record
+from imagepipe.local import samples
+from imagepipe.local.stack import LocalStack
+from tests.integration.conftest import execution_for, fresh_key
+from tests.integration.test_iam_enforced import without_statement
+
+SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "schemas"
+
+
+def schema(event: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((SCHEMAS / f"{event}.json").read_text())
+    return loaded
+
+
+def record(stack: LocalStack, key: str) -> CatalogueRecord:
+    found = get_record(stack.clients.client("dynamodb"), stack.outputs["catalogueTable"], key)
+    assert found is not None, f"no catalogue record for {key}"
+    return found
+
+
+def events_for(stack: LocalStack, key: str) -> list[tuple[dict[str, str], dict[str, Any]]]:
+    return [
+        (n.attributes, n.message)
+        for n in stack.notifications()
+        if isinstance(n.message, dict) and n.message.get("source", {}).get("key") == key
+    ]
+
+
+def last_state(stack: LocalStack, arn: str) -> str:
+    """The name of the last state the execution entered (its end, for a finished one)."""
+    events = stack.clients.client("stepfunctions").get_execution_history(executionArn=arn)
+    entered = [e for e in events["events"] if "stateEnteredEventDetails" in e]
+    return str(max(entered, key=lambda e: e["id"])["stateEnteredEventDetails"]["name"])
+
+
+def test_a_processed_upload_is_recorded_and_announced_with_everything(stack: LocalStack) -> None:
+    data = samples.jpeg(1200, 800, seed=101)
+    key = stack.upload(data, fresh_key(stack, "photo.jpg"))
+    stack.pump()
+
+    execution = execution_for(stack, key)
+    assert execution.status == "SUCCEEDED"
+    [(attributes, message)] = events_for(stack, key)
+    assert attributes["event"] == "image.processed"
+    jsonschema.validate(message, schema("image.processed"))
+    assert message["renditionsBucket"] == stack.destination_bucket
+    assert message["duplicateOf"] is None
+    assert message["executionArn"] == execution.arn
+    assert {r["name"] for r in message["renditions"]} == {r.name for r in stack.settings.renditions}
+
+    entry = record(stack, key)
+    assert (entry.status, entry.reason, entry.execution_arn) == ("processed", None, execution.arn)
+    assert (entry.width, entry.height, entry.format) == (1200, 800, "JPEG")
+    assert entry.etag == message["source"]["etag"]
+    assert [r["key"] for r in entry.renditions] == [r["key"] for r in message["renditions"]]
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "reason"),
+    [
+        ("text.jpg", b"just some text, honest\n" * 10, "not_an_image"),
+        ("empty.png", b"", "empty"),
+        ("notes.txt", b"a text file under the prefix\n", "not_an_image"),
+        ("photo.JPG.txt", samples.jpeg(300, 200, seed=102), "unsupported_suffix"),
+    ],
+)
+def test_a_rejected_upload_is_recorded_and_announced_not_paged(
+    stack: LocalStack, name: str, data: bytes, reason: str
+) -> None:
+    dead_before = len(stack.dlq_messages())
+    key = stack.upload(data, fresh_key(stack, name))
+    stack.pump()
+
+    execution = execution_for(stack, key)
+    assert execution.status == "SUCCEEDED"  # it handled the upload: nothing to page about
+    assert last_state(stack, execution.arn) == "Rejected"
+    [(attributes, message)] = events_for(stack, key)
+    assert (attributes["event"], attributes["reason"]) == ("image.rejected", reason)
+    jsonschema.validate(message, schema("image.rejected"))
+    assert message["reason"] == reason and message["message"].startswith(f"{reason}: ")
+    entry = record(stack, key)
+    assert (entry.status, entry.reason) == ("rejected", reason)
+    assert len(stack.dlq_messages()) == dead_before
+
+
+def test_a_repeated_event_ends_as_a_duplicate_without_a_second_notification(
+    stack: LocalStack,
+) -> None:
+    key = stack.upload(samples.jpeg(800, 600, seed=103), fresh_key(stack, "twice.jpg"))
+    stack.pump()
+    first = execution_for(stack, key)
+    body = first.input[0]["body"]
+    stack.clients.client("sqs").send_message(QueueUrl=stack.ingest_queue_url, MessageBody=body)
+    stack.pump()
+
+    runs = [e for e in stack.executions() if e.key == key]
+    assert [e.status for e in runs] == ["SUCCEEDED", "SUCCEEDED"]
+    second = next(e for e in runs if e.arn != first.arn)
+    assert last_state(stack, second.arn) == "Duplicate event"
+    assert len(events_for(stack, key)) == 1
+    assert record(stack, key).execution_arn == first.arn
+
+
+def test_a_newer_upload_of_the_key_is_processed_again(stack: LocalStack) -> None:
+    key = fresh_key(stack, "again.jpg")
+    stack.upload(samples.jpeg(800, 600, seed=104), key)
+    stack.pump()
+    stack.upload(samples.jpeg(640, 480, seed=105), key)
+    stack.pump()
+    assert [m["source"]["width"] for _, m in events_for(stack, key)] == [800, 640]
+    assert record(stack, key).width == 640
+
+
+def test_identical_bytes_under_another_key_name_the_earlier_original(stack: LocalStack) -> None:
+    data = samples.jpeg(700, 500, seed=106)
+    first = stack.upload(data, fresh_key(stack, "original.jpg"))
+    stack.pump()
+    copy = stack.upload(data, fresh_key(stack, "copy.jpg"))
+    stack.pump()
+    [(_, message)] = events_for(stack, copy)
+    jsonschema.validate(message, schema("image.processed"))
+    assert message["duplicateOf"] == first
+    assert record(stack, copy).duplicate_of == first
+    assert record(stack, first).duplicate_of is None
+
+
+def test_recording_an_upload_needs_the_workflow_s_catalogue_writes(stack: LocalStack) -> None:
+    with without_statement(stack, "-workflow-role", "RecordUploads"):
+        key = stack.upload(samples.jpeg(400, 300, seed=107), fresh_key(stack, "denied.jpg"))
+        stack.pump()
+    execution = execution_for(stack, key)
+    assert execution.status == "FAILED"
+    assert execution.error == "DynamoDB.AccessDeniedException"
+    # A catalogue write that fails is a processing failure: dead-lettered, never lost.
+    assert [d.kind for d in stack.dlq_messages() if d.execution_arn == execution.arn] == ["failed"]
+    assert events_for(stack, key) == []
+
+
+def test_finding_same_bytes_needs_query_on_the_index(stack: LocalStack) -> None:
+    with without_statement(stack, "-workflow-role", "FindSameBytes"):
+        key = stack.upload(samples.jpeg(400, 300, seed=108), fresh_key(stack, "noquery.jpg"))
+        stack.pump()
+    execution = execution_for(stack, key)
+    assert execution.status == "FAILED"
+    entry = record(stack, key)
+    assert (entry.status, entry.reason) == ("failed", "processing_error")
+    assert [d.kind for d in stack.dlq_messages() if d.execution_arn == execution.arn] == ["failed"]
