@@ -116,7 +116,14 @@ class ExecutionInfo:
 
     @property
     def outcome(self) -> Outcome | None:
-        """Why it did not succeed (None if it succeeded or still runs)."""
+        """Why it made no renditions (None if it processed the upload or still runs). A
+        rejected upload ends SUCCEEDED (the workflow recorded and announced it) with its
+        refusal in the output; executions from before the catalogue failed ImageRejected."""
+        refusal = self.output.get("rejection") if isinstance(self.output, dict) else None
+        if self.status == "SUCCEEDED" and isinstance(refusal, dict):
+            message = str(refusal.get("message") or "")
+            reason = str(refusal.get("reason") or reason_of(message) or "rejected")
+            return Outcome("rejected", reason, message, "ImageRejected")
         if self.status in {"SUCCEEDED", "RUNNING", "PENDING_REDRIVE"}:
             return None
         cause = (self.cause or "").strip()
