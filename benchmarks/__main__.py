@@ -51,8 +51,9 @@ def main(argv: list[str] | None = None) -> int:
         }
         with tempfile.TemporaryDirectory() as tmp:
             peaks = memory.run(
-                made, settings.renditions, sizes, results.contenders, Path(tmp), progress
-            )
+                made, settings.renditions, sizes, results.contenders, Path(tmp),
+                results.unreadable, progress,
+            )  # fmt: skip
     imports = None
     if "coldstart" not in args.skip:
         progress("cold start: importing the resize handler")

@@ -45,8 +45,15 @@ def project(data: bytes, rendition: Rendition, size: tuple[int, int] | None = No
     return Output(out.data, out.width, out.height, out.format)
 
 
+def open_image(data: bytes) -> Image.Image:
+    """Image.open, with the core's own HEIF plugin registration (same options) first."""
+    if imaging.sniff_format(data) == "HEIF":
+        imaging._register_heif()
+    return Image.open(io.BytesIO(data))
+
+
 def naive(data: bytes, rendition: Rendition, size: tuple[int, int] | None = None) -> Output:
-    im = Image.open(io.BytesIO(data))
+    im = open_image(data)
     fmt = imaging.output_format(rendition.format, "JPEG" if im.format == "MPO" else im.format)
     if size is None:
         size = (rendition.width, rendition.height)

@@ -13,7 +13,10 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+import pillow_heif
 from PIL import Image, ImageDraw, ImageFilter
+
+from imagefn import imaging
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,7 @@ class Input:
         return self.size[0] * self.size[1] / 1e6
 
     def write(self, directory: Path) -> Path:
-        path = directory / f"{self.name}.{'jpg' if self.format == 'JPEG' else 'png'}"
+        path = directory / f"{self.name}.{imaging.EXTENSIONS[self.format]}"
         path.write_bytes(self.data)
         return path
 
@@ -100,8 +103,31 @@ def _encode(image: Image.Image, fmt: str, **options: object) -> bytes:
     return buffer.getvalue()
 
 
+def heic(image: Image.Image, quality: int) -> bytes:
+    """HEIC written by pillow-heif's own API (the Pillow plugin is the core's to register)."""
+    buffer = io.BytesIO()
+    pillow_heif.from_pillow(image).save(buffer, quality=quality)
+    return buffer.getvalue()
+
+
+def animation(size: tuple[int, int], frames: int, seed: int) -> bytes:
+    """An animated GIF: a photo-like background panned a little per frame, quantised to
+    each frame's own palette, as screen captures and memes are."""
+    rng = random.Random(seed)
+    wide = photo((size[0] + frames * 4, size[1]), seed)
+    shots = [
+        wide.crop((i * 4, 0, i * 4 + size[0], size[1])).quantize(
+            256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
+        )
+        for i in range(frames)
+    ]
+    durations = [rng.choice((40, 60, 80)) for _ in shots]
+    return _encode(shots[0], "GIF", save_all=True, append_images=shots[1:], duration=durations,
+                   loop=0)  # fmt: skip
+
+
 def generate(*, quick: bool = False) -> list[Input]:
-    """The four inputs. ``quick`` changes nothing here: the same bytes, fewer repeats."""
+    """The six inputs. ``quick`` changes nothing here: the same bytes, fewer repeats."""
     del quick
     made: list[Input] = []
     for name, description, size, seed, options in (
@@ -114,4 +140,10 @@ def generate(*, quick: bool = False) -> list[Input]:
     size = (2448, 1632)
     data = _encode(cutout(size, 4), "PNG")
     made.append(Input("png-alpha", "4 MP photo-like PNG with alpha (RGBA)", data, size, "PNG"))
+    size = (4032, 3024)
+    data = heic(photo(size, 5), quality=80)
+    made.append(Input("heic-12mp", "12 MP photo-like HEIC (iPhone size), q80", data, size, "HEIF"))
+    size = (480, 360)
+    data = animation(size, 48, 6)
+    made.append(Input("gif-anim", "animated GIF 480x360, 48 frames", data, size, "GIF"))
     return made

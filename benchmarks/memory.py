@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,7 +47,7 @@ def _child(argv: Sequence[str]) -> None:
     rendition = Rendition.from_dict(json.loads(spec))
     size = (int(width), int(height))
     data = Path(path).read_bytes()
-    with Image.open(io.BytesIO(data)) as source:  # header only: nothing decoded
+    with contenders.open_image(data) as source:  # header only: nothing decoded
         mode, fmt = source.mode, source.format
     tiny = io.BytesIO()
     Image.new(mode, (64, 48)).save(tiny, fmt)
@@ -97,6 +97,7 @@ def run(
     sizes: dict[tuple[str, str], tuple[int, int]],
     names: Sequence[str],
     workdir: Path,
+    unreadable: Mapping[tuple[str, str], str],
     progress: Callable[[str], None] = lambda _: None,
 ) -> dict[tuple[str, str, str], Peak]:
     """(input, rendition, contender) -> Peak. ``sizes``: the project's output sizes."""
@@ -106,6 +107,8 @@ def run(
         path = source.write(workdir)
         for r in renditions:
             for name in names:
+                if (source.name, name) in unreadable:
+                    continue
                 peaks[source.name, r.name, name] = measure_one(
                     name, path, r, sizes[source.name, r.name]
                 )

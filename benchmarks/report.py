@@ -311,30 +311,35 @@ def _speed(e: Everything) -> list[str]:
         header = ["rendition", "output", *(f"{n} wall / CPU" for n in sp.contenders)]
         header += [f"vs {n}" for n in sp.contenders if n != "project"]
         rows: list[list[Any]] = []
+        others = [n for n in sp.contenders if n != "project"]
         for r in sp.renditions:
-            cells = {n: sp.cells[source.name, r.name, n] for n in sp.contenders}
-            proj = cells["project"]
+            cells = {n: sp.cells.get((source.name, r.name, n)) for n in sp.contenders}
+            proj = sp.cells[source.name, r.name, "project"]
             row: list[Any] = [
                 f"{r.name} ({r.fit} {r.width}x{r.height} {r.format} q{r.quality})",
                 f"{proj.output.width}x{proj.output.height} {proj.output.format}",
             ]
-            row += [f"{_ms(c.timing.wall_ms)} / {_ms(c.timing.cpu_ms)}" for c in cells.values()]
             row += [
-                _x(cells[n].timing.wall_ms / proj.timing.wall_ms)
-                for n in sp.contenders
-                if n != "project"
+                f"{_ms(c.timing.wall_ms)} / {_ms(c.timing.cpu_ms)}" if c else "n/a"
+                for c in cells.values()
+            ]
+            row += [
+                _x(c.timing.wall_ms / proj.timing.wall_ms) if (c := cells[n]) else "n/a"
+                for n in others
             ]
             rows.append(row)
-        totals = {n: sp.totals[source.name, n] for n in sp.contenders}
+        totals = {n: sp.totals.get((source.name, n)) for n in sp.contenders}
+        mine = sp.totals[source.name, "project"].wall_ms
         set_row: list[Any] = ["**whole set**", ""]
-        set_row += [f"**{_ms(t.wall_ms)} / {_ms(t.cpu_ms)}**" for t in totals.values()]
         set_row += [
-            f"**{_x(totals[n].wall_ms / totals['project'].wall_ms)}**"
-            for n in sp.contenders
-            if n != "project"
+            f"**{_ms(t.wall_ms)} / {_ms(t.cpu_ms)}**" if t else "n/a" for t in totals.values()
         ]
+        set_row += [f"**{_x(t.wall_ms / mine)}**" if (t := totals[n]) else "n/a" for n in others]
         rows.append(set_row)
         out += _table(header, rows)
+        for (name, reader), why in sp.unreadable.items():
+            if name == source.name:
+                out += [f"{reader} cannot read this input, so it is not measured: {why}", ""]
         inspect = sp.inspect[source.name]
         out += [
             f"Inspect Lambda's decode check (validate_image): {_ms(inspect.wall_ms)} / "
@@ -355,8 +360,10 @@ def _speed(e: Everything) -> list[str]:
         for r in sp.renditions:
             row = [source.name, r.name]
             for n in sp.contenders:
-                c = sp.cells[source.name, r.name, n]
-                if c.psnr is None or c.mae is None:
+                c = sp.cells.get((source.name, r.name, n))
+                if c is None:
+                    row.append("n/a (not measured)")
+                elif c.psnr is None or c.mae is None:
                     row.append(f"n/a / {len(c.output.data):,} B")
                 else:
                     row.append(f"{c.psnr:.2f} / {c.mae:.2f} / {len(c.output.data):,} B")
@@ -400,9 +407,10 @@ def _memory(e: Everything) -> list[str]:
     rows = []
     for source in e.inputs:
         for r in e.speed.renditions:
-            peaks = [e.memory[source.name, r.name, n] for n in names]
-            growth = [f"{p.growth_mb:.1f}" for p in peaks]
-            rows.append([source.name, r.name, *growth, f"{peaks[0].base_mb:.0f}"])
+            peaks = [e.memory.get((source.name, r.name, n)) for n in names]
+            growth = [f"{p.growth_mb:.1f}" if p else "n/a" for p in peaks]
+            base = e.memory[source.name, r.name, "project"].base_mb
+            rows.append([source.name, r.name, *growth, f"{base:.0f}"])
     return [
         "## 2. Peak memory: RSS growth per rendition (MB)",
         "",
@@ -723,7 +731,7 @@ def bounds(e: Everything) -> list[str]:
     behind = []
     for i in e.inputs:
         for r in sp.renditions:
-            if i.name == head or "pyvips" not in sp.contenders:
+            if i.name == head or (i.name, r.name, "pyvips") not in sp.cells:
                 continue
             ours = sp.cells[i.name, r.name, "project"].timing.wall_ms
             theirs = sp.cells[i.name, r.name, "pyvips"].timing.wall_ms

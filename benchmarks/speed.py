@@ -80,6 +80,11 @@ class SpeedResults:
     inspect: dict[str, Timing]  # input -> validate_image, as the inspect Lambda runs it
     steps: list[Step]
     step_input: str
+    unreadable: dict[tuple[str, str], str] = field(default_factory=dict)
+    """(input, contender) -> why that contender cannot read that input (not measured)."""
+
+    def measured(self, source: str, contender: str) -> bool:
+        return (source, contender) not in self.unreadable
 
 
 def _measure(fn: Callable[..., Output], *args: Any) -> tuple[float, float, Output]:
@@ -105,7 +110,7 @@ class QualityCheck:
     """PSNR and mean absolute error against a high-quality reference (RGB sources only)."""
 
     def __init__(self, data: bytes) -> None:
-        image = Image.open(io.BytesIO(data))
+        image = contenders.open_image(data)
         image.load()
         self.source: Image.Image | None = image if image.mode == "RGB" else None
         self._refs: dict[tuple[int, int], Image.Image] = {}
@@ -141,6 +146,7 @@ def run(
     names = tuple(n for n in CONTENDERS if not (n == "pyvips" and missing))
     vips = contenders.vips_version() if not missing else f"not measured: {missing}"
     cells: dict[tuple[str, str, str], Cell] = {}
+    unreadable: dict[tuple[str, str], str] = {}
     totals: dict[tuple[str, str], Timing] = {}
     inspect: dict[str, Timing] = {}
     for source in inputs:
@@ -150,12 +156,13 @@ def run(
             first = contenders.project(source.data, r)
             sizes[r.name] = (first.width, first.height)
         inspect[source.name] = Timing()
-        for name in names:
+        readable = _readers(source, renditions[0], names, unreadable)
+        for name in readable:
             totals[source.name, name] = Timing()
         for round_ in range(repeats + 1):  # round 0 warms up
-            sums = {name: [0.0, 0.0] for name in names}
+            sums = {name: [0.0, 0.0] for name in readable}
             for r in renditions:
-                for name in _rotated(names, round_):
+                for name in _rotated(readable, round_):
                     wall, cpu, out = _measure(CONTENDERS[name], source.data, r, sizes[r.name])
                     if round_ == 0:
                         cells[source.name, r.name, name] = Cell(Timing(), out)
@@ -167,11 +174,11 @@ def run(
             imaging.validate_image(source.data, max_pixels=contenders.MAX_PIXELS)
             if round_:
                 inspect[source.name].add(time.perf_counter() - wall, time.process_time() - cpu)
-                for name in names:
+                for name in readable:
                     totals[source.name, name].add(*sums[name])
         check = QualityCheck(source.data)
         for r in renditions:
-            for name in names:
+            for name in readable:
                 cell = cells[source.name, r.name, name]
                 cell.psnr, cell.mae = check(cell.output)
     progress("speed: optimisation steps")
@@ -186,7 +193,25 @@ def run(
         inspect=inspect,
         steps=steps,
         step_input=step_input,
+        unreadable=unreadable,
     )
+
+
+def _readers(
+    source: Input, rendition: Rendition, names: Sequence[str],
+    unreadable: dict[tuple[str, str], str],
+) -> list[str]:  # fmt: skip
+    """The contenders that can read this input; why the others cannot goes to unreadable
+    (pyvips' prebuilt libvips has no HEVC decoder, so it cannot read HEIC)."""
+    readable = []
+    for name in names:
+        try:
+            CONTENDERS[name](source.data, rendition, None)
+        except Exception as exc:  # a contender's own error: report it, measure the rest
+            unreadable[source.name, name] = str(exc).strip().splitlines()[-1][:200]
+            continue
+        readable.append(name)
+    return readable
 
 
 def _steps(source: Input, renditions: tuple[Rendition, ...], *, repeats: int) -> list[Step]:
