@@ -168,10 +168,12 @@ def state_machine_policy(
     topic_arn: Any,
     topic_key_arn: Any,
     dead_letter_queue_arn: Any,
+    distribution_arn: Any = None,
 ) -> Document:
-    """The workflow invokes its two functions, records uploads in the catalogue (and looks
+    """The workflow invokes its functions, records uploads in the catalogue (and looks
     up identical bytes on its content-hash index: a Query on an index is authorized on the
-    index's ARN), copies uploads to backup, publishes, dead-letters."""
+    index's ARN), copies uploads to backup, invalidates its own CDN's stale paths,
+    publishes, dead-letters."""
     invokable = [a for arn in function_arns for a in (arn, pulumi.Output.concat(arn, ":*"))]
     return document(
         allow("InvokeOwnFunctions", ["lambda:InvokeFunction"], invokable),
@@ -182,6 +184,7 @@ def state_machine_policy(
         # The topic is encrypted with our key: publishing needs a data key from it.
         allow("EncryptNotifications", ["kms:GenerateDataKey", "kms:Decrypt"], [topic_key_arn]),
         allow("DeadLetter", ["sqs:SendMessage"], [dead_letter_queue_arn]),
+        *([invalidate_cdn(distribution_arn)] if distribution_arn is not None else []),
         *_workflow_logs_and_traces(),
     )
 

@@ -68,8 +68,9 @@ class ImagePipeline(pulumi.ComponentResource):
             code=args.function_code, layer_zip=args.layer, base_url=delivery.base_url,
         )  # fmt: skip
         workflow = create_workflow(
-            name, settings, buckets, messaging, functions, account_id, region, self
-        )
+            name, settings, buckets, messaging, functions, account_id, region, self,
+            delivery.distribution,
+        )  # fmt: skip
         create_alarms(name, messaging, workflow, self)
 
         self.source_bucket = buckets.source.bucket
@@ -87,8 +88,7 @@ class ImagePipeline(pulumi.ComponentResource):
         self.dead_letter_queue_url = messaging.dead_letter_queue.url
         self.topic_arn = messaging.topic.arn
         self.catalogue_table = workflow.catalogue.table.name
-        self.cdn_domain = delivery.domain
-        self.renditions_base_url = delivery.base_url
+        self.cdn_domain, self.renditions_base_url = delivery.domain, delivery.base_url
         self.upload_command = buckets.source.bucket.apply(
             lambda b: f"aws s3 cp ./photo.jpg s3://{b}/{settings.upload_prefix}photo.jpg"
         )

@@ -175,11 +175,13 @@ def create_workflow(
     account_id: Any,
     region: Any,
     parent: pulumi.Resource,
+    distribution: aws.cloudfront.Distribution | None = None,
 ) -> Workflow:
     catalogue = create_catalogue(name, parent)
     stack = _Wiring(
-        name, settings, buckets, messaging, functions, account_id, region, parent, catalogue
-    )
+        name, settings, buckets, messaging, functions, account_id, region, parent, catalogue,
+        distribution,
+    )  # fmt: skip
     state_machine, log_group, role = _upload_workflow(stack)
     pipe, pipe_role = _pipe(
         name,
@@ -215,6 +217,8 @@ class _Wiring:
     region: Any
     parent: pulumi.Resource
     catalogue: Catalogue
+    # The CDN whose stale paths the upload workflow invalidates (None with `cdn: false`).
+    distribution: aws.cloudfront.Distribution | None = None
 
     def machine(
         self, kind: str, **kwargs: Any
@@ -254,6 +258,8 @@ def _upload_workflow(
                 "TopicArn": messaging.topic.arn,
                 "CatalogueTableName": stack.catalogue.table.name,
                 "DestinationBucketName": stack.buckets.destination.bucket,
+                "ManifestFunctionArn": functions.manifest.arn,
+                **_cdn(stack.distribution),
             },
             {
                 "MapMaxConcurrency": settings.map_max_concurrency,
@@ -263,15 +269,22 @@ def _upload_workflow(
         policy=iam.state_machine_policy(
             catalogue_table_arn=stack.catalogue.table.arn,
             catalogue_index_arn=stack.catalogue.index_arn,
-            function_arns=[functions.inspect.arn, functions.resize.arn],
+            function_arns=[functions.inspect.arn, functions.resize.arn, functions.manifest.arn],
             source_bucket_arn=stack.buckets.source.arn,
             upload_prefix=settings.upload_prefix,
             backup_bucket_arn=stack.buckets.backup.arn,
             topic_arn=messaging.topic.arn,
             topic_key_arn=messaging.topic_key.arn,
             dead_letter_queue_arn=messaging.dead_letter_queue.arn,
+            distribution_arn=stack.distribution.arn if stack.distribution else None,
         ),
     )
+
+
+def _cdn(distribution: aws.cloudfront.Distribution | None) -> dict[str, Any]:
+    """The DistributionId placeholder: without a CDN the manifest function never asks
+    for an invalidation, so the state that would use it is never entered."""
+    return {"DistributionId": distribution.id if distribution else pulumi.Output.from_input("")}
 
 
 def _backfill_workflow(stack: _Wiring) -> aws.sfn.StateMachine:

@@ -23,6 +23,8 @@ VALUES = {
     "CatalogueTableName": "catalogue",
     "ContentHashIndexName": "content-hash",
     "DestinationBucketName": "renditions-bucket",
+    "ManifestFunctionArn": "arn:aws:lambda:eu-west-1:111111111111:function:manifest",
+    "DistributionId": "E2EXAMPLE",
 }
 
 

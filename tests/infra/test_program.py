@@ -270,7 +270,9 @@ def test_each_role_holds_exactly_its_own_access(deployed: Deployed) -> None:
     assert _grants(workflow, "s3:PutObject") == [f"{backup}/*"]
     assert _grants(workflow, "sns:Publish") == [deployed.outputs["topic_arn"]]
     assert _grants(workflow, "sqs:SendMessage") == [deployed.one(QUEUE, "-dlq").outputs["arn"]]
-    functions = {deployed.one(FUNCTION, s).outputs["arn"] for s in ("-inspect", "-resize")}
+    functions = {
+        deployed.one(FUNCTION, s).outputs["arn"] for s in ("-inspect", "-resize", "-manifest")
+    }
     assert {g.removesuffix(":*") for g in _grants(workflow, "lambda:InvokeFunction")} == functions
     assert _grants(pipe, "states:StartExecution") == [deployed.outputs["state_machine_arn"]]
     assert _grants(pipe, "sqs:ReceiveMessage") == [deployed.one(QUEUE, "-ingest").outputs["arn"]]
