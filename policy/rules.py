@@ -51,6 +51,7 @@ IAM_POLICY: Final = "aws:iam/policy:Policy"
 FUNCTION: Final = "aws:lambda/function:Function"
 STATE_MACHINE: Final = "aws:sfn/stateMachine:StateMachine"
 LOG_GROUP: Final = "aws:cloudwatch/logGroup:LogGroup"
+DISTRIBUTION: Final = "aws:cloudfront/distribution:Distribution"
 
 PUBLIC_ACCESS_FLAGS: Final = (
     "blockPublicAcls",
@@ -569,6 +570,59 @@ RESOURCE_RULES: Final = (
     ),
 )
 
+
+def _reads_only_for(statement: Mapping[str, Any], distributions: set[Any]) -> str | None:
+    """Why an Allow in a bucket policy grants more than its distribution's read, or None."""
+    principal = statement.get("Principal")
+    if not (
+        isinstance(principal, Mapping)
+        and as_list(principal.get("Service")) == ["cloudfront.amazonaws.com"]
+    ):
+        return f"allows {json.dumps(principal)}, not only cloudfront.amazonaws.com"
+    actions = {str(a).lower() for a in as_list(statement.get("Action"))}
+    if actions != {"s3:getobject"}:
+        return f"allows CloudFront {sorted(actions)}, not only s3:GetObject"
+    condition = statement.get("Condition")
+    equals = condition.get("StringEquals") if isinstance(condition, Mapping) else None
+    arns = [
+        v
+        for key, v in (equals.items() if isinstance(equals, Mapping) else [])
+        if key.lower() == "aws:sourcearn"
+    ]
+    if not arns:
+        return "lets any CloudFront distribution read (no AWS:SourceArn condition)"
+    named = [x for v in arns for x in as_list(v)]
+    if UNKNOWN in named or UNKNOWN in distributions:
+        return None
+    if not set(map(str, named)) <= distributions:
+        return f"lets distribution(s) {named} read, not this stack's"
+    return None
+
+
+def check_bucket_reads(resources: Sequence[Resource]) -> list[Violation]:
+    """A bucket policy allows nothing but its own distribution's s3:GetObject."""
+    rule = "bucket-read-only-by-own-distribution"
+    distributions = {r.get("arn") for r in resources if r.type == DISTRIBUTION}
+    out: list[Violation] = []
+    for policy in (r for r in resources if r.type == BUCKET_POLICY):
+        document = parse_document(policy.get("policy"))
+        if not isinstance(document, Mapping):
+            continue
+        for index, statement in enumerate(statements(document)):
+            if not _is_allow(statement):
+                continue
+            problem = _reads_only_for(statement, distributions)
+            if problem:
+                label = _statement_label(statement, index)
+                out.append(
+                    Violation(
+                        rule, policy.name, f"bucket policy '{policy.name}' {label} {problem}",
+                        policy.urn,
+                    )
+                )  # fmt: skip
+    return out
+
+
 STACK_RULES: Final = (
     StackRule(
         "s3-bucket-guardrails",
@@ -580,6 +634,12 @@ STACK_RULES: Final = (
         "no-writes-to-source-bucket",
         "No IAM policy grants an S3 write on the bucket whose notifications start the pipeline.",
         check_source_bucket_writes,
+    ),
+    StackRule(
+        "bucket-read-only-by-own-distribution",
+        "Bucket policies allow nothing but s3:GetObject by cloudfront.amazonaws.com for one of"
+        " the stack's own distributions (AWS:SourceArn): the renditions bucket stays private.",
+        check_bucket_reads,
     ),
 )
 

@@ -331,6 +331,71 @@ BROKEN: dict[str, Broken] = {
         "imagepipe-dev-inspect-role-policy",
         "imagepipe-dev-source",
     ),
+    # Delivery: the renditions bucket is read by its own distribution only
+    "renditions-readable-by-everyone": Broken(
+        lambda rs, _: changed(
+            rs,
+            rules.BUCKET_POLICY,
+            "-renditions-policy",
+            policy=policy_text(
+                TLS_DENY,
+                {
+                    "Sid": "Public",
+                    "Effect": "Allow",
+                    "Principal": "*",
+                    "Action": "s3:GetObject",
+                    "Resource": "arn:aws:s3:::imagepipe-dev-renditions/*",
+                },
+            ),
+        ),
+        "bucket-read-only-by-own-distribution",
+        "imagepipe-dev-renditions-policy",
+        "not only cloudfront.amazonaws.com",
+    ),
+    "renditions-readable-by-any-distribution": Broken(
+        lambda rs, _: changed(
+            rs,
+            rules.BUCKET_POLICY,
+            "-renditions-policy",
+            policy=policy_text(
+                TLS_DENY,
+                {
+                    "Sid": "AllowCloudFrontRead",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudfront.amazonaws.com"},
+                    "Action": "s3:GetObject",
+                    "Resource": "arn:aws:s3:::imagepipe-dev-renditions/*",
+                },
+            ),
+        ),
+        "bucket-read-only-by-own-distribution",
+        "imagepipe-dev-renditions-policy",
+        "no AWS:SourceArn",
+    ),
+    "renditions-readable-by-another-distribution": Broken(
+        lambda rs, _: changed(
+            rs,
+            rules.BUCKET_POLICY,
+            "-renditions-policy",
+            policy=policy_text(
+                TLS_DENY,
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudfront.amazonaws.com"},
+                    "Action": "s3:GetObject",
+                    "Resource": "arn:aws:s3:::imagepipe-dev-renditions/*",
+                    "Condition": {
+                        "StringEquals": {
+                            "AWS:SourceArn": "arn:aws:cloudfront::111111111111:distribution/EOTHER"
+                        }
+                    },
+                },
+            ),
+        ),
+        "bucket-read-only-by-own-distribution",
+        "imagepipe-dev-renditions-policy",
+        "not this stack's",
+    ),
     # Observability
     "function-not-traced": Broken(
         lambda rs, _: changed(rs, rules.FUNCTION, "-resize", tracingConfig={"mode": "PassThrough"}),
