@@ -59,6 +59,8 @@ class Recorder(pulumi.runtime.Mocks):
         outputs.setdefault("name", physical)
         outputs.setdefault("bucket", physical)
         outputs.setdefault("url", f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{physical}")
+        if args.typ == "aws:s3/bucket:Bucket":
+            outputs.setdefault("bucketRegionalDomainName", f"{physical}.s3.{REGION}.amazonaws.com")
         if args.typ == "aws:cloudfront/distribution:Distribution":
             outputs.setdefault("domainName", "d111111abcdef8.cloudfront.net")
         self.resources.append(Resource(args.typ, args.name, dict(args.inputs), outputs))
@@ -114,6 +116,7 @@ def deploy(settings: Settings, args: ImagePipelineArgs | None = None) -> Deploye
             "source_bucket", "destination_bucket", "backup_bucket", "state_machine_arn",
             "backfill_state_machine_arn",
             "executions_console_url", "dead_letter_queue_url", "topic_arn", "upload_command",
+            "cdn_domain", "renditions_base_url",
         ]  # fmt: skip
         return pulumi.Output.all(*[getattr(pipeline, n) for n in names]).apply(
             lambda values: outputs.update(zip(names, values, strict=True))
