@@ -468,8 +468,11 @@ class _Timeline:
         if id(current) in self.failed_maps:  # the error its Catch received
             output = _json(details.get("output"))
             if isinstance(output, dict):
-                current.error = output.get("Error") or current.error or "failed"
-                current.cause = _short(output.get("Cause")) or current.cause
+                # A Catch with ResultPath "$.error" keeps the state and adds the error there.
+                inner = output.get("error")
+                caught: dict[str, Any] = inner if isinstance(inner, dict) else output
+                current.error = caught.get("Error") or current.error or "failed"
+                current.cause = _short(caught.get("Cause")) or current.cause
 
     def task(self, eid: int, kind: str, at: datetime, details: Mapping[str, Any]) -> None:
         entered = _owner(eid, self.by_id, self.owner)

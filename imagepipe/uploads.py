@@ -29,8 +29,8 @@ class Upload:
         e = self.execution
         if e is None:
             return "uploaded"
-        if e.status == "SUCCEEDED":
-            return "processed"
+        if e.status == "SUCCEEDED":  # a rejection ends SUCCEEDED too, with its outcome
+            return e.outcome.kind if e.outcome else "processed"
         if not e.done:
             return "timed_out"
         found = e.outcome

@@ -133,7 +133,7 @@ def test_upload_wait_reports_renditions_and_dead_letter_reasons(
 
     bad = by_key[f"{prefix}broken.jpg"]
     assert bad["outcome"] == "rejected"
-    assert bad["execution"]["status"] == "FAILED"
+    assert bad["execution"]["status"] == "SUCCEEDED"  # recorded and announced, not failed
     assert bad["renditions"] == []
     assert bad["deadLetter"]["kind"] == "rejected"
     assert bad["deadLetter"]["reason"] == "not_an_image"
@@ -218,8 +218,9 @@ def test_executions_json_and_filters(
 
     failed = run(capsys, *local("executions", "--status", "failed", "--json")).json()
     assert failed["status"] == "FAILED"
-    assert failed["executions"]
-    assert {e["status"] for e in failed["executions"]} == {"FAILED"}
+    # Rejections (empty.jpg) succeed now: only processing failures are listed here.
+    assert {e["status"] for e in failed["executions"]} <= {"FAILED"}
+    assert f"{prefix}empty.jpg" not in {e["key"] for e in failed["executions"]}
     assert (
         len(run(capsys, *local("executions", "--limit", "1", "--json")).json()["executions"]) == 1
     )
@@ -241,15 +242,18 @@ def test_show_a_successful_execution_state_by_state(
     result = run(capsys, *local("show", key, "--json"))
     assert result.code == 0, result.err
     doc = result.json()
-    assert set(doc) == {"execution", "states", "mapRuns", "renditions", "outcome"}
+    assert set(doc) == {"execution", "states", "mapRuns", "renditions", "outcome", "catalogue"}
+    assert doc["catalogue"]["status"] == "processed"
     assert doc["execution"]["key"] == key
     assert doc["execution"]["status"] == "SUCCEEDED"
     assert doc["outcome"] is None
     names = [s["name"] for s in doc["states"]]
     count = len(served.stack.settings.renditions)
-    assert names == [
-        "Inspect upload", "Back up original", "Make renditions", *["Resize"] * count, "Notify"
+    assert names[: 8 + count] == [
+        "Inspect upload", "Record upload", "Rejected?", "Find same bytes", "Same bytes seen?",
+        "New content", "Back up original", "Make renditions", *["Resize"] * count,
     ]  # fmt: skip
+    assert "Record processed" in names and names[-1] == "Notify"
     for state in doc["states"]:
         assert set(state) == {
             "name", "type", "map", "iteration", "depth", "entered", "exited", "offsetSeconds",
@@ -283,15 +287,16 @@ def test_show_a_rejected_upload(
     bad = write(tmp_path / "bad.png", samples.truncated(samples.transparent_png(600, 400, seed=8)))
     run(capsys, *local("upload", str(bad), "--prefix", sub, "--wait"))
     result = run(capsys, *local("show", f"{sub}bad.png", "--json"))
-    assert result.code == 1  # it failed
+    assert result.code == 0  # handled: recorded and announced, nothing failed
     doc = result.json()
     assert doc["outcome"]["kind"] == "rejected"
     assert doc["outcome"]["reason"] == "corrupt"
     states = {s["name"]: s for s in doc["states"]}
-    assert states["Inspect upload"]["error"] == "ImageRejected"
-    assert states["Rejected"]["type"] == "Fail"
-    assert states["Rejected"]["error"] == "ImageRejected"
-    assert "Dead-letter rejection" in states
+    assert states["Inspect upload"]["error"] is None  # the refusal comes back as data
+    assert states["Rejected"]["type"] == "Succeed"
+    assert {"Record rejection", "Notify rejection"} <= set(states)
+    assert not {"Dead-letter failure", "Failed"} & set(states)
+    assert (doc["catalogue"]["status"], doc["catalogue"]["reason"]) == ("rejected", "corrupt")
 
 
 def test_show_a_processing_failure_after_retries(
@@ -318,10 +323,16 @@ def test_show_a_processing_failure_after_retries(
     assert doc["execution"]["name"] == name
     count = len(served.stack.settings.renditions)
     rows = [(s["name"], s["depth"]) for s in doc["states"]]
-    assert rows == [
-        ("Inspect upload", 0), ("Back up original", 0), ("Make renditions", 0),
-        *[("Resize", 1)] * count, ("Dead-letter failure", 0), ("Failed", 0),
+    assert [r for r in rows if r[0] != "Resize"] == [
+        ("Inspect upload", 0), ("Record upload", 0), ("Rejected?", 0), ("Find same bytes", 0),
+        ("Same bytes seen?", 0), ("New content", 0), ("Back up original", 0),
+        ("Make renditions", 0), ("Record failure", 0), ("Dead-letter failure", 0), ("Failed", 0),
     ]  # fmt: skip
+    assert rows.count(("Resize", 1)) == count
+    assert (doc["catalogue"]["status"], doc["catalogue"]["reason"]) == (
+        "failed",
+        "processing_error",
+    )
     states = {s["name"]: s for s in doc["states"]}
     assert states["Make renditions"]["error"] == "RuntimeError"
     assert states["Failed"]["error"] == "RuntimeError"
