@@ -120,13 +120,14 @@ def link(con: Console, url: str | None, text: str) -> str:
 
 
 def rendition_lines(renditions: Iterable[Mapping[str, Any]], indent: str = "") -> str:
-    """Key, pixel size and bytes of each rendition, in aligned columns."""
+    """Key, pixel size and bytes of each rendition, in aligned columns, then its public
+    URL where the stack serves it."""
     rows = list(renditions)
     if not rows:
         return "-"
     keys = max(len(str(r["key"])) for r in rows)
     return "\n".join(
         f"{indent}{r['key']!s:<{keys}}  {str(r['width']) + 'x' + str(r['height']):>9}  "
-        f"{size(r['bytes']):>8}"
+        f"{size(r['bytes']):>8}" + (f"  {r['url']}" if r.get("url") else "")
         for r in rows
     )
