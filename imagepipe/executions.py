@@ -104,12 +104,14 @@ class ExecutionInfo:
 
     @property
     def renditions(self) -> list[dict[str, Any]]:
-        """What the Resize steps returned (the output of a successful execution)."""
+        """What the Resize steps returned (the output of a successful execution), with
+        each rendition's public URL where the stack serves it."""
         if not isinstance(self.output, dict):
             return []
         found = self.output.get("renditions") or []
+        fields = ("name", "key", "width", "height", "bytes", "format", "url")
         return [
-            {k: r.get(k) for k in ("name", "key", "width", "height", "bytes", "format")}
+            {k: r.get(k) for k in fields if k != "url" or r.get("url")}
             for r in found
             if isinstance(r, dict)
         ]

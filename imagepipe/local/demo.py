@@ -22,6 +22,7 @@ from imagepipe.commands import show as show_command
 from imagepipe.commands import upload as upload_command
 from imagepipe.errors import ExitCode
 from imagepipe.inputs import collect
+from imagepipe.local.gallery import manifests_in, write_gallery
 from imagepipe.local.samples import Sample, demo_samples
 from imagepipe.local.stack import LocalStack, deploy_local
 from imagepipe.uploads import Report, upload
@@ -92,6 +93,8 @@ def _run(stack: LocalStack, samples: list[Sample], out: Path, started: float) ->
         f"\nRenditions written to [bold]{out}[/]: {display.plural(len(written), 'file')}, "
         f"{display.size(total)} (<rendition>/<key>)"
     )
+    page = write_gallery(out, manifests_in(out))
+    con.print(f"Renditions and their placeholders, as a page would show them: [bold]{page}[/]")
     return _verdict(con, stack, samples, report, started)
 
 

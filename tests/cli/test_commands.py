@@ -17,7 +17,8 @@ from tests.support import faults
 
 pytestmark = pytest.mark.integration
 
-RENDITION_FIELDS = {"name", "key", "width", "height", "bytes", "format"}
+# "url": where the stack serves it (the local stack: its delivery server).
+RENDITION_FIELDS = {"name", "key", "width", "height", "bytes", "format", "url"}
 EXECUTION_FIELDS = {
     "arn",
     "name",
