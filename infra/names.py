@@ -66,6 +66,8 @@ PIPE: Final = NameRule(  # https://docs.aws.amazon.com/eventbridge/latest/pipes-
     "EventBridge pipe name", 64, r"[.\-_A-Za-z0-9]+", "letters, digits and . - _")
 ALARM: Final = NameRule(  # https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html
     "CloudWatch alarm name", 255, r"[\x20-\x7e]+", "printable ASCII")
+TABLE: Final = NameRule(  # https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_CreateTable.html
+    "DynamoDB table name", 255, r"[A-Za-z0-9_.-]{3,}", "letters, digits and . - _")
 ORIGIN_ACCESS_CONTROL: Final = NameRule(  # https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_OriginAccessControlConfig.html
     "CloudFront origin access control name", 64, r"[\x20-\x7e]+", "printable ASCII")
 # fmt: on
@@ -124,6 +126,7 @@ def derived_names(stack: str, *, delete_derivatives: bool) -> list[DerivedName]:
         DerivedName("backfill state machine name", f"{base}-backfill", STATE_MACHINE),
         *auto(PIPE, "ingest-pipe", *[f"{k}-pipe" for k in removal]),
         *auto(ALARM, "dead-letters", *alarms),
+        *auto(TABLE, "catalogue"),
         DerivedName(ORIGIN_ACCESS_CONTROL.kind, f"{base}-renditions", ORIGIN_ACCESS_CONTROL),
     ]
 

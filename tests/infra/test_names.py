@@ -26,6 +26,7 @@ NAMED: dict[str, tuple[str, str | None]] = {
     "aws:pipes/pipe:Pipe": ("name", "namePrefix"),
     "aws:cloudwatch/metricAlarm:MetricAlarm": ("name", None),
     "aws:cloudfront/originAccessControl:OriginAccessControl": ("name", None),
+    "aws:dynamodb/table:Table": ("name", None),
 }
 # Resource types whose AWS resource has no name of its own (or is not an AWS resource).
 UNNAMED = {

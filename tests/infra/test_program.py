@@ -134,36 +134,56 @@ def test_state_machine_is_wired_to_its_functions_topic_backup_and_dlq(deployed: 
     assert states["Back up original"]["Parameters"]["Bucket"] == deployed.outputs["backup_bucket"]
     assert states["Notify"]["Parameters"]["TopicArn"] == deployed.outputs["topic_arn"]
     dlq_url = deployed.outputs["dead_letter_queue_url"]
-    for sender in ("Dead-letter rejection", "Dead-letter failure"):
-        assert states[sender]["Parameters"]["QueueUrl"] == dlq_url
+    assert states["Dead-letter failure"]["Parameters"]["QueueUrl"] == dlq_url
+    assert "Dead-letter rejection" not in states  # rejections are events, not dead letters
+    table = deployed.one("aws:dynamodb/table:Table", "-catalogue").outputs["name"]
+    for writer in ("Record upload", "Record processed", "Record rejection", "Record failure"):
+        assert states[writer]["Parameters"]["TableName"] == table, writer
 
 
 def test_every_failure_is_caught_and_dead_lettered_before_failing(deployed: Deployed) -> None:
+    """Every catch-all reaches the dead-letter queue (through the catalogue's failure
+    record); a rejection (ImageRejected from Resize) reaches the Rejected Succeed state."""
     states = definition(deployed)["States"]
-    senders = {"Dead-letter rejection", "Dead-letter failure"}
 
-    def dead_letters(target: str) -> bool:
-        """Straight to a sender, through the Pass that reads a rejection or an S3 error,
-        or through the Choice that tries S3 again after a 5xx (whose call is caught)."""
-        state = states[target]
-        if target in senders:
+    def reaches(target: str, goal: str, seen: frozenset[str] = frozenset()) -> bool:
+        """Every way on from `target` gets to `goal` (a Task's Catches too)."""
+        if target == goal:
             return True
+        if target in seen:
+            return False
+        state, seen = states[target], seen | {target}
         if state["Type"] == "Pass":
-            return dead_letters(state["Next"])
+            return reaches(state["Next"], goal, seen)
         if state["Type"] == "Choice":
-            return all(dead_letters(c["Next"]) for c in state["Choices"]) and dead_letters(
-                state["Default"]
-            )
-        return state["Type"] == "Task" and all(dead_letters(c["Next"]) for c in state["Catch"])
+            nexts = [c["Next"] for c in state["Choices"]] + [state["Default"]]
+            return all(reaches(n, goal, seen) for n in nexts)
+        if state["Type"] == "Task":
+            catches = [c["Next"] for c in state.get("Catch", []) if c["Next"] != "Superseded"]
+            return all(reaches(n, goal, seen) for n in [state["Next"], *catches])
+        return False
 
-    for name in ("Inspect upload", "Back up original", "Make renditions", "Notify"):
+    for name in ("Inspect upload", "Record upload", "Back up original", "Make renditions"):
         catches = states[name]["Catch"]
         assert catches[-1]["ErrorEquals"] == ["States.ALL"], name
-        for catch in catches:
-            assert dead_letters(catch["Next"]), (name, catch["Next"])
-    assert states["Dead-letter rejection"]["Next"] == "Rejected"
+        assert reaches(catches[-1]["Next"], "Dead-letter failure"), name
+    for name in ("Record processed", "Notify", "Record rejection", "Notify rejection"):
+        assert states[name]["Catch"][-1]["Next"] == "Record failure", name
+    [rejected] = [
+        c for c in states["Make renditions"]["Catch"] if c["ErrorEquals"] == ["ImageRejected"]
+    ]
+    assert rejected["Next"] == "Read rejection"
+    assert [
+        states[s]["Next"] for s in ("Read rejection", "Name the reason", "Record rejection")
+    ] == [
+        "Name the reason",
+        "Record rejection",
+        "Notify rejection",
+    ]
+    assert states["Notify rejection"]["Next"] == "Rejected"
     assert states["Dead-letter failure"]["Next"] == "Failed"
-    assert states["Rejected"]["Type"] == states["Failed"]["Type"] == "Fail"
+    assert (states["Rejected"]["Type"], states["Failed"]["Type"]) == ("Succeed", "Fail")
+    assert states["Duplicate event"]["Type"] == "Succeed"
 
 
 def test_state_machine_logs_and_traces(deployed: Deployed) -> None:
