@@ -412,14 +412,31 @@ def _check_express_duration(settings: Settings) -> None:
         if worst <= limit:
             continue
         longest = min(durations.longest_lambda_timeout(p, workload, limit) for p in files)
-        fix = f"use at most {longest}" if longest else "no timeout is short enough"
+        if not longest:
+            raise ConfigError("workflowType", _express_refused(settings, files, worst, path))
         raise ConfigError(
             "lambdaTimeoutSeconds",
             f"{settings.lambda_timeout_seconds} is too long for workflowType EXPRESS: with "
             f"every retry in statemachine/{path.name} an execution can run {worst:.0f} s, "
             f"past Express's {limit} s limit, and a timed-out Express execution skips every "
-            f"Catch (no dead letter); {fix}, or set workflowType STANDARD",
+            f"Catch (no dead letter); use at most {longest}, or set workflowType STANDARD",
         )
+
+
+def _express_refused(settings: Settings, files: list[Path], worst: float, path: Path) -> str:
+    """Why EXPRESS is refused whatever the Lambda timeout: even at 1 s, the retries of a
+    definition (the catalogue writes and delivery steps included) pass 5 minutes."""
+    workload = settings.workload
+    shortest = durations.Workload(1, workload.map_items, workload.map_max_concurrency)
+    floor = max(durations.definition_seconds(p, shortest) for p in files)
+    return (
+        f"EXPRESS is refused: with every retry in statemachine/{path.name} an execution can "
+        f"run {worst:.0f} s at lambdaTimeoutSeconds {settings.lambda_timeout_seconds} "
+        f"({floor:.0f} s even at 1 s), past Express's {durations.EXPRESS_LIMIT_SECONDS} s "
+        "limit, and a timed-out Express execution skips every Catch (the upload would get "
+        "no catalogue record and no dead letter); the shipped retry budgets need "
+        "workflowType STANDARD"
+    )
 
 
 def load_settings(stack: str | None = None) -> Settings:

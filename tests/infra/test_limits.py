@@ -66,44 +66,94 @@ def test_the_retries_are_read_from_the_definition_file(tmp_path: Path) -> None:
     assert durations.definition_seconds(changed, workload) == before + 5 + 8
 
 
-@pytest.mark.parametrize(
-    "values",
-    [
-        {"workflowType": "EXPRESS"},
-        {"workflowType": "EXPRESS", "lambdaTimeoutSeconds": 30},
-        {"workflowType": "EXPRESS", "lambdaTimeoutSeconds": 8, "deleteDerivatives": True},
-    ],
-)
-def test_express_refuses_a_lambda_timeout_the_retries_can_take_past_5_minutes(
-    values: dict[str, Any],
+def shipped_worst_case(settings: Any) -> float:
+    """The longest worst case of the workflows `settings` deploys as Express."""
+    files = [asl.DEFINITION_FILE] + ([asl.REMOVAL_FILE] if settings.delete_derivatives else [])
+    return max(durations.definition_seconds(p, settings.workload) for p in files)
+
+
+@pytest.mark.parametrize("timeout", [3, 7, 30, None])
+@pytest.mark.parametrize("delete_derivatives", [False, True])
+def test_express_is_refused_for_every_timeout_with_the_shipped_retries(
+    timeout: int | None, delete_derivatives: bool
 ) -> None:
+    """With the catalogue writes and delivery steps, the upload workflow's retries alone
+    pass Express's 5 minutes even at a 1 s Lambda timeout: STANDARD is required."""
+    values: dict[str, Any] = {"deleteDerivatives": delete_derivatives}
+    if timeout is not None:
+        values["lambdaTimeoutSeconds"] = timeout
+    standard = settings_from_mapping(values)
+    assert (
+        durations.definition_seconds(
+            asl.DEFINITION_FILE, durations.Workload(1, 3, standard.map_max_concurrency)
+        )
+        > durations.EXPRESS_LIMIT_SECONDS
+    )
     with pytest.raises(ConfigError) as caught:
-        settings_from_mapping(values)
+        settings_from_mapping(values | {"workflowType": "EXPRESS"})
     message = str(caught.value)
-    assert message.startswith("imagepipeline:lambdaTimeoutSeconds: "), message
-    assert "workflowType EXPRESS" in message and "300" in message, message
-    assert "use at most 7" in message, message  # the longest the upload workflow allows
+    assert message.startswith("imagepipeline:workflowType: EXPRESS is refused"), message
+    assert f"{shipped_worst_case(standard):.0f} s" in message, message
+    assert f"{durations.EXPRESS_LIMIT_SECONDS} s" in message, message
+    assert "workflowType STANDARD" in message and "no dead letter" in message, message
     assert "\n" not in message
 
 
-def test_express_takes_a_short_enough_timeout_and_standard_any() -> None:
-    fits = settings_from_mapping({"workflowType": "EXPRESS", "lambdaTimeoutSeconds": 7})
-    workload = durations.Workload(7, 3, fits.map_max_concurrency)
-    assert durations.definition_seconds(asl.DEFINITION_FILE, workload) <= 300
+def test_standard_takes_any_timeout() -> None:
     assert settings_from_mapping({"workflowType": "STANDARD", "lambdaTimeoutSeconds": 900})
 
 
-def test_express_counts_renditions_beyond_the_map_concurrency_as_waves() -> None:
+def short_definition(tmp_path: Path) -> Path:
+    """A workflow short enough for Express at some timeouts: one Lambda task with one
+    retrier, then a Map of one Lambda task per rendition."""
+    lambda_task = {"Type": "Task", "Resource": durations.LAMBDA_INVOKE}
+    machine = {
+        "StartAt": "Inspect",
+        "States": {
+            "Inspect": lambda_task
+            | {"Retry": [{"ErrorEquals": ["X"], "MaxAttempts": 1}], "Next": "Each"},
+            "Each": {
+                "Type": "Map",
+                "MaxConcurrency": "${MapMaxConcurrency}",
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "INLINE"},
+                    "StartAt": "Resize",
+                    "States": {"Resize": lambda_task | {"End": True}},
+                },
+                "End": True,
+            },
+        },
+    }
+    path = tmp_path / "pipeline.asl.json"
+    path.write_text(json.dumps(machine))
+    return path
+
+
+def test_express_would_take_a_timeout_a_shorter_workflow_fits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rule itself: a workflow whose worst case can fit names the longest timeout."""
+    monkeypatch.setattr(asl, "DEFINITION_FILE", short_definition(tmp_path))
+    workload = durations.Workload(100, 3, 10)
+    longest = durations.longest_lambda_timeout(asl.DEFINITION_FILE, workload, 300)
+    assert longest == 99  # 2 attempts of Inspect, 1 s between, 1 wave of Resize: 3 x 99 + 1
+    assert settings_from_mapping({"workflowType": "EXPRESS", "lambdaTimeoutSeconds": longest})
+    with pytest.raises(ConfigError) as caught:
+        settings_from_mapping({"workflowType": "EXPRESS", "lambdaTimeoutSeconds": longest + 1})
+    message = str(caught.value)
+    assert message.startswith("imagepipeline:lambdaTimeoutSeconds: "), message
+    assert f"use at most {longest}" in message, message
+
+
+def test_express_counts_renditions_beyond_the_map_concurrency_as_waves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(asl, "DEFINITION_FILE", short_definition(tmp_path))
     renditions = [{"name": f"r{i}", "width": 10, "height": 10} for i in range(4)]
+    values = {"workflowType": "EXPRESS", "lambdaTimeoutSeconds": 60, "renditions": renditions}
+    assert settings_from_mapping(values)  # 2 + 1 wave of 60 s
     with pytest.raises(ConfigError, match="lambdaTimeoutSeconds"):
-        settings_from_mapping(
-            {
-                "workflowType": "EXPRESS",
-                "lambdaTimeoutSeconds": 7,
-                "mapMaxConcurrency": 1,
-                "renditions": renditions,
-            }
-        )
+        settings_from_mapping(values | {"mapMaxConcurrency": 1})  # 2 + 4 waves
 
 
 def test_the_removal_workflow_is_checked_too() -> None:
