@@ -52,6 +52,7 @@ FUNCTION: Final = "aws:lambda/function:Function"
 STATE_MACHINE: Final = "aws:sfn/stateMachine:StateMachine"
 LOG_GROUP: Final = "aws:cloudwatch/logGroup:LogGroup"
 DISTRIBUTION: Final = "aws:cloudfront/distribution:Distribution"
+TABLE: Final = "aws:dynamodb/table:Table"
 
 PUBLIC_ACCESS_FLAGS: Final = (
     "blockPublicAcls",
@@ -224,6 +225,7 @@ def _describe(resource: Resource) -> str:
         FUNCTION: "Lambda function",
         STATE_MACHINE: "state machine",
         LOG_GROUP: "log group",
+        TABLE: "DynamoDB table",
     }.get(resource.type, "S3 bucket" if resource.type in BUCKET_TYPES else resource.type)
     return f"{kind} '{resource.name}'"
 
@@ -334,6 +336,32 @@ def check_log_group_retention(group: Resource) -> list[str]:
     ):
         return []
     return [f"{_describe(group)} keeps logs forever: set retentionInDays"]
+
+
+def _enabled(resource: Resource, key: str) -> bool | Unknown:
+    block = resource.get(key)
+    if block is UNKNOWN:
+        return UNKNOWN
+    if isinstance(block, Sequence) and not isinstance(block, str):  # a list of one block
+        block = block[0] if block else None
+    enabled = block.get("enabled") if isinstance(block, Mapping) else None
+    return UNKNOWN if enabled is UNKNOWN else enabled is True
+
+
+def check_table_encrypted_and_recoverable(table: Resource) -> list[str]:
+    """The catalogue: encrypted with a KMS key (server-side encryption on) and restorable
+    to the second (point-in-time recovery on)."""
+    problems = []
+    if _enabled(table, "serverSideEncryption") is False:
+        problems.append(
+            f"{_describe(table)} is not encrypted with a KMS key: set serverSideEncryption.enabled"
+        )
+    if _enabled(table, "pointInTimeRecovery") is False:
+        problems.append(
+            f"{_describe(table)} cannot be restored to a point in time: set "
+            "pointInTimeRecovery.enabled"
+        )
+    return problems
 
 
 # --- stack rules -------------------------------------------------------------------------
@@ -561,6 +589,13 @@ RESOURCE_RULES: Final = (
         "State machines log to CloudWatch Logs and trace with X-Ray.",
         frozenset({STATE_MACHINE}),
         check_state_machine_observable,
+    ),
+    ResourceRule(
+        "dynamodb-table-encrypted-and-recoverable",
+        "DynamoDB tables (the catalogue) use server-side encryption with a KMS key and"
+        " point-in-time recovery.",
+        frozenset({TABLE}),
+        check_table_encrypted_and_recoverable,
     ),
     ResourceRule(
         "log-group-retention",

@@ -33,6 +33,8 @@ def fake_arn(typ: str, name: str) -> str:
         return f"arn:aws:cloudfront::{ACCOUNT}:{kind}/{name}-id"
     if service == "cloudwatch":
         return f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}"
+    if service == "dynamodb":
+        return f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
     return f"arn:aws:{service}:{REGION}:{ACCOUNT}:{name}"
 
 

@@ -417,6 +417,29 @@ BROKEN: dict[str, Broken] = {
         "imagepipe-dev-workflow",
         "X-Ray",
     ),
+    # The catalogue
+    "catalogue-without-sse": Broken(
+        lambda rs, _: changed(rs, rules.TABLE, "-catalogue", serverSideEncryption=None),
+        "dynamodb-table-encrypted-and-recoverable",
+        "imagepipe-dev-catalogue",
+        "serverSideEncryption.enabled",
+    ),
+    "catalogue-sse-off": Broken(
+        lambda rs, _: changed(
+            rs, rules.TABLE, "-catalogue", serverSideEncryption={"enabled": False}
+        ),
+        "dynamodb-table-encrypted-and-recoverable",
+        "imagepipe-dev-catalogue",
+        "not encrypted",
+    ),
+    "catalogue-without-point-in-time-recovery": Broken(
+        lambda rs, _: changed(
+            rs, rules.TABLE, "-catalogue", pointInTimeRecovery={"enabled": False}
+        ),
+        "dynamodb-table-encrypted-and-recoverable",
+        "imagepipe-dev-catalogue",
+        "pointInTimeRecovery.enabled",
+    ),
     "log-group-without-retention": Broken(
         lambda rs, _: changed(rs, rules.LOG_GROUP, "-workflow-logs", retentionInDays=None),
         "log-group-retention",
