@@ -341,11 +341,11 @@ def check_log_group_retention(group: Resource) -> list[str]:
 def _enabled(resource: Resource, key: str) -> bool | Unknown:
     block = resource.get(key)
     if block is UNKNOWN:
-    return UNKNOWN if enabled is UNKNOWN else bool(enabled is True)
+        return UNKNOWN
     if isinstance(block, Sequence) and not isinstance(block, str):  # a list of one block
         block = block[0] if block else None
     enabled = block.get("enabled") if isinstance(block, Mapping) else None
-    return UNKNOWN if enabled is UNKNOWN else enabled is True
+    return UNKNOWN if enabled is UNKNOWN else bool(enabled is True)
 
 
 def check_table_encrypted_and_recoverable(table: Resource) -> list[str]:
