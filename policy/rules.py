@@ -338,14 +338,15 @@ def check_log_group_retention(group: Resource) -> list[str]:
     return [f"{_describe(group)} keeps logs forever: set retentionInDays"]
 
 
-def _enabled(resource: Resource, key: str) -> bool | Unknown:
-    block = resource.get(key)
-    if block is UNKNOWN:
-        return UNKNOWN
+def _enabled(resource: Resource, key: str) -> bool | None:
+    """Whether a `{enabled: bool}` block is on; None while the engine does not know."""
+    block: Any = resource.get(key)
     if isinstance(block, Sequence) and not isinstance(block, str):  # a list of one block
         block = block[0] if block else None
-    enabled = block.get("enabled") if isinstance(block, Mapping) else None
-    return UNKNOWN if enabled is UNKNOWN else bool(enabled is True)
+    enabled: Any = block.get("enabled") if isinstance(block, Mapping) else block
+    if enabled is UNKNOWN:
+        return None
+    return enabled is True
 
 
 def check_table_encrypted_and_recoverable(table: Resource) -> list[str]:
