@@ -42,16 +42,6 @@ def visibility_timeout(settings: Settings) -> int:
     return min(43_200, 6 * settings.lambda_timeout_seconds)
 
 
-def suffix_filters(settings: Settings) -> list[str]:
-    """S3 suffix filters are case-sensitive: match '.jpg' and '.JPG' alike."""
-    out: list[str] = []
-    for suffix in settings.allowed_suffixes:
-        for variant in (suffix.lower(), suffix.upper()):
-            if variant not in out:
-                out.append(variant)
-    return out
-
-
 def ingest_queue_policy(queue_arn: Any, bucket_arn: Any, account_id: Any) -> dict[str, Any]:
     """Only our source bucket, in our account, may send; and only over TLS."""
     return {
