@@ -289,8 +289,10 @@ def removal_policy(
     topic_arn: Any,
     topic_key_arn: Any,
     dead_letter_queue_arn: Any,
+    catalogue_table_arn: Any,
 ) -> Document:
-    """Following a deleted original: delete its renditions and backup, notify, dead-letter."""
+    """Following a deleted original: delete its renditions and backup, record it as
+    deleted in the catalogue (an UpdateItem on the table only), notify, dead-letter."""
     return document(
         allow(
             "InvokeInspect",
@@ -302,6 +304,7 @@ def removal_policy(
             ["s3:DeleteObject"],
             [objects(destination_bucket_arn), objects(backup_bucket_arn)],
         ),
+        allow("RecordDeletions", ["dynamodb:UpdateItem"], [catalogue_table_arn]),
         allow("PublishNotifications", ["sns:Publish"], [topic_arn]),
         allow("EncryptNotifications", ["kms:GenerateDataKey", "kms:Decrypt"], [topic_key_arn]),
         allow("DeadLetter", ["sqs:SendMessage"], [dead_letter_queue_arn]),

@@ -344,6 +344,7 @@ def _removal_workflow(stack: _Wiring) -> aws.sfn.StateMachine | None:
                 **stack.common_values(),
                 "DestinationBucketName": buckets.destination.bucket,
                 "TopicArn": messaging.topic.arn,
+                "CatalogueTableName": stack.catalogue.table.name,
             },
             {},
         ),
@@ -354,6 +355,7 @@ def _removal_workflow(stack: _Wiring) -> aws.sfn.StateMachine | None:
             topic_arn=messaging.topic.arn,
             topic_key_arn=messaging.topic_key.arn,
             dead_letter_queue_arn=messaging.dead_letter_queue.arn,
+            catalogue_table_arn=stack.catalogue.table.arn,
         ),
     )
     _pipe(

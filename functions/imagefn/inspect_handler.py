@@ -39,8 +39,9 @@ Two more inputs share the same checks:
   original (their ``source-etag`` metadata matches) are left out of the plan. Both rules
   are imagefn.plan's, which `imagepipe backfill --dry-run` uses too;
 * removal (deleteDerivatives): ``{"records": [...], "removed": true, "execution": ...}``
-  with one S3 ObjectRemoved record; returns ``{"source": {bucket, key}, "derivatives":
-  [{"Key": ...}, ...], "execution"}``, every key a rendition of it may have.
+  with one S3 ObjectRemoved record; returns ``{"source": {bucket, key, sequencer},
+  "derivatives": [{"Key": ...}, ...], "execution"}``, every key a rendition of it may have
+  (the padded sequencer orders the removal against the catalogue's record of the key).
 
 In the other modes a refused object raises ImageRejected ("<reason>: <message>"), as does
 an event that is not exactly one S3 record (bad_event: there is no key to record); S3
@@ -351,11 +352,12 @@ def _checked(bucket: str, key: str, *, only_missing: bool) -> dict[str, Any]:
 
 def removal(event: Mapping[str, Any]) -> dict[str, Any]:
     """The keys to delete now that an original is gone (nothing is read from S3)."""
-    bucket, key = object_from_event(event, kind="ObjectRemoved")
+    removed = event_object(event, kind="ObjectRemoved")
+    bucket, key = removed.bucket, removed.key
     logger.thread_safe_append_keys(bucket=bucket, key=key)
     keys = derivative_keys(RENDITIONS, key_stem(key, UPLOAD_PREFIX))
     return {
-        "source": {"bucket": bucket, "key": key},
+        "source": {"bucket": bucket, "key": key, "sequencer": removed.sequencer},
         "derivatives": [{"Key": k} for k in keys],
         "execution": event.get("execution"),
     }

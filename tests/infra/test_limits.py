@@ -157,9 +157,14 @@ def test_express_counts_renditions_beyond_the_map_concurrency_as_waves(
 
 
 def test_the_removal_workflow_is_checked_too() -> None:
-    workload = durations.Workload(12, 3, 10)
-    assert durations.definition_seconds(asl.REMOVAL_FILE, workload) <= 300
-    assert durations.longest_lambda_timeout(asl.REMOVAL_FILE, workload, 300) == 12
+    """Its own worst case: the longest timeout that fits, and one second more does not."""
+    workload = durations.Workload(60, 3, 10)
+    longest = durations.longest_lambda_timeout(asl.REMOVAL_FILE, workload, 300)
+    assert longest > 0
+    fits = durations.Workload(longest, 3, 10)
+    assert durations.definition_seconds(asl.REMOVAL_FILE, fits) <= 300
+    past = durations.Workload(longest + 1, 3, 10)
+    assert durations.definition_seconds(asl.REMOVAL_FILE, past) > 300
 
 
 # --- Lambda environment: 4 KB for all of a function's variables ----------------------------

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from imagepipe.catalogue import get_record
 from imagepipe.local import samples
 from imagepipe.local.stack import LocalStack, local_stack
 from tests.integration.conftest import fresh_key
@@ -66,3 +67,53 @@ def test_a_removal_is_notified_with_what_was_deleted(removal_stack: LocalStack) 
     listed = {d["Key"] for d in notice.message["derivatives"]}
     assert made <= listed  # every rendition that existed is named in the message
     assert not made & set(stack.objects(stack.destination_bucket))
+
+
+def test_a_removal_records_the_original_as_deleted(removal_stack: LocalStack) -> None:
+    """The catalogue record says deleted (renditions gone), under the removal's newer
+    sequencer; an upload of the same key afterwards is a new record, processed again."""
+    stack = removal_stack
+    dynamodb, table = stack.clients.client("dynamodb"), stack.outputs["catalogueTable"]
+    key = stack.upload(samples.jpeg(400, 300, seed=104), fresh_key(stack, "recorded.jpg"))
+    stack.pump()
+    before = get_record(dynamodb, table, key)
+    assert before is not None and before.status == "processed" and before.renditions
+
+    stack.clients.client("s3").delete_object(Bucket=stack.source_bucket, Key=key)
+    stack.pump()
+
+    after = get_record(dynamodb, table, key)
+    assert after is not None
+    assert after.status == "deleted"
+    assert after.renditions == []
+    assert after.sequencer > before.sequencer
+    assert after.etag == before.etag  # the version that was deleted
+    sfn = stack.clients.client("stepfunctions")
+    runs = sfn.list_executions(stateMachineArn=stack.state_machine_arn_of("removal"))
+    assert after.execution_arn in {e["executionArn"] for e in runs["executions"]}
+    assert stack.dlq_messages() == []
+
+    stack.upload(samples.jpeg(300, 400, seed=105), key)
+    stack.pump()
+    again = get_record(dynamodb, table, key)
+    assert again is not None and again.status == "processed"
+    assert again.sequencer > after.sequencer
+
+
+def test_removing_an_original_the_catalogue_never_saw_records_nothing(
+    removal_stack: LocalStack,
+) -> None:
+    stack = removal_stack
+    dynamodb, table = stack.clients.client("dynamodb"), stack.outputs["catalogueTable"]
+    key = stack.upload(samples.jpeg(200, 200, seed=106), fresh_key(stack, "unrecorded.jpg"))
+    stack.pump()
+    # As for an original that predates the catalogue: no record of it.
+    dynamodb.delete_item(TableName=table, Key={"key": {"S": key}})
+    stack.clients.client("s3").delete_object(Bucket=stack.source_bucket, Key=key)
+    stack.pump()
+
+    assert get_record(dynamodb, table, key) is None
+    sfn = stack.clients.client("stepfunctions")
+    runs = sfn.list_executions(stateMachineArn=stack.state_machine_arn_of("removal"))
+    assert {e["status"] for e in runs["executions"]} == {"SUCCEEDED"}
+    assert stack.dlq_messages() == []
