@@ -225,9 +225,12 @@ def backfill_policy(
     backup_bucket_arn: Any,
     results_prefixes: list[str],
     dead_letter_queue_arn: Any,
+    catalogue_table_arn: Any,
 ) -> Document:
     """The backfill lists uploads, runs its own child executions (Distributed Map), and
-    then does per object what the upload workflow does, minus the notification."""
+    then does per object what the upload workflow does, minus the notification: it reads
+    the catalogue's record of each key (to skip a version rejected before) and records
+    what it rejects (GetItem and UpdateItem on the table only)."""
     invokable = [a for arn in function_arns for a in (arn, pulumi.Output.concat(arn, ":*"))]
     return document(
         allow(
@@ -256,6 +259,9 @@ def backfill_policy(
                 "s3:AbortMultipartUpload",
             ],
             [objects(backup_bucket_arn, f"{prefix.rstrip('/')}/") for prefix in results_prefixes],
+        ),
+        allow(
+            "RememberRejections", ["dynamodb:GetItem", "dynamodb:UpdateItem"], [catalogue_table_arn]
         ),
         allow("DeadLetter", ["sqs:SendMessage"], [dead_letter_queue_arn]),
         *_workflow_logs_and_traces(),

@@ -307,6 +307,7 @@ def _backfill_workflow(stack: _Wiring) -> aws.sfn.StateMachine:
                 **stack.common_values(),
                 "ResizeFunctionArn": functions.resize.arn,
                 "SourceBucketName": buckets.source.bucket,
+                "CatalogueTableName": stack.catalogue.table.name,
             },
             {
                 "MapMaxConcurrency": settings.map_max_concurrency,
@@ -325,6 +326,7 @@ def _backfill_workflow(stack: _Wiring) -> aws.sfn.StateMachine:
             backup_bucket_arn=buckets.backup.arn,
             results_prefixes=asl.result_writer_prefixes(asl.BACKFILL_FILE),
             dead_letter_queue_arn=stack.messaging.dead_letter_queue.arn,
+            catalogue_table_arn=stack.catalogue.table.arn,
         ),
     )
     return backfill

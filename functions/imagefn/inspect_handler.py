@@ -33,17 +33,21 @@ A key whose suffix is not in ALLOWED_SUFFIXES is refused after its bytes are che
 Two more inputs share the same checks:
 
 * backfill, one listed object: ``{"object": {"bucket", "key"}, "onlyMissing": bool,
-  "execution": ...}``; a key an upload notification would not have let through (outside
-  the upload prefix, another suffix) is skipped (``"skipped": "prefix"|"suffix"``, no
-  renditions); with onlyMissing, renditions already written from this version of the
-  original (their ``source-etag`` metadata matches) are left out of the plan. Both rules
-  are imagefn.plan's, which `imagepipe backfill --dry-run` uses too;
+  "recorded": <the catalogue GetItem result>, "execution": ...}``; a key an upload
+  notification would not have let through (outside the upload prefix, another suffix) is
+  skipped (``"skipped": "prefix"|"suffix"``, no renditions), and so is one whose current
+  version (ETag) the catalogue records as rejected (``"skipped": "rejected"``, with the
+  recorded ``reason``; the object is HEADed, not read); with onlyMissing, renditions
+  already written from this version of the original (their ``source-etag`` metadata
+  matches) are left out of the plan. These rules are imagefn.plan's, which `imagepipe
+  backfill --dry-run` uses too. A refused object is returned as data, as for an upload
+  (``"rejection"``), for the backfill to record;
 * removal (deleteDerivatives): ``{"records": [...], "removed": true, "execution": ...}``
   with one S3 ObjectRemoved record; returns ``{"source": {bucket, key, sequencer},
   "derivatives": [{"Key": ...}, ...], "execution"}``, every key a rendition of it may have
   (the padded sequencer orders the removal against the catalogue's record of the key).
 
-In the other modes a refused object raises ImageRejected ("<reason>: <message>"), as does
+In removal mode a refused event raises ImageRejected ("<reason>: <message>"), as does
 an event that is not exactly one S3 record (bad_event: there is no key to record); S3
 errors propagate so that Step Functions can retry them.
 
@@ -73,7 +77,13 @@ from botocore.exceptions import ClientError  # type: ignore[import-untyped, unus
 from .env import env_int
 from .errors import BAD_EVENT, UNSUPPORTED_SUFFIX, ImageRejected
 from .imaging import HEADER_BYTES, check_byte_size, key_stem, peek_image, validate_image
-from .plan import derivative_keys, renditions_to_make, skip_reason, suffix_allowed
+from .plan import (
+    derivative_keys,
+    rejected_before,
+    renditions_to_make,
+    skip_reason,
+    suffix_allowed,
+)
 from .renditions import Rendition, parse_renditions
 from .transient import transient_aws_errors
 
@@ -293,24 +303,63 @@ def upload(event: Any) -> dict[str, Any]:
     return result | {"execution": event.get("execution")}
 
 
+def _recorded(event: Mapping[str, Any]) -> tuple[str | None, str | None, str | None]:
+    """(status, etag, reason) of the catalogue record the backfill looked up for the key
+    (a DynamoDB GetItem result: {"Item": {name: {"S": ...}}} or no Item)."""
+    recorded = event.get("recorded")
+    item = recorded.get("Item") if isinstance(recorded, Mapping) else None
+    if not isinstance(item, Mapping):
+        return None, None, None
+
+    def text(name: str) -> str | None:
+        value = item.get(name)
+        return str(value["S"]) if isinstance(value, Mapping) and "S" in value else None
+
+    return text("status"), text("etag"), text("reason")
+
+
 def listed(event: Mapping[str, Any]) -> dict[str, Any]:
-    """A backfill's listed object: skipped, checked and planned, or refused (raises)."""
+    """A backfill's listed object: skipped, checked and planned, or refused as data (as an
+    upload is: {"source", "renditions": [], "rejection"}), never raised."""
     bucket, key = _listed_object(event)
     logger.thread_safe_append_keys(bucket=bucket, key=key)
     skipped = skip_reason(key, upload_prefix=UPLOAD_PREFIX, allowed_suffixes=ALLOWED_SUFFIXES)
     if skipped:
         # Not something an upload of this name would have processed: nothing to make.
         return {"source": {"bucket": bucket, "key": key}, "renditions": [], "skipped": skipped}
-    result = _checked(bucket, key, only_missing=event.get("onlyMissing") is True)
+    head = s3.head_object(Bucket=bucket, Key=key)
+    etag = str(head["ETag"]).strip('"')
+    status, recorded_etag, reason = _recorded(event)
+    if rejected_before(status, recorded_etag, etag):
+        # This version was rejected already (the catalogue says why): not read again.
+        return {
+            "source": {"bucket": bucket, "key": key, "etag": etag},
+            "renditions": [],
+            "skipped": "rejected",
+            "reason": reason,
+        }
+    try:
+        result = _checked(bucket, key, only_missing=event.get("onlyMissing") is True, head=head)
+    except ImageRejected as exc:
+        source = {"bucket": bucket, "key": key, "size": int(head["ContentLength"]), "etag": etag}
+        return {
+            "source": source,
+            "renditions": [],
+            "rejection": {"reason": exc.reason, "message": str(exc)},
+            "execution": event.get("execution"),
+        }
     result["source"].pop("headVersionId")
     return result | {"execution": event.get("execution")}
 
 
-def _checked(bucket: str, key: str, *, only_missing: bool) -> dict[str, Any]:
-    """HEAD, download, check and plan one object; ImageRejected if it is refused."""
+def _checked(
+    bucket: str, key: str, *, only_missing: bool, head: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """HEAD (unless given), download, check and plan one object; ImageRejected if it is
+    refused."""
     if only_missing and not DESTINATION_BUCKET:
         raise RuntimeError("onlyMissing needs the DESTINATION_BUCKET environment variable")
-    head = s3.head_object(Bucket=bucket, Key=key)
+    head = head if head is not None else s3.head_object(Bucket=bucket, Key=key)
     size = int(head["ContentLength"])
     etag = str(head["ETag"]).strip('"')
     check_byte_size(size, max_bytes=MAX_INPUT_BYTES)  # before any download

@@ -41,9 +41,22 @@ def stale_keys(rendition: Rendition, stem: str, current_key: str) -> list[str]:
 # What a backfill does with one listed object. Inspect (the Lambda) and `imagepipe
 # backfill --dry-run` (the CLI) both call these, so the dry run plans what the run does.
 
-Skip = Literal["prefix", "suffix"]
-"""Why a listed key is not processed: it is not under the upload prefix, or its suffix is
-not one the upload notification lets through."""
+Skip = Literal["prefix", "suffix", "rejected"]
+"""Why a listed key is not processed: it is not under the upload prefix, its suffix is
+not one the upload notification lets through, or its current version is recorded in the
+catalogue as rejected (`rejected_before`)."""
+
+
+def rejected_before(status: str | None, recorded_etag: str | None, etag: str) -> bool:
+    """Whether the catalogue's record of a key (its `status` and `etag`) says the object's
+    current version (`etag`) was already rejected: a backfill skips it rather than read
+    it again. A record of another version, or of anything but a rejection, does not count.
+    ETags compare without the quotes S3 puts around them in listings and HEADs."""
+    return (
+        status == "rejected"
+        and bool(recorded_etag)
+        and str(recorded_etag).strip('"') == etag.strip('"')
+    )
 
 
 def suffix_variants(allowed_suffixes: Iterable[str]) -> list[str]:

@@ -68,10 +68,41 @@ def test_only_missing_skips_renditions_made_from_this_version(aws: Aws, jpeg_pho
 
 
 def test_a_listed_object_still_gets_rejected_with_a_reason(aws: Aws) -> None:
-    aws.put("uploads/notes.jpg", b"just text, not a picture\n")
-    with pytest.raises(ImageRejected) as caught:
-        plan(aws, backfill_event("uploads/notes.jpg", only_missing=False))
-    assert caught.value.reason == "not_an_image"
+    """As data, as for an upload: the backfill records it, it dead-letters nothing."""
+    etag = aws.put("uploads/notes.jpg", b"just text, not a picture\n")
+    refused = plan(aws, backfill_event("uploads/notes.jpg", only_missing=False))
+    assert refused["rejection"]["reason"] == "not_an_image"
+    assert refused["rejection"]["message"].startswith("not_an_image: ")
+    assert refused["renditions"] == []
+    assert refused["source"] == {
+        "bucket": SOURCE_BUCKET, "key": "uploads/notes.jpg", "size": 25, "etag": etag
+    }  # fmt: skip
+
+
+def recorded(status: str, etag: str, reason: str = "not_an_image") -> dict[str, Any]:
+    """A catalogue GetItem result as the backfill passes it on."""
+    item = {"status": {"S": status}, "etag": {"S": etag}, "reason": {"S": reason}}
+    return {"Item": item, "SdkHttpMetadata": {"HttpStatusCode": 200}}
+
+
+def test_a_version_recorded_as_rejected_is_skipped_unread(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    etag = aws.put("uploads/notes.jpg", b"just text, not a picture\n")
+    event = backfill_event("uploads/notes.jpg", only_missing=False)
+    with monkeypatch.context() as patched:
+
+        def unread(**_: Any) -> None:
+            raise AssertionError("a recorded rejection is HEADed, not read")
+
+        patched.setattr(aws.inspect.s3, "get_object", unread)
+        skipped = plan(aws, event | {"recorded": recorded("rejected", etag)})
+    assert skipped["skipped"] == "rejected" and skipped["reason"] == "not_an_image"
+    assert skipped["renditions"] == [] and "rejection" not in skipped
+
+    # Another version, or a record of anything but a rejection, is read and decided again.
+    for other in (recorded("rejected", "0" * 32), recorded("failed", etag), {}):
+        assert "skipped" not in plan(aws, event | {"recorded": other})
 
 
 @pytest.mark.parametrize("target", [None, {"bucket": SOURCE_BUCKET}, {"key": "k"}, "k"])

@@ -26,13 +26,15 @@ REFERENCE: Final = asl.DEFINITION_FILE
 OTHERS: Final = [asl.BACKFILL_FILE, asl.REMOVAL_FILE]
 # Shared states that sit elsewhere in another graph: these keys say where, not what.
 PLACED_DIFFERENTLY: Final = {
-    ("backfill.asl.json", "Make renditions"): {"Next", "End", "ResultPath"}
+    ("backfill.asl.json", "Make renditions"): {"Next", "End", "ResultPath"},
+    ("backfill.asl.json", "Name the reason"): {"Next"},
 }
 # Copies that have drifted, known and to be brought in line (each entry must still be
 # drift, so aligning a state fails here until its entry goes). Since a6433c3 the upload
 # workflow records a failure in the catalogue before dead-lettering it, carries it at
-# $.error, and ends a rejection as recorded (Succeed); the backfill and removal workflows
-# keep no catalogue record yet and dead-letter what they caught as it is.
+# $.error, and ends a rejection as recorded (Succeed). The backfill records what it
+# rejects (Remember rejection) without notifying, but still dead-letters a failure as it
+# caught it; the removal workflow records deletions only.
 KNOWN_DRIFT: Final = {
     "backfill.asl.json": frozenset(
         {
@@ -42,8 +44,7 @@ KNOWN_DRIFT: Final = {
             "Failed",
             "Make renditions",
             "Read S3 error",
-            "Read rejection",
-            "Rejected",
+            "Rejected",  # a Succeed that records without notifying
         }
     ),
     "removal.asl.json": frozenset(
