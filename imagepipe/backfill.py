@@ -5,7 +5,9 @@ under a prefix and runs each object through Inspect and Resize. `--dry-run` list
 same objects and decides with Inspect's own rules (imagefn.plan): a key the upload
 notification would not have let through is skipped (`skip_reason`), and the renditions
 to make are `renditions_to_make`'s, which with --only-missing leaves out those whose
-`source-etag` metadata (read here with a HEAD) is the object's current ETag.
+`source-etag` metadata (read here with a HEAD) is the object's current ETag. A version
+the catalogue records as rejected (`rejected_before`) is skipped by both, unread; a
+started backfill says how many (`recorded_rejections`, counted when it starts).
 """
 
 from __future__ import annotations
@@ -32,8 +34,9 @@ class Planned:
     etag: str
     renditions: list[dict[str, str]] = field(default_factory=list)  # name, key
     rejected: str | None = None  # "<reason>: <message>" when its first bytes settle it
-    # (larger-than-allowed, corrupt or too many pixels are only found by the backfill)
-    skipped: str | None = None  # imagefn.plan.Skip: "prefix" or "suffix"
+    # (larger-than-allowed, corrupt or too many pixels are only found by the backfill),
+    # or as the catalogue recorded it when skipped as "rejected"
+    skipped: str | None = None  # imagefn.plan.Skip: "prefix", "suffix" or "rejected"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -104,6 +107,52 @@ def _made_from(target: Target, key: str) -> str | None:
     return str(made_from) if made_from is not None else None
 
 
+def _recorded_rejection(target: Target, key: str, etag: str) -> str | None:
+    """The catalogue's "<reason>: <message>" when it records this version (ETag) of `key`
+    as rejected, as the backfill decides (imagefn.plan.rejected_before); None otherwise or
+    when the catalogue is not known (a stack named without its catalogueTable)."""
+    from imagefn.plan import rejected_before
+    from imagepipe.catalogue import get_record
+
+    table = target.outputs.get("catalogueTable")
+    if not table:
+        return None
+    found = get_record(target.client("dynamodb"), str(table), key)
+    if found is None or not rejected_before(found.status, found.etag, etag):
+        return None
+    return found.message or found.reason or "rejected"
+
+
+def recorded_rejections(target: Target, prefix: str) -> list[str]:
+    """The keys under `prefix` whose current version the catalogue records as rejected:
+    what a backfill started now skips. Read from the catalogue's rejected records (a
+    scan, filtered) and a HEAD of each, so the cost follows the rejections, not the
+    listing."""
+    from botocore.exceptions import ClientError  # type: ignore[import-untyped, unused-ignore]
+
+    from imagefn.plan import rejected_before, skip_reason
+    from imagepipe.catalogue import scan_records
+
+    table = target.outputs.get("catalogueTable")
+    if not table:
+        return []
+    s3, keys, settings = target.client("s3"), [], target.settings
+    for found in scan_records(target.client("dynamodb"), str(table), status="rejected"):
+        if not found.key.startswith(prefix) or skip_reason(
+            found.key,
+            upload_prefix=settings.upload_prefix,
+            allowed_suffixes=settings.allowed_suffixes,
+        ):
+            continue  # not listed, or skipped for its name before the catalogue is read
+        try:
+            head = s3.head_object(Bucket=target.source_bucket, Key=found.key)
+        except ClientError:
+            continue  # gone since: nothing to skip
+        if rejected_before(found.status, found.etag, str(head.get("ETag", ""))):
+            keys.append(found.key)
+    return sorted(keys)
+
+
 def _plan_one(target: Target, item: dict[str, Any], only_missing: bool) -> Planned:
     """One listed object, decided by the functions Inspect itself calls (imagefn.plan)."""
     from imagefn.imaging import key_stem
@@ -117,8 +166,12 @@ def _plan_one(target: Target, item: dict[str, Any], only_missing: bool) -> Plann
     )
     if planned.skipped:
         return planned
+    planned.rejected = _recorded_rejection(target, key, etag)
+    if planned.rejected:
+        planned.skipped = "rejected"  # this version was rejected before: not read again
+        return planned
     # The first bytes: format "original" depends on the format, and a file that is
-    # not an image would be dead-lettered rather than processed.
+    # not an image would be rejected (and recorded) rather than processed.
     source_format, planned.rejected = _source_format(target, key, etag, planned.size)
     if source_format is None:
         return planned
@@ -166,8 +219,9 @@ class DryRun:
             "complete": sum(
                 1 for p in planned if not p.renditions and not p.rejected and not p.skipped
             ),
-            "rejected": sum(1 for p in planned if p.rejected),
+            "rejected": sum(1 for p in planned if p.rejected and not p.skipped),
             "skipped": sum(1 for p in planned if p.skipped),
+            "skippedRejected": sum(1 for p in planned if p.skipped == "rejected"),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -196,6 +250,9 @@ class Started:
     waited: bool
     items: dict[str, int] | None = None
     failed_items: list[dict[str, Any]] | None = None
+    skipped_rejected: list[str] = field(default_factory=list)
+    """Keys whose current version the catalogue recorded as rejected when the backfill
+    started: its children skip them (counted among the map run's succeeded items)."""
 
     @property
     def failed(self) -> bool:
@@ -211,6 +268,7 @@ class Started:
             "execution": self.execution.to_dict(self.target),
             "items": self.items,
             "failedItems": self.failed_items,
+            "skippedRejected": len(self.skipped_rejected),
         }
 
 
@@ -225,13 +283,23 @@ def start(target: Target, prefix: str, only_missing: bool) -> tuple[str, dict[st
 
 
 def finish(
-    target: Target, arn: str, request: dict[str, Any], *, wait: bool, timeout: float, progress: bool
+    target: Target,
+    arn: str,
+    request: dict[str, Any],
+    *,
+    wait: bool,
+    timeout: float,
+    progress: bool,
+    skipped_rejected: list[str] | None = None,
 ) -> Started:
     """The started backfill, followed to its end with `wait` (or until `timeout`)."""
+    skipped = list(skipped_rejected or [])
     if not wait:
-        return Started(target, request, describe(target, arn), waited=False)
+        return Started(
+            target, request, describe(target, arn), waited=False, skipped_rejected=skipped
+        )
     info, counts, run_arn = _follow(target, arn, timeout, progress)
-    result = Started(target, request, info, waited=True, items=counts)
+    result = Started(target, request, info, waited=True, items=counts, skipped_rejected=skipped)
     if counts and counts.get("failed") and run_arn:
         result.failed_items = _failed_items(target, run_arn)
     return result

@@ -17,7 +17,11 @@ if TYPE_CHECKING:
 
 NAME = "backfill"
 STACK = True
-_SKIP_REASONS = {"prefix": "not under the upload prefix", "suffix": "not an allowed suffix"}
+_SKIP_REASONS = {
+    "prefix": "not under the upload prefix",
+    "suffix": "not an allowed suffix",
+    "rejected": "this version was rejected before",
+}
 
 
 def register(subparsers: Any) -> None:
@@ -59,12 +63,19 @@ def run(args: argparse.Namespace, target: Target) -> ExitCode:
         else:
             show_dry_run(display.console(), planned)
         return ExitCode.OK
+    skipped = backfill.recorded_rejections(target, prefix)  # what its children will skip
     arn, request = backfill.start(target, prefix, bool(args.only_missing))
     con = display.console()
     if not args.json:  # before the progress bar: what was started, and where to see it
-        show_start(con, target, arn, request)
+        show_start(con, target, arn, request, len(skipped))
     result = backfill.finish(
-        target, arn, request, wait=args.wait, timeout=args.timeout, progress=not args.json
+        target,
+        arn,
+        request,
+        wait=args.wait,
+        timeout=args.timeout,
+        progress=not args.json,
+        skipped_rejected=skipped,
     )
     if args.json:
         display.print_json(result.to_dict())
@@ -84,10 +95,12 @@ def show_dry_run(con: Console, result: DryRun) -> None:
     table.add_column("size", justify="right")
     table.add_column(what, overflow="fold")
     for p in result.planned:
-        if p.skipped:
+        if p.skipped == "rejected":
+            cell = f"[dim]skipped: {_SKIP_REASONS[p.skipped]} ({p.rejected})[/]"
+        elif p.skipped:
             cell = f"[dim]skipped: {_SKIP_REASONS[p.skipped]}[/]"
         elif p.rejected:
-            cell = f"[red]would be dead-lettered[/]: {p.rejected}"
+            cell = f"[yellow]would be rejected[/] (recorded, not processed): {p.rejected}"
         elif p.renditions:  # names here; the keys are in --json
             cell = ", ".join(r["name"] for r in p.renditions)
         else:
@@ -102,16 +115,28 @@ def show_dry_run(con: Console, result: DryRun) -> None:
         f"{s['complete']} complete"
     )
     if s["rejected"]:
-        line += f", {s['rejected']} would be dead-lettered (not images)"
-    if s["skipped"]:
-        line += f", {s['skipped']} skipped (an upload would not start the pipeline)"
+        line += f", {s['rejected']} would be rejected (not images)"
+    if s["skippedRejected"]:
+        line += f", {s['skippedRejected']} skipped (recorded as rejected)"
+    if s["skipped"] > s["skippedRejected"]:
+        unread = s["skipped"] - s["skippedRejected"]
+        line += f", {unread} skipped (an upload would not start the pipeline)"
     con.print(line + ". Nothing was started.")
 
 
-def show_start(con: Console, target: Target, arn: str, request: dict[str, Any]) -> None:
+def show_start(
+    con: Console, target: Target, arn: str, request: dict[str, Any], skipped: int
+) -> None:
+    from imagepipe import display
+
     name = arn.rsplit(":", 1)[-1]
     only = " (only missing renditions)" if request["onlyMissing"] else ""
     con.print(f"Started backfill [bold]{name}[/] of {request['prefix']}{only}")
+    if skipped:
+        con.print(
+            f"It skips {display.plural(skipped, 'object')} whose current version is recorded "
+            "as rejected (imagepipe catalogue --status rejected)."
+        )
     url = target.console_url(arn)
     con.print(f"Console: {url}" if url else f"ARN: {arn}", soft_wrap=True)
 
@@ -135,6 +160,8 @@ def show(con: Console, result: Started) -> None:
             f": {display.plural(counts.get('total', 0), 'object')}, "
             f"{counts.get('succeeded', 0)} done, {counts.get('failed', 0)} failed"
         )
+    if result.skipped_rejected:
+        line += f" ({len(result.skipped_rejected)} skipped: recorded as rejected)"
     con.print(line)
     if counts and counts.get("failed"):
         for item in result.failed_items or []:

@@ -378,15 +378,21 @@ def test_backfill_dry_run_lists_what_is_missing(
     assert set(objects) == {"kept.jpg", "gone.jpg", "junk.jpg"}
     assert objects["kept.jpg"]["renditions"] == []
     assert objects["gone.jpg"]["renditions"] == [{"name": "thumb", "key": f"thumb/{sub}gone.webp"}]
+    # junk.jpg's upload was recorded as rejected: this version is skipped, with why.
+    assert objects["junk.jpg"]["skipped"] == "rejected"
     assert objects["junk.jpg"]["rejected"].startswith("not_an_image:")
     assert doc["summary"] == {
-        "objects": 3, "toProcess": 1, "renditions": 1, "complete": 1, "rejected": 1, "skipped": 0
+        "objects": 3, "toProcess": 1, "renditions": 1, "complete": 1, "rejected": 0,
+        "skipped": 1, "skippedRejected": 1,
     }  # fmt: skip
 
     everything = run(capsys, *local("backfill", "--prefix", sub, "--dry-run", "--json")).json()
     counts = {o["key"].rsplit("/", 1)[-1]: len(o["renditions"]) for o in everything["objects"]}
     n = len(served.stack.settings.renditions)
     assert counts == {"kept.jpg": n, "gone.jpg": n, "junk.jpg": 0}
+    assert everything["summary"]["skippedRejected"] == 1  # with or without --only-missing
+    table = run(capsys, *local("backfill", "--prefix", sub, "--dry-run"))
+    assert "1 skipped (recorded as rejected)" in " ".join(table.out.split())
     # A dry run starts nothing.
     sfn = served.stack.clients.client("stepfunctions")
     backfills = sfn.list_executions(stateMachineArn=served.stack.state_machine_arn_of("backfill"))
@@ -405,7 +411,8 @@ def test_backfill_wait_remakes_the_missing_rendition(
     result = run(capsys, *local("backfill", "--prefix", sub, "--only-missing", "--wait", "--json"))
     assert result.code == 0, result.err
     doc = result.json()
-    assert set(doc) == {"dryRun", "input", "execution", "items", "failedItems"}
+    assert set(doc) == {"dryRun", "input", "execution", "items", "failedItems", "skippedRejected"}
+    assert doc["skippedRejected"] == 0
     assert doc["input"] == {
         "prefix": served.stack.settings.upload_prefix + sub, "onlyMissing": True
     }  # fmt: skip
@@ -462,10 +469,12 @@ def test_backfill_dry_run_plans_exactly_what_the_backfill_makes(
     dry = run(capsys, *local("backfill", "--prefix", sub, "--only-missing", "--dry-run", "--json"))
     assert dry.code == 0, dry.err
     planned = {o["key"].removeprefix(base): o for o in dry.json()["objects"]}
-    # notes.txt is not dead-lettered: the backfill never reads it.
+    # notes.txt is not read: no upload notification would have let it through; fake.png's
+    # upload was recorded as rejected, so this version is not read again.
     assert {k for k, o in planned.items() if o["rejected"]} == {"fake.png"}
     assert {k: o["skipped"] for k, o in planned.items()} == {
-        "a.jpg": None, "B.JPG": None, "c.Jpg": "suffix", "fake.png": None, "notes.txt": "suffix"
+        "a.jpg": None, "B.JPG": None, "c.Jpg": "suffix", "fake.png": "rejected",
+        "notes.txt": "suffix",
     }  # fmt: skip
     planned_keys = {r["key"] for o in planned.values() for r in o["renditions"]}
     names = [r.name for r in stack.settings.renditions]
@@ -473,10 +482,11 @@ def test_backfill_dry_run_plans_exactly_what_the_backfill_makes(
     assert len(planned_keys) == len(names) + 1
 
     result = run(capsys, *local("backfill", "--prefix", sub, "--only-missing", "--wait", "--json"))
-    assert result.code == 1  # fake.png is dead-lettered
+    assert result.code == 0, result.err  # fake.png is skipped, not dead-lettered
     items = result.json()["items"]
     summary = dry.json()["summary"]
-    assert (items["total"], items["failed"]) == (summary["objects"], summary["rejected"])
+    assert (items["total"], items["failed"]) == (summary["objects"], 0)
+    assert result.json()["skippedRejected"] == summary["skippedRejected"] == 1
     written = {
         key
         for key in stack.objects(stack.destination_bucket)
@@ -485,16 +495,22 @@ def test_backfill_dry_run_plans_exactly_what_the_backfill_makes(
     assert written == planned_keys
 
 
-def test_backfill_with_a_bad_object_exits_1(
+def test_backfill_skips_a_recorded_rejection_and_says_so(
     served: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
+    """A rejection pages nobody: the backfill skips it (exit 0), counts it, and
+    dead-letters nothing."""
     sub = fresh_prefix()
     write(tmp_path / "d" / "fine.jpg", samples.jpeg(300, 300, seed=13))
     write(tmp_path / "d" / "bad.jpg", b"not an image")
     run(capsys, *local("upload", str(tmp_path / "d"), "--prefix", sub, "--wait"))
+    letters = len(served.stack.dlq_messages())
     result = run(capsys, *local("backfill", "--prefix", sub, "--wait"))
-    assert result.code == 1
-    assert "1 failed" in result.out
+    assert result.code == 0, result.err
+    out = " ".join(result.out.split())
+    assert "It skips 1 object whose current version is recorded as rejected" in out
+    assert "0 failed (1 skipped: recorded as rejected)" in out
+    assert len(served.stack.dlq_messages()) == letters
 
 
 # -- the deployed-stack path, pointed at the same server ---------------------------------
