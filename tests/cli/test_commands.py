@@ -90,7 +90,7 @@ def test_upload_refuses_a_mixed_case_suffix_the_notification_would_not_start(
     assert result.code == 2 and "no images in it" in result.err
 
 
-def test_upload_wait_reports_renditions_and_dead_letter_reasons(
+def test_upload_wait_reports_renditions_and_rejection_reasons(
     served: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     folder = tmp_path / "batch"
@@ -113,7 +113,7 @@ def test_upload_wait_reports_renditions_and_dead_letter_reasons(
     for upload in doc["uploads"]:
         assert set(upload) == {
             "file", "bucket", "key", "bytes", "etag", "outcome", "execution", "renditions",
-            "deadLetter",
+            "outcomeDetails",
         }  # fmt: skip
         assert set(upload["execution"]) == EXECUTION_FIELDS
         assert upload["execution"]["key"] == upload["key"]
@@ -121,7 +121,7 @@ def test_upload_wait_reports_renditions_and_dead_letter_reasons(
     good = by_key[f"{prefix}a.jpg"]
     assert good["outcome"] == "processed"
     assert good["execution"]["status"] == "SUCCEEDED"
-    assert good["deadLetter"] is None
+    assert good["outcomeDetails"] is None
     assert all(set(r) == RENDITION_FIELDS for r in good["renditions"])
     assert {r["key"] for r in good["renditions"]} == expected_keys(served, f"{sub}a")
     medium = next(r for r in good["renditions"] if r["name"] == "medium")
@@ -136,9 +136,9 @@ def test_upload_wait_reports_renditions_and_dead_letter_reasons(
     assert bad["outcome"] == "rejected"
     assert bad["execution"]["status"] == "SUCCEEDED"  # recorded and announced, not failed
     assert bad["renditions"] == []
-    assert bad["deadLetter"]["kind"] == "rejected"
-    assert bad["deadLetter"]["reason"] == "not_an_image"
-    assert bad["deadLetter"]["error"] == "ImageRejected"
+    assert bad["outcomeDetails"]["kind"] == "rejected"
+    assert bad["outcomeDetails"]["reason"] == "not_an_image"
+    assert bad["outcomeDetails"]["error"] == "ImageRejected"
 
 
 def test_upload_wait_for_people(
@@ -314,8 +314,8 @@ def test_show_a_processing_failure_after_retries(
     assert upload.code == 1
     [item] = upload.json()["uploads"]
     assert item["outcome"] == "failed"
-    assert item["deadLetter"]["reason"] == "processing_error"
-    assert item["deadLetter"]["error"] == "RuntimeError"
+    assert item["outcomeDetails"]["reason"] == "processing_error"
+    assert item["outcomeDetails"]["error"] == "RuntimeError"
 
     name = item["execution"]["name"]
     result = run(capsys, *local("show", name[:8], "--json"))  # a name's first characters
