@@ -77,6 +77,7 @@ from botocore.exceptions import ClientError  # type: ignore[import-untyped, unus
 from .env import env_int
 from .errors import BAD_EVENT, UNSUPPORTED_SUFFIX, ImageRejected
 from .imaging import HEADER_BYTES, check_byte_size, key_stem, peek_image, validate_image
+from .manifest import manifest_key
 from .plan import (
     derivative_keys,
     rejected_before,
@@ -404,7 +405,9 @@ def removal(event: Mapping[str, Any]) -> dict[str, Any]:
     removed = event_object(event, kind="ObjectRemoved")
     bucket, key = removed.bucket, removed.key
     logger.thread_safe_append_keys(bucket=bucket, key=key)
-    keys = derivative_keys(RENDITIONS, key_stem(key, UPLOAD_PREFIX))
+    stem = key_stem(key, UPLOAD_PREFIX)
+    # Its manifest (manifests/<stem>.json) goes with its renditions.
+    keys = [*derivative_keys(RENDITIONS, stem), manifest_key(stem)]
     return {
         "source": {"bucket": bucket, "key": key, "sequencer": removed.sequencer},
         "derivatives": [{"Key": k} for k in keys],

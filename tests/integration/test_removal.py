@@ -28,7 +28,7 @@ def test_deleting_an_original_deletes_what_was_made_from_it(removal_stack: Local
     stack.pump()
     stem = key.removeprefix(stack.settings.upload_prefix).removesuffix(".jpg")
     made = [k for k in stack.objects(stack.destination_bucket) if stem in k]
-    assert len(made) == len(stack.settings.renditions)
+    assert len(made) == len(stack.settings.renditions) + 1  # and its manifest
     assert key in stack.objects(stack.backup_bucket)
 
     stack.clients.client("s3").delete_object(Bucket=stack.source_bucket, Key=key)
@@ -49,7 +49,7 @@ def test_a_removal_is_notified_with_what_was_deleted(removal_stack: LocalStack) 
     stack.pump()
     stem = key.removeprefix(stack.settings.upload_prefix).removesuffix(".jpg")
     made = {k for k in stack.objects(stack.destination_bucket) if f"/{stem}." in k}
-    assert len(made) == len(stack.settings.renditions)
+    assert len(made) == len(stack.settings.renditions) + 1  # and its manifest
 
     stack.clients.client("s3").delete_object(Bucket=stack.source_bucket, Key=key)
     stack.pump()
