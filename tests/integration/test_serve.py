@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
+import urllib.request
 
 import boto3  # type: ignore[import-untyped, unused-ignore]
 import pytest
@@ -47,9 +49,18 @@ def test_an_upload_over_http_is_processed() -> None:
         assert [e["status"] for e in executions] == ["SUCCEEDED"]
         listed = s3.list_objects_v2(Bucket=stack.destination_bucket)["Contents"]  # type: ignore[attr-defined]
         assert sorted(o["Key"] for o in listed) == sorted(
-            f"{r.name}/served photo.{'jpg' if r.format == 'jpeg' else r.format}"
-            for r in stack.settings.renditions
+            [
+                *(
+                    f"{r.name}/served photo.{'jpg' if r.format == 'jpeg' else r.format}"
+                    for r in stack.settings.renditions
+                ),
+                "manifests/served photo.json",
+            ]
         )
+        # The renditions are served over HTTP where the stack says, as the CDN would.
+        base = stack.outputs["renditionsBaseUrl"]
+        with urllib.request.urlopen(f"{base}/manifests/served%20photo.json") as response:
+            assert json.loads(response.read())["source"]["key"] == key
     finally:
         local.stop()
     assert {k: os.environ.get(k) for k in before} == before
