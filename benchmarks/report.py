@@ -21,11 +21,12 @@ from .orchestration import Orchestration
 from .speed import SpeedResults
 
 THUMB_SIDE = 300  # "a rendition <= 300 px"
+IMPORT_TARGET_MS = 150  # the cold-start goal (issue: "under 150 ms")
 TARGETS = {
     "pyvips": "every rendition of the 12 MP JPEG no slower than pyvips thumbnail",
     "naive": "the whole rendition set at least 3x faster than naive Pillow",
     "rss": f"RSS growth for a rendition <= {THUMB_SIDE} px from the 12 MP JPEG under 40 MB",
-    "import": "resize handler import under 300 ms",
+    "import": f"resize handler import under {IMPORT_TARGET_MS} ms",
     "layer": "layer under 15 MB zipped",
     "transitions": "state transitions per image at most renditions + 5",
     "standard": "Standard: under $0.30 per 1,000 images (dev stack)",
@@ -250,8 +251,8 @@ def targets(e: Everything) -> list[tuple[str, str, str, str]]:
                 TARGETS["import"],
                 f"{_ms(med)} ms (with the bytecode Lambda compiles at cold start: "
                 f"{_ms(with_compile)} ms)",
-                "yes" if med < 300 else "no",
-                "" if with_compile < 300 else "without .pyc in the zips it is over",
+                "yes" if med < IMPORT_TARGET_MS else "no",
+                "" if med < IMPORT_TARGET_MS else "see 'What bounds the misses'",
             )
         )
     layer = next((a for a in e.artifacts if "layer" in a.name.lower()), None)
@@ -680,6 +681,18 @@ def bounds(e: Everything) -> list[str]:
             "method 0/1: about 12% larger files at the same quality setting) or one "
             "invocation making all renditions from one decode (a change of the state "
             "machine's design)."
+        )
+    if rows.get(TARGETS["import"]) == "no" and e.imports is not None:
+        top = sorted(e.imports.breakdown_ms.items(), key=lambda kv: -kv[1])[:4]
+        parts = ", ".join(f"{name} {_ms(ms)} ms" for name, ms in top)
+        out.append(
+            f"- **Import under {IMPORT_TARGET_MS} ms** ({_ms(e.imports.median_ms)} ms): the "
+            f"time is the libraries' own import ({parts}; `-X importtime` self time, section "
+            "3). What is left to take: the S3 client from botocore instead of boto3 (about "
+            "35 ms, see the recommendations), bytecode in the zips (the compile Lambda does "
+            "at cold start), and Powertools' Logger and metrics imported by both handlers. "
+            "Pillow's core import is the floor; the optional plugins (pillow-heif, resvg) "
+            "are imported only for inputs that need them."
         )
     if rows.get(TARGETS["pyvips"]) in ("no", "parity"):
         slow = [
