@@ -131,6 +131,7 @@ def measure_stack(
         )
         stack.wait()
         seen = observe(stack, keys)
+        recorded = [o.recorded for o in seen.values()]
         redrive_figures = {
             "uploads": len(keys),
             "failed": failed,
@@ -138,6 +139,7 @@ def measure_stack(
             "restarted": report.count("restarted"),
             "succeeded": sum(1 for o in seen.values() if o.status == "SUCCEEDED"),
             "left_in_dlq": stack.queue_depth(stack.dead_letter_queue_url),
+            "recorded_processed": recorded.count("processed"),
             "seconds": time.perf_counter() - started,
         }
     return corpus_run, scenario_runs, burst_run, redrive_figures
@@ -325,10 +327,12 @@ def write(
                     "uploads",
                     "images",
                     "not images",
-                    "succeeded",
-                    "dead-lettered",
+                    "processed",
+                    "rejected",
+                    "failed",
                     "unaccounted",
-                    "duplicate dead letters",
+                    "dead letters",
+                    "duplicate notifications",
                     "executions",
                     "ingest queue after",
                     "upload time",
@@ -339,10 +343,12 @@ def write(
                         burst_run.uploads,
                         burst_run.good,
                         burst_run.bad,
-                        burst_run.succeeded,
-                        burst_run.dead_lettered,
+                        burst_run.processed,
+                        burst_run.rejected,
+                        burst_run.failed,
                         len(burst_run.unaccounted),
-                        burst_run.duplicates_in_dlq,
+                        burst_run.dead_lettered,
+                        burst_run.duplicate_notifications,
                         burst_run.executions,
                         burst_run.ingest_depth,
                         _s(burst_run.upload_seconds),
@@ -359,9 +365,11 @@ def write(
         f"{redrive_figures['failed']} FAILED executions, {redrive_figures['dead_letters']} "
         "dead letters. The bucket created again, `imagepipe redrive` restarted "
         f"{redrive_figures['restarted']} (StartExecution with the original input), "
-        f"{redrive_figures['succeeded']} succeeded, {redrive_figures['left_in_dlq']} "
-        f"messages left in the queue; {_s(redrive_figures['seconds'])} from the redrive to "
-        "the last rendition.",
+        f"{redrive_figures['succeeded']} succeeded and "
+        f"{redrive_figures['recorded_processed']} are recorded `processed` in the catalogue "
+        "(their `failed` records let the same events through again), "
+        f"{redrive_figures['left_in_dlq']} messages left in the queue; "
+        f"{_s(redrive_figures['seconds'])} from the redrive to the last rendition.",
         "",
     ]
     lines += [
@@ -393,14 +401,19 @@ def _groups(measured: list[Measured]) -> list[tuple[str, list[Measured]]]:
 
 
 def _stack_summary(run: Any) -> str:
-    outcomes = Counter(o.outcome for o in run.observed.values())
+    observed = run.observed.values()
+    outcomes = Counter(o.outcome for o in observed)
     rendered = outcomes.pop(OK, 0)
-    executions = sum(len(o.executions) for o in run.observed.values())
+    accounted = Counter(o.accounted for o in observed)
+    executions = sum(len(o.executions) for o in observed)
+    letters = sum(len(o.dead_letters) for o in observed)
     return (
         f"{run.uploads} uploads, {executions} executions: {rendered} with every rendition, "
-        f"{sum(outcomes.values())} dead-lettered with their reason "
-        f"({', '.join(f'{k} {v}' for k, v in sorted(outcomes.items()))}); ingest queue "
-        f"{run.ingest_depth} after; {_s(run.seconds)}"
+        f"{sum(outcomes.values())} rejected with their reason "
+        f"({', '.join(f'{k} {v}' for k, v in sorted(outcomes.items()))}); in the catalogue "
+        f"{accounted['processed']} processed + {accounted['rejected']} rejected + "
+        f"{accounted['failed']} failed, {accounted[None]} unaccounted; {letters} dead "
+        f"letters; ingest queue {run.ingest_depth} after; {_s(run.seconds)}"
     )
 
 
@@ -420,11 +433,13 @@ def _fault_summary(runs: Any) -> str:
 def _burst_summary(run: Any) -> str:
     if run is None:
         return "not run"
+    total = run.processed + run.rejected + run.failed
     return (
-        f"{run.uploads} uploads: {run.succeeded} succeeded + {run.dead_lettered} "
-        f"dead-lettered = {run.succeeded + run.dead_lettered}; {len(run.unaccounted)} "
-        f"unaccounted, {run.duplicates_in_dlq} duplicate dead letters, ingest queue "
-        f"{run.ingest_depth} after; drained in {_s(run.drain_seconds)}"
+        f"{run.uploads} uploads, in the catalogue: {run.processed} processed + "
+        f"{run.rejected} rejected + {run.failed} failed = {total}; {len(run.unaccounted)} "
+        f"unaccounted, {run.duplicate_notifications} duplicate notifications, "
+        f"{run.dead_lettered} dead letters, ingest queue {run.ingest_depth} after; drained "
+        f"in {_s(run.drain_seconds)}"
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any, Final
 from unittest.mock import patch
 
 from imagefn.imaging import key_stem
+from imagepipe.catalogue import CatalogueRecord, scan_records
 from imagepipe.executions import ExecutionInfo as Execution
 from imagepipe.local import samples
 from imagepipe.local.stack import DeadLetter, LocalStack
@@ -36,24 +37,53 @@ class Observed:
     executions: list[Execution] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     renditions: list[str] = field(default_factory=list)
-    notifications: int = 0
+    events: list[str] = field(default_factory=list)
+    """The `event` attribute of each notification about it (image.processed, ...)."""
+    record: CatalogueRecord | None = None
+    """Its catalogue record, as the workflow left it."""
+
+    @property
+    def notifications(self) -> int:
+        return len(self.events)
 
     @property
     def status(self) -> str:
         return self.executions[-1].status if self.executions else "NOT STARTED"
 
     @property
+    def recorded(self) -> str:
+        return self.record.status if self.record else "no record"
+
+    @property
     def outcome(self) -> str:
-        """ "ok" (succeeded with renditions), the dead-letter reason, or what went wrong."""
-        if self.status == "SUCCEEDED" and self.renditions:
+        """ "ok" (processed: succeeded with renditions), the rejection's reason (recorded
+        and announced, the execution succeeded), the dead-letter reason of a failure, or
+        what went wrong."""
+        if self.status == "SUCCEEDED" and self.renditions and self.recorded == "processed":
             return OK
+        if self.status == "SUCCEEDED" and self.record and self.recorded == "rejected":
+            return str(self.record.reason)
         if len(self.dead_letters) == 1:
             return self.dead_letters[0].reason
-        return f"{self.status} with {len(self.dead_letters)} dead letters"
+        return f"{self.status}, {self.recorded}, with {len(self.dead_letters)} dead letters"
+
+    @property
+    def accounted(self) -> str | None:
+        """processed, rejected or failed when everything about the upload says so (the
+        catalogue, the execution, the notifications, the dead-letter queue), else None."""
+        succeeded, letters = self.status == "SUCCEEDED", len(self.dead_letters)
+        if self.recorded == "processed" and succeeded and not letters:
+            return "processed" if self.events == ["image.processed"] else None
+        if self.recorded == "rejected" and succeeded and not letters:
+            return "rejected" if self.events == ["image.rejected"] else None
+        if self.recorded == "failed" and not succeeded and letters == 1 and not self.events:
+            return "failed"
+        return None
 
 
 def observe(stack: LocalStack, keys: Iterable[str]) -> dict[str, Observed]:
-    """What each key became: executions, dead letters, renditions, notifications.
+    """What each key became: executions, dead letters, renditions, notifications and
+    its catalogue record.
 
     Drains the dead-letter and notification queues into the stack handle (see
     LocalStack.dlq_messages): call it after the work is done.
@@ -68,7 +98,11 @@ def observe(stack: LocalStack, keys: Iterable[str]) -> dict[str, Observed]:
     for note in stack.notifications():
         source = note.message.get("source", {}) if isinstance(note.message, dict) else {}
         if source.get("key") in seen:
-            seen[source["key"]].notifications += 1
+            seen[source["key"]].events.append(note.attributes.get("event", ""))
+    dynamodb = stack.clients.client("dynamodb")
+    for record in scan_records(dynamodb, stack.outputs["catalogueTable"]):
+        if record.key in seen:
+            seen[record.key].record = record
     stems = {
         key_stem(key, stack.settings.upload_prefix): observed for key, observed in seen.items()
     }
@@ -439,9 +473,13 @@ class BurstRun:
     uploads: int
     good: int
     bad: int
-    succeeded: int
+    processed: int
+    rejected: int
+    failed: int
+    """Each as the catalogue records it, and the rest agreeing (Observed.accounted)."""
     dead_lettered: int
-    duplicates_in_dlq: int
+    duplicate_notifications: int
+    """Notifications beyond one per upload."""
     executions: int
     ingest_depth: int
     upload_seconds: float
@@ -451,7 +489,8 @@ class BurstRun:
 
 def run_burst(stack: LocalStack, uploads: int = 500, bad_every: int = 10) -> BurstRun:
     """`uploads` small files at once, one in `bad_every` not an image; then account for
-    every one: renditions and a notification, or exactly one dead letter."""
+    every one through the catalogue: processed (renditions, one image.processed),
+    rejected (one image.rejected, no dead letter) or failed (exactly one dead letter)."""
     good_bytes = samples.jpeg(96, 64, seed=5)
     prefix = f"burst-{time.time_ns():x}/"
     keys = {stack.upload_key(f"{prefix}{i:04d}.jpg"): i % bad_every != 0 for i in range(uploads)}
@@ -463,23 +502,24 @@ def run_burst(stack: LocalStack, uploads: int = 500, bad_every: int = 10) -> Bur
     drained = time.perf_counter()
     seen = observe(stack, keys)
     expected = len(stack.settings.renditions)
-    succeeded = {
-        k
+    accounted = {
+        k: o.accounted
         for k, o in seen.items()
-        if o.status == "SUCCEEDED" and len(o.renditions) == expected and o.notifications == 1
+        if o.accounted and (o.accounted != "processed" or len(o.renditions) == expected)
     }
-    dead = {k for k, o in seen.items() if o.dead_letters}
-    all_letters = [letter for o in seen.values() for letter in o.dead_letters]
+    outcomes = list(accounted.values())
     return BurstRun(
         uploads=uploads,
         good=sum(keys.values()),
         bad=uploads - sum(keys.values()),
-        succeeded=len(succeeded),
-        dead_lettered=len(dead),
-        duplicates_in_dlq=len(all_letters) - len(dead),
+        processed=outcomes.count("processed"),
+        rejected=outcomes.count("rejected"),
+        failed=outcomes.count("failed"),
+        dead_lettered=sum(len(o.dead_letters) for o in seen.values()),
+        duplicate_notifications=sum(max(0, o.notifications - 1) for o in seen.values()),
         executions=sum(len(o.executions) for o in seen.values()),
         ingest_depth=stack.queue_depth(stack.ingest_queue_url),
         upload_seconds=uploaded - started,
         drain_seconds=drained - uploaded,
-        unaccounted=sorted(set(keys) - succeeded - dead),
+        unaccounted=sorted(set(keys) - set(accounted)),
     )

@@ -1,6 +1,8 @@
-"""The whole corpus uploaded at once to the local stack: each upload gets its renditions
-and one notification, or exactly one dead-letter message with the reason code the
-imaging core gives the same bytes. Never a processing error (a traceback)."""
+"""The whole corpus uploaded at once to the local stack: each upload is processed (its
+renditions and one image.processed) or rejected (recorded in the catalogue with the
+reason code the imaging core gives the same bytes, and one image.rejected; the execution
+succeeds and nothing is dead-lettered). Never a processing error (a traceback); every
+upload accounted for through the catalogue: processed + rejected + failed == uploads."""
 
 from __future__ import annotations
 
@@ -73,19 +75,31 @@ def test_images_have_every_rendition_and_one_notification(
     for name, observed in corpus_run.observed.items():
         if observed.outcome == OK:
             assert len(observed.renditions) == wanted, name
-            assert observed.notifications == 1, name
+            assert observed.events == ["image.processed"], name
             assert observed.dead_letters == [], name
 
 
-def test_rejections_are_one_dead_letter_each_with_the_reason(corpus_run: CorpusRun) -> None:
+def test_every_upload_is_accounted_for_in_the_catalogue(corpus_run: CorpusRun) -> None:
+    accounted = {name: o.accounted for name, o in corpus_run.observed.items()}
+    assert {name: o.outcome for name, o in corpus_run.observed.items() if not o.accounted} == {}
+    processed, rejected = (list(accounted.values()).count(k) for k in ("processed", "rejected"))
+    failed = list(accounted.values()).count("failed")
+    assert processed + rejected + failed == corpus_run.uploads
+    assert failed == 0
+    notified = [o.notifications for o in corpus_run.observed.values()]
+    assert notified == [1] * corpus_run.uploads  # no duplicate notification
+
+
+def test_rejections_are_recorded_and_announced_with_the_reason(corpus_run: CorpusRun) -> None:
     for name, observed in corpus_run.observed.items():
         if observed.outcome == OK:
             continue
-        [letter] = observed.dead_letters
-        assert letter.kind == "rejected", (name, letter.body)
-        assert letter.body["error"] == "ImageRejected"
-        assert letter.body["message"].startswith(f"{letter.reason}: ")
-        assert letter.execution_arn == observed.executions[-1].arn
-        assert observed.status == "FAILED"
-        assert observed.renditions == [] and observed.notifications == 0, name
-        json.dumps(letter.body)  # the message is plain JSON
+        record = observed.record
+        assert record is not None and record.status == "rejected", (name, observed.outcome)
+        assert record.message is not None and record.message.startswith(f"{record.reason}: ")
+        assert record.execution_arn == observed.executions[-1].arn
+        assert observed.status == "SUCCEEDED"  # handled input: it ended in Rejected
+        assert observed.dead_letters == [], name
+        assert observed.events == ["image.rejected"], name
+        assert observed.renditions == [], name
+        json.dumps(record.to_dict())  # the record is plain JSON

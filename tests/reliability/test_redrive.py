@@ -1,5 +1,8 @@
-"""`imagepipe redrive`: fix the cause, redrive, and the images come out; nothing is
-deleted from the dead-letter queue unless its restart was accepted."""
+"""`imagepipe redrive`: fix the cause, redrive, and the images come out (recorded
+`processed` in the catalogue: `Record upload` lets the same event through again when its
+record is `failed`); nothing is deleted from the dead-letter queue unless its restart was
+accepted. Rejections no longer reach the queue: only a message an older deployment left
+there is `kind: rejected`."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from imagepipe.catalogue import CatalogueRecord, get_record
 from imagepipe.cli import main
 from imagepipe.local import samples
 from imagepipe.local.stack import LocalStack
@@ -141,6 +145,29 @@ def peek(stack: LocalStack) -> list[DeadLetter]:
     return [DeadLetter(parse_json(m["Body"])) for m in messages]
 
 
+def record(stack: LocalStack, key: str) -> CatalogueRecord | None:
+    return get_record(stack.clients.client("dynamodb"), stack.outputs["catalogueTable"], key)
+
+
+def legacy_rejection(stack: LocalStack, key: str) -> None:
+    """The dead letter an older deployment sent for a rejected upload of `key` (the upload
+    workflow now records and announces rejections instead): its execution's input."""
+    [execution] = [e for e in stack.executions() if e.key == key]
+    outcome = record(stack, key)
+    assert outcome is not None and outcome.status == "rejected"
+    body = {
+        "kind": "rejected",
+        "reason": outcome.reason,
+        "message": outcome.message,
+        "error": "ImageRejected",
+        "executionArn": execution.arn,
+        "input": execution.input,
+    }
+    stack.clients.client("sqs").send_message(
+        QueueUrl=stack.dead_letter_queue_url, MessageBody=json.dumps(body)
+    )
+
+
 def run(stack: LocalStack, **options: Any) -> Report:
     report = redrive(
         stack.clients,
@@ -163,6 +190,8 @@ def test_missing_backup_bucket_then_fixed_then_redriven(stack: LocalStack) -> No
         assert sorted((d.key, d.kind, d.reason) for d in letters) == sorted(
             (k, "failed", "processing_error") for k in keys
         )
+    failed = {key: record(stack, key) for key in keys}
+    assert {k: r.status if r else None for k, r in failed.items()} == dict.fromkeys(keys, "failed")
 
     report = run(stack)
 
@@ -178,6 +207,46 @@ def test_missing_backup_bucket_then_fixed_then_redriven(stack: LocalStack) -> No
         assert stack.objects(stack.backup_bucket, key)  # backed up this time
     restarted = {r.execution_arn for r in report.results}
     assert {e.arn for k in keys for e in seen[k].executions if e.status == "SUCCEEDED"} == restarted
+
+
+@pytest.mark.integration
+def test_a_redriven_failure_is_reprocessed_and_recorded_processed(stack: LocalStack) -> None:
+    """The same event again (same sequencer): `Record upload` lets it through because the
+    record is `failed`, and the restart records `processed`, renditions and all."""
+    key = stack.upload_key("redrive-recorded/photo.jpg")
+    with backup_bucket_missing(stack):
+        stack.upload(samples.jpeg(360, 240, seed=21), key)
+        stack.pump()
+    before = record(stack, key)
+    assert before is not None
+    assert (before.status, before.reason) == ("failed", "processing_error")
+
+    [result] = run(stack).results
+    assert result.action == "restarted"
+
+    after = record(stack, key)
+    assert after is not None
+    assert after.status == "processed"
+    assert after.sequencer == before.sequencer  # the same event, not a new upload
+    assert after.execution_arn == result.execution_arn
+    assert after.reason is None and after.message is None
+    assert {r["name"] for r in after.renditions} == {r.name for r in stack.settings.renditions}
+    seen = observe(stack, [key])[key]
+    assert [e.status for e in seen.executions] == ["FAILED", "SUCCEEDED"]
+    assert seen.events == ["image.processed"]  # notified once, by the restart
+    assert peek(stack) == []
+
+    # The same event once more (a second redrive, a stray retry): now a duplicate.
+    sfn = stack.clients.client("stepfunctions")
+    again = sfn.start_execution(
+        stateMachineArn=stack.state_machine_arn,
+        name=f"again-{seen.executions[0].name}"[:80],
+        input=json.dumps(seen.executions[0].input),
+    )["executionArn"]
+    stack.wait()
+    assert sfn.describe_execution(executionArn=again)["status"] == "SUCCEEDED"
+    assert record(stack, key) == after
+    assert observe(stack, [key])[key].events == ["image.processed"]
 
 
 @pytest.mark.integration
@@ -203,9 +272,24 @@ def test_a_refused_restart_leaves_the_message_in_the_queue(stack: LocalStack) ->
 
 
 @pytest.mark.integration
-def test_rejections_are_skipped_and_kept_unless_included(stack: LocalStack) -> None:
+def test_a_rejection_leaves_nothing_to_redrive(stack: LocalStack) -> None:
     key = stack.upload(b"just words\n", stack.upload_key("redrive-rejected/notes.jpg"))
     stack.pump()
+    rejected = record(stack, key)
+    assert rejected is not None and rejected.status == "rejected"
+    assert peek(stack) == []
+    assert run(stack).results == []
+
+
+@pytest.mark.integration
+def test_an_old_rejection_is_skipped_and_kept_unless_included(stack: LocalStack) -> None:
+    """A `kind: rejected` message an older deployment left: skipped with its reason; with
+    --include-rejected restarted, and the restart ends as a duplicate of the recorded
+    event (the same file would be rejected again), writing and sending nothing."""
+    key = stack.upload(b"just words\n", stack.upload_key("redrive-old-rejection/notes.jpg"))
+    stack.pump()
+    legacy_rejection(stack, key)
+    rejected = record(stack, key)
 
     skipped = run(stack)
     assert [(r.action, r.kind, r.reason) for r in skipped.results] == [
@@ -215,10 +299,10 @@ def test_rejections_are_skipped_and_kept_unless_included(stack: LocalStack) -> N
 
     forced = run(stack, include_rejected=True)
     assert [r.action for r in forced.results] == ["restarted"]
-    # Rejected again, by the new execution: a new message, the old one gone.
-    [letter] = peek(stack)
-    assert (letter.key, letter.reason) == (key, "not_an_image")
-    assert letter.execution_arn == forced.results[0].execution_arn
+    assert peek(stack) == []  # the old message gone, no new one
+    execution = observe(stack, [key])[key].executions[-1]
+    assert (execution.arn, execution.status) == (forced.results[0].execution_arn, "SUCCEEDED")
+    assert record(stack, key) == rejected  # the record stays the first execution's
 
 
 @pytest.mark.integration
@@ -315,6 +399,7 @@ def test_the_command_prints_json_and_a_table(
     with faults.s3_error("get_object", "AccessDenied", times=None, bucket=stack.source_bucket):
         failed = stack.upload(samples.jpeg(200, 150, seed=5), stack.upload_key("redrive-cli/a.jpg"))
         stack.pump()
+    legacy_rejection(stack, key)  # recorded, not dead-lettered: as an older stack left it
     where = [
         "--dlq-url",
         stack.dead_letter_queue_url,
