@@ -329,7 +329,8 @@ def test_show_a_processing_failure_after_retries(
         ("Same bytes seen?", 0), ("New content", 0), ("Back up original", 0),
         ("Make renditions", 0), ("Record failure", 0), ("Dead-letter failure", 0), ("Failed", 0),
     ]  # fmt: skip
-    assert rows.count(("Resize", 1)) == count
+    # A Map stops at its first failed iteration: under load the others may not have started.
+    assert 1 <= rows.count(("Resize", 1)) <= count
     assert (doc["catalogue"]["status"], doc["catalogue"]["reason"]) == (
         "failed",
         "processing_error",
