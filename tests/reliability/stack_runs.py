@@ -485,6 +485,8 @@ class BurstRun:
     upload_seconds: float
     drain_seconds: float
     unaccounted: list[str]
+    letters: list[str] = field(default_factory=list)
+    """Each dead letter as "key: error: message", to say what failed."""
 
 
 def run_burst(stack: LocalStack, uploads: int = 500, bad_every: int = 10) -> BurstRun:
@@ -522,4 +524,9 @@ def run_burst(stack: LocalStack, uploads: int = 500, bad_every: int = 10) -> Bur
         upload_seconds=uploaded - started,
         drain_seconds=drained - uploaded,
         unaccounted=sorted(set(keys) - set(accounted)),
+        letters=[
+            f"{key}: {letter.body.get('error')}: {str(letter.body.get('message'))[:300]}"
+            for key, o in seen.items()
+            for letter in o.dead_letters
+        ],
     )

@@ -27,7 +27,9 @@ def burst(stack: LocalStack) -> BurstRun:
 def test_every_upload_is_accounted_for_in_the_catalogue(burst: BurstRun) -> None:
     assert burst.unaccounted == []
     assert burst.processed + burst.rejected + burst.failed == burst.uploads == UPLOADS
-    assert (burst.processed, burst.rejected, burst.failed) == (burst.good, burst.bad, 0)
+    assert (burst.processed, burst.rejected, burst.failed) == (burst.good, burst.bad, 0), (
+        burst.letters
+    )
 
 
 def test_one_execution_per_upload_no_duplicate_notification_no_dead_letter(
@@ -35,7 +37,7 @@ def test_one_execution_per_upload_no_duplicate_notification_no_dead_letter(
 ) -> None:
     assert burst.executions == UPLOADS
     assert burst.duplicate_notifications == 0
-    assert burst.dead_lettered == 0  # rejections are events, not dead letters
+    assert burst.dead_lettered == 0, burst.letters  # rejections are events, not dead letters
 
 
 def test_the_ingest_queue_drains(burst: BurstRun) -> None:
