@@ -207,12 +207,38 @@ def execution_start_time_is_a_string() -> None:
     worker._get_evaluation_environment = _get_evaluation_environment
 
 
+def dynamodb_one_request_at_a_time() -> None:
+    """DynamoDB answers concurrent requests; moto's tables are plain dicts.
+
+    A Query or Scan iterating a table while another thread's PutItem adds to it can fail
+    inside moto ("dictionary changed size during iteration"), which AWS never does. With
+    hundreds of executions at once (the 500-upload burst) the catalogue's writes and its
+    content-hash Query overlap, so each item operation holds one lock.
+    """
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    backend: Any = DynamoDBBackend
+    for name in ("put_item", "get_item", "query", "scan", "update_item", "delete_item"):
+        original = getattr(DynamoDBBackend, name)
+        if getattr(original, _MARK, False):
+            continue
+
+        def locked(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            with lock:
+                return _original(self, *args, **kwargs)
+
+        setattr(locked, _MARK, True)
+        setattr(backend, name, locked)
+
+
 def apply() -> None:
     """Apply every fix (idempotent)."""
     execution_start_time_is_a_string()
     conditions_evaluate_like_iam()
     sdk_integrations_like_step_functions()
     one_event_per_multipart_upload()
+    dynamodb_one_request_at_a_time()
     events_carry_sequencer_and_version()
 
 
