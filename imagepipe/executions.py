@@ -324,6 +324,8 @@ class Step:
     attempts: int = 0  # task attempts (Scheduled events)
     error: str | None = None
     cause: str | None = None
+    input: Any = None  # the state's input and output, parsed (the console shows them)
+    output: Any = None
 
     @property
     def retries(self) -> int:
@@ -339,6 +341,7 @@ class Step:
             "type": self.type,
             "map": self.map,
             "iteration": self.iteration,
+            "item": self.item,
             "depth": self.depth,
             "entered": _iso(self.entered),
             "exited": _iso(self.exited),
@@ -348,6 +351,8 @@ class Step:
             "retries": self.retries,
             "error": self.error,
             "cause": self.cause,
+            "input": self.input,
+            "output": self.output,
         }
 
 
@@ -445,6 +450,7 @@ class _Timeline:
             map=here[-1][0] if here else None,
             iteration=here[-1][1] if here else None,
             item=self.labels.get(here) if here else None,
+            input=_json(details.get("input")),
         )
         self.steps.append(step)
         self.step_of[eid] = step
@@ -467,6 +473,8 @@ class _Timeline:
         if current is None:
             return
         current.exited = at
+        if "output" in details:
+            current.output = _json(details.get("output"))
         if id(current) in self.failed_maps:  # the error its Catch received
             output = _json(details.get("output"))
             if isinstance(output, dict):

@@ -57,23 +57,30 @@ class Listing:
         }
 
 
-def run(args: argparse.Namespace, target: Target) -> ExitCode:
-    from imagepipe import display
+def listing(target: Target, status: str | None, limit: int) -> Listing:
+    """The `limit` newest executions (of one `status`), described: what `executions`
+    prints, and what the local console lists."""
     from imagepipe.executions import describe_many, list_summaries
 
     arns: list[str] = []
     pages = list_summaries(
-        target, target.state_machine_arn, status=args.status, page_size=min(100, args.limit)
+        target, target.state_machine_arn, status=status, page_size=min(100, limit)
     )
     for summary in pages:
         arns.append(summary["executionArn"])
-        if len(arns) >= args.limit:
+        if len(arns) >= limit:
             break
-    listing = Listing(target, args.status, describe_many(target, arns))
+    return Listing(target, status, describe_many(target, arns))
+
+
+def run(args: argparse.Namespace, target: Target) -> ExitCode:
+    from imagepipe import display
+
+    result = listing(target, args.status, args.limit)
     if args.json:
-        display.print_json(listing.to_dict())
+        display.print_json(result.to_dict())
     else:
-        show(display.console(), listing)
+        show(display.console(), result)
     return ExitCode.OK
 
 

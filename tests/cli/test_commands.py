@@ -257,13 +257,19 @@ def test_show_a_successful_execution_state_by_state(
     assert "Record processed" in names and names[-1] == "Notify"
     for state in doc["states"]:
         assert set(state) == {
-            "name", "type", "map", "iteration", "depth", "entered", "exited", "offsetSeconds",
-            "seconds", "attempts", "retries", "error", "cause",
+            "name", "type", "map", "iteration", "item", "depth", "entered", "exited",
+            "offsetSeconds", "seconds", "attempts", "retries", "error", "cause", "input", "output",
         }  # fmt: skip
         assert state["seconds"] is not None and state["seconds"] >= 0
     resizes = [s for s in doc["states"] if s["name"] == "Resize"]
     assert sorted(s["iteration"] for s in resizes) == list(range(count))
     assert {(s["map"], s["depth"]) for s in resizes} == {("Make renditions", 1)}
+    # Each iteration is named by its rendition, and its input and output are there.
+    assert sorted(s["item"] for s in resizes) == sorted(
+        r.name for r in served.stack.settings.renditions
+    )
+    assert all(s["input"]["rendition"]["name"] == s["item"] for s in resizes)
+    assert all(s["output"]["name"] == s["item"] for s in resizes)
     assert sum(s["retries"] for s in resizes) == 1  # the injected fault, retried
     assert all(s["error"] is None for s in doc["states"])  # the retry succeeded
     assert {r["key"] for r in doc["renditions"]} == expected_keys(served, f"{sub}photo")

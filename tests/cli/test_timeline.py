@@ -55,6 +55,11 @@ def test_a_successful_upload() -> None:
     assert [s.iteration for s in steps if s.name == "Resize"] == [0, 1, 2]
     assert all(s.attempts == 1 and s.retries == 0 for s in steps if s.type == "Task")
     assert {r["name"] for r in info.renditions} == {"thumb", "medium", "large"}
+    # Each state's input and output, parsed, as the console shows them.
+    resizes = [s for s in steps if s.name == "Resize"]
+    assert [s.output["name"] for s in resizes] == ["thumb", "medium", "large"]
+    assert all(s.input["source"]["key"] == info.key for s in resizes)
+    assert steps[0].to_dict(info.started)["output"] == steps[0].output
 
 
 def test_a_retried_resize_shows_its_retry_and_no_error() -> None:
