@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape, quoteattr
 
 STATEMACHINE_DIR: Final = Path(__file__).resolve().parent.parent / "statemachine"
 DIAGRAM_DIR: Final = Path(__file__).resolve().parent.parent / "docs" / "diagrams"
@@ -419,7 +420,10 @@ def _draw_edges(layout: Layout, out: list[str]) -> None:
             )
 
 
-def _draw_nodes(layout: Layout, out: list[str]) -> None:
+def _draw_nodes(layout: Layout, out: list[str], marks: Mapping[str, str] | None = None) -> None:
+    """The boxes; with `marks` (state name -> a word, e.g. what happened to it in one
+    execution), each state's box is a `<g class="state MARK" data-state="NAME">` that a
+    page can style and click ("unreached" for a state without a mark)."""
     for node in sorted(layout.nodes.values(), key=lambda n: n.rank):
         fill, stroke = COLOURS.get(node.kind, COLOURS["Task"])
         if node.kind == "terminal":
@@ -433,6 +437,9 @@ def _draw_nodes(layout: Layout, out: list[str]) -> None:
                 f"{escape(node.title)}</text>"
             )
             continue
+        if marks is not None:
+            mark = quoteattr(f"state {marks.get(node.id, 'unreached')}")
+            out.append(f"<g class={mark} data-state={quoteattr(node.id)}>")
         out.append(
             f'<rect x="{node.x}" y="{node.y}" width="{node.w}" height="{node.h}" rx="6" '
             f'fill="{fill}" stroke="{stroke}" stroke-width="1.4"/>'
@@ -454,9 +461,11 @@ def _draw_nodes(layout: Layout, out: list[str]) -> None:
                 f'<text x="{node.cx}" y="{sy}" text-anchor="middle" font-size="{SMALL_PX}" '
                 f'fill="#52606d">{escape(node.subtitle)}</text>'
             )
+        if marks is not None:
+            out.append("</g>")
         if node.inner is not None:  # its own edges and states, over its box
             _draw_edges(node.inner, out)
-            _draw_nodes(node.inner, out)
+            _draw_nodes(node.inner, out, marks)
 
 
 def _wrap(text: str, width: int) -> list[str]:
@@ -471,8 +480,9 @@ def _wrap(text: str, width: int) -> list[str]:
     return [*lines, line] if line else lines
 
 
-def render(definition: dict[str, Any], title: str) -> str:
-    """The SVG document for one definition."""
+def render(definition: dict[str, Any], title: str, marks: Mapping[str, str] | None = None) -> str:
+    """The SVG document for one definition; `marks`: see `_draw_nodes` (the local
+    console marks what each state did in one execution)."""
     layout = build(definition)
     legend_w = 330
     width = max(layout.w, legend_w, 420) + 2 * MARGIN
@@ -513,7 +523,7 @@ def render(definition: dict[str, Any], title: str) -> str:
         "Catch: the errors it handles</text>",
     ]
     _draw_edges(layout, out)
-    _draw_nodes(layout, out)
+    _draw_nodes(layout, out, marks)
     out.append("</svg>")
     return "\n".join(out) + "\n"
 

@@ -71,3 +71,20 @@ def test_json_says_what_was_checked(capsys: pytest.CaptureFixture[str], tmp_path
     assert result.json() == {
         "out": str(tmp_path), "check": True, "written": [], "stale": [str(tmp_path / "backfill.svg")]
     }  # fmt: skip
+
+
+def test_marks_group_each_state_for_the_console() -> None:
+    """With marks, each state is a <g class="state MARK" data-state="NAME"> (the local
+    console colours and clicks them); the Map's inner states too; unmarked ones say so."""
+    path = next(p for p in DEFINITIONS if p.name == "pipeline.asl.json")
+    definition = json.loads(path.read_text(encoding="utf-8"))
+    svg = diagram.render(definition, "t", {"Inspect upload": "succeeded", "Resize": "caught"})
+    groups = {
+        g.get("data-state"): g.get("class")
+        for g in ET.fromstring(svg).iter("{http://www.w3.org/2000/svg}g")
+    }
+    assert set(groups) == set(all_states(definition))
+    assert groups["Inspect upload"] == "state succeeded"
+    assert groups["Resize"] == "state caught"
+    assert groups["Failed"] == "state unreached"
+    assert "data-state" not in diagram.render(definition, "t")  # the docs' diagrams: plain
