@@ -95,6 +95,14 @@ class Settings:
     # Where renditions are served when not from the distribution's own domain or first
     # alias (the local stack's HTTP server); "" for those.
     renditions_base_url: str = ""
+    # The upload API (infra/upload_api.py): an HTTP API with a JWT authorizer in front of
+    # a function that hands out presigned POSTs under <uploadPrefix><sub>/.
+    upload_api: bool = False
+    upload_api_issuer: str = ""
+    upload_api_audience: tuple[str, ...] = ()
+    # Browser origins allowed to call the upload API and to POST to the source bucket.
+    cors_origins: tuple[str, ...] = ()
+    upload_url_expiry_seconds: int = 300
 
     @property
     def python_version(self) -> str:
@@ -280,6 +288,75 @@ def _base_url(value: Any) -> str:
     return value.rstrip("/")
 
 
+# Plain HTTP only on the loopback interface: the local stack's test issuer and a console
+# served on this machine. Browsers treat loopback origins as secure contexts.
+_LOOPBACK: Final = ("127.0.0.1", "localhost", "[::1]")
+_ORIGIN: Final = re.compile(r"(https?)://([a-z0-9.\-]+|\[::1\])(:\d{1,5})?")
+
+
+def _https_or_loopback(scheme: str, host: str) -> bool:
+    return scheme == "https" or host in _LOOPBACK
+
+
+def _issuer(value: Any) -> str:
+    """The JWT issuer: the `iss` tokens carry, and where API Gateway discovers the JWKS
+    ({issuer}/.well-known/openid-configuration), e.g. a Cognito user pool's
+    https://cognito-idp.<region>.amazonaws.com/<pool id>."""
+    if value in (None, ""):
+        return ""
+    text = str(value).strip()
+    match = re.fullmatch(r"(https?)://([^\s/?#:]+|\[::1\])(:\d{1,5})?(/[^\s?#]*)?", text)
+    if not match or not _https_or_loopback(match[1], match[2].lower()):
+        raise ValueError(
+            "must be the issuer's https URL (as in the tokens' iss claim), without query or "
+            f"fragment; plain http only on loopback (the local stack's issuer), got {value!r}"
+        )
+    return text
+
+
+def _string_list(value: Any) -> list[Any]:
+    if value in (None, ""):
+        return []
+    if isinstance(value, str):
+        value = json.loads(value) if value.lstrip().startswith("[") else value.split(",")
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = [str(value)]
+    if not isinstance(value, list):
+        raise ValueError(f"must be a list of strings, got {value!r}")
+    return value
+
+
+def _audience(value: Any) -> tuple[str, ...]:
+    """Accepted `aud` values (or, for access tokens without one, `client_id`): a Cognito
+    app client id, an API identifier. A string is one audience (or several, comma-separated)."""
+    out: list[str] = []
+    for item in _string_list(value):
+        text = str(item).strip()
+        if not text or any(c.isspace() for c in text):
+            raise ValueError(f"each audience must be a word without spaces, got {item!r}")
+        if text not in out:
+            out.append(text)
+    return tuple(out)
+
+
+def _origins(value: Any) -> tuple[str, ...]:
+    """Browser origins (scheme://host[:port], no path): https, or http on loopback."""
+    out: list[str] = []
+    for item in _string_list(value):
+        text = str(item).strip().rstrip("/").lower()
+        match = _ORIGIN.fullmatch(text)
+        if text == "*" or not match or not _https_or_loopback(match[1], match[2]):
+            raise ValueError(
+                "each origin must be https://host[:port] (plain http only for 127.0.0.1, "
+                f"localhost or [::1]), without path or wildcard, got {item!r}"
+            )
+        if text not in out:
+            out.append(text)
+    if len(out) > 100:
+        raise ValueError("at most 100 origins (S3 allows 100 rules per bucket CORS configuration)")
+    return tuple(out)
+
+
 # config key -> (Settings field, validator). Order is the order errors are found in.
 _KEYS: Final[dict[str, tuple[str, Callable[[Any], Any]]]] = {
     "renditions": ("renditions", _renditions),
@@ -311,9 +388,18 @@ _KEYS: Final[dict[str, tuple[str, Callable[[Any], Any]]]] = {
     "cdnCertificateArn": ("cdn_certificate_arn", _certificate),
     "cdnPriceClass": ("cdn_price_class", _choice(PRICE_CLASSES)),
     "renditionsBaseUrl": ("renditions_base_url", _base_url),
+    "uploadApi": ("upload_api", _bool),
+    "uploadApiIssuer": ("upload_api_issuer", _issuer),
+    "uploadApiAudience": ("upload_api_audience", _audience),
+    "corsOrigins": ("cors_origins", _origins),
+    # A presigned POST stops working when the credentials it was signed with expire: the
+    # function's role session lasts longer than an hour, the URL should not.
+    "uploadUrlExpirySeconds": ("upload_url_expiry_seconds", _int(10, 3600)),
 }
 CONFIG_KEYS: Final = tuple(_KEYS)
-STRUCTURED_KEYS: Final = frozenset({"renditions", "allowedSuffixes", "tags", "cdnAliases"})
+STRUCTURED_KEYS: Final = frozenset(
+    {"renditions", "allowedSuffixes", "tags", "cdnAliases", "uploadApiAudience", "corsOrigins"}
+)
 
 
 def settings_from_mapping(values: Mapping[str, Any]) -> Settings:
@@ -362,6 +448,29 @@ def _check_together(settings: Settings) -> None:
     _check_express_duration(settings)
     _check_environment_size(settings)
     _check_cdn(settings)
+    _check_upload_api(settings)
+
+
+def _check_upload_api(settings: Settings) -> None:
+    """The API's JWT authorizer needs an issuer and an audience; the keys that only
+    shape the API are refused without it, as cdnAliases is without a CDN."""
+    if settings.upload_api:
+        for key, value in (
+            ("uploadApiIssuer", settings.upload_api_issuer),
+            ("uploadApiAudience", settings.upload_api_audience),
+        ):
+            if not value:
+                raise ConfigError(
+                    key, "must be set when uploadApi is true (the JWT authorizer needs it)"
+                )
+        return
+    for key, value in (
+        ("uploadApiIssuer", settings.upload_api_issuer),
+        ("uploadApiAudience", settings.upload_api_audience),
+        ("corsOrigins", settings.cors_origins),
+    ):
+        if value:
+            raise ConfigError(key, "needs uploadApi: true (there is no upload API to use it)")
 
 
 def _check_cdn(settings: Settings) -> None:
@@ -470,7 +579,7 @@ def _is_string_key(name: str) -> bool:
     return name in {
         "uploadPrefix", "workflowType", "workflowLogLevel", "lambdaArchitecture", "lambdaRuntime",
         "notificationEmail", "alarmEmail", "functionArchive", "layerArchive",
-        "cdnCertificateArn", "cdnPriceClass", "renditionsBaseUrl",
+        "cdnCertificateArn", "cdnPriceClass", "renditionsBaseUrl", "uploadApiIssuer",
     }  # fmt: skip
 
 

@@ -141,3 +141,69 @@ def test_missing_stack_file_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "Pulumi.yaml").write_text("name: imagepipeline\nruntime: python\n")
     with pytest.raises(ConfigError, match=r"Pulumi\.prod\.yaml"):
         read_stack_config("prod", tmp_path)
+
+
+UPLOAD_API = {
+    "uploadApi": True,
+    "uploadApiIssuer": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Abc123",
+    "uploadApiAudience": ["3n4b5urk1ft4fl3mg5e62d9ado"],
+}
+
+
+def test_the_upload_api_is_off_by_default_and_configured_as_a_whole() -> None:
+    assert Settings().upload_api is False
+    settings = settings_from_mapping(
+        {**UPLOAD_API, "corsOrigins": ["https://app.example.com/", "HTTPS://App.Example.com"]}
+    )
+    assert settings.upload_api_audience == ("3n4b5urk1ft4fl3mg5e62d9ado",)
+    assert settings.cors_origins == ("https://app.example.com",)
+    assert settings.upload_url_expiry_seconds == 300
+
+
+def test_upload_api_lists_come_as_the_cli_gives_them() -> None:
+    settings = settings_from_mapping(
+        {
+            **UPLOAD_API,
+            "uploadApiAudience": "web-client,ios-client",
+            "corsOrigins": '["http://127.0.0.1:8080", "https://a.example:8443"]',
+            "uploadUrlExpirySeconds": "60",
+        }
+    )
+    assert settings.upload_api_audience == ("web-client", "ios-client")
+    assert settings.cors_origins == ("http://127.0.0.1:8080", "https://a.example:8443")
+    assert settings.upload_url_expiry_seconds == 60
+
+
+@pytest.mark.parametrize(
+    ("values", "key", "words"),
+    [
+        ({"uploadApi": True}, "uploadApiIssuer", "must be set when uploadApi"),
+        ({**UPLOAD_API, "uploadApiAudience": []}, "uploadApiAudience", "must be set"),
+        ({**UPLOAD_API, "uploadApiIssuer": "http://issuer.example"}, "uploadApiIssuer", "https"),
+        ({**UPLOAD_API, "uploadApiIssuer": "https://i.example/?x=1"}, "uploadApiIssuer", "query"),
+        ({**UPLOAD_API, "uploadApiAudience": ["a b"]}, "uploadApiAudience", "without spaces"),
+        ({**UPLOAD_API, "corsOrigins": ["*"]}, "corsOrigins", "wildcard"),
+        ({**UPLOAD_API, "corsOrigins": ["http://app.example.com"]}, "corsOrigins", "https"),
+        ({**UPLOAD_API, "corsOrigins": ["https://app.example.com/path"]}, "corsOrigins", "path"),
+        ({**UPLOAD_API, "uploadUrlExpirySeconds": 86400}, "uploadUrlExpirySeconds", "3600"),
+        ({"uploadApiIssuer": UPLOAD_API["uploadApiIssuer"]}, "uploadApiIssuer", "needs uploadApi"),
+        ({"corsOrigins": ["https://app.example.com"]}, "corsOrigins", "needs uploadApi"),
+    ],
+)
+def test_bad_upload_api_config_names_the_key(values: dict[str, Any], key: str, words: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        settings_from_mapping(values)
+    message = str(caught.value)
+    assert message.startswith(f"imagepipeline:{key}: "), message
+    assert words in message, message
+
+
+def test_loopback_http_is_allowed_for_the_local_stacks_issuer_and_console() -> None:
+    settings = settings_from_mapping(
+        {
+            **UPLOAD_API,
+            "uploadApiIssuer": "http://127.0.0.1:40123/upload-api/issuer",
+            "corsOrigins": ["http://localhost:5000"],
+        }
+    )
+    assert settings.upload_api_issuer.startswith("http://127.0.0.1:")
