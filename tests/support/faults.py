@@ -16,6 +16,8 @@ policy, then the handler or the state machine applies theirs, as against AWS.
   model gives the status: InternalError 500, Throttled 429, KMSThrottling 400, ...).
 - `stepfunctions_error("start_execution", "ThrottlingException")`: a Step Functions
   API call fails (the pipe's StartExecution, a redrive's).
+- `dynamodb_error("put_item", "ProvisionedThroughputExceededException", key=...)`: a
+  DynamoDB item call fails (the catalogue writes of the workflows' integrations).
 - `lambda_error("resize-fn", "Lambda.ServiceException", times=1)`: the Lambda service
   fails the Invoke call, or (any other name) the function fails with that errorType;
   `inject_lambda_fault` is the same without the `with` block.
@@ -301,6 +303,61 @@ def stepfunctions_error(
         f"Step Functions {operation}", code, times, lambda: _stepfunctions_error(code, text)
     )
     with inject(StepFunctionsParserBackend, operation, fault):
+        yield fault
+
+
+# -- DynamoDB --------------------------------------------------------------------------
+
+# DynamoDB errors a fault can imitate: code -> HTTP status (JSON protocol: botocore reads
+# the code from __type, the status decides whether Step Functions sees a 4xx or 5xx).
+DYNAMODB_STATUS: Final[Mapping[str, int]] = {
+    "ProvisionedThroughputExceededException": 400,
+    "ThrottlingException": 400,
+    "RequestLimitExceeded": 400,
+    "InternalServerError": 500,
+}
+DynamoDBOperation = Literal["put_item", "update_item", "get_item", "query"]
+
+
+def _dynamodb_error(code: str, message: str) -> Exception:
+    from moto.dynamodb.exceptions import DynamodbException
+
+    error = DynamodbException("com.amazonaws.dynamodb.v20120810#" + code, message)
+    error.code = DYNAMODB_STATUS[code]
+    return error
+
+
+def _dynamodb_item_key(operation: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """The catalogue key (its "key" attribute) an item request is about, if it has one."""
+    found = kwargs.get("item_attrs" if operation == "put_item" else "key")
+    if found is None and len(args) > 1 and operation in {"put_item", "update_item", "get_item"}:
+        found = args[1]
+    value = (found or {}).get("key") if isinstance(found, Mapping) else None
+    return value.get("S") if isinstance(value, Mapping) else None
+
+
+@contextmanager
+def dynamodb_error(
+    operation: DynamoDBOperation,
+    code: str = "ProvisionedThroughputExceededException",
+    *,
+    times: int | None = 1,
+    key: str | None = None,
+    message: str = "",
+) -> Iterator[Fault]:
+    """Fail the next `times` DynamoDB `operation` calls (on the item whose "key" is `key`,
+    when given), as a throttled or failing table answers the workflow's integrations."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    if code not in DYNAMODB_STATUS:
+        raise ValueError(f"unknown DynamoDB error {code}; known: {sorted(DYNAMODB_STATUS)}")
+    text = message or f"injected {code} on {operation}"
+
+    def when(backend: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+        return key is None or _dynamodb_item_key(operation, args, kwargs) == key
+
+    fault = Fault(f"DynamoDB {operation}", code, times, lambda: _dynamodb_error(code, text), when)
+    with inject(DynamoDBBackend, operation, fault):
         yield fault
 
 
