@@ -9,17 +9,13 @@ role. Locally the same happens:
   sends them) and assumes the role in moto's STS, which hands out credentials;
 - the Lambda runtime puts those credentials in the function's environment (as Lambda
   does), the pipe poller and moto's Step Functions interpreter sign with them;
-- `install()` hooks moto's request handling: a request signed with such credentials is
-  mapped to the IAM authorizations AWS makes for it (`s3_checks`, `api_checks`), each
-  evaluated with `imagepipe.local.iam` against the role's policies and the target's
-  resource policy (bucket, queue, topic, KMS key). A denied request gets the error AWS
-  gives (code and HTTP status per service), so the caller fails as it would on AWS.
+- moto's request handling (hooked by imagepipe.local.moto_patches) maps a request signed
+  with such credentials to the IAM authorizations AWS makes for it (`s3_checks`,
+  `api_checks`), each evaluated by `authorize` with `imagepipe.local.iam` against the
+  role's policies and the target's resource policy (bucket, queue, topic, KMS key).
 
 Requests signed with any other credentials (the deployer, the CLI, the tests) are the
 account's administrator and are not checked, as for a person with admin rights.
-
-S3 semantics that depend on permissions: GetObject/HeadObject of a missing key answers
-403 AccessDenied, not 404, when the caller lacks s3:ListBucket on the bucket.
 `aws:SecureTransport` is true: the local endpoint stands in for AWS's HTTPS endpoints
 (the SDKs use TLS), so the buckets' TLS-only deny is evaluated but does not apply.
 """
@@ -40,7 +36,11 @@ from imagepipe.local.iam import Decision, Request, evaluate, trust_allows
 
 LOG: Final = logging.getLogger(__name__)
 PARTITION: Final = "aws"
-_MARK: Final = "_imagepipe_access"
+# ListObjects parameters: a bucket GET with any other is a sub-resource (policy, tagging...).
+_LIST_PARAMETERS: Final = frozenset(
+    {"list-type", "prefix", "delimiter", "max-keys", "continuation-token", "start-after"}
+    | {"encoding-type", "fetch-owner", "marker"}
+)
 
 
 class AccessDeniedError(RuntimeError):
@@ -72,7 +72,6 @@ class Session:
 
 @dataclass
 class _State:
-    enabled: bool = True
     sessions: dict[str, Session] = field(default_factory=dict)  # by access key id
     by_principal: dict[tuple[str, str, str], Session] = field(default_factory=dict)
     denials: list[str] = field(default_factory=list)  # what was refused, for people
@@ -152,7 +151,7 @@ def _role_policies(role_arn: str) -> list[Any]:
     return documents
 
 
-def _session_of(headers: Mapping[str, Any], query: Mapping[str, Any]) -> Session | None:
+def session_of(headers: Mapping[str, Any], query: Mapping[str, Any]) -> Session | None:
     """The enforced session that signed a request, if any (header or presigned query)."""
     authorization = str(headers.get("Authorization") or headers.get("authorization") or "")
     credential = ""
@@ -162,7 +161,7 @@ def _session_of(headers: Mapping[str, Any], query: Mapping[str, Any]) -> Session
         value = query["X-Amz-Credential"]
         credential = str(value[0] if isinstance(value, list) else value).split("/", 1)[0]
     with _lock:
-        return _state.sessions.get(credential) if _state.enabled else None
+        return _state.sessions.get(credential)
 
 
 # -- what AWS authorizes for a request -------------------------------------------------
@@ -228,18 +227,8 @@ def s3_checks(
         return _key_checks(method, bucket, key, query, headers, source_tagged)
     bucket_arn = f"arn:aws:s3:::{bucket}"
     if method in ("GET", "HEAD") and not ({"versions", "uploads"} & set(query)):
-        if set(query) - {
-            "list-type",
-            "prefix",
-            "delimiter",
-            "max-keys",
-            "continuation-token",
-            "start-after",
-            "encoding-type",
-            "fetch-owner",
-            "marker",
-        }:
-            return None  # a bucket sub-resource (policy, tagging, ...): not used by roles
+        if set(query) - _LIST_PARAMETERS:
+            return None  # a bucket sub-resource: not used by roles
         context = {"s3:prefix": _one(query, "prefix") or ""}
         return [Check("s3:ListBucket", bucket_arn, context)]
     if method == "POST" and "delete" in query:
@@ -468,11 +457,6 @@ def decisions() -> dict[tuple[str, str, bool], int]:
         return dict(_state.decisions)
 
 
-def enabled() -> bool:
-    with _lock:
-        return _state.enabled
-
-
 def reset() -> None:
     """Forget every session and refusal (a new emulator has new credentials)."""
     with _lock:
@@ -480,9 +464,3 @@ def reset() -> None:
         _state.by_principal.clear()
         _state.denials.clear()
         _state.decisions.clear()
-
-
-def set_enabled(value: bool) -> None:
-    """Turn enforcement off (sessions are then admins) or back on."""
-    with _lock:
-        _state.enabled = value

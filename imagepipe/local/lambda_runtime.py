@@ -176,12 +176,10 @@ def _lambda_environment(fn: Any) -> dict[str, str]:
         "_HANDLER": fn.handler,
     }
     env.update({k: str(v) for k, v in (fn.environment_vars or {}).items()})
-    if access.enabled():
-        session = access.session_for(
-            fn.role, service="lambda.amazonaws.com", source_arn=fn.function_arn, region=fn.region
-        )
-        env.update(session.environment())
-    return env
+    session = access.session_for(
+        fn.role, service="lambda.amazonaws.com", source_arn=fn.function_arn, region=fn.region
+    )
+    return env | session.environment()
 
 
 def load_handler(fn: Any) -> Handler:

@@ -132,17 +132,15 @@ class PipePoller:
         )["QueueUrl"]
         # Pipes reads the queue and starts executions as the pipe's role; it checks
         # that it can read the queue's attributes when the pipe is created.
-        self.role_clients = clients
-        if access.enabled():
-            session = access.session_for(
-                config.role_arn,
-                service="pipes.amazonaws.com",
-                source_arn=config.arn,
-                region=clients.region,
-            )
-            self.role_clients = clients.signed_as(
-                session.access_key_id, session.secret_access_key, session.session_token
-            )
+        session = access.session_for(
+            config.role_arn,
+            service="pipes.amazonaws.com",
+            source_arn=config.arn,
+            region=clients.region,
+        )
+        self.role_clients = clients.signed_as(
+            session.access_key_id, session.secret_access_key, session.session_token
+        )
         self.role_clients.client("sqs").get_queue_attributes(
             QueueUrl=self.queue_url, AttributeNames=["QueueArn"]
         )

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from imagepipe.executions import ExecutionInfo
-from imagepipe.local import enforce, lambda_runtime, moto_fixes
+from imagepipe.local import lambda_runtime, moto_patches
 from imagepipe.local.clients import FAKE_CREDENTIALS, Clients
 from imagepipe.local.delivery import DeliveryServer, Origin
 from imagepipe.local.pipe import PipePoller, PollResult, pipe_configs
@@ -133,7 +133,7 @@ class LocalStack:
         self.outputs = outputs
         self.resources = resources
         # Local-only changes moto needed in state machine definitions
-        # (moto_fixes.moto_compatible).
+        # (moto_patches.moto_compatible).
         self.definition_changes = definition_changes or {}
         self._mock = mock
         # The CDN's stand-in, serving the renditions at outputs["renditionsBaseUrl"].
@@ -407,8 +407,7 @@ def deploy_local(
         mock = mock_aws(config=config_arg)
         mock.start()
         clients = Clients(region=region)
-    moto_fixes.apply()
-    enforce.install()
+    moto_patches.install()
     lambda_runtime.install()
     try:
         mocks = MotoMocks(clients)

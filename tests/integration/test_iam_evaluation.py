@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from imagepipe.local import access
-from imagepipe.local.enforce import distributed_map_checks
 from imagepipe.local.iam import (
     Decision,
     Request,
@@ -21,6 +20,7 @@ from imagepipe.local.iam import (
     service_allowed,
     trust_allows,
 )
+from imagepipe.local.moto_patches import distributed_map_checks
 
 ACCOUNT = "123456789012"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/imagepipe-dev-inspect-role-abc1234"

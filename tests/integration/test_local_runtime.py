@@ -20,7 +20,7 @@ import pytest
 from botocore.exceptions import ClientError  # type: ignore[import-untyped, unused-ignore]
 from moto import mock_aws
 
-from imagepipe.local import lambda_runtime, moto_fixes
+from imagepipe.local import lambda_runtime, moto_patches
 from imagepipe.local.pipe import PipeConfig, matches, pipe_input, sqs_record
 from infra.workflow import PIPE_FILTER_PATTERN
 from tests.support import faults
@@ -71,7 +71,7 @@ def _zip(files: dict[str, bytes]) -> bytes:
 @pytest.fixture
 def aws() -> Iterator[Any]:
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        moto_fixes.apply()
+        moto_patches.install()
         lambda_runtime.install()
         try:
             yield boto3.session.Session(region_name=REGION)
@@ -163,7 +163,7 @@ def test_faults_can_be_injected(aws: Any) -> None:
 
 
 def test_a_tls_only_bucket_policy_lets_requests_through(aws: Any) -> None:
-    """moto_fixes: a conditional Deny must not deny everything; an unconditional one still does."""
+    """moto_patches: a conditional Deny must not deny everything; an unconditional one still does."""
     s3 = aws.client("s3")
     s3.create_bucket(Bucket="tls-only", CreateBucketConfiguration={"LocationConstraint": REGION})
     statement = {
@@ -187,7 +187,7 @@ def test_a_tls_only_bucket_policy_lets_requests_through(aws: Any) -> None:
 
 
 def test_step_functions_copy_object_takes_an_encoded_copy_source(aws: Any) -> None:
-    """moto_fixes: the aws-sdk:s3:copyObject task sends CopySource as Step Functions does."""
+    """moto_patches: the aws-sdk:s3:copyObject task sends CopySource as Step Functions does."""
     s3 = aws.client("s3")
     for bucket in ("copy-src", "copy-dst"):
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
@@ -349,7 +349,7 @@ def test_the_interpreter_reaches_a_server_through_moto_port() -> None:
 
 
 def test_definitions_are_changed_for_moto_only_where_it_needs() -> None:
-    from imagepipe.local.moto_fixes import moto_compatible
+    from imagepipe.local.moto_patches import moto_compatible
 
     plain = json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}})
     assert moto_compatible(plain) == (plain, [])

@@ -1,4 +1,4 @@
-"""IAM: roles and their inline policies (enforced later by `imagepipe.local.enforce`)."""
+"""IAM: roles and their inline policies (enforced later by `imagepipe.local.access`)."""
 
 from __future__ import annotations
 

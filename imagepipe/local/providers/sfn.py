@@ -6,8 +6,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any, Final
 
-from imagepipe.local import enforce
-from imagepipe.local.moto_fixes import moto_compatible
+from imagepipe.local.moto_patches import moto_compatible, register_state_machine
 from imagepipe.local.providers.base import Context, Handler, Inputs, Outputs, physical_name
 
 LOG: Final = logging.getLogger(__name__)
@@ -46,7 +45,7 @@ def _state_machine(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Out
         }
     arn = ctx.clients.client("stepfunctions").create_state_machine(**params)["stateMachineArn"]
     # IAM checks that moto's copy cannot show (e.g. EXPRESS map children) read the original.
-    enforce.register_state_machine(arn, inputs["definition"], inputs["roleArn"])
+    register_state_machine(arn, inputs["definition"], inputs["roleArn"])
     return arn, {"arn": arn, "name": name, "status": "ACTIVE"}
 
 
