@@ -36,6 +36,8 @@ if pipeline.cdn_domain is not None:
     pulumi.export("cdnDomain", pipeline.cdn_domain)
 if pipeline.renditions_base_url is not None:
     pulumi.export("renditionsBaseUrl", pipeline.renditions_base_url)
+if pipeline.upload_api_url is not None:
+    pulumi.export("uploadApiUrl", pipeline.upload_api_url)
 if pipeline.removal_state_machine_arn is not None:
     pulumi.export("removalStateMachineArn", pipeline.removal_state_machine_arn)
 # What the imagepipe commands need to know of the stack's config: from the outputs, they

@@ -76,6 +76,17 @@ def manifest_environment(
     )
 
 
+def upload_environment(settings: Settings, source_bucket: Any) -> dict[str, Any]:
+    """The upload API's function: where and what an app may upload (imagefn.upload)."""
+    return function_environment(
+        settings,
+        SOURCE_BUCKET=source_bucket,
+        ALLOWED_SUFFIXES=",".join(settings.allowed_suffixes),
+        MAX_INPUT_BYTES=str(settings.max_input_bytes),
+        UPLOAD_URL_EXPIRY_SECONDS=str(settings.upload_url_expiry_seconds),
+    )
+
+
 def base_url_bound(settings: Settings) -> str:
     """The longest base URL the stack can give renditions, before any resource exists."""
     return max(

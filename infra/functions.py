@@ -24,6 +24,8 @@ class Functions:
     layer: aws.lambda_.LayerVersion
     log_groups: tuple[aws.cloudwatch.LogGroup, ...]
     roles: tuple[aws.iam.Role, ...]
+    # Makes more functions with the same code, layer and configuration (the upload API's).
+    maker: FunctionMaker
 
 
 def create_functions(
@@ -45,7 +47,7 @@ def create_functions(
     layer = _layer(name, settings, layer_zip, parent)
     # The same maps settings measured against Lambda's 4 KB limit.
     environment = environments(settings, buckets.destination.bucket, base_url or "")
-    made = _FunctionMaker(name, settings, buckets, account_id, code, layer, parent)
+    made = FunctionMaker(name, settings, buckets, account_id, code, layer, parent)
     inspect, inspect_logs, inspect_role = made.function(
         "inspect",
         iam.inspect_policy,
@@ -72,6 +74,7 @@ def create_functions(
         layer=layer,
         log_groups=(inspect_logs, resize_logs, manifest_logs),
         roles=(inspect_role, resize_role, manifest_role),
+        maker=made,
     )
 
 
@@ -97,7 +100,7 @@ RolePolicy = Callable[[Any, str, Any, Any], iam.Document]
 
 
 @dataclass(frozen=True)
-class _FunctionMaker:
+class FunctionMaker:
     """What every function of the stack shares: its code, layer and configuration."""
 
     name: str
@@ -109,9 +112,17 @@ class _FunctionMaker:
     parent: pulumi.Resource
 
     def function(
-        self, kind: str, policy: RolePolicy, environment: dict[str, Any], description: str
+        self,
+        kind: str,
+        policy: RolePolicy,
+        environment: dict[str, Any],
+        description: str,
+        *,
+        memory_mb: int | None = None,
+        timeout_seconds: int | None = None,
     ) -> tuple[aws.lambda_.Function, aws.cloudwatch.LogGroup, aws.iam.Role]:
-        """A function with its own log group and least-privilege role."""
+        """A function with its own log group and least-privilege role (memory and timeout
+        from settings unless given: the imaging functions need them, others less)."""
         name, settings = self.name, self.settings
         logs = aws.cloudwatch.LogGroup(
             f"{name}-{kind}-logs",
@@ -144,8 +155,8 @@ class _FunctionMaker:
                 source_code_hash=self.code.source_code_hash,
                 role=role.arn,
                 layers=[self.layer.arn],
-                memory_size=settings.lambda_memory_mb,
-                timeout=settings.lambda_timeout_seconds,
+                memory_size=memory_mb or settings.lambda_memory_mb,
+                timeout=timeout_seconds or settings.lambda_timeout_seconds,
                 environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment),
                 tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
                 logging_config=aws.lambda_.FunctionLoggingConfigArgs(

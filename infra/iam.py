@@ -120,6 +120,20 @@ def resize_policy(
     )
 
 
+def upload_policy(source_bucket_arn: Any, upload_prefix: str, log_group_arn: Any) -> Document:
+    """The upload API's function signs presigned POSTs: S3 accepts one only while the
+    signer may s3:PutObject its key, so the role may put objects under the upload prefix
+    (the caller's <prefix><sub>/ is pinned by each POST's policy) and do nothing else on
+    S3: no read, no delete, no other bucket. The source bucket is encrypted with SSE-S3,
+    which needs no KMS permission.
+    https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-authentication-HTTPPOST.html"""
+    return document(
+        allow("PresignUploads", ["s3:PutObject"], [objects(source_bucket_arn, upload_prefix)]),
+        _function_logs(log_group_arn),
+        _tracing(),
+    )
+
+
 def catalogue_writes(
     table_arn: Any, actions: tuple[str, ...] = ("dynamodb:PutItem", "dynamodb:UpdateItem")
 ) -> Statement:

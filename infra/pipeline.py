@@ -15,9 +15,17 @@ from infra.messaging import create_messaging
 from infra.packaging import Artifact
 from infra.settings import Settings
 from infra.storage import create_buckets
+from infra.upload_api import create_upload_api
 from infra.workflow import create_workflow
 
 TYPE_TOKEN = "imagepipeline:index:ImagePipeline"  # noqa: S105 (a type token, not a secret)
+# The component's outputs, registered by these attribute names.
+OUTPUTS = (
+    "source_bucket", "destination_bucket", "backup_bucket", "state_machine_arn",
+    "backfill_state_machine_arn", "removal_state_machine_arn", "executions_console_url",
+    "dead_letter_queue_url", "topic_arn", "catalogue_table", "upload_command", "cdn_domain",
+    "renditions_base_url", "upload_api_url",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,8 @@ class ImagePipeline(pulumi.ComponentResource):
     # None with `cdn: false` (and for the base URL, without renditionsBaseUrl).
     cdn_domain: pulumi.Output[str] | None
     renditions_base_url: pulumi.Output[str] | None
+    # None without `uploadApi`.
+    upload_api_url: pulumi.Output[str] | None
 
     def __init__(
         self, name: str, args: ImagePipelineArgs, opts: pulumi.ResourceOptions | None = None
@@ -72,6 +82,9 @@ class ImagePipeline(pulumi.ComponentResource):
             delivery.distribution,
         )  # fmt: skip
         create_alarms(name, messaging, workflow, self)
+        upload_api = create_upload_api(
+            name, settings, buckets, functions.maker, account_id, region, self
+        )
 
         self.source_bucket = buckets.source.bucket
         self.destination_bucket = buckets.destination.bucket
@@ -89,23 +102,8 @@ class ImagePipeline(pulumi.ComponentResource):
         self.topic_arn = messaging.topic.arn
         self.catalogue_table = workflow.catalogue.table.name
         self.cdn_domain, self.renditions_base_url = delivery.domain, delivery.base_url
+        self.upload_api_url = upload_api.url if upload_api is not None else None
         self.upload_command = buckets.source.bucket.apply(
             lambda b: f"aws s3 cp ./photo.jpg s3://{b}/{settings.upload_prefix}photo.jpg"
         )
-        self.register_outputs(
-            {
-                "source_bucket": self.source_bucket,
-                "destination_bucket": self.destination_bucket,
-                "backup_bucket": self.backup_bucket,
-                "state_machine_arn": self.state_machine_arn,
-                "backfill_state_machine_arn": self.backfill_state_machine_arn,
-                "removal_state_machine_arn": self.removal_state_machine_arn,
-                "executions_console_url": self.executions_console_url,
-                "dead_letter_queue_url": self.dead_letter_queue_url,
-                "topic_arn": self.topic_arn,
-                "catalogue_table": self.catalogue_table,
-                "upload_command": self.upload_command,
-                "cdn_domain": self.cdn_domain,
-                "renditions_base_url": self.renditions_base_url,
-            }
-        )
+        self.register_outputs({key: getattr(self, key) for key in OUTPUTS})

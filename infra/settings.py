@@ -336,6 +336,9 @@ def _audience(value: Any) -> tuple[str, ...]:
             raise ValueError(f"each audience must be a word without spaces, got {item!r}")
         if text not in out:
             out.append(text)
+    # https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html
+    if len(out) > 50:
+        raise ValueError("at most 50 audiences (API Gateway's limit per JWT authorizer)")
     return tuple(out)
 
 

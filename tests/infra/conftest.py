@@ -65,6 +65,19 @@ class Recorder(pulumi.runtime.Mocks):
             outputs.setdefault("bucketRegionalDomainName", f"{physical}.s3.{REGION}.amazonaws.com")
         if args.typ == "aws:cloudfront/distribution:Distribution":
             outputs.setdefault("domainName", "d111111abcdef8.cloudfront.net")
+        if args.typ == "aws:apigatewayv2/api:Api":
+            outputs.setdefault("executionArn", f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{physical}")
+            outputs.setdefault(
+                "apiEndpoint", f"https://{physical}.execute-api.{REGION}.amazonaws.com"
+            )
+        if args.typ == "aws:apigatewayv2/stage:Stage":
+            outputs.setdefault("invokeUrl", f"https://api-id.execute-api.{REGION}.amazonaws.com/")
+        if args.typ == "aws:lambda/function:Function":
+            outputs.setdefault(
+                "invokeArn",
+                f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/"
+                f"{fake_arn(args.typ, physical)}/invocations",
+            )
         self.resources.append(Resource(args.typ, args.name, dict(args.inputs), outputs))
         return f"{physical}-id", outputs
 
@@ -118,7 +131,7 @@ def deploy(settings: Settings, args: ImagePipelineArgs | None = None) -> Deploye
             "source_bucket", "destination_bucket", "backup_bucket", "state_machine_arn",
             "backfill_state_machine_arn",
             "executions_console_url", "dead_letter_queue_url", "topic_arn", "upload_command",
-            "cdn_domain", "renditions_base_url",
+            "cdn_domain", "renditions_base_url", "upload_api_url",
         ]  # fmt: skip
         return pulumi.Output.all(*[getattr(pipeline, n) for n in names]).apply(
             lambda values: outputs.update(zip(names, values, strict=True))

@@ -36,6 +36,10 @@ VARIANTS: Final = {
         alarm_email="pager@example.com",
         backup_transition_days=0,
         backup_expiration_days=0,
+        upload_api=True,
+        upload_api_issuer="https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Abc123",
+        upload_api_audience=("web-client",),
+        cors_origins=("https://app.example.com",),
     ),
 }
 # Inputs that follow the code and the wheels, not the program.
