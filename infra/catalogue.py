@@ -2,7 +2,8 @@
 
 Written by the state machines through Step Functions' DynamoDB integration (no Lambda
 for plain writes); read by `imagepipe show` and `imagepipe catalogue`. A global secondary
-index on the content hash finds an earlier original with identical bytes.
+index on the content hash, sorted by when each original was received, finds the earliest
+original with identical bytes (one item read, however many copies there are).
 
 - On demand: uploads are bursty, and an idle stack then costs nothing but storage.
 - Encrypted at rest with the AWS managed key (`aws/dynamodb`): DynamoDB always encrypts,
@@ -27,6 +28,8 @@ import pulumi_aws as aws
 
 PARTITION_KEY: Final = "key"
 CONTENT_HASH_INDEX: Final = "contentHash"
+# The index's sort key: the earliest original with some bytes is the first item.
+CONTENT_HASH_INDEX_SORT_KEY: Final = "receivedAt"
 # The index carries the status too, so "an earlier processed original with these bytes"
 # is answered from the index alone.
 CONTENT_HASH_INDEX_ATTRIBUTES: Final = ("status",)
@@ -52,11 +55,15 @@ def create_catalogue(name: str, parent: pulumi.Resource) -> Catalogue:
             attributes=[
                 aws.dynamodb.TableAttributeArgs(name=PARTITION_KEY, type="S"),
                 aws.dynamodb.TableAttributeArgs(name="contentHash", type="S"),
+                aws.dynamodb.TableAttributeArgs(name=CONTENT_HASH_INDEX_SORT_KEY, type="S"),
             ],
             global_secondary_indexes=[
                 aws.dynamodb.TableGlobalSecondaryIndexArgs(
                     name=CONTENT_HASH_INDEX,
                     hash_key="contentHash",
+                    # Changing an index's keys deletes and recreates the index in place
+                    # (UpdateTable), the table and its records stay.
+                    range_key=CONTENT_HASH_INDEX_SORT_KEY,
                     projection_type="INCLUDE",
                     non_key_attributes=list(CONTENT_HASH_INDEX_ATTRIBUTES),
                 )

@@ -160,3 +160,54 @@ def test_finding_same_bytes_needs_query_on_the_index(stack: LocalStack) -> None:
     entry = record(stack, key)
     assert (entry.status, entry.reason) == ("failed", "processing_error")
     assert [d.kind for d in stack.dlq_messages() if d.execution_arn == execution.arn] == ["failed"]
+
+
+def test_many_originals_with_the_same_bytes_pass_on_only_the_earliest(stack: LocalStack) -> None:
+    """Thousands of catalogue records share the bytes (one image uploaded under many
+    names): `Find same bytes` reads only what it needs, so its result stays far below
+    Step Functions' 256 KiB payload limit, and the earliest original is the one named."""
+    import hashlib
+
+    data = samples.jpeg(360, 240, seed=109)
+    digest = hashlib.sha256(data).hexdigest()
+    dynamodb, table = stack.clients.client("dynamodb"), stack.outputs["catalogueTable"]
+    many = 3000  # ~100 B each in the index's projection: ~300 KB if all were returned
+
+    def put(key: str, received: str, status: str = "processed") -> None:
+        dynamodb.put_item(
+            TableName=table,
+            Item={
+                "key": {"S": key},
+                "status": {"S": status},
+                "contentHash": {"S": digest},
+                "sequencer": {"S": "0" * 32},
+                "receivedAt": {"S": received},
+                "renditions": {"S": "[]"},
+            },
+        )
+
+    prefix = fresh_key(stack, "")
+    for n in range(many):
+        put(f"{prefix}later-{n:05d}.jpg", f"2026-02-01T00:00:{n % 60:02d}.{n:03d}Z")
+    # Written last, received first: the index's order, not the table's, must decide.
+    earliest = f"{prefix}earliest.jpg"
+    put(earliest, "2026-01-01T00:00:00.000Z")
+
+    key = stack.upload(data, fresh_key(stack, "one more copy.jpg"))
+    stack.pump()
+    execution = execution_for(stack, key)
+    assert execution.status == "SUCCEEDED", execution.cause
+    [(_, message)] = events_for(stack, key)
+    assert message["duplicateOf"] == earliest
+    assert record(stack, key).duplicate_of == earliest
+
+    events = stack.history(execution.arn)
+    [query] = [
+        e["taskSucceededEventDetails"]["output"]
+        for e in events
+        if e["type"] == "TaskSucceeded" and e["taskSucceededEventDetails"]["resource"] == "query"
+    ]
+    assert len(query) < 1024, f"the query returned {len(query)} bytes"
+    found = json.loads(query)["Items"]
+    assert found == [{"key": {"S": earliest}}]  # the key only: all the workflow uses
+    assert len(json.dumps(execution.output)) < 16 * 1024

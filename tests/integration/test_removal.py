@@ -88,6 +88,7 @@ def test_a_removal_records_the_original_as_deleted(removal_stack: LocalStack) ->
     assert after.renditions == []
     assert after.sequencer > before.sequencer
     assert after.etag == before.etag  # the version that was deleted
+    assert before.content_hash and after.content_hash is None  # out of the same-bytes index
     sfn = stack.clients.client("stepfunctions")
     runs = sfn.list_executions(stateMachineArn=stack.state_machine_arn_of("removal"))
     assert after.execution_arn in {e["executionArn"] for e in runs["executions"]}
@@ -117,3 +118,19 @@ def test_removing_an_original_the_catalogue_never_saw_records_nothing(
     runs = sfn.list_executions(stateMachineArn=stack.state_machine_arn_of("removal"))
     assert {e["status"] for e in runs["executions"]} == {"SUCCEEDED"}
     assert stack.dlq_messages() == []
+
+
+def test_the_same_bytes_after_their_original_was_deleted_are_new_content(
+    removal_stack: LocalStack,
+) -> None:
+    stack = removal_stack
+    data = samples.jpeg(420, 280, seed=107)
+    gone = stack.upload(data, fresh_key(stack, "deleted original.jpg"))
+    stack.pump()
+    stack.clients.client("s3").delete_object(Bucket=stack.source_bucket, Key=gone)
+    stack.pump()
+    again = stack.upload(data, fresh_key(stack, "same bytes later.jpg"))
+    stack.pump()
+    record = get_record(stack.clients.client("dynamodb"), stack.outputs["catalogueTable"], again)
+    assert record is not None and record.status == "processed"
+    assert record.duplicate_of is None  # not a copy of an original that no longer exists
