@@ -301,10 +301,22 @@ class Target:
     def display_endpoint(self) -> str:
         return self.endpoint or "AWS"
 
+    @property
+    def local_console(self) -> str | None:
+        """The local console of the `imagepipe local serve` that runs this stack
+        (imagepipe.local.console), which exports it as its executionsConsoleUrl; None
+        for a deployed stack, and for an in-process one (no server, no console)."""
+        url = str(self.outputs.get("executionsConsoleUrl") or "")
+        if self.local and self.endpoint and url.startswith(self.endpoint + "/"):
+            return url
+        return None
+
     def console_url(self, execution_arn: str) -> str | None:
-        """The execution's page in the Step Functions console (None locally)."""
+        """The execution's page in the Step Functions console, or locally in the local
+        console (None without one)."""
         if self.local:
-            return None
+            console = self.local_console
+            return f"{console}#/executions/{quote(execution_arn, safe='')}" if console else None
         region = execution_arn.split(":")[3]
         return (
             f"https://{region}.console.aws.amazon.com/states/home?region={region}"
@@ -312,6 +324,8 @@ class Target:
         )
 
     def state_machine_console_url(self, state_machine_arn: str | None) -> str | None:
+        if self.local and state_machine_arn == self.outputs.get("stateMachineArn"):
+            return self.local_console  # it lists the upload state machine's executions
         if self.local or not state_machine_arn:
             return None
         region = state_machine_arn.split(":")[3]

@@ -115,13 +115,17 @@ def show(con: Console, listing: Listing) -> None:
             display.seconds(info.seconds),
             info.key or "-",
             _result(info),
-            display.link(con, target.console_url(info.arn), short_name(info.name)),
-        )
+            # In a terminal the name links to the console; piped, the URLs follow the
+            # table (in a cell they would squeeze the keys).
+            display.link(con, target.console_url(info.arn) if con.is_terminal else None,
+                         short_name(info.name)),
+        )  # fmt: skip
     con.print(table)
-    if not target.local and not con.is_terminal:  # in a terminal the names are links
+    urls = {info.name: target.console_url(info.arn) for info in listing.executions}
+    if not con.is_terminal and any(urls.values()):
         con.print("Console:")
-        for info in listing.executions:
-            con.print(f"  {short_name(info.name)}  {target.console_url(info.arn)}", soft_wrap=True)
+        for name, url in urls.items():
+            con.print(f"  {short_name(name)}  {url}", soft_wrap=True)
     con.print(
         f"[dim]One in detail: imagepipe show EXECUTION{target.cli_flags} (its name, or the "
         "first characters shown here, or the upload's key)[/]"

@@ -73,7 +73,11 @@ def _commands(target: Target) -> dict[str, str]:
 def _console_urls(target: Target) -> dict[str, str | None]:
     names = ("executions", "backfillExecutions", "sourceBucket", "destinationBucket")
     consoles: dict[str, str | None] = dict.fromkeys((*names, "deadLetterQueue"))
-    if target.local:  # the emulator has no console
+    if target.local:  # the emulator has no console: `imagepipe local serve` has its own
+        console = target.local_console
+        if console:
+            consoles["executions"] = console
+            consoles["deadLetterQueue"] = f"{console}#/dead-letters"
         return consoles
     from urllib.parse import quote
 

@@ -9,6 +9,10 @@ Everything runs in one process: the server's request threads run the Lambda hand
 (imagepipe.local.lambda_runtime), whose boto3 clients find the server through
 AWS_ENDPOINT_URL; moto's Step Functions interpreter finds it through MOTO_PORT.
 
+The same address serves the local console at /console/ (imagepipe.local.console): moto's
+WSGI application sits behind a small dispatcher that hands /console to the console.
+Bucket names never clash with it (the stack's start with its project name).
+
 `serve` records the endpoint, the outputs and the settings it deployed in a state file
 (`.imagepipe/local-<stack>.json`, see imagepipe.target) for as long as it runs, which is
 how `imagepipe upload|executions|show|backfill|outputs --local` find it.
@@ -31,11 +35,13 @@ from typing import Any, Final
 
 from imagepipe.local import lambda_runtime
 from imagepipe.local.clients import FAKE_CREDENTIALS, Clients
+from imagepipe.local.console import Console
 from imagepipe.local.program import stack_config
 from imagepipe.local.stack import MOTO_CONFIG, LocalStack, deploy_local
 from imagepipe.local.state import AlreadyServedError, claim, state_file, write_state
 
 LOG: Final = logging.getLogger(__name__)
+CONSOLE_PATH: Final = "/console/"
 # The stack outputs that carry the config the commands use (exported by __main__.py).
 CONFIG_OUTPUTS: Final = ("uploadPrefix", "allowedSuffixes", "renditions")
 
@@ -62,6 +68,47 @@ def port_free(host: str, port: int) -> bool:
         return True
 
 
+class MotoServer:
+    """moto's ThreadedMotoServer, with the console mounted in front of moto's application.
+
+    The same werkzeug server moto runs (threaded, moto's request handler): every request,
+    moto's or the console's, has its own thread.
+    """
+
+    def __init__(self, host: str, port: int, console: Console) -> None:
+        self.host, self.port, self.console = host, port, console
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server
+
+        from imagepipe.local.console import PREFIX, Dispatcher
+
+        app = Dispatcher(DomainDispatcherApplication(create_backend_app), {PREFIX: self.console})
+        self._server = make_server(
+            self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler
+        )
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="imagepipe-moto-server", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+
 @dataclass
 class LocalServer:
     """A running moto server with the stack deployed in it and its pipe being polled."""
@@ -77,6 +124,11 @@ class LocalServer:
     @property
     def endpoint(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def console_url(self) -> str:
+        """The local console (imagepipe.local.console), on the server's address."""
+        return f"{self.endpoint}{CONSOLE_PATH}"
 
     def state(self) -> dict[str, Any]:
         """What the operating commands need to find and use this stack: its outputs
@@ -155,7 +207,7 @@ def start_server(
     from moto.core.config import default_user_config
 
     try:
-        from moto.server import ThreadedMotoServer
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication  # noqa: F401
     except ImportError as err:  # moto's server needs Flask: the moto[server] extra
         raise RuntimeError(
             f"imagepipe local serve needs moto's server ({err}): pip install 'moto[server]'"
@@ -183,7 +235,8 @@ def start_server(
     saved_env = {key: os.environ.get(key) for key in env}
     saved_sfn_config = default_user_config.get("stepfunctions")
     os.environ.update(env)
-    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    console = Console()
+    server = MotoServer(host, port, console)
     server.start()
     try:
         # The server reads moto's config per request: turn execution on as a client would.
@@ -202,7 +255,12 @@ def start_server(
         raise
     for poller in stack.pollers:
         poller.start()
-    return LocalServer(host, port, stack, server, saved_env, saved_sfn_config)
+    local = LocalServer(host, port, stack, server, saved_env, saved_sfn_config)
+    # The executions console the program exports is AWS's, which knows nothing of this
+    # stack: here it is the local console.
+    stack.outputs["executionsConsoleUrl"] = local.console_url
+    console.attach(stack.target())
+    return local
 
 
 def usage(local: LocalServer) -> str:
@@ -211,6 +269,7 @@ def usage(local: LocalServer) -> str:
     e = local.endpoint
     lines = [
         f"moto server on {e} (region {s.clients.region}, any credentials)",
+        f"Console: {local.console_url}",
         "",
         "Stack outputs:",
         *(f"  {k:24} {v}" for k, v in sorted(s.outputs.items())),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import posixpath
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -63,7 +64,12 @@ def test_outputs_json_shape(served: Any, capsys: pytest.CaptureFixture[str]) -> 
     assert doc["outputs"]["backfillStateMachineArn"] == stack.state_machine_arn_of("backfill")
     assert doc["uploadPrefix"] == stack.settings.upload_prefix
     assert [r["name"] for r in doc["renditions"]] == [r.name for r in stack.settings.renditions]
-    assert set(doc["consoleUrls"].values()) == {None}  # no console for the local stack
+    # The served stack's console is the local one, at /console/ on the server's address.
+    console = f"{served.endpoint}/console/"
+    assert doc["outputs"]["executionsConsoleUrl"] == console
+    assert doc["consoleUrls"]["executions"] == console
+    assert doc["consoleUrls"]["deadLetterQueue"] == f"{console}#/dead-letters"
+    assert doc["consoleUrls"]["sourceBucket"] is None  # no S3 browser there
     assert f"--endpoint-url {served.endpoint}" in doc["commands"]["upload"]
     assert f"s3://{stack.source_bucket}/{stack.settings.upload_prefix}" in doc["commands"]["upload"]
 
@@ -214,6 +220,9 @@ def test_executions_json_and_filters(
     assert rows[f"{prefix}empty.jpg"]["outcome"]["reason"] == "empty"
     for row in doc["executions"]:
         assert set(row) == EXECUTION_FIELDS | {"outcome"}
+        assert row["consoleUrl"] == f"{served.endpoint}/console/#/executions/" + quote(
+            row["arn"], safe=""
+        )
     starts = [e["startDate"] for e in doc["executions"]]
     assert starts == sorted(starts, reverse=True)  # newest first
 

@@ -1,0 +1,349 @@
+"""The local console's web application (WSGI), mounted at /console on the moto server.
+
+Pages: static/index.html with console.js and console.css, served as they are. What they
+show comes from JSON endpoints that answer exactly what the commands' `--json` prints,
+made by the same functions from the same imagepipe.target.Target:
+
+    GET  /console/api/stack                         imagepipe outputs --json
+    GET  /console/api/executions?status=S&limit=N   imagepipe executions --json
+    GET  /console/api/execution?id=ARN|NAME|KEY     imagepipe show --json
+    GET  /console/api/graph.svg?id=ARN|NAME|KEY     the execution's state machine, drawn by
+                                                    imagepipe.diagram, each state marked
+    GET  /console/api/catalogue?status=S&limit=N    imagepipe catalogue --json
+    GET  /console/api/dead-letters                  imagepipe redrive --dry-run --json
+    POST /console/api/redrive                       imagepipe redrive --json
+    POST /console/api/token                         a token from the local issuer, for
+                                                    the upload API (see `token`)
+
+A POST must say `Content-Type: application/json`: a page on another origin cannot send
+that without a CORS preflight, which nothing here answers, so other sites open in the
+same browser cannot make the console redrive. Each request runs in the server's own
+thread, and reads the stack over HTTP like any client: the Lambda handlers and state
+machine threads are never waited on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit
+
+from werkzeug.wrappers import Request, Response
+
+from imagepipe.errors import ExitCode, OpsError
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+    from imagepipe.executions import Step
+    from imagepipe.target import Target
+
+LOG: Final = logging.getLogger(__name__)
+PREFIX: Final = "/console"
+STATIC: Final = Path(__file__).resolve().parent / "static"
+TYPES: Final = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+}
+STATUSES: Final = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+HTTP_STATUS: Final = {
+    ExitCode.ITEM_FAILED: 404,
+    ExitCode.USAGE: 400,
+    ExitCode.NO_STACK: 503,
+    ExitCode.AWS_ERROR: 502,
+}
+# How a state's mark outranks another when a state ran more than once (Map iterations).
+_RANK: Final = {"succeeded": 1, "running": 2, "caught": 3, "failed": 4}
+
+
+class ApiError(Exception):
+    """A request the console answers with a 4xx and a reason."""
+
+    def __init__(self, status: int, error: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.error, self.message = status, error, message
+
+
+def state_marks(steps: Iterable[Step], status: str) -> dict[str, str]:
+    """State name -> what happened to it in one execution: succeeded, running, caught (it
+    failed and a Catch took over: a later state ran outside it) or failed; a state that
+    ran several times (a Map's iterations) gets its worst. States not in the map were
+    not reached."""
+    ran = list(steps)
+    marks: dict[str, str] = {}
+    for index, step in enumerate(ran):
+        if step.type == "Fail":
+            mark = "failed"
+        elif step.error:
+            later = ran[index + 1 :]
+            handled = any(s.depth < step.depth or s.depth == step.depth == 0 for s in later)
+            mark = "caught" if handled else "failed"
+        elif step.exited is None:
+            mark = "running" if status == "RUNNING" else "failed"
+        else:
+            mark = "succeeded"
+        if _RANK[mark] > _RANK.get(marks.get(step.name, ""), 0):
+            marks[step.name] = mark
+    return marks
+
+
+def _json_response(document: Any, status: int = 200) -> Response:
+    return Response(
+        json.dumps(document, default=str),
+        status=status,
+        mimetype="application/json",
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def _limit(request: Request, default: int) -> int:
+    text = request.args.get("limit", str(default))
+    if not text.isdigit() or not 1 <= int(text) <= 1000:
+        raise ApiError(400, "bad_limit", f"limit must be a number from 1 to 1000, not {text!r}")
+    return int(text)
+
+
+def _status(request: Request, allowed: Iterable[str], upper: bool) -> str | None:
+    text = request.args.get("status", "").strip()
+    if not text:
+        return None
+    value = text.upper() if upper else text.lower()
+    if value not in allowed:
+        choices = ", ".join(allowed)
+        raise ApiError(400, "bad_status", f"status must be one of {choices}, not {text!r}")
+    return value
+
+
+def _body(request: Request) -> dict[str, Any]:
+    if request.mimetype != "application/json":
+        raise ApiError(415, "json_only", "POST a JSON body with Content-Type: application/json")
+    try:
+        document = json.loads(request.get_data(as_text=True) or "{}")
+    except ValueError:
+        raise ApiError(400, "bad_json", "the body is not JSON") from None
+    if not isinstance(document, dict):
+        raise ApiError(400, "bad_json", "the body must be a JSON object")
+    return document
+
+
+@dataclass
+class Console:
+    """The console for one stack; `attach` it to the stack once deployed (the server
+    starts before the stack exists, so until then the API answers 503)."""
+
+    target: Target | None = None
+    # The local issuer's token(subject) and the upload API's URL, if the stack has one.
+    issue_token: Callable[[str], str] | None = None
+    upload_url: str | None = None
+    _redrive_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def attach(
+        self,
+        target: Target,
+        issue_token: Callable[[str], str] | None = None,
+        upload_url: str | None = None,
+    ) -> None:
+        self.target, self.issue_token, self.upload_url = target, issue_token, upload_url
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        response = self.respond(Request(environ))
+        return response(environ, start_response)
+
+    def respond(self, request: Request) -> Response:
+        sub = request.path.removeprefix(PREFIX)
+        if sub == "":
+            return Response(status=308, headers={"Location": f"{PREFIX}/"})
+        if sub.startswith("/api/"):
+            return self.api(request, sub.removeprefix("/api/"))
+        if request.method not in ("GET", "HEAD"):
+            return Response("method not allowed\n", status=405, mimetype="text/plain")
+        return self.static(sub.lstrip("/") or "index.html")
+
+    def static(self, name: str) -> Response:
+        """A file of static/ (by its plain name: no folders, nothing else)."""
+        files = {p.name: p for p in STATIC.iterdir() if p.is_file()}
+        path = files.get(name)
+        if path is None or path.suffix not in TYPES:
+            return Response("not found\n", status=404, mimetype="text/plain")
+        response = Response(path.read_bytes(), content_type=TYPES[path.suffix])
+        response.headers.update(self._page_headers())
+        return response
+
+    def _page_headers(self) -> dict[str, str]:
+        """The console's pages load only their own files and the renditions."""
+        images = ["'self'", "data:", "blob:"]
+        base = str((self.target.outputs if self.target else {}).get("renditionsBaseUrl") or "")
+        if base.startswith("http"):
+            parts = urlsplit(base)
+            images.append(f"{parts.scheme}://{parts.netloc}")
+        return {
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+            "Content-Security-Policy": (
+                "default-src 'self'; img-src " + " ".join(images) + "; "
+                "style-src 'self'; script-src 'self'; connect-src 'self'; "
+                "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+            ),
+        }
+
+    # -- the JSON API --------------------------------------------------------------
+
+    def api(self, request: Request, name: str) -> Response:
+        routes: Mapping[tuple[str, str], Callable[[Target, Request], Response]] = {
+            ("GET", "stack"): self.stack,
+            ("GET", "executions"): self.executions,
+            ("GET", "execution"): self.execution,
+            ("GET", "graph.svg"): self.graph,
+            ("GET", "catalogue"): self.catalogue,
+            ("GET", "dead-letters"): self.dead_letters,
+            ("POST", "redrive"): self.redrive,
+            ("POST", "token"): self.token,
+        }
+        method = "GET" if request.method == "HEAD" else request.method
+        route = routes.get((method, name))
+        if route is None:
+            known = any(path == name for _, path in routes)
+            status, error = (405, "method_not_allowed") if known else (404, "not_found")
+            return _json_response({"error": error, "message": f"{method} {name}"}, status)
+        if self.target is None:
+            return _json_response({"error": "starting", "message": "the stack is deploying"}, 503)
+        return self._answer(route, self.target, request)
+
+    def _answer(
+        self, route: Callable[[Target, Request], Response], target: Target, request: Request
+    ) -> Response:
+        """The route's answer, or its failure as JSON: a reason, never a traceback."""
+        from imagepipe.target import translate
+
+        try:
+            return route(target, request)
+        except ApiError as err:
+            return _json_response({"error": err.error, "message": err.message}, err.status)
+        except OpsError as err:
+            status = HTTP_STATUS.get(err.code, 500)
+            return _json_response({"error": err.code.name.lower(), "message": err.message}, status)
+        except Exception as err:
+            translated = translate(err, target)
+            if translated is None:
+                LOG.exception("console: %s %s", request.method, request.path)
+                message = f"{type(err).__name__}: {err}"
+                return _json_response({"error": "internal", "message": message}, 500)
+            status = HTTP_STATUS.get(translated.code, 502)
+            document = {"error": translated.code.name.lower(), "message": translated.message}
+            return _json_response(document, status)
+
+    def stack(self, target: Target, request: Request) -> Response:
+        from imagepipe.commands.outputs import Outputs
+
+        document = Outputs(target).to_dict()
+        document["uploadApi"] = self.upload_url  # None: the stack has no upload API
+        return _json_response(document)
+
+    def executions(self, target: Target, request: Request) -> Response:
+        from imagepipe.commands.executions import listing
+
+        status = _status(request, STATUSES, upper=True)
+        return _json_response(listing(target, status, _limit(request, 25)).to_dict())
+
+    def _resolve(self, target: Target, request: Request) -> Any:
+        from imagepipe.commands.show import resolve
+
+        what = request.args.get("id", "").strip()
+        if not what:
+            raise ApiError(400, "missing_id", "say which execution: ?id=ARN, name or key")
+        return resolve(target, what, 500)
+
+    def execution(self, target: Target, request: Request) -> Response:
+        from imagepipe.commands.show import shown
+
+        return _json_response(shown(target, self._resolve(target, request)).to_dict())
+
+    def graph(self, target: Target, request: Request) -> Response:
+        """The state machine that ran the execution, as deployed, each state marked."""
+        from imagepipe.diagram import render
+        from imagepipe.executions import history, timeline
+
+        info = self._resolve(target, request)
+        machine = target.client("stepfunctions").describe_state_machine_for_execution(
+            executionArn=info.arn
+        )
+        marks = state_marks(timeline(history(target, info.arn), info), info.status)
+        svg = render(json.loads(machine["definition"]), str(machine["name"]), marks)
+        return Response(svg, content_type="image/svg+xml", headers={"Cache-Control": "no-store"})
+
+    def catalogue(self, target: Target, request: Request) -> Response:
+        from imagepipe.catalogue import STATUSES as RECORD_STATUSES
+        from imagepipe.commands.catalogue import listing
+
+        status = _status(request, RECORD_STATUSES, upper=False)
+        return _json_response(listing(target, status, _limit(request, 100)).to_dict())
+
+    def dead_letters(self, target: Target, request: Request) -> Response:
+        """What `redrive --dry-run` says of each message: nothing is restarted or
+        deleted, and every message is visible again when it returns."""
+        return self._redrive(target, dry_run=True, max_messages=None, include_rejected=False)
+
+    def redrive(self, target: Target, request: Request) -> Response:
+        body = _body(request)
+        most = body.get("max")
+        if most is not None and (not isinstance(most, int) or isinstance(most, bool) or most < 1):
+            raise ApiError(400, "bad_max", "max must be a positive whole number")
+        return self._redrive(
+            target,
+            dry_run=False,
+            max_messages=most,
+            include_rejected=body.get("includeRejected") is True,
+        )
+
+    def _redrive(
+        self, target: Target, *, dry_run: bool, max_messages: int | None, include_rejected: bool
+    ) -> Response:
+        from imagepipe.redrive import redrive
+
+        # One at a time: a dry run receives (hides) the messages while it reads them.
+        with self._redrive_lock:
+            report = redrive(
+                target,
+                dead_letter_queue_url=target.output("deadLetterQueueUrl"),
+                state_machine_arn=target.state_machine_arn,
+                dry_run=dry_run,
+                max_messages=max_messages,
+                include_rejected=include_rejected,
+                wait_seconds=0,
+            )
+        return _json_response(report.to_dict())
+
+    def token(self, target: Target, request: Request) -> Response:
+        """A token for `subject` from the local issuer, the stand-in for the identity
+        provider an app's users sign in with; local only, as the whole console is."""
+        body = _body(request)
+        if self.issue_token is None or self.upload_url is None:
+            raise ApiError(404, "no_upload_api", "this stack has no upload API")
+        subject = body.get("subject", "console")
+        if not isinstance(subject, str) or not subject.strip() or len(subject) > 128:
+            raise ApiError(400, "bad_subject", "subject must be a short non-empty string")
+        return _json_response({"token": self.issue_token(subject.strip()), "api": self.upload_url})
+
+
+@dataclass
+class Dispatcher:
+    """WSGI: requests under a mounted prefix go to their application, the rest to moto."""
+
+    default: WSGIApplication
+    mounts: dict[str, WSGIApplication] = field(default_factory=dict)
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        path = str(environ.get("PATH_INFO") or "")
+        for prefix, app in self.mounts.items():
+            if path == prefix or path.startswith(prefix + "/"):
+                return app(environ, start_response)
+        return self.default(environ, start_response)
