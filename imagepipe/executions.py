@@ -1,18 +1,14 @@
 """Executions as the operating commands see them: which upload started one, how it ended,
-and what it did state by state.
-
-Nothing here reads the dead-letter queue (receiving would hide messages from whoever
-redrives them): how an execution ended is read from the execution itself. Its error and
-cause are what the state machine put in the dead-letter message: a rejection ends with
-error `ImageRejected` and cause `<reason>: <message>`, any other failure with the error
-that survived the retries (the message's reason is then `processing_error`).
+and what it did state by state. How one ended is read from the execution itself, never
+from the dead-letter queue (receiving would hide messages from whoever redrives them).
 """
 
 from __future__ import annotations
 
+import itertools
 import time
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
@@ -45,12 +41,7 @@ class Outcome:
         return text.removeprefix(f"{self.reason}:").strip() or text
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "reason": self.reason,
-            "message": self.message,
-            "error": self.error,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -221,34 +212,29 @@ class Follower:
     _before: set[str] = field(default_factory=set)
     _described: dict[str, ExecutionInfo] = field(default_factory=dict)
 
+    def _recent(self) -> Iterator[str]:
+        """The ARNs of the executions started since `since` (minus SKEW), newest first."""
+        for summary in list_summaries(self.target, self.state_machine_arn):
+            if summary["startDate"] < self.since - SKEW:
+                return
+            yield summary["executionArn"]
+
     def snapshot(self) -> None:
         """Remember the executions that exist now: none of them is an upload's."""
-        cutoff = self.since - SKEW
-        for summary in list_summaries(self.target, self.state_machine_arn):
-            if summary["startDate"] < cutoff:
-                break
-            self._before.add(summary["executionArn"])
-
-    def _candidates(self) -> list[ExecutionInfo]:
-        cutoff = self.since - SKEW
-        new: list[str] = []
-        for summary in list_summaries(self.target, self.state_machine_arn):
-            if summary["startDate"] < cutoff:
-                break
-            arn = summary["executionArn"]
-            if arn in self._before:
-                continue
-            known = self._described.get(arn)
-            if known is None or not known.done:
-                new.append(arn)
-        for info in describe_many(self.target, new):
-            self._described[info.arn] = info
-        return list(self._described.values())
+        self._before.update(self._recent())
 
     def poll(self, wanted: Mapping[str, str | None]) -> dict[str, ExecutionInfo]:
         """Key -> its execution (latest state) for the wanted keys (key -> ETag) found."""
+        new = [
+            arn
+            for arn in self._recent()
+            if arn not in self._before
+            and (arn not in self._described or not self._described[arn].done)
+        ]
+        for info in describe_many(self.target, new):
+            self._described[info.arn] = info
         found: dict[str, ExecutionInfo] = {}
-        for info in sorted(self._candidates(), key=lambda e: e.started):
+        for info in sorted(self._described.values(), key=lambda e: e.started):
             key = info.key
             if key is None or key not in wanted:
                 continue
@@ -258,52 +244,38 @@ class Follower:
             found.setdefault(key, info)  # the first one started after the upload
         return found
 
-
-def follow(
-    follower: Follower,
-    wanted: Mapping[str, str | None],
-    *,
-    timeout: float,
-    interval: float,
-    on_progress: Any = None,
-) -> dict[str, ExecutionInfo]:
-    """Poll until every wanted key's execution has ended or `timeout` passes; returns
-    what was found (running or missing ones are what timed out)."""
-    deadline = time.monotonic() + timeout
-    found: dict[str, ExecutionInfo] = {}
-    while True:
-        found = follower.poll(wanted)
-        if on_progress is not None:
-            on_progress(found)
-        if len(found) == len(wanted) and all(e.done for e in found.values()):
-            return found
-        if time.monotonic() >= deadline:
-            return found
-        time.sleep(interval)
+    def follow(
+        self,
+        wanted: Mapping[str, str | None],
+        *,
+        timeout: float,
+        interval: float,
+        on_progress: Callable[[dict[str, ExecutionInfo]], None] | None = None,
+    ) -> dict[str, ExecutionInfo]:
+        """Poll until every wanted key's execution has ended or `timeout` passes; returns
+        what was found (running or missing ones are what timed out)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.poll(wanted)
+            if on_progress is not None:
+                on_progress(found)
+            done = len(found) == len(wanted) and all(e.done for e in found.values())
+            if done or time.monotonic() >= deadline:
+                return found
+            time.sleep(interval)
 
 
 def find_by_key(
     target: Target, state_machine_arn: str, key: str, *, search: int
 ) -> ExecutionInfo | None:
-    """The newest execution (among the newest `search`) whose input names `key`."""
-    batch: list[str] = []
-
-    def scan(arns: list[str]) -> ExecutionInfo | None:
-        for info in describe_many(target, arns):  # newest first, as listed
+    """The newest execution (among the newest `search`) whose input names `key`,
+    described 16 at a time."""
+    summaries = itertools.islice(list_summaries(target, state_machine_arn), search)
+    while batch := [s["executionArn"] for s in itertools.islice(summaries, 16)]:
+        for info in describe_many(target, batch):  # newest first, as listed
             if info.key == key:
                 return info
-        return None
-
-    for count, summary in enumerate(list_summaries(target, state_machine_arn), start=1):
-        batch.append(summary["executionArn"])
-        if len(batch) == 16:
-            hit = scan(batch)
-            if hit:
-                return hit
-            batch = []
-        if count >= search:
-            break
-    return scan(batch) if batch else None
+    return None
 
 
 # -- state by state ---------------------------------------------------------------------
@@ -393,7 +365,7 @@ def item_label(state_input: Any) -> str | None:
 
 
 class _Timeline:
-    """The state of one pass over an execution's events (see `timeline`)."""
+    """One pass over an execution's events, oldest first (see `timeline`)."""
 
     def __init__(self) -> None:
         self.by_id: dict[int, Mapping[str, Any]] = {}
@@ -406,7 +378,7 @@ class _Timeline:
         self.labels: dict[Scope, str | None] = {}
         self.execution_end: datetime | None = None
 
-    def scope_of(self, eid: int, kind: str, prev: int, details: Mapping[str, Any]) -> Scope:
+    def scope_of(self, kind: str, prev: int, details: Mapping[str, Any]) -> Scope:
         prev_kind = str(self.by_id[prev]["type"]) if prev in self.by_id else ""
         here = self.scope.get(prev, ())
         if prev_kind in _ITERATION_ENDS:
@@ -417,25 +389,44 @@ class _Timeline:
             here = (*here, (str(details.get("name")), int(details.get("index", 0))))
         return here
 
+    def step_for(self, eid: int) -> Step | None:
+        """The step of the StateEntered event that `eid`'s previousEventId chain reaches
+        first (remembered for every event on the way)."""
+        path: list[int] = []
+        current, found = eid, None
+        while current and current in self.by_id:
+            if current in self.owner:
+                found = self.owner[current]
+                break
+            if str(self.by_id[current]["type"]).endswith("StateEntered"):
+                found = current
+                break
+            path.append(current)
+            current = int(self.by_id[current].get("previousEventId") or 0)
+        if found is None:
+            return None
+        self.owner.update(dict.fromkeys(path, found))
+        return self.step_of.get(found)
+
     def add(self, event: Mapping[str, Any]) -> None:
-        eid, kind = int(event["id"]), str(event["type"])
+        eid, kind, at = int(event["id"]), str(event["type"]), event["timestamp"]
         self.by_id[eid] = event
         prev = int(event.get("previousEventId") or 0)
         details = _details(event)
-        here = self.scope[eid] = self.scope_of(eid, kind, prev, details)
+        here = self.scope[eid] = self.scope_of(kind, prev, details)
         if kind.endswith("StateEntered"):
-            self.entered(eid, kind, event["timestamp"], here, details)
+            self.entered(eid, kind, at, here, details)
         elif kind.endswith("StateExited"):
-            self.exited(prev, kind, event["timestamp"], here, details)
+            self.exited(prev, kind, at, here, details)
         elif kind == "MapStateFailed":
             candidates = self.open_maps.get(here) or []
             if candidates:
                 self.failed_maps.add(id(candidates[-1]))
                 candidates[-1].error = candidates[-1].error or "failed"
         elif kind.startswith("Execution") and kind != "ExecutionStarted":
-            self.execution_end = event["timestamp"]
+            self.execution_end = at
         elif kind.startswith(_TASK_KINDS):
-            self.task(eid, kind, event["timestamp"], details)
+            self.task(eid, kind, at, details)
 
     def entered(
         self, eid: int, kind: str, at: datetime, here: Scope, details: Mapping[str, Any]
@@ -468,25 +459,22 @@ class _Timeline:
             if current is not None:
                 candidates.remove(current)
         else:
-            entered = _owner(prev, self.by_id, self.owner)
-            current = self.step_of.get(entered) if entered else None
+            current = self.step_for(prev)
         if current is None:
             return
         current.exited = at
         if "output" in details:
             current.output = _json(details.get("output"))
-        if id(current) in self.failed_maps:  # the error its Catch received
-            output = _json(details.get("output"))
-            if isinstance(output, dict):
-                # A Catch with ResultPath "$.error" keeps the state and adds the error there.
-                inner = output.get("error")
-                caught: dict[str, Any] = inner if isinstance(inner, dict) else output
-                current.error = caught.get("Error") or current.error or "failed"
-                current.cause = _short(caught.get("Cause")) or current.cause
+        if id(current) in self.failed_maps and isinstance(current.output, dict):
+            # The error its Catch received; a Catch with ResultPath "$.error" keeps the
+            # state and adds the error there.
+            inner = current.output.get("error")
+            caught: dict[str, Any] = inner if isinstance(inner, dict) else current.output
+            current.error = caught.get("Error") or current.error or "failed"
+            current.cause = _short(caught.get("Cause")) or current.cause
 
     def task(self, eid: int, kind: str, at: datetime, details: Mapping[str, Any]) -> None:
-        entered = _owner(eid, self.by_id, self.owner)
-        current = self.step_of.get(entered) if entered else None
+        current = self.step_for(eid)
         if current is None:
             return
         if kind.endswith("Scheduled"):
@@ -522,26 +510,6 @@ def timeline(
                 step.error = execution.error
                 step.cause = _short(execution.cause)
     return state.steps
-
-
-def _owner(eid: int, by_id: Mapping[int, Mapping[str, Any]], owner: dict[int, int]) -> int | None:
-    """The StateEntered event an event belongs to (its previousEventId chain's first)."""
-    path: list[int] = []
-    current = eid
-    found: int | None = None
-    while current and current in by_id:
-        if current in owner:
-            found = owner[current]
-            break
-        if str(by_id[current]["type"]).endswith("StateEntered"):
-            found = current
-            break
-        path.append(current)
-        current = int(by_id[current].get("previousEventId") or 0)
-    if found is not None:
-        for step_id in path:
-            owner[step_id] = found
-    return found
 
 
 def _short(text: Any, limit: int = 300) -> str | None:

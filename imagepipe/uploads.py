@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from imagepipe import display
-from imagepipe.executions import ExecutionInfo, Follower, follow
+from imagepipe.executions import ExecutionInfo, Follower
 from imagepipe.inputs import Input
 from imagepipe.target import Target
 
@@ -134,8 +134,7 @@ def _wait(target: Target, follower: Follower, report: Report, show_progress: boo
             description = f"Executions: {len(found)} started, {done} ended"
             bar.update(task, completed=done, description=description)
 
-        found = follow(
-            follower,
+        found = follower.follow(
             {u.key: u.etag for u in report.uploads},
             timeout=report.timeout,
             interval=0.3 if target.local else 2.0,
