@@ -1,31 +1,18 @@
-"""`imagepipe redrive`'s work: once the cause is fixed, restart what the dead-letter
-queue holds (the command is imagepipe.commands.redrive).
+"""`imagepipe redrive`'s work (the command is imagepipe.commands.redrive): restart what
+the dead-letter queue holds, oldest first, up to --max.
 
-For each message (oldest first, as SQS hands them out, up to --max):
+- a "failed" message from a state machine restarts that state machine with the
+  original input; a raw S3 event the ingest queue moved there is given to the upload
+  state machine in the pipe's input shape (imagepipe.messages);
+- a "rejected" message is skipped: the same bytes would be rejected again
+  (--include-rejected restarts them anyway).
 
-- a "failed" message from a state machine (`kind`, `reason`, `executionArn`, `input`):
-  a new execution of that state machine with the original input;
-- a raw S3 event (the ingest queue's redrive policy moved it after the pipe could not
-  start an execution): wrapped into the pipe's input shape (imagepipe.messages, the one
-  definition the local pipe uses too) and started on the upload state machine;
-- a "rejected" message is skipped with its reason: the same bytes would be rejected
-  again (a fixed file, uploaded again, makes its own event). --include-rejected
-  restarts them anyway.
-
-A message is deleted only after StartExecution accepted the restart; a skipped message,
-a failed restart and everything in a --dry-run are made visible again at the end. Each
-restart is named `redrive-<message id>`, so running the command again after it was cut
-short cannot start the same restart twice (Step Functions refuses the name, which
-counts as done).
-
-Why StartExecution and not RedriveExecution: every DLQ message comes from an execution
-that caught its error, sent the message and then ended in a Fail state. RedriveExecution
-resumes an execution at the step that failed, which is that Fail state: the inspect,
-backup and resize steps it skipped past all count as successful, so a redrive would
-fail again at once without redoing any work (and the message, deleted, would be lost).
-A fresh execution from the original input redoes the work; every output key is
-deterministic, so what the first attempt wrote is overwritten with the same bytes.
-(moto does not implement RedriveExecution either.)
+A message is deleted only once StartExecution accepted its restart; anything else is
+made visible again at the end. A restart is named `redrive-<message id>`, so a second
+run cannot start it twice. Not RedriveExecution: every dead-lettered execution caught its
+error and ended in a Fail state, where RedriveExecution would resume, redoing nothing
+(and moto does not implement it). Every output key is deterministic, so redoing the work
+overwrites what the first attempt wrote with the same bytes.
 """
 
 from __future__ import annotations
@@ -36,21 +23,15 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
+from imagepipe.executions import execution_arn
 from imagepipe.messages import DeadLetter, parse_json, pipe_input, s3_records, sqs_record
 
 METHOD: Final = "StartExecution"
-VISIBILITY_SECONDS: Final = 300
-"""How long received messages stay hidden while the command works on them."""
+VISIBILITY_SECONDS: Final = 300  # how long received messages stay hidden meanwhile
 
 
-class HasClients(Protocol):
-    """Anything that hands out boto3 clients: imagepipe.target.Target,
-    imagepipe.local.clients.Clients."""
-
+class HasClients(Protocol):  # imagepipe.target.Target, imagepipe.local.clients.Clients
     def client(self, service: str) -> Any: ...
-
-
-# -- what to do with one message -------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -120,9 +101,6 @@ def plan(
     return Plan(state_machine_arn=machine, input=json.dumps(body["input"]))
 
 
-# -- the run ---------------------------------------------------------------------------
-
-
 @dataclass
 class Result:
     """What happened to one message."""
@@ -131,12 +109,10 @@ class Result:
     key: str | None
     kind: str
     reason: str
-    action: str
-    """"restarted", "would restart", "skipped" or "failed" (the restart was refused)."""
+    action: str  # "restarted", "would restart", "skipped" or "failed" (refused)
     note: str = ""
     state_machine_arn: str | None = None
-    execution_arn: str | None = None
-    """The new execution (or, with --dry-run, None)."""
+    execution_arn: str | None = None  # the new execution (None in a dry run)
     previous_execution_arn: str | None = None
     deleted: bool = False
 
@@ -224,13 +200,9 @@ def redrive(
     wait_seconds: int = 0,
     on_result: Callable[[Result], None] | None = None,
 ) -> Report:
-    """Restart what the dead-letter queue holds (see the module's docstring).
-
-    `state_machine_arn` is the upload state machine, for raw S3 events; the state
-    machines' own messages restart on the machine that ran them. `wait_seconds` is the
-    ReceiveMessage long poll: 0 locally, 1 or more against SQS, whose short polls may
-    come back empty while messages wait.
-    """
+    """Restart what the dead-letter queue holds. `state_machine_arn` is the upload state
+    machine, for raw S3 events. `wait_seconds` is the ReceiveMessage long poll: 0 locally,
+    1 or more against SQS, whose short polls may come back empty while messages wait."""
     sqs = clients.client("sqs")
     sfn = clients.client("stepfunctions")
     queue_arn = str(
@@ -307,8 +279,7 @@ def _restart(
             return
         # Only this message's restart has this name: an earlier run started it and
         # stopped before deleting the message.
-        prefix, _, machine = str(step.state_machine_arn).rpartition(":stateMachine:")
-        result.execution_arn = f"{prefix}:execution:{machine}:{name}"
+        result.execution_arn = execution_arn(str(step.state_machine_arn), name)
         result.note = "restarted by an earlier run (execution name already taken)"
     result.action = "restarted"
     try:
