@@ -265,7 +265,29 @@ function renderGraph(svgText) {
     title.textContent = `${g.dataset.state}: ${g.classList[1]}`;
     g.prepend(title);
   });
+  state.graphWidth = Number(svg.getAttribute("width"));
+  state.graphHeight = Number(svg.getAttribute("height"));
   $("#graph").replaceChildren(svg);
+  zoom(state.zoom === "kept" ? "kept" : "fit");
+}
+
+// The diagram is drawn at its natural size; it is shown fitted to the page's width
+// unless asked otherwise (the zoom is kept while the execution refreshes).
+function zoom(how) {
+  const svg = $("#graph svg");
+  if (!svg || !state.graphWidth) return;
+  const fit = Math.min(1, ($("#graph").clientWidth - 4) / state.graphWidth);
+  if (how === "fit" || !state.scale) {
+    state.zoom = "fit";
+    state.scale = fit;
+  }
+  if (how === "full" || how === "in" || how === "out") {
+    const scale = how === "full" ? 1 : state.scale * (how === "in" ? 1.25 : 0.8);
+    state.zoom = "kept";
+    state.scale = Math.max(0.1, Math.min(2, scale));
+  }
+  svg.setAttribute("width", Math.round(state.graphWidth * state.scale));
+  svg.setAttribute("height", Math.round(state.graphHeight * state.scale));
 }
 
 function stepLabel(step) {
@@ -421,6 +443,8 @@ function route() {
     a.dataset.nav === view || (view === "execution" && a.dataset.nav === "executions")));
   if (view === "execution") {
     state.selected = null;
+    state.zoom = "fit";
+    state.scale = null;
     $("#state-detail").replaceChildren(el("p", { class: "muted", text: "Click a state in the graph or the table for its input, output, error, retries and duration." }));
     loadExecution(decodeURIComponent(hash.slice("/executions/".length)));
   } else if (view === "catalogue") loadCatalogue();
@@ -435,6 +459,8 @@ async function start() {
   $("#refresh-dead-letters").addEventListener("click", loadDeadLetters);
   $("#redrive").addEventListener("click", redrive);
   $("#include-rejected").addEventListener("change", loadDeadLetters);
+  document.querySelectorAll("[data-zoom]").forEach((b) => b.addEventListener("click", () => zoom(b.dataset.zoom)));
+  window.addEventListener("resize", () => { if (state.zoom === "fit") zoom("fit"); });
   window.addEventListener("hashchange", route);
   try {
     state.stack = await api("stack");
