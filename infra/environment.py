@@ -46,6 +46,8 @@ def inspect_environment(settings: Settings, destination_bucket: Any) -> dict[str
         RENDITIONS=json.dumps([r.to_dict() for r in settings.renditions], separators=(",", ":")),
         MAX_INPUT_BYTES=str(settings.max_input_bytes),
         MAX_INPUT_PIXELS=str(settings.max_input_pixels),
+        # A removal tells which derivatives a distribution served (to invalidate them).
+        INVALIDATE="true" if settings.cdn else "false",
     )
 
 

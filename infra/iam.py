@@ -310,9 +310,11 @@ def removal_policy(
     topic_key_arn: Any,
     dead_letter_queue_arn: Any,
     catalogue_table_arn: Any,
+    distribution_arn: Any = None,
 ) -> Document:
-    """Following a deleted original: delete its renditions and backup, record it as
-    deleted in the catalogue (an UpdateItem on the table only), notify, dead-letter."""
+    """Following a deleted original: delete its renditions and backup, invalidate what
+    its own CDN served of them, record it as deleted in the catalogue (an UpdateItem on
+    the table only), notify, dead-letter."""
     return document(
         allow(
             "InvokeInspect",
@@ -328,6 +330,7 @@ def removal_policy(
         allow("PublishNotifications", ["sns:Publish"], [topic_arn]),
         allow("EncryptNotifications", ["kms:GenerateDataKey", "kms:Decrypt"], [topic_key_arn]),
         allow("DeadLetter", ["sqs:SendMessage"], [dead_letter_queue_arn]),
+        *([invalidate_cdn(distribution_arn)] if distribution_arn is not None else []),
         *_workflow_logs_and_traces(),
     )
 

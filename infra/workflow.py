@@ -217,7 +217,8 @@ class _Wiring:
     region: Any
     parent: pulumi.Resource
     catalogue: Catalogue
-    # The CDN whose stale paths the upload workflow invalidates (None with `cdn: false`).
+    # The CDN whose stale paths the upload and removal workflows invalidate (None with
+    # `cdn: false`).
     distribution: aws.cloudfront.Distribution | None = None
 
     def machine(
@@ -282,8 +283,9 @@ def _upload_workflow(
 
 
 def _cdn(distribution: aws.cloudfront.Distribution | None) -> dict[str, Any]:
-    """The DistributionId placeholder: without a CDN the manifest function never asks
-    for an invalidation, so the state that would use it is never entered."""
+    """The DistributionId placeholder: without a CDN neither the manifest function nor
+    Inspect's removal mode asks for an invalidation, so the state that would use it is
+    never entered."""
     return {"DistributionId": distribution.id if distribution else pulumi.Output.from_input("")}
 
 
@@ -347,6 +349,7 @@ def _removal_workflow(stack: _Wiring) -> aws.sfn.StateMachine | None:
                 "DestinationBucketName": buckets.destination.bucket,
                 "TopicArn": messaging.topic.arn,
                 "CatalogueTableName": stack.catalogue.table.name,
+                **_cdn(stack.distribution),
             },
             {},
         ),
@@ -358,6 +361,7 @@ def _removal_workflow(stack: _Wiring) -> aws.sfn.StateMachine | None:
             topic_key_arn=messaging.topic_key.arn,
             dead_letter_queue_arn=messaging.dead_letter_queue.arn,
             catalogue_table_arn=stack.catalogue.table.arn,
+            distribution_arn=stack.distribution.arn if stack.distribution else None,
         ),
     )
     _pipe(

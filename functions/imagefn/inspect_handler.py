@@ -44,15 +44,19 @@ Two more inputs share the same checks:
   (``"rejection"``), for the backfill to record;
 * removal (deleteDerivatives): ``{"records": [...], "removed": true, "execution": ...}``
   with one S3 ObjectRemoved record; returns ``{"source": {bucket, key, sequencer},
-  "derivatives": [{"Key": ...}, ...], "execution"}``, every key a rendition of it may have
-  (the padded sequencer orders the removal against the catalogue's record of the key).
+  "derivatives": [{"Key": ...}, ...], "delivery": {"invalidation": {"paths", "quantity"}
+  | None}, "execution"}``: every key a rendition of it may have (the padded sequencer
+  orders the removal against the catalogue's record of the key) and, with a CDN
+  (INVALIDATE=true), the CDN paths of those that exist (HEADed: what was served and
+  will be stale once deleted), None when none does.
 
 In removal mode a refused event raises ImageRejected ("<reason>: <message>"), as does
 an event that is not exactly one S3 record (bad_event: there is no key to record); S3
 errors propagate so that Step Functions can retry them.
 
 Environment (read once, at import): RENDITIONS (JSON list of renditions, required),
-MAX_INPUT_BYTES, MAX_INPUT_PIXELS, UPLOAD_PREFIX, DESTINATION_BUCKET (for onlyMissing),
+MAX_INPUT_BYTES, MAX_INPUT_PIXELS, UPLOAD_PREFIX, DESTINATION_BUCKET (for onlyMissing
+and removals), INVALIDATE ("true" with a CDN),
 ALLOWED_SUFFIXES (comma-separated; a backfill skips other keys),
 and Powertools' POWERTOOLS_* variables.
 """
@@ -77,7 +81,7 @@ from botocore.exceptions import ClientError  # type: ignore[import-untyped, unus
 from .env import env_int
 from .errors import BAD_EVENT, UNSUPPORTED_SUFFIX, ImageRejected
 from .imaging import HEADER_BYTES, check_byte_size, key_stem, peek_image, validate_image
-from .manifest import manifest_key
+from .manifest import manifest_key, removal_invalidation
 from .plan import (
     derivative_keys,
     rejected_before,
@@ -106,6 +110,8 @@ ALLOWED_SUFFIXES: Final = tuple(
     s.strip() for s in os.environ.get("ALLOWED_SUFFIXES", "").split(",") if s.strip()
 )
 DESTINATION_BUCKET: Final = os.environ.get("DESTINATION_BUCKET", "")
+# A CDN serves the renditions ("true"): a removal says which paths it may hold stale.
+INVALIDATE: Final = os.environ.get("INVALIDATE", "false").lower() == "true"
 METRICS_NAMESPACE: Final = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "ImagePipeline")
 
 # Wider than any S3 sequencer seen (16-20 hex digits): every one pads to this length.
@@ -254,16 +260,22 @@ def _listed_object(event: Mapping[str, Any]) -> tuple[str, str]:
     return str(target["bucket"]), str(target["key"])
 
 
-def _made_from(key: str) -> str | None:
-    """The version of the original a rendition was written from (its `source-etag`
-    metadata), None if it does not exist."""
+def _rendition_head(key: str) -> Mapping[str, Any] | None:
+    """HEAD of a key in the renditions bucket, None if it does not exist."""
     try:
-        head = s3.head_object(Bucket=DESTINATION_BUCKET, Key=key)
+        head: Mapping[str, Any] = s3.head_object(Bucket=DESTINATION_BUCKET, Key=key)
     except ClientError as err:
         if err.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
             return None
         raise
-    made_from = head.get("Metadata", {}).get("source-etag")
+    return head
+
+
+def _made_from(key: str) -> str | None:
+    """The version of the original a rendition was written from (its `source-etag`
+    metadata), None if it does not exist."""
+    head = _rendition_head(key)
+    made_from = head.get("Metadata", {}).get("source-etag") if head is not None else None
     return str(made_from) if made_from is not None else None
 
 
@@ -401,16 +413,19 @@ def _checked(
 
 
 def removal(event: Mapping[str, Any]) -> dict[str, Any]:
-    """The keys to delete now that an original is gone (nothing is read from S3)."""
+    """The keys to delete now that an original is gone (the original is not read), and,
+    with a CDN, which of them exist: what the CDN may still serve."""
     removed = event_object(event, kind="ObjectRemoved")
     bucket, key = removed.bucket, removed.key
     logger.thread_safe_append_keys(bucket=bucket, key=key)
     stem = key_stem(key, UPLOAD_PREFIX)
     # Its manifest (manifests/<stem>.json) goes with its renditions.
     keys = [*derivative_keys(RENDITIONS, stem), manifest_key(stem)]
+    served = [k for k in keys if _rendition_head(k) is not None] if INVALIDATE else []
     return {
         "source": {"bucket": bucket, "key": key, "sequencer": removed.sequencer},
         "derivatives": [{"Key": k} for k in keys],
+        "delivery": {"invalidation": removal_invalidation(served)},
         "execution": event.get("execution"),
     }
 

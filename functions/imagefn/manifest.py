@@ -149,3 +149,11 @@ def invalidation_paths(previous: Mapping[str, Any] | None, current: Mapping[str,
             if isinstance(rendition, Mapping) and isinstance(rendition.get("key"), str):
                 keys.add(rendition["key"])
     return sorted(cdn_path(k) for k in keys)
+
+
+def removal_invalidation(served_keys: Iterable[str]) -> dict[str, Any] | None:
+    """What a CDN may hold stale once a deleted original's derivatives are deleted: the
+    keys that existed (renditions, manifest) as invalidation paths; None when there were
+    none (nothing was served, nothing to invalidate)."""
+    paths = sorted({cdn_path(k) for k in served_keys})
+    return {"paths": paths, "quantity": len(paths)} if paths else None

@@ -131,6 +131,55 @@ def test_removal_lists_every_possible_derivative_without_reading_s3(aws: Aws) ->
     assert len(keys) == len(set(keys))
 
 
+def test_removal_without_a_cdn_asks_for_no_invalidation(aws: Aws, jpeg_photo: bytes) -> None:
+    aws.s3.put_object(Bucket=DESTINATION_BUCKET, Key="thumb/gone.webp", Body=jpeg_photo)
+    event = inspect_event(
+        sqs_record(s3_notification("uploads/gone.jpg", event_name="ObjectRemoved:Delete"))
+    )
+    assert plan(aws, {**event, "removed": True})["delivery"] == {"invalidation": None}
+
+
+def test_removal_with_a_cdn_names_the_served_paths(
+    aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, jpeg_photo: bytes
+) -> None:
+    """With a CDN, exactly the derivatives that exist (HEADed) are to be invalidated,
+    percent-encoded; none existing: nothing to invalidate."""
+    monkeypatch.setenv("INVALIDATE", "true")
+    import boto3
+    from moto import mock_aws
+
+    from .conftest import _fresh_handlers
+
+    stem = "old photos/Tante Ünï+1"
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="eu-west-1")
+        s3.create_bucket(
+            Bucket=DESTINATION_BUCKET,
+            CreateBucketConfiguration={"LocationConstraint": "eu-west-1"},
+        )
+        inspect, _ = _fresh_handlers()
+        removed = {
+            **inspect_event(sqs_record(s3_notification(KEY, event_name="ObjectRemoved:Delete"))),
+            "removed": True,
+        }
+        assert inspect.handler(removed, FakeContext())["delivery"] == {"invalidation": None}
+        for key in (f"thumb/{stem}.webp", f"orig/{stem}.png", f"manifests/{stem}.json"):
+            s3.put_object(Bucket=DESTINATION_BUCKET, Key=key, Body=jpeg_photo)
+        s3.put_object(Bucket=DESTINATION_BUCKET, Key="thumb/someone else.webp", Body=b"x")
+        planned = inspect.handler(removed, FakeContext())
+    encoded = "old%20photos/Tante%20%C3%9Cn%C3%AF%2B1"
+    assert planned["delivery"]["invalidation"] == {
+        "paths": [
+            f"/manifests/{encoded}.json",
+            f"/orig/{encoded}.png",
+            f"/thumb/{encoded}.webp",
+        ],
+        "quantity": 3,
+    }
+    # Every candidate is still deleted: what exists is only what the CDN may serve.
+    assert len(planned["derivatives"]) > 3
+
+
 def test_removal_refuses_a_created_event(aws: Aws) -> None:
     event = inspect_event(sqs_record(s3_notification(KEY)))
     with pytest.raises(ImageRejected) as caught:

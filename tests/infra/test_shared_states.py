@@ -28,6 +28,10 @@ OTHERS: Final = [asl.BACKFILL_FILE, asl.REMOVAL_FILE]
 PLACED_DIFFERENTLY: Final = {
     ("backfill.asl.json", "Make renditions"): {"Next", "End", "ResultPath"},
     ("backfill.asl.json", "Name the reason"): {"Next"},
+    ("removal.asl.json", "Stale in the CDN?"): {"Default"},
+    # The removal workflow records no failure: its catch-all dead-letters the error as
+    # caught (at $), as every other state of that file does.
+    ("removal.asl.json", "Invalidate stale renditions"): {"Next", "Catch"},
 }
 # Copies that have drifted, known and to be brought in line (each entry must still be
 # drift, so aligning a state fails here until its entry goes). Since a6433c3 the upload

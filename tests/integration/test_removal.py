@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote, unquote
 
 import pytest
 
@@ -10,8 +13,18 @@ from imagepipe.catalogue import get_record
 from imagepipe.local import samples
 from imagepipe.local.stack import LocalStack, local_stack
 from tests.integration.conftest import fresh_key
+from tests.integration.test_iam_enforced import dead_letter_for, without_statement
+from tests.integration.test_invalidation import invalidations
 
 pytestmark = pytest.mark.integration
+
+
+def removal_of(stack: LocalStack, key: str) -> dict[str, Any]:
+    """The one removal execution started for `key`."""
+    sfn = stack.clients.client("stepfunctions")
+    runs = sfn.list_executions(stateMachineArn=stack.state_machine_arn_of("removal"))
+    [found] = [e for e in runs["executions"] if stack.describe(e["executionArn"]).key == key]
+    return found  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="module")
@@ -134,3 +147,54 @@ def test_the_same_bytes_after_their_original_was_deleted_are_new_content(
     record = get_record(stack.clients.client("dynamodb"), stack.outputs["catalogueTable"], again)
     assert record is not None and record.status == "processed"
     assert record.duplicate_of is None  # not a copy of an original that no longer exists
+
+
+def test_a_removal_invalidates_exactly_what_was_served(removal_stack: LocalStack) -> None:
+    """The deleted original's renditions and manifest were served by the CDN: exactly
+    those paths are invalidated, once, through CloudFront's SDK integration, with the
+    removal execution's name as CallerReference."""
+    stack = removal_stack
+    key = stack.upload(samples.jpeg(640, 480, seed=108), fresh_key(stack, "served é+1.jpg"))
+    stack.pump()
+    stem = key.removeprefix(stack.settings.upload_prefix).removesuffix(".jpg")
+    served = {k for k in stack.objects(stack.destination_bucket) if f"/{stem}." in k}
+    assert len(served) == len(stack.settings.renditions) + 1  # and its manifest
+    before = len(invalidations(stack))
+
+    stack.clients.client("s3").delete_object(Bucket=stack.source_bucket, Key=key)
+    stack.pump()
+
+    [batch] = invalidations(stack)[before:]
+    assert {unquote(p) for p in batch["Paths"]["Items"]} == {f"/{k}" for k in served}
+    assert batch["Paths"]["Quantity"] == len(served)
+    assert all(p == "/" + quote(unquote(p).lstrip("/")) for p in batch["Paths"]["Items"])
+    assert batch["CallerReference"] == removal_of(stack, key)["name"]
+
+
+def test_a_removal_with_nothing_served_invalidates_nothing(removal_stack: LocalStack) -> None:
+    stack = removal_stack
+    key = stack.upload(b"not an image at all\n", fresh_key(stack, "never served.jpg"))
+    stack.pump()
+    before = len(invalidations(stack))
+    stack.clients.client("s3").delete_object(Bucket=stack.source_bucket, Key=key)
+    stack.pump()
+    assert len(invalidations(stack)) == before
+    assert removal_of(stack, key)["status"] == "SUCCEEDED"
+
+
+def test_without_its_statement_the_removal_s_invalidation_fails_it(
+    removal_stack: LocalStack,
+) -> None:
+    """The removal role may invalidate its own distribution (InvalidateStaleRenditions):
+    without that statement CloudFront refuses, and the removal is dead-lettered."""
+    stack = removal_stack
+    key = stack.upload(samples.jpeg(300, 300, seed=109), fresh_key(stack, "refused.jpg"))
+    stack.pump()
+    with without_statement(stack, "-removal-role", "InvalidateStaleRenditions"):
+        stack.clients.client("s3").delete_object(Bucket=stack.source_bucket, Key=key)
+        stack.pump()
+    failed = removal_of(stack, key)
+    assert failed["status"] == "FAILED"
+    letter = dead_letter_for(stack, failed["executionArn"])
+    assert letter["kind"] == "failed"
+    assert "cloudfront:CreateInvalidation" in json.dumps(letter), letter
