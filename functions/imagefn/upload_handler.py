@@ -39,8 +39,12 @@ LIMITS: Final = Limits(
 SOURCE_BUCKET: Final = required("SOURCE_BUCKET")
 
 logger: Final = Logger()
-# SigV4: the only signature every region takes.
-s3: Final = boto3.client("s3", config=Config(signature_version="s3v4"))
+# SigV4 (the only signature every region takes) and the bucket's regional host: botocore
+# presigns "auto" addressing on the global s3.amazonaws.com, which redirects a young
+# bucket outside us-east-1. (A custom endpoint, an IP, stays path-style.)
+s3: Final = boto3.client(
+    "s3", config=Config(signature_version="s3v4", s3={"addressing_style": "virtual"})
+)
 
 
 def presign(event: Mapping[str, Any]) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from typing import Any, Final
 from urllib.parse import unquote
 from xml.sax.saxutils import escape
 
-from imagepipe.local import access
+from imagepipe.local import access, s3_post
 
 LOG: Final = logging.getLogger(__name__)
 _MARK: Final = "_imagepipe_patched"
@@ -578,6 +578,8 @@ def _enforce_iam() -> None:
     from moto.stepfunctions.parser.asl.component.state.exec.state_map.state_map import StateMap
 
     _patch(S3Response, "_authenticate_and_authorize_s3_action", _s3_hook)
+    # A browser-based upload (presigned POST): its policy, signature and signer (s3_post).
+    _patch(S3Response, "_bucket_response_post", s3_post.hook)
     _patch(BaseResponse, "call_action", _api_hook)
     _sign_interpreter_calls()
     _patch(StateMap, "_eval_execution", _map_hook)

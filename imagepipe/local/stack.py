@@ -31,6 +31,7 @@ from imagepipe.local.delivery import DeliveryServer, Origin
 from imagepipe.local.pipe import PipePoller, PollResult, pipe_configs
 from imagepipe.local.program import run_program, settings_for, stack_config
 from imagepipe.local.providers import CreatedResource, MotoMocks
+from imagepipe.local.upload_api import LocalEndpoint, LocalUploadApi
 from imagepipe.messages import DeadLetter as DeadLetter  # re-exported for the demo
 from imagepipe.target import Target
 from infra.packaging import placeholder_layer
@@ -126,6 +127,7 @@ class LocalStack:
         definition_changes: dict[str, list[str]] | None = None,
         mock: Any = None,
         delivery: DeliveryServer | None = None,
+        upload_api: LocalUploadApi | None = None,
     ) -> None:
         self.stack = stack
         self.settings = settings
@@ -138,6 +140,9 @@ class LocalStack:
         self._mock = mock
         # The CDN's stand-in, serving the renditions at outputs["renditionsBaseUrl"].
         self.delivery = delivery
+        # The upload API's stand-in for API Gateway, at outputs["uploadApiUrl"], with its
+        # test issuer (imagepipe/local/upload_api.py).
+        self.upload_api = upload_api
         self.source_bucket: str = outputs["sourceBucket"]
         self.destination_bucket: str = outputs["destinationBucket"]
         self.backup_bucket: str = outputs["backupBucket"]
@@ -173,6 +178,8 @@ class LocalStack:
             poller.stop()
         if self.delivery is not None:
             self.delivery.stop()
+        if self.upload_api is not None:
+            self.upload_api.close()
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
@@ -380,6 +387,7 @@ def deploy_local(
     config: Mapping[str, Any] | None = None,
     clients: Clients | None = None,
     delivery_port: int = 0,
+    upload_api_port: int = 0,
 ) -> LocalStack:
     """Deploy the Pulumi program's stack `stack` on moto and return a handle on it.
 
@@ -389,10 +397,15 @@ def deploy_local(
     at a moto server, see `imagepipe.local.serve`), the server must already run with
     state machine execution on. With a CDN (config `cdn`), the renditions are served on
     127.0.0.1:`delivery_port` (any free port for 0), which is the stack's renditionsBaseUrl.
+    The upload API is on (unless `config` says `uploadApi`) with a local test issuer,
+    served on 127.0.0.1:`upload_api_port`: the stack's uploadApiUrl.
     """
     # The functions run on this machine's Python and Pillow and never load the layer: a
     # placeholder spares downloading Lambda-platform wheels (infra/packaging.py).
     overrides = {"layerArchive": str(placeholder_layer().path), **(config or {})}
+    endpoint = None if "uploadApi" in (config or {}) else LocalEndpoint.start(upload_api_port)
+    if endpoint is not None:
+        overrides = {**endpoint.config(), **overrides}
     delivery = None
     if settings_for(stack_config(stack, overrides)).cdn:
         delivery = DeliveryServer(port=delivery_port).start()
@@ -423,10 +436,15 @@ def deploy_local(
             definition_changes=mocks.definition_changes,
             mock=mock,
             delivery=delivery,
+            upload_api=endpoint.bind(clients, mocks.created, mocks.account_id)
+            if endpoint
+            else None,
         )
     except BaseException:
         if delivery is not None:
             delivery.stop()
+        if endpoint is not None:
+            endpoint.stop()
         if mock is not None:
             mock.stop()
         raise

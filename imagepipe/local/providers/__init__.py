@@ -26,6 +26,7 @@ import pulumi
 
 from imagepipe.local.clients import Clients
 from imagepipe.local.providers import (
+    apigatewayv2,
     cloudfront,
     cloudwatch,
     dynamodb,
@@ -68,6 +69,7 @@ REGISTRY: Final[Mapping[str, Handler]] = {
     **pipes.RESOURCES,
     **dynamodb.RESOURCES,
     **cloudfront.RESOURCES,
+    **apigatewayv2.RESOURCES,
 }
 
 

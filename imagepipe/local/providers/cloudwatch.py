@@ -4,18 +4,48 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from imagepipe.local.providers.base import Context, Handler, Inputs, Outputs, physical_name
+from imagepipe.local.iam import service_allowed
+from imagepipe.local.providers.base import (
+    Context,
+    Handler,
+    Inputs,
+    Outputs,
+    RefusedByAwsError,
+    physical_name,
+)
+
+
+def _check_key(ctx: Context, key_arn: str, group_arn: str) -> None:
+    """As CloudWatch Logs does when a log group is created with a KMS key: the key policy
+    must let logs.<region>.amazonaws.com use the key for this log group.
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html"""
+    policy = ctx.clients.client("kms").get_key_policy(KeyId=key_arn, PolicyName="default")
+    context = {"kms:EncryptionContext:aws:logs:arn": group_arn, "aws:SourceAccount": ctx.account_id}
+    service = f"logs.{ctx.region}.amazonaws.com"
+    for action in ("kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"):
+        if not service_allowed(policy["Policy"], service, action, key_arn, context).allowed:
+            raise RefusedByAwsError(
+                f"log group {group_arn}: the policy of KMS key {key_arn} does not let "
+                f"{service} {action} for it (AccessDeniedException)"
+            )
 
 
 def _log_group(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
     name = physical_name(logical, inputs)
     logs = ctx.clients.client("logs")
-    logs.create_log_group(logGroupName=name)
+    params: dict[str, Any] = {"logGroupName": name}
+    if inputs.get("kmsKeyId"):
+        _check_key(ctx, inputs["kmsKeyId"], _group_arn(ctx, name))
+        params["kmsKeyId"] = inputs["kmsKeyId"]
+    logs.create_log_group(**params)
     if inputs.get("retentionInDays"):
         logs.put_retention_policy(logGroupName=name, retentionInDays=int(inputs["retentionInDays"]))
+    return name, {"arn": _group_arn(ctx, name), "name": name}
+
+
+def _group_arn(ctx: Context, name: str) -> str:
     # The provider's arn has no ':*' suffix (DescribeLogGroups' has one).
-    arn = f"arn:aws:logs:{ctx.region}:{ctx.account_id}:log-group:{name}"
-    return name, {"arn": arn, "name": name}
+    return f"arn:aws:logs:{ctx.region}:{ctx.account_id}:log-group:{name}"
 
 
 def _alarm(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:

@@ -1,4 +1,5 @@
-"""Lambda: layer versions and functions (run by `imagepipe.local.lambda_runtime`)."""
+"""Lambda: layer versions, functions (run by `imagepipe.local.lambda_runtime`) and the
+permissions of their resource policies."""
 
 from __future__ import annotations
 
@@ -82,7 +83,28 @@ def _function(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]
     }
 
 
+def _permission(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
+    """A statement of the function's resource policy (what lets a service invoke it)."""
+    statement_id = physical_name(logical, inputs, "statementId", "statementIdPrefix")
+    params: dict[str, Any] = {
+        "FunctionName": inputs["function"],
+        "StatementId": statement_id,
+        "Action": inputs["action"],
+        "Principal": inputs["principal"],
+    }
+    for key, name in (
+        ("sourceArn", "SourceArn"),
+        ("sourceAccount", "SourceAccount"),
+        ("qualifier", "Qualifier"),
+    ):
+        if inputs.get(key):
+            params[name] = inputs[key]
+    ctx.clients.client("lambda").add_permission(**params)
+    return statement_id, {"statementId": statement_id}
+
+
 RESOURCES: Final[dict[str, Handler]] = {
     "aws:lambda/layerVersion:LayerVersion": _layer,
     "aws:lambda/function:Function": _function,
+    "aws:lambda/permission:Permission": _permission,
 }

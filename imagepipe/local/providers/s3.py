@@ -158,6 +158,13 @@ def _validate_destination(ctx: Context, bucket: str, queue_arn: str) -> None:
         )
 
 
+def _cors(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
+    bucket = inputs["bucket"]
+    rules = pascal(inputs["corsRules"], {"id": "ID"})
+    ctx.clients.client("s3").put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": rules})
+    return bucket, {}
+
+
 RESOURCES: Final[dict[str, Handler]] = {
     "aws:s3/bucket:Bucket": _bucket,
     "aws:s3/bucketV2:BucketV2": _bucket,
@@ -167,4 +174,5 @@ RESOURCES: Final[dict[str, Handler]] = {
     "aws:s3/bucketPolicy:BucketPolicy": _bucket_policy,
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": _lifecycle,
     "aws:s3/bucketNotification:BucketNotification": _notification,
+    "aws:s3/bucketCorsConfiguration:BucketCorsConfiguration": _cors,
 }

@@ -1,0 +1,183 @@
+"""API Gateway v2 (HTTP APIs): the API, its JWT authorizer, integration, route and stage.
+
+moto keeps their configuration; nothing in moto serves them. The local stack does
+(imagepipe.local.upload_api): it reads this configuration back from moto, so what it
+enforces (the route's authorizer, the issuer and audiences, CORS) is what the program
+deployed. `serve_at(url)` says where that local endpoint listens, which becomes the
+stage's invoke URL (on AWS, https://{api-id}.execute-api.{region}.amazonaws.com/).
+
+Refused as API Gateway refuses them: a route whose JWT authorization names no JWT
+authorizer of the API, a target that is not one of the API's integrations, an
+integration timeout outside 50..30000 ms, a stage logging to a log group that does not
+exist.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from botocore.exceptions import ClientError  # type: ignore[import-untyped, unused-ignore]
+
+from imagepipe.local.providers.base import (
+    Context,
+    Handler,
+    Inputs,
+    Outputs,
+    RefusedByAwsError,
+    pascal,
+)
+
+_served_at: dict[str, str] = {}  # "url" -> where the local stack serves HTTP APIs
+
+
+def serve_at(url: str | None) -> None:
+    """The base URL of the local endpoint for the APIs deployed next (None: AWS's form)."""
+    if url is None:
+        _served_at.pop("url", None)
+    else:
+        _served_at["url"] = url.rstrip("/")
+
+
+def _client(ctx: Context) -> Any:
+    return ctx.clients.client("apigatewayv2")
+
+
+def _api(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
+    params: dict[str, Any] = {
+        "Name": inputs.get("name") or logical,
+        "ProtocolType": inputs["protocolType"],
+    }
+    if inputs.get("description"):
+        params["Description"] = inputs["description"]
+    if inputs.get("corsConfiguration"):
+        params["CorsConfiguration"] = pascal(inputs["corsConfiguration"])
+    api = _client(ctx).create_api(**params)
+    api_id = api["ApiId"]
+    endpoint = _served_at.get("url") or api["ApiEndpoint"]
+    return api_id, {
+        "apiEndpoint": endpoint,
+        "arn": f"arn:aws:apigateway:{ctx.region}::/apis/{api_id}",
+        "executionArn": f"arn:aws:execute-api:{ctx.region}:{ctx.account_id}:{api_id}",
+    }
+
+
+def _authorizer(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
+    params: dict[str, Any] = {
+        "ApiId": inputs["apiId"],
+        "AuthorizerType": inputs["authorizerType"],
+        "IdentitySource": list(inputs.get("identitySources") or []),
+        "Name": inputs.get("name") or logical,
+    }
+    jwt = inputs.get("jwtConfiguration")
+    if jwt:
+        params["JwtConfiguration"] = {
+            "Audience": list(jwt.get("audiences") or []),
+            "Issuer": jwt.get("issuer", ""),
+        }
+    authorizer = _client(ctx).create_authorizer(**params)
+    return authorizer["AuthorizerId"], {}
+
+
+def _integration(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
+    timeout = int(inputs.get("timeoutMilliseconds") or 30_000)
+    if not 50 <= timeout <= 30_000:
+        raise RefusedByAwsError(
+            f"integration {logical}: timeoutInMillis must be 50 to 30000 for an HTTP API, "
+            f"got {timeout} (BadRequestException)"
+        )
+    params: dict[str, Any] = {
+        "ApiId": inputs["apiId"],
+        "IntegrationType": inputs["integrationType"],
+        "TimeoutInMillis": timeout,
+    }
+    for key, name in (
+        ("integrationMethod", "IntegrationMethod"),
+        ("integrationUri", "IntegrationUri"),
+        ("payloadFormatVersion", "PayloadFormatVersion"),
+        ("description", "Description"),
+    ):
+        if inputs.get(key):
+            params[name] = inputs[key]
+    integration = _client(ctx).create_integration(**params)
+    return integration["IntegrationId"], {}
+
+
+def _check_route(ctx: Context, logical: str, inputs: Inputs) -> None:
+    client, api_id = _client(ctx), inputs["apiId"]
+    if inputs.get("authorizationType") == "JWT":
+        authorizer_id = str(inputs.get("authorizerId") or "")
+        found: dict[str, Any] = {}
+        try:  # moto has no GetAuthorizers: one by id
+            if authorizer_id:
+                found = client.get_authorizer(ApiId=api_id, AuthorizerId=authorizer_id)
+        except ClientError:
+            found = {}
+        if found.get("AuthorizerType") != "JWT":
+            raise RefusedByAwsError(
+                f"route {logical}: authorizationType JWT needs the id of a JWT authorizer of "
+                f"API {api_id}, got {authorizer_id!r} (BadRequestException)"
+            )
+    target = str(inputs.get("target") or "")
+    if target:
+        integration_id = target.removeprefix("integrations/")
+        known = {i["IntegrationId"] for i in client.get_integrations(ApiId=api_id)["Items"]}
+        if not target.startswith("integrations/") or integration_id not in known:
+            raise RefusedByAwsError(
+                f"route {logical}: target {target!r} is not an integration of API {api_id} "
+                "(NotFoundException)"
+            )
+
+
+def _route(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
+    _check_route(ctx, logical, inputs)
+    params: dict[str, Any] = {"ApiId": inputs["apiId"], "RouteKey": inputs["routeKey"]}
+    for key, name in (
+        ("authorizationType", "AuthorizationType"),
+        ("authorizerId", "AuthorizerId"),
+        ("target", "Target"),
+        ("authorizationScopes", "AuthorizationScopes"),
+    ):
+        if inputs.get(key):
+            params[name] = inputs[key]
+    route = _client(ctx).create_route(**params)
+    return route["RouteId"], {}
+
+
+def _stage(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
+    api_id, name = inputs["apiId"], inputs.get("name") or logical
+    params: dict[str, Any] = {
+        "ApiId": api_id,
+        "StageName": name,
+        "AutoDeploy": bool(inputs.get("autoDeploy")),
+    }
+    logs = inputs.get("accessLogSettings")
+    if logs:
+        group = str(logs["destinationArn"]).split(":log-group:", 1)[-1].removesuffix(":*")
+        found = ctx.clients.client("logs").describe_log_groups(logGroupNamePrefix=group)
+        if not any(g["logGroupName"] == group for g in found["logGroups"]):
+            raise RefusedByAwsError(
+                f"stage {logical}: access log destination {logs['destinationArn']} does not "
+                "exist (BadRequestException)"
+            )
+        params["AccessLogSettings"] = pascal(logs)
+    if inputs.get("defaultRouteSettings"):
+        params["DefaultRouteSettings"] = pascal(inputs["defaultRouteSettings"])
+    _client(ctx).create_stage(**params)
+    base = _served_at.get("url") or f"https://{api_id}.execute-api.{ctx.region}.amazonaws.com"
+    # The $default stage is served at the API's root; any other under its name.
+    invoke_url = f"{base}/" if name == "$default" else f"{base}/{name}"
+    execution_arn = f"arn:aws:execute-api:{ctx.region}:{ctx.account_id}:{api_id}/{name}"
+    return name, {
+        "invokeUrl": invoke_url,
+        "executionArn": execution_arn,
+        "arn": f"arn:aws:apigateway:{ctx.region}::/apis/{api_id}/stages/{name}",
+    }
+
+
+RESOURCES: Final[dict[str, Handler]] = {
+    "aws:apigatewayv2/api:Api": _api,
+    "aws:apigatewayv2/authorizer:Authorizer": _authorizer,
+    "aws:apigatewayv2/integration:Integration": _integration,
+    "aws:apigatewayv2/route:Route": _route,
+    "aws:apigatewayv2/stage:Stage": _stage,
+}

@@ -1,0 +1,251 @@
+"""S3's browser-based uploads (POST Object with a signed POST policy), checked as S3 does.
+
+moto stores whatever a form POSTs to a bucket. S3 first checks, in this order (the S3
+API reference, "Authenticating Requests in Browser-Based Uploads Using POST" and "POST
+Policy"):
+
+1. the signature: ``x-amz-signature`` is the SigV4 HMAC of the base64 ``policy`` field
+   under the signing key of ``x-amz-credential`` (403 SignatureDoesNotMatch);
+2. the policy's ``expiration`` (403 AccessDenied, "Policy expired");
+3. every form field but ``x-amz-signature``, ``file``, ``policy`` and ``x-ignore-*`` is
+   named by a condition (403 AccessDenied, "Extra input fields"), and every condition
+   holds: exact match (``{"key": v}``, ``["eq", "$key", v]``), ``starts-with``, and the
+   bucket from the URL (403 AccessDenied, "Policy Condition failed");
+4. ``content-length-range`` on the file's size (400 EntityTooSmall, EntityTooLarge);
+5. IAM: the signer may ``s3:PutObject`` the key (403 AccessDenied). A presigned POST
+   carries the authority of whoever signed it, here a Lambda role's session
+   (imagepipe.local.access), checked against that role's policies like any request.
+
+https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-authentication-HTTPPOST.html
+https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-HTTPPOSTConstructPolicy.html
+
+Signatures are verified for the credentials the local stack knows the secret of (the
+roles' sessions and the emulator's administrator key); moto accepts any other
+credentials, so for those only the policy is checked. Only SigV4 POSTs are modelled (the
+upload function signs with it); a SigV2 form (AWSAccessKeyId), which S3 still takes in its
+older regions, is refused with InvalidArgument. `check_post` is pure; `hook`
+wraps moto's bucket POST handler (installed by imagepipe.local.moto_patches).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final
+from xml.sax.saxutils import escape
+
+from imagepipe.local import access
+from imagepipe.local.clients import FAKE_CREDENTIALS
+
+# Form fields no condition needs to name.
+UNCONDITIONED: Final = frozenset({"x-amz-signature", "file", "policy"})
+ALGORITHM: Final = "AWS4-HMAC-SHA256"
+
+
+@dataclass(frozen=True)
+class PostRefusal:
+    """What S3 answers a POST it refuses: HTTP status, error code, message, extras."""
+
+    status: int
+    code: str
+    message: str
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def response(self) -> tuple[int, dict[str, str], str]:
+        request_id = uuid.uuid4().hex[:16].upper()
+        extras = "".join(f"<{k}>{escape(v)}</{k}>" for k, v in self.extra.items())
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            f"<Error><Code>{self.code}</Code><Message>{escape(self.message)}</Message>"
+            f"{extras}<RequestId>{request_id}</RequestId></Error>"
+        )
+        return (
+            self.status,
+            {"Content-Type": "application/xml", "x-amz-request-id": request_id},
+            body,
+        )
+
+
+def _denied(message: str) -> PostRefusal:
+    return PostRefusal(403, "AccessDenied", message)
+
+
+def signing_key(secret: str, date: str, region: str, service: str = "s3") -> bytes:
+    """SigV4's derived key for one day, region and service."""
+    key = f"AWS4{secret}".encode()
+    for part in (date, region, service, "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return key
+
+
+def post_signature(secret: str, credential: str, policy_b64: str) -> str:
+    """The x-amz-signature S3 expects for a POST policy signed with `credential`
+    (AKID/date/region/service/aws4_request)."""
+    _, date, region, service, _ = credential.split("/")
+    key = signing_key(secret, date, region, service)
+    return hmac.new(key, policy_b64.encode(), hashlib.sha256).hexdigest()
+
+
+def _condition_fields(condition: Any) -> list[str]:
+    """The form fields a condition names (lowercase), none for content-length-range."""
+    if isinstance(condition, Mapping):
+        return [str(k).lower() for k in condition]
+    if isinstance(condition, list) and len(condition) == 3 and isinstance(condition[1], str):
+        return [condition[1].lstrip("$").lower()]
+    return []
+
+
+def _holds(condition: Any, form: Mapping[str, str], bucket: str) -> bool:
+    values = {**form, "bucket": bucket}
+    if isinstance(condition, Mapping):
+        return all(values.get(str(k).lower()) == str(v) for k, v in condition.items())
+    operator, name, expected = condition
+    actual = values.get(str(name).lstrip("$").lower())
+    if operator == "eq":
+        return actual == str(expected)
+    if operator == "starts-with":
+        return actual is not None and actual.startswith(str(expected))
+    return False
+
+
+def _policy(form: Mapping[str, str]) -> tuple[Mapping[str, Any] | None, PostRefusal | None]:
+    try:
+        document = json.loads(base64.b64decode(form["policy"], validate=True))
+        expiration = datetime.strptime(document["expiration"], "%Y-%m-%dT%H:%M:%S%z")
+        conditions = document["conditions"]
+    except (binascii.Error, ValueError, KeyError, TypeError):
+        return None, PostRefusal(400, "InvalidPolicyDocument", "Invalid Policy: Invalid JSON.")
+    if not isinstance(conditions, list):
+        return None, PostRefusal(400, "InvalidPolicyDocument", "Invalid Policy: Invalid JSON.")
+    return {"expiration": expiration, "conditions": conditions}, None
+
+
+def _signature(
+    form: Mapping[str, str], secret_for: Callable[[str], str | None]
+) -> PostRefusal | None:
+    credential = form.get("x-amz-credential", "")
+    if form.get("x-amz-algorithm") != ALGORITHM or credential.count("/") != 4:
+        return PostRefusal(
+            400,
+            "InvalidArgument",
+            f"x-amz-algorithm must be {ALGORITHM} "
+            "with an x-amz-credential AKID/date/region/s3/aws4_request",
+        )
+    secret = secret_for(credential.split("/", 1)[0])
+    if secret is None:
+        return None  # credentials moto accepts whatever they sign: the policy still counts
+    expected = post_signature(secret, credential, form["policy"])
+    if not hmac.compare_digest(expected, form.get("x-amz-signature", "")):
+        return PostRefusal(
+            403,
+            "SignatureDoesNotMatch",
+            "The request signature we calculated does not match the signature you provided.",
+        )
+    return None
+
+
+def check_post(
+    form: Mapping[str, str],
+    size: int,
+    bucket: str,
+    now: datetime,
+    secret_for: Callable[[str], str | None],
+) -> PostRefusal | None:
+    """What S3 refuses of a POST Object form (field names lowercase), before IAM."""
+    if "policy" not in form or "key" not in form:
+        return _denied("Access Denied")  # anonymous: the buckets block public writes
+    refusal = _signature(form, secret_for)
+    if refusal is not None:
+        return refusal
+    policy, refusal = _policy(form)
+    if refusal is not None or policy is None:
+        return refusal
+    if now >= policy["expiration"]:
+        return _denied("Invalid according to Policy: Policy expired.")
+    conditions = policy["conditions"]
+    named = {name for condition in conditions for name in _condition_fields(condition)}
+    extra = sorted(
+        f for f in form if f not in UNCONDITIONED | named and not f.startswith("x-ignore-")
+    )
+    if extra:
+        return _denied(f"Invalid according to Policy: Extra input fields: {', '.join(extra)}")
+    for condition in conditions:
+        if isinstance(condition, list) and condition and condition[0] == "content-length-range":
+            low, high = int(condition[1]), int(condition[2])
+            if size < low:
+                return PostRefusal(
+                    400,
+                    "EntityTooSmall",
+                    "Your proposed upload is smaller than the minimum allowed size",
+                    {"ProposedSize": str(size), "MinSizeAllowed": str(low)},
+                )
+            if size > high:
+                return PostRefusal(
+                    400,
+                    "EntityTooLarge",
+                    "Your proposed upload exceeds the maximum allowed size",
+                    {"ProposedSize": str(size), "MaxSizeAllowed": str(high)},
+                )
+        elif not _holds(condition, form, bucket):
+            return _denied(
+                f"Invalid according to Policy: Policy Condition failed: {json.dumps(condition)}"
+            )
+    return None
+
+
+def secret_of(access_key_id: str) -> str | None:
+    """The secret of credentials the local stack knows: an enforced session's, or the
+    emulator administrator's; None for any other (moto takes them unchecked)."""
+    session = access.session_of({}, {"X-Amz-Credential": access_key_id})
+    if session is not None:
+        return session.secret_access_key
+    if access_key_id == FAKE_CREDENTIALS["aws_access_key_id"]:
+        return FAKE_CREDENTIALS["aws_secret_access_key"]
+    return None
+
+
+def _form_of(response: Any) -> dict[str, str] | None:
+    """The POST's form fields (lowercase names) when it is a browser-based upload."""
+    form = getattr(response, "form_data", None) or {}
+    if "policy" not in {str(k).lower() for k in form}:
+        return None
+    return {str(k).lower(): str(v) for k, v in form.items() if str(k).lower() != "file"}
+
+
+def authorize_post(response: Any, bucket_name: str) -> PostRefusal | None:
+    """Every check S3 makes of a browser-based upload to `bucket_name`, IAM included."""
+    form = _form_of(response)
+    if form is None:
+        return None
+    body = getattr(response, "raw_body", b"") or b""
+    size = len(body if isinstance(body, bytes) else str(body).encode())
+    refusal = check_post(form, size, bucket_name, datetime.now(UTC), secret_of)
+    if refusal is not None:
+        return refusal
+    session = access.session_of({}, {"X-Amz-Credential": form["x-amz-credential"]})
+    if session is None:
+        return None  # the administrator, or credentials moto takes unchecked
+    check = access.Check("s3:PutObject", f"arn:aws:s3:::{bucket_name}/{form['key']}")
+    region = str(getattr(response, "region", "us-east-1"))
+    if access.authorize(session, [check], region) is not None:
+        return _denied("Access Denied")
+    return None
+
+
+def hook(original: Any) -> Callable[..., Any]:
+    """moto's S3Response._bucket_response_post, refusing what S3 refuses of a form POST."""
+
+    def bucket_response_post(self: Any, request: Any, bucket_name: str) -> Any:
+        refusal = authorize_post(self, bucket_name)
+        if refusal is not None:
+            return refusal.response()
+        return original(self, request, bucket_name)
+
+    return bucket_response_post

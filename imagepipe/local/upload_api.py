@@ -1,0 +1,759 @@
+"""The upload API on the local stack: API Gateway's part, a test issuer, an HTTP endpoint.
+
+Local URL form. The local stack always deploys the upload API (config `uploadApi`, unless
+the caller's config says otherwise) and serves it on 127.0.0.1 at a mount path,
+``MOUNT = "/upload-api"``, on a small HTTP server of its own: the stack output
+``uploadApiUrl`` is ``http://127.0.0.1:<port>/upload-api`` and apps call
+``POST {uploadApiUrl}/uploads`` with ``Authorization: Bearer <token>`` and a JSON body
+``{"filename": "cat.jpg", "contentType": "image/jpeg"}``, exactly as on AWS
+(``https://{api-id}.execute-api.{region}.amazonaws.com/uploads``). Under the same mount
+the local test issuer (the stack's ``uploadApiIssuer``) is ``{uploadApiUrl}/issuer``:
+``GET {issuer}/.well-known/openid-configuration``, ``GET {issuer}/.well-known/jwks.json``
+and, local only, ``POST {issuer}/token`` with ``{"sub": "alice"}`` -> ``{"access_token",
+"token_type": "Bearer", "expires_in"}`` (anyone who can reach 127.0.0.1 gets a token: a
+test issuer, never a real one). Another local server (the console) can serve the same
+thing at a path prefix of its own: `wsgi_app(stack.upload_api, prefix)` or, from an
+http.server handler, `serve_request(handler, stack.upload_api, prefix)`; tokens stay
+valid there (their issuer is the URL above). In Python: `stack.upload_api` is the
+`LocalUploadApi` (`.handle(...)`, `.respond(...)`, `.issuer.token(sub)`, `.url`).
+
+What `LocalUploadApi.handle` does is what API Gateway does for the deployed HTTP API,
+read back from moto at each request (imagepipe/local/providers/apigatewayv2.py):
+CORS preflights answered per the API's CORS configuration; the route's JWT authorizer
+(the token from the Authorization header, with or without "Bearer"; signature by the
+issuer's JWKS, kid, RS256/384/512, iss, aud or client_id, exp, nbf, iat; else 401
+``{"message":"Unauthorized"}``); the payload format 2.0 event with the verified claims;
+the Lambda function invoked through the Lambda API as apigateway.amazonaws.com only if
+its resource policy allows this route's execute-api ARN (else 500, as on AWS), run by the
+local Lambda runtime with its role's credentials, so the POST it presigns is accepted by
+the local S3 only while that role may put the key (imagepipe/local/s3_post.py); and the
+2.0 response mapped back, with the API's CORS headers. One access log line per request
+goes to the stage's log group. Not emulated: throttling, custom domains, scopes on routes
+(the program sets none), a real issuer's discovery over the network.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet, RSAKey
+
+from imagepipe.local.clients import Clients
+from imagepipe.local.iam import service_allowed
+from imagepipe.local.providers import apigatewayv2
+from imagepipe.local.providers.base import CreatedResource
+
+MOUNT: Final = "/upload-api"
+LOCAL_AUDIENCE: Final = "imagepipe-local"
+# API Gateway takes RSA-signed tokens only.
+ALGORITHMS: Final = ("RS256", "RS384", "RS512")
+Response = tuple[int, dict[str, str], bytes]
+_UNAUTHORIZED: Final = b'{"message":"Unauthorized"}'
+_NOT_FOUND: Final = b'{"message":"Not Found"}'
+_INTERNAL: Final = b'{"message":"Internal Server Error"}'
+_TEXT_TYPES: Final = ("text/", "application/json", "application/xml", "application/javascript")
+
+
+def _json(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return status, {"Content-Type": "application/json", **(headers or {})}, data
+
+
+class LocalIssuer:
+    """A JWT issuer for the local stack: an RSA key made at start, its JWKS, and tokens."""
+
+    def __init__(self, issuer: str, audience: str = LOCAL_AUDIENCE) -> None:
+        self.issuer = issuer.rstrip("/")
+        self.audience = audience
+        self.kid = secrets.token_hex(8)
+        self._key = RSAKey.generate_key(
+            2048, parameters={"kid": self.kid, "use": "sig", "alg": "RS256"}, private=True
+        )
+
+    def jwks(self) -> dict[str, Any]:
+        """The public key set, as {issuer}/.well-known/jwks.json serves it."""
+        return {"keys": [self._key.as_dict(private=False)]}
+
+    def token(
+        self, subject: str, ttl: int = 3600, *, claims: Mapping[str, Any] | None = None
+    ) -> str:
+        """A signed access token for `subject`, valid `ttl` seconds (negative: expired).
+        `claims` override or add claims (a test's wrong audience, say)."""
+        now = int(time.time())
+        payload: dict[str, Any] = {
+            "iss": self.issuer,
+            "sub": subject,
+            "aud": self.audience,
+            "iat": min(now, now + ttl),
+            "exp": now + ttl,
+            "jti": uuid.uuid4().hex,
+            "token_use": "access",
+        }
+        payload.update(claims or {})
+        header = {"alg": "RS256", "kid": self.kid, "typ": "JWT"}
+        return jwt.encode(header, payload, self._key)
+
+    def discovery(self) -> dict[str, Any]:
+        return {
+            "issuer": self.issuer,
+            "jwks_uri": f"{self.issuer}/.well-known/jwks.json",
+            "token_endpoint": f"{self.issuer}/token",
+            "response_types_supported": ["token"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+        }
+
+    def respond(self, method: str, path: str, body: bytes) -> Response:
+        """The issuer's HTTP endpoints, `path` relative to the issuer URL."""
+        public = {"Access-Control-Allow-Origin": "*"}  # public documents, like any IdP's
+        if method == "GET" and path == "/.well-known/openid-configuration":
+            return _json(200, self.discovery(), public)
+        if method == "GET" and path == "/.well-known/jwks.json":
+            return _json(200, self.jwks(), public)
+        if method == "POST" and path == "/token":
+            return self._token_response(body)
+        return _json(404, _NOT_FOUND)
+
+    def _token_response(self, body: bytes) -> Response:
+        try:
+            request = json.loads(body or b"{}")
+        except ValueError:
+            request = None
+        subject = request.get("sub") if isinstance(request, dict) else None
+        ttl = request.get("ttl", 3600) if isinstance(request, dict) else 3600
+        if not isinstance(subject, str) or not 0 < len(subject) <= 255:
+            message = 'POST {"sub": "<subject, 1 to 255 characters>"} for a local test token'
+            return _json(400, {"error": "invalid_request", "message": message})
+        if not isinstance(ttl, int) or not 1 <= ttl <= 86400:
+            return _json(400, {"error": "invalid_request", "message": "ttl: 1 to 86400 s"})
+        token = self.token(subject, ttl)
+        answer = {"access_token": token, "token_type": "Bearer", "expires_in": ttl}
+        return _json(200, answer, {"Cache-Control": "no-store"})
+
+
+class Unauthorized(Exception):  # noqa: N818 - API Gateway's own word for it
+    """The JWT authorizer refuses the request (401)."""
+
+
+def bearer_token(headers: Mapping[str, str]) -> str:
+    """The token of the identity source $request.header.Authorization, with or without
+    'Bearer'. https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-jwt-authorizer.html"""
+    value = next((v for k, v in headers.items() if k.lower() == "authorization"), "").strip()
+    if value[:7].lower() == "bearer ":
+        value = value[7:].strip()
+    if not value:
+        raise Unauthorized("no token")
+    return value
+
+
+def verify_token(
+    token: str,
+    jwks: Mapping[str, Any] | None,
+    issuer: str,
+    audiences: Iterable[str],
+    now: float | None = None,
+) -> dict[str, Any]:
+    """The claims of a token API Gateway's JWT authorizer would accept, or Unauthorized."""
+    if jwks is None:
+        raise Unauthorized(f"no key set known for issuer {issuer}")
+    try:
+        key_set = KeySet.import_key_set(dict(jwks))  # type: ignore[arg-type]
+        decoded = jwt.decode(token, key_set, algorithms=list(ALGORITHMS))
+    except (JoseError, ValueError, TypeError) as err:
+        raise Unauthorized(f"invalid token: {err}") from None
+    if not decoded.header.get("kid"):
+        raise Unauthorized("the token has no kid")
+    claims = dict(decoded.claims)
+    now = time.time() if now is None else now
+    if claims.get("iss") != issuer:
+        raise Unauthorized("the token's iss is not the authorizer's issuer")
+    token_audiences = claims.get("aud", claims.get("client_id"))
+    given = token_audiences if isinstance(token_audiences, list) else [token_audiences]
+    if not set(map(str, given)) & set(audiences):
+        raise Unauthorized("the token's aud (or client_id) is not an accepted audience")
+    checks: tuple[tuple[str, Callable[[float], bool]], ...] = (
+        ("exp", lambda t: t > now),
+        ("nbf", lambda t: t <= now),
+        ("iat", lambda t: t <= now),
+    )
+    for name, ok in checks:
+        value = claims.get(name)
+        if value is None and name != "exp":
+            continue
+        if not isinstance(value, int | float) or not ok(value):
+            raise Unauthorized("the token has expired" if name == "exp" else f"bad {name}")
+    return claims
+
+
+def _claim_text(value: Any) -> str:
+    """Claims reach the integration as strings (an array as "[a b]")."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + " ".join(_claim_text(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
+
+
+def _scopes(claims: Mapping[str, Any]) -> list[str] | None:
+    raw = claims.get("scope", claims.get("scp"))
+    if isinstance(raw, str):
+        return raw.split() or None
+    if isinstance(raw, list):
+        return [str(s) for s in raw] or None
+    return None
+
+
+def _function_arn(integration_uri: str) -> str:
+    """The function of an integration URI (a Lambda ARN, or its apigateway invoke ARN)."""
+    if "/functions/" in integration_uri:
+        return integration_uri.split("/functions/", 1)[1].removesuffix("/invocations")
+    return integration_uri
+
+
+@dataclass
+class _Deployed:
+    """The API's configuration as moto holds it, read for one request."""
+
+    api: dict[str, Any]
+    routes: list[dict[str, Any]]
+    stage: dict[str, Any]
+
+    @property
+    def cors(self) -> dict[str, Any] | None:
+        cors = self.api.get("CorsConfiguration")
+        return cors if cors and cors.get("AllowOrigins") else None
+
+    def route_for(self, method: str, path: str) -> dict[str, Any] | None:
+        for route in self.routes:
+            verb, _, route_path = str(route["RouteKey"]).partition(" ")
+            if route_path == path and verb in (method, "ANY"):
+                return route
+        return None
+
+
+def _lower(headers: Mapping[str, str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in headers.items():
+        name = key.lower()
+        out[name] = f"{out[name]},{value}" if name in out else str(value)
+    return out
+
+
+@dataclass
+class LocalUploadApi:
+    """What API Gateway does for the stack's HTTP API, locally (see the module docstring)."""
+
+    clients: Clients
+    api_id: str
+    account: str
+    issuer: LocalIssuer | None = None
+    url: str = ""
+    stage_name: str = "$default"
+    # issuer URL -> its JWKS (the local issuer's by default)
+    jwks_of: Callable[[str], Mapping[str, Any] | None] | None = None
+    server: UploadApiServer | None = field(default=None, repr=False)
+    _log_stream: str = field(default="", repr=False)
+
+    @property
+    def region(self) -> str:
+        return self.clients.region
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+    def _jwks(self, issuer: str) -> Mapping[str, Any] | None:
+        if self.jwks_of is not None:
+            return self.jwks_of(issuer)
+        if self.issuer is not None and issuer.rstrip("/") == self.issuer.issuer:
+            return self.issuer.jwks()
+        return None
+
+    def _deployed(self) -> _Deployed:
+        client = self.clients.client("apigatewayv2")
+        return _Deployed(
+            api=client.get_api(ApiId=self.api_id),
+            routes=client.get_routes(ApiId=self.api_id)["Items"],
+            stage=client.get_stage(ApiId=self.api_id, StageName=self.stage_name),
+        )
+
+    # -- HTTP -------------------------------------------------------------------------
+
+    def respond(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Response:
+        """Everything under the mount: the local issuer's endpoints, then the API."""
+        if self.issuer is not None and (path == "/issuer" or path.startswith("/issuer/")):
+            if path == "/issuer/token" and method == "OPTIONS":
+                return self.handle(method, path, headers, body)  # CORS as the API's
+            status, out, data = self.issuer.respond(method, path.removeprefix("/issuer"), body)
+            if path == "/issuer/token":
+                out.update(self._cors_headers(self._deployed(), _lower(headers)))
+            return status, out, data
+        return self.handle(method, path, headers, body)
+
+    def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Response:
+        """One request to the API (`path` relative to the stage's URL, e.g. "/uploads"),
+        answered as API Gateway answers it."""
+        request = _Request(method.upper(), urlsplit(path).path or "/", _lower(headers), body)
+        deployed = self._deployed()
+        if request.method == "OPTIONS" and deployed.cors and "origin" in request.headers:
+            return self._preflight(deployed, request)
+        status, out, data, details = self._route(deployed, request)
+        out = {
+            **out,
+            "apigw-requestid": request.id,
+            **self._cors_headers(deployed, request.headers),
+        }
+        self._access_log(deployed, request, status, len(data), details)
+        return status, out, data
+
+    def _route(
+        self, deployed: _Deployed, request: _Request
+    ) -> tuple[int, dict[str, str], bytes, dict[str, str]]:
+        route = deployed.route_for(request.method, request.path)
+        if route is None:
+            return *_json(404, _NOT_FOUND), {}
+        claims: dict[str, Any] | None = None
+        if route.get("AuthorizationType") == "JWT":
+            try:
+                claims = self._authorize(route, request)
+            except Unauthorized as refused:
+                why = f'Bearer error="invalid_token" error_description="{refused}"'
+                headers = {"www-authenticate": why}
+                return *_json(401, _UNAUTHORIZED, headers), {"authorizerError": str(refused)}
+        details = {"sub": str((claims or {}).get("sub", "-"))}
+        status, out, data, error = self._integrate(deployed, route, request, claims)
+        return status, out, data, {**details, **({"integrationError": error} if error else {})}
+
+    def _authorize(self, route: Mapping[str, Any], request: _Request) -> dict[str, Any]:
+        client = self.clients.client("apigatewayv2")
+        authorizer = client.get_authorizer(ApiId=self.api_id, AuthorizerId=route["AuthorizerId"])
+        config = authorizer.get("JwtConfiguration") or {}
+        issuer = str(config.get("Issuer", ""))
+        token = bearer_token(request.headers)
+        return verify_token(token, self._jwks(issuer), issuer, config.get("Audience") or [])
+
+    # -- CORS -------------------------------------------------------------------------
+
+    def _cors_headers(self, deployed: _Deployed, headers: Mapping[str, str]) -> dict[str, str]:
+        cors, origin = deployed.cors, headers.get("origin")
+        if not cors or not origin or not _allowed(origin, cors.get("AllowOrigins")):
+            return {}
+        out = {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+        if cors.get("ExposeHeaders"):
+            out["Access-Control-Expose-Headers"] = ",".join(cors["ExposeHeaders"])
+        if cors.get("AllowCredentials"):
+            out["Access-Control-Allow-Credentials"] = "true"
+        return out
+
+    def _preflight(self, deployed: _Deployed, request: _Request) -> Response:
+        """API Gateway answers preflights itself when CORS is configured.
+        https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-cors.html"""
+        cors = deployed.cors or {}
+        wanted = request.headers.get("access-control-request-method", "")
+        asked = [
+            h.strip()
+            for h in request.headers.get("access-control-request-headers", "").split(",")
+            if h.strip()
+        ]
+        out = {"apigw-requestid": request.id}
+        origin_ok = _allowed(request.headers["origin"], cors.get("AllowOrigins"))
+        method_ok = _allowed(wanted, cors.get("AllowMethods"), ignore_case=False)
+        headers_ok = all(_allowed(h, cors.get("AllowHeaders")) for h in asked)
+        if origin_ok and method_ok and headers_ok:
+            out |= self._cors_headers(deployed, request.headers)
+            out["Access-Control-Allow-Methods"] = ",".join(cors.get("AllowMethods") or [])
+            if cors.get("AllowHeaders"):
+                out["Access-Control-Allow-Headers"] = ",".join(cors["AllowHeaders"])
+            if cors.get("MaxAge") is not None:
+                out["Access-Control-Max-Age"] = str(cors["MaxAge"])
+        return 204, out, b""
+
+    # -- the integration --------------------------------------------------------------
+
+    def _event(
+        self,
+        deployed: _Deployed,
+        route: Mapping[str, Any],
+        request: _Request,
+        claims: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
+        """The HTTP API payload format 2.0 event.
+        https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html"""
+        text = request.body_is_text()
+        now = datetime.now(UTC)
+        context: dict[str, Any] = {
+            "accountId": self.account,
+            "apiId": self.api_id,
+            "domainName": urlsplit(self.url).netloc or "localhost",
+            "domainPrefix": self.api_id,
+            "http": {
+                "method": request.method,
+                "path": request.path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": request.headers.get("user-agent", ""),
+            },
+            "requestId": request.id,
+            "routeKey": route["RouteKey"],
+            "stage": self.stage_name,
+            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(now.timestamp() * 1000),
+        }
+        if claims is not None:
+            context["authorizer"] = {
+                "jwt": {
+                    "claims": {k: _claim_text(v) for k, v in claims.items()},
+                    "scopes": _scopes(claims),
+                }
+            }
+        event: dict[str, Any] = {
+            "version": "2.0",
+            "routeKey": route["RouteKey"],
+            "rawPath": request.path,
+            "rawQueryString": "",
+            "headers": dict(request.headers),
+            "requestContext": context,
+            "isBase64Encoded": not text,
+        }
+        if request.body:
+            event["body"] = (
+                request.body.decode() if text else base64.b64encode(request.body).decode()
+            )
+        return event
+
+    def _integrate(
+        self,
+        deployed: _Deployed,
+        route: Mapping[str, Any],
+        request: _Request,
+        claims: Mapping[str, Any] | None,
+    ) -> tuple[int, dict[str, str], bytes, str]:
+        client = self.clients.client("apigatewayv2")
+        integration_id = str(route.get("Target", "")).removeprefix("integrations/")
+        integration = client.get_integration(ApiId=self.api_id, IntegrationId=integration_id)
+        function = _function_arn(str(integration.get("IntegrationUri", "")))
+        source_arn = (
+            f"arn:aws:execute-api:{self.region}:{self.account}:{self.api_id}/{self.stage_name}"
+            f"/{request.method}{request.path}"
+        )
+        lambda_client = self.clients.client("lambda")
+        try:
+            policy = lambda_client.get_policy(FunctionName=function)["Policy"]
+        except lambda_client.exceptions.ResourceNotFoundException:
+            policy = None  # no resource policy: nothing may invoke it but its account
+        context = {"aws:SourceArn": source_arn, "aws:SourceAccount": self.account}
+        if not service_allowed(
+            policy, "apigateway.amazonaws.com", "lambda:InvokeFunction", function, context
+        ).allowed:
+            return *_json(500, _INTERNAL), "API Gateway is not allowed to invoke the function"
+        event = self._event(deployed, route, request, claims)
+        answer = lambda_client.invoke(FunctionName=function, Payload=json.dumps(event).encode())
+        payload = answer["Payload"].read()
+        if answer.get("FunctionError"):
+            return *_json(500, _INTERNAL), "The Lambda function returned an error"
+        return *_lambda_response(payload), ""
+
+    # -- access logs --------------------------------------------------------------------
+
+    def _access_log(
+        self,
+        deployed: _Deployed,
+        request: _Request,
+        status: int,
+        length: int,
+        details: Mapping[str, str],
+    ) -> None:
+        """One line in the stage's access log group, in its format."""
+        settings = deployed.stage.get("AccessLogSettings") or {}
+        destination, template = settings.get("DestinationArn"), settings.get("Format")
+        if not destination or not template:
+            return
+        values = {
+            "$context.requestId": request.id,
+            "$context.requestTime": datetime.now(UTC).strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "$context.identity.sourceIp": "127.0.0.1",
+            "$context.routeKey": f"{request.method} {request.path}",
+            "$context.status": str(status),
+            "$context.protocol": "HTTP/1.1",
+            "$context.responseLength": str(length),
+            "$context.httpMethod": request.method,
+            "$context.path": request.path,
+            "$context.authorizer.claims.sub": details.get("sub", "-"),
+            "$context.authorizer.error": details.get("authorizerError", "-"),
+            "$context.integrationErrorMessage": details.get("integrationError", "-"),
+        }
+        line = template
+        for variable in sorted(values, key=len, reverse=True):
+            line = line.replace(variable, values[variable].replace('"', "'"))
+        group = str(destination).split(":log-group:", 1)[-1].removesuffix(":*")
+        logs = self.clients.client("logs")
+        try:
+            if not self._log_stream:
+                self._log_stream = f"{self.stage_name}-{uuid.uuid4().hex[:8]}"
+                logs.create_log_stream(logGroupName=group, logStreamName=self._log_stream)
+            event = {"timestamp": int(time.time() * 1000), "message": line}
+            logs.put_log_events(
+                logGroupName=group, logStreamName=self._log_stream, logEvents=[event]
+            )
+        except Exception:  # noqa: S110 - a log line never fails a request
+            pass
+
+    @classmethod
+    def deployed(
+        cls, clients: Clients, resources: Iterable[CreatedResource], account: str, **kwargs: Any
+    ) -> LocalUploadApi | None:
+        """The stack's HTTP API, if the program deployed one."""
+        apis = [r for r in resources if r.typ == "aws:apigatewayv2/api:Api"]
+        if not apis:
+            return None
+        [api] = apis
+        return cls(
+            clients=clients,
+            api_id=api.id,
+            account=account,
+            url=str(api.outputs.get("apiEndpoint", "")),
+            **kwargs,
+        )
+
+
+def _allowed(value: str, allowed: Any, *, ignore_case: bool = True) -> bool:
+    options = [str(a) for a in allowed or []]
+    if "*" in options:
+        return True
+    if ignore_case:
+        return value.lower() in {o.lower() for o in options}
+    return value in options
+
+
+@dataclass
+class _Request:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    id: str = field(
+        default_factory=lambda: base64.b32encode(secrets.token_bytes(10)).decode().rstrip("=")
+    )
+
+    def body_is_text(self) -> bool:
+        """API Gateway base64-encodes bodies whose Content-Type is not text."""
+        content_type = self.headers.get("content-type", "").lower()
+        if not content_type or content_type.startswith(_TEXT_TYPES) or "+json" in content_type:
+            try:
+                self.body.decode()
+            except UnicodeDecodeError:
+                return False
+            return True
+        return False
+
+
+def _lambda_response(payload: bytes) -> tuple[int, dict[str, str], bytes]:
+    """A payload 2.0 response as API Gateway maps it: a dict with statusCode is used as
+    it is, anything else is a 200 JSON body."""
+    try:
+        result = json.loads(payload) if payload else None
+    except ValueError:
+        return 500, {"Content-Type": "application/json"}, _INTERNAL
+    if isinstance(result, dict) and "statusCode" in result:
+        headers = {str(k): str(v) for k, v in (result.get("headers") or {}).items()}
+        body = result.get("body") or ""
+        data = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
+        headers.setdefault("Content-Type", "application/json")
+        return int(result["statusCode"]), headers, data
+    data = result.encode() if isinstance(result, str) else json.dumps(result).encode()
+    return 200, {"Content-Type": "application/json"}, data
+
+
+# -- HTTP adapters ----------------------------------------------------------------------
+
+
+def _under(path: str, prefix: str) -> str | None:
+    """`path` relative to `prefix` (None when it is not under it)."""
+    prefix = prefix.rstrip("/")
+    if path == prefix or path.startswith(prefix + "/"):
+        return path[len(prefix) :] or "/"
+    return None
+
+
+def serve_request(
+    handler: BaseHTTPRequestHandler, api: LocalUploadApi | None, prefix: str = MOUNT
+) -> bool:
+    """Answer an http.server request under `prefix` with `api`; False when the path is
+    not under it (the caller answers it)."""
+    split = urlsplit(handler.path)
+    path = _under(split.path, prefix)
+    if path is None:
+        return False
+    length = int(handler.headers.get("Content-Length") or 0)
+    body = handler.rfile.read(length) if length else b""
+    if api is None:
+        status, headers, data = (
+            503,
+            {"Content-Type": "application/json"},
+            b'{"message":"Service Unavailable"}',
+        )
+    else:
+        status, headers, data = api.respond(
+            handler.command, path, dict(handler.headers.items()), body
+        )
+    handler.send_response(status)
+    for name, value in headers.items():
+        handler.send_header(name, value)
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    if handler.command != "HEAD":
+        handler.wfile.write(data)
+    return True
+
+
+def wsgi_app(
+    api: LocalUploadApi | Callable[[], LocalUploadApi | None], prefix: str = MOUNT
+) -> Callable[..., Iterable[bytes]]:
+    """A WSGI application serving `api` under `prefix` (404 elsewhere)."""
+    from http import HTTPStatus
+
+    def app(environ: Mapping[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        target = api() if callable(api) and not isinstance(api, LocalUploadApi) else api
+        path = _under(
+            str(environ.get("SCRIPT_NAME", "")) + str(environ.get("PATH_INFO", "")), prefix
+        )
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        headers = {
+            k[5:].replace("_", "-").title(): str(v)
+            for k, v in environ.items()
+            if k.startswith("HTTP_")
+        }
+        if environ.get("CONTENT_TYPE"):
+            headers["Content-Type"] = str(environ["CONTENT_TYPE"])
+        if path is None:
+            status, out, data = 404, {"Content-Type": "application/json"}, _NOT_FOUND
+        elif target is None:
+            status, out, data = (
+                503,
+                {"Content-Type": "application/json"},
+                b'{"message":"Service Unavailable"}',
+            )
+        else:
+            status, out, data = target.respond(str(environ["REQUEST_METHOD"]), path, headers, body)
+        phrase = HTTPStatus(status).phrase
+        start_response(f"{status} {phrase}", [*out.items(), ("Content-Length", str(len(data)))])
+        return [data]
+
+    return app
+
+
+@dataclass
+class UploadApiServer:
+    """The local stack's HTTP endpoint for its API: 127.0.0.1:<port>, `MOUNT` served by
+    `api` (set once deployed; 503 until then), 404 elsewhere."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    api: LocalUploadApi | None = None
+    _server: ThreadingHTTPServer | None = field(default=None, repr=False)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """What the stack's uploadApiUrl is: the API's local root."""
+        return f"{self.base_url}{MOUNT}"
+
+    def start(self) -> UploadApiServer:
+        server = ThreadingHTTPServer((self.host, self.port), _handler_for(self))
+        server.daemon_threads = True
+        self.port = int(server.server_address[1])
+        self._server = server
+        threading.Thread(
+            target=server.serve_forever, name="imagepipe-upload-api", daemon=True
+        ).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+            apigatewayv2.serve_at(None)
+
+
+def _handler_for(server: UploadApiServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "imagepipe-local-apigateway"
+        protocol_version = "HTTP/1.1"
+
+        def _answer(self) -> None:
+            if not serve_request(self, server.api, MOUNT):
+                self.send_response(404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(_NOT_FOUND)))
+                self.end_headers()
+                self.wfile.write(_NOT_FOUND)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _answer  # noqa: N815
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # quiet, like the rest of the local stack
+
+    return Handler
+
+
+@dataclass
+class LocalEndpoint:
+    """What the local stack sets up around a deploy: before it, the server (whose port is
+    the API's URL, the stage's invoke URL) and the test issuer the API is configured
+    with; after it, the `LocalUploadApi` of what was deployed, answering on the server."""
+
+    server: UploadApiServer
+    issuer: LocalIssuer
+
+    @classmethod
+    def start(cls, port: int = 0) -> LocalEndpoint:
+        server = UploadApiServer(port=port).start()
+        apigatewayv2.serve_at(server.url)
+        return cls(server, LocalIssuer(f"{server.url}/issuer"))
+
+    def config(self) -> dict[str, Any]:
+        """The config to deploy with: the upload API on, trusting the local issuer."""
+        return {
+            "uploadApi": True,
+            "uploadApiIssuer": self.issuer.issuer,
+            "uploadApiAudience": [self.issuer.audience],
+        }
+
+    def bind(
+        self, clients: Clients, resources: Iterable[CreatedResource], account: str
+    ) -> LocalUploadApi | None:
+        """The deployed API, served from now on (None, and the server stopped, if the
+        program deployed none)."""
+        api = LocalUploadApi.deployed(
+            clients, resources, account, issuer=self.issuer, server=self.server
+        )
+        if api is None:
+            self.stop()
+        self.server.api = api
+        return api
+
+    def stop(self) -> None:
+        self.server.stop()
