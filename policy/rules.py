@@ -53,6 +53,11 @@ STATE_MACHINE: Final = "aws:sfn/stateMachine:StateMachine"
 LOG_GROUP: Final = "aws:cloudwatch/logGroup:LogGroup"
 DISTRIBUTION: Final = "aws:cloudfront/distribution:Distribution"
 TABLE: Final = "aws:dynamodb/table:Table"
+API_ROUTE: Final = "aws:apigatewayv2/route:Route"
+API_INTEGRATION: Final = "aws:apigatewayv2/integration:Integration"
+API_STAGE: Final = "aws:apigatewayv2/stage:Stage"
+# Route authorization types that check the caller (NONE lets anyone in).
+AUTHORIZED_ROUTES: Final = frozenset({"JWT", "AWS_IAM", "CUSTOM"})
 
 PUBLIC_ACCESS_FLAGS: Final = (
     "blockPublicAcls",
@@ -226,6 +231,8 @@ def _describe(resource: Resource) -> str:
         STATE_MACHINE: "state machine",
         LOG_GROUP: "log group",
         TABLE: "DynamoDB table",
+        API_ROUTE: "API route",
+        API_STAGE: "API stage",
     }.get(resource.type, "S3 bucket" if resource.type in BUCKET_TYPES else resource.type)
     return f"{kind} '{resource.name}'"
 
@@ -362,6 +369,42 @@ def check_table_encrypted_and_recoverable(table: Resource) -> list[str]:
             f"{_describe(table)} cannot be restored to a point in time: set "
             "pointInTimeRecovery.enabled"
         )
+    return problems
+
+
+def check_route_authorized(route: Resource) -> list[str]:
+    """An API route checks its caller: a JWT (or IAM, or Lambda) authorizer, never NONE."""
+    kind = route.get("authorizationType")
+    if kind is UNKNOWN:
+        return []
+    if kind not in AUTHORIZED_ROUTES:
+        return [
+            f"{_describe(route)} ({route.get('routeKey')}) lets anyone call it: authorizationType "
+            f"is {kind or 'NONE'!r}; put a JWT authorizer (or IAM) in front of it"
+        ]
+    if kind in ("JWT", "CUSTOM") and not route.get("authorizerId"):
+        return [f"{_describe(route)} has authorizationType {kind} but no authorizerId"]
+    return []
+
+
+def check_stage_logged_and_throttled(stage: Resource) -> list[str]:
+    """An API stage writes access logs and holds its routes to a request rate."""
+    problems = []
+    logs = stage.get("accessLogSettings")
+    if logs is not UNKNOWN and not (isinstance(logs, Mapping) and logs.get("destinationArn")):
+        problems.append(f"{_describe(stage)} writes no access logs: set accessLogSettings")
+    limits = stage.get("defaultRouteSettings")
+    if limits is not UNKNOWN:
+        limits = limits if isinstance(limits, Mapping) else {}
+        unset = [
+            key
+            for key in ("throttlingBurstLimit", "throttlingRateLimit")
+            if limits.get(key) is not UNKNOWN and not (limits.get(key) or 0) > 0
+        ]
+        if unset:
+            problems.append(
+                f"{_describe(stage)} is not throttled: set defaultRouteSettings {unset}"
+            )
     return problems
 
 
@@ -508,20 +551,95 @@ def _writes_into(statement: Mapping[str, Any], bucket_arn: str) -> tuple[list[st
     return writes, targets
 
 
+def _integrates(integration: Resource, function: Resource) -> bool:
+    """Whether an API integration proxies to the function (its URI is the function's ARN
+    or the apigateway invoke ARN that holds it)."""
+    if points_at(integration, "integrationUri", function):
+        return True
+    uri = integration.get("integrationUri")
+    return isinstance(uri, str) and any(
+        ref.startswith("arn:") and f"/functions/{ref}/" in uri for ref in function.refs
+    )
+
+
+def _targets(route: Resource, integration: Resource) -> bool:
+    return points_at(route, "target", integration) or route.get("target") in {
+        f"integrations/{ref}" for ref in integration.refs
+    }
+
+
+def presigning_roles(resources: Sequence[Resource]) -> list[Resource]:
+    """Roles of functions that only authorized API routes reach (the upload API's): such a
+    function hands out presigned uploads, which carry its role's s3:PutObject."""
+    routes = [r for r in resources if r.type == API_ROUTE]
+    integrations = [i for i in resources if i.type == API_INTEGRATION]
+
+    def reached(authorized: bool) -> list[Resource]:
+        chosen = [r for r in routes if (not check_route_authorized(r)) == authorized]
+        return [i for i in integrations if any(_targets(r, i) for r in chosen)]
+
+    behind_authorizer, open_to_all = reached(True), reached(False)
+    functions = [
+        f
+        for f in resources
+        if f.type == FUNCTION
+        and any(_integrates(i, f) for i in behind_authorizer)
+        and not any(_integrates(i, f) for i in open_to_all)
+    ]
+    return [
+        r for r in resources if r.type == ROLE and any(points_at(f, "role", r) for f in functions)
+    ]
+
+
+def _plain_prefix(prefix: str) -> bool:
+    """A key prefix such as 'uploads/': not empty (the whole bucket), no wildcard."""
+    return bool(prefix.strip("/")) and "*" not in prefix and "?" not in prefix
+
+
+def _presigns_uploads(statement: Mapping[str, Any], bucket_arn: str) -> bool:
+    """An Allow of s3:PutObject alone, on keys under a prefix of the bucket (not all of it)."""
+    resources = as_list(statement.get("Resource"))
+    return (
+        _is_allow(statement)
+        and as_list(statement.get("Action")) == ["s3:PutObject"]
+        and "Condition" not in statement
+        and bool(resources)
+        and all(
+            isinstance(p, str)
+            and p.startswith(f"{bucket_arn}/")
+            and p.endswith("/*")
+            and _plain_prefix(p[len(bucket_arn) + 1 : -1])
+            for p in resources
+        )
+    )
+
+
+def _policy_of_presigner(resource: Resource, presigners: Sequence[Resource]) -> bool:
+    if resource.type == ROLE:
+        return resource in presigners
+    return resource.type == ROLE_POLICY and any(points_at(resource, "role", r) for r in presigners)
+
+
 def check_source_bucket_writes(resources: Sequence[Resource]) -> list[Violation]:
-    """No IAM policy lets anything write where uploads are watched (it would loop or tamper)."""
+    """No IAM policy lets anything write where uploads are watched (it would loop or tamper),
+    but for the upload API's presigner: s3:PutObject under a key prefix, for a function
+    only an authorized API route invokes (what it grants is an app's one upload)."""
     out: list[Violation] = []
+    presigners = presigning_roles(resources)
     for bucket in watched_buckets(resources):
         arn = bucket.get("arn")
         if not isinstance(arn, str):
             continue  # not known yet: checked on update
         for resource in resources:
+            presigner = _policy_of_presigner(resource, presigners)
             for kind, where, document in _parsed_iam_documents(resource):
                 if kind == "trust" or document is None:
                     continue
                 for index, statement in enumerate(statements(document)):
                     writes, targets = _writes_into(statement, arn)
-                    if not (writes and targets):
+                    if not (writes and targets) or (
+                        presigner and _presigns_uploads(statement, arn)
+                    ):
                         continue
                     label = f"{_describe(resource)}: {where} {_statement_label(statement, index)}"
                     message = (
@@ -599,6 +717,18 @@ RESOURCE_RULES: Final = (
         check_table_encrypted_and_recoverable,
     ),
     ResourceRule(
+        "api-route-authorized",
+        "API Gateway routes check the caller: a JWT (or IAM, or Lambda) authorizer, never NONE.",
+        frozenset({API_ROUTE}),
+        check_route_authorized,
+    ),
+    ResourceRule(
+        "api-stage-logged-and-throttled",
+        "API Gateway stages write access logs and set a default throttling rate and burst.",
+        frozenset({API_STAGE}),
+        check_stage_logged_and_throttled,
+    ),
+    ResourceRule(
         "log-group-retention",
         "Log groups expire their logs (retentionInDays set).",
         frozenset({LOG_GROUP}),
@@ -668,7 +798,9 @@ STACK_RULES: Final = (
     ),
     StackRule(
         "no-writes-to-source-bucket",
-        "No IAM policy grants an S3 write on the bucket whose notifications start the pipeline.",
+        "No IAM policy grants an S3 write on the bucket whose notifications start the pipeline,"
+        " but the upload API's presigner: s3:PutObject under a prefix, reached by an authorized"
+        " route only.",
         check_source_bucket_writes,
     ),
     StackRule(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import cache
 from typing import Any
 
 import pulumi
@@ -45,12 +46,28 @@ def test_the_rules_see_every_kind_of_resource_they_guard(resources: Resources) -
     """Guards against a rule passing only because the program's types were renamed."""
     types = {r.type for r in resources}
     guarded = set().union(*(rule.types for rule in rules.RESOURCE_RULES))
-    assert guarded - {rules.IAM_POLICY} <= types
+    # API routes and stages exist only with uploadApi (tests/policy/test_upload_api_rules.py).
+    assert guarded - {rules.IAM_POLICY, rules.API_ROUTE, rules.API_STAGE} <= types
     assert {rules.PUBLIC_ACCESS_BLOCK, rules.OWNERSHIP_CONTROLS, rules.BUCKET_POLICY} <= types
     assert [b.name for b in rules.watched_buckets(resources)] == ["imagepipe-dev-source"]
 
 
 # --- broken variants ---------------------------------------------------------------------
+
+
+@cache
+def _upload_api_program() -> tuple[rules.Resource, ...]:
+    settings = Settings(
+        upload_api=True,
+        upload_api_issuer="https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Abc123",
+        upload_api_audience=("web-client",),
+    )
+    return tuple(as_rule_resources(deploy(settings)))
+
+
+def with_upload_api() -> Resources:
+    """The program with the upload API (an HTTP API route and stage), under mocks."""
+    return list(_upload_api_program())
 
 
 def changed(resources: Resources, typ: str, suffix: str, **props: Any) -> Resources:
@@ -444,6 +461,22 @@ BROKEN: dict[str, Broken] = {
         lambda rs, _: changed(rs, rules.LOG_GROUP, "-workflow-logs", retentionInDays=None),
         "log-group-retention",
         "imagepipe-dev-workflow-logs",
+    ),
+    "api-route-open-to-anyone": Broken(
+        lambda rs, _: changed(
+            with_upload_api(), rules.API_ROUTE, "-upload-api-route", authorizationType="NONE"
+        ),
+        "api-route-authorized",
+        "imagepipe-dev-upload-api-route",
+        "lets anyone call it",
+    ),
+    "api-stage-unthrottled": Broken(
+        lambda rs, _: changed(
+            with_upload_api(), rules.API_STAGE, "-upload-api-stage", defaultRouteSettings=None
+        ),
+        "api-stage-logged-and-throttled",
+        "imagepipe-dev-upload-api-stage",
+        "is not throttled",
     ),
 }
 
