@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -62,6 +62,14 @@ def _width() -> int | None:
 
 def print_json(document: Any) -> None:
     print(json.dumps(document, indent=2, ensure_ascii=False, default=str), flush=True)
+
+
+def emit(args: Any, result: Any, show: Callable[..., None], con: Console | None = None) -> None:
+    """A command's result: with --json its document, else drawn by `show(console, result)`."""
+    if args.json:
+        print_json(result.to_dict())
+    else:
+        show(con or console(), result)
 
 
 def size(n: int | None) -> str:

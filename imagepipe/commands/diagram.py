@@ -52,14 +52,11 @@ def run(args: argparse.Namespace, target: None) -> ExitCode:
         result.stale = diagram.stale(args.out)
     else:
         result.written = [str(p) for p in diagram.write_all(args.out)]
-    if args.json:
-        display.print_json(result.to_dict())
-    else:
-        show(result)
+    display.emit(args, result, show)
     return ExitCode.ITEM_FAILED if result.stale else ExitCode.OK
 
 
-def show(result: Result) -> None:
+def show(con: object, result: Result) -> None:  # plain lines: paths to copy, errors apart
     import sys
 
     for path in result.stale:

@@ -77,10 +77,7 @@ def run(args: argparse.Namespace, target: Target) -> ExitCode:
     from imagepipe import display
 
     result = listing(target, args.status, args.limit)
-    if args.json:
-        display.print_json(result.to_dict())
-    else:
-        show(display.console(), result)
+    display.emit(args, result, show)
     return ExitCode.OK
 
 

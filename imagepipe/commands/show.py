@@ -66,6 +66,7 @@ class Shown:
             "states": [s.to_dict(info.started) for s in self.steps],
             "mapRuns": self.map_runs,
             "renditions": info.renditions,
+            "manifestUrl": info.manifest_url,
             "outcome": info.outcome.to_dict() if info.outcome else None,
             "catalogue": self.record.to_dict() if self.record else None,
         }
@@ -96,10 +97,7 @@ def run(args: argparse.Namespace, target: Target) -> ExitCode:
     from imagepipe import display
 
     result = shown(target, resolve(target, args.what, args.search))
-    if args.json:
-        display.print_json(result.to_dict())
-    else:
-        show(display.console(), result)
+    display.emit(args, result, show)
     return ExitCode.ITEM_FAILED if result.failed else ExitCode.OK
 
 
@@ -182,6 +180,8 @@ def show(con: Console, result: Shown) -> None:
     elif info.renditions:
         con.print("Renditions:")
         con.print(display.rendition_lines(info.renditions, indent="  "))
+        if info.manifest_url:
+            con.print(f"Manifest: {info.manifest_url}", soft_wrap=True)
     record = result.record
     if record is not None:
         why = f" ({record.reason})" if record.reason else ""

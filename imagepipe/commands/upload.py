@@ -26,8 +26,8 @@ def register(subparsers: Any) -> None:
         "Upload FILEs, and the images in DIRs (recursively, the stack's allowedSuffixes "
         "only), to the source bucket under the stack's upload prefix (and --prefix): "
         "DIR/a/b.jpg becomes <uploadPrefix><prefix>a/b.jpg. With --wait, follow each "
-        "upload's execution to its end and print its renditions (key, pixel size, bytes) "
-        "or why it went to the dead-letter queue.",
+        "upload's execution to its end and print its renditions (key, pixel size, bytes, "
+        "URL) and its manifest's URL, or why it was rejected or failed.",
         stack=True,
     )
     parser.add_argument("paths", nargs="+", type=Path, metavar="FILE|DIR", help="what to upload")
@@ -53,10 +53,7 @@ def run(args: argparse.Namespace, target: Any) -> ExitCode:
     report = upload(
         target, inputs, args.prefix, wait=args.wait, timeout=args.timeout, progress=not args.json
     )
-    if args.json:
-        display.print_json(report.to_dict())
-    else:
-        show(display.console(), report)
+    display.emit(args, report, show)
     return ExitCode.ITEM_FAILED if report.failed else ExitCode.OK
 
 
@@ -114,3 +111,5 @@ def _show_one(con: Console, u: Upload, timeout: float, flags: str) -> None:
         )
     else:
         con.print(display.rendition_lines(e.renditions, indent="    "), soft_wrap=True)
+        if e.manifest_url:
+            con.print(f"    manifest: {e.manifest_url}", soft_wrap=True)
