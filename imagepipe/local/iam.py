@@ -1,27 +1,11 @@
 """IAM policy evaluation for the local stack: what AWS decides for one request of a role.
 
-moto's own access control (`moto.iam.access_control`) is not enough for the local stack:
-it evaluates identity policies only, against resource `*` for every service but S3, knows
-one condition operator (StringEquals) and no resource policies, so `sns:Publish` scoped to
-a topic ARN is always denied and a bucket policy's TLS-only deny is never weighed against
-an allow. This module does the part of AWS's evaluation logic the pipeline's policies use
-(https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html),
-for principals in the same account as the resource:
-
-- an explicit Deny in any applicable policy wins;
-- otherwise an Allow in an identity policy OR in the resource's policy (naming the role or
-  its session, or `*`) allows; a resource policy naming only the account delegates to IAM;
-- for KMS the key policy must allow, directly or by delegating to IAM (account root as
-  principal) together with an identity policy;
-- Action/NotAction, Resource/NotResource, Principal/NotPrincipal with `*` and `?`
-  wildcards; conditions with the String*, Arn*, Bool, Null and Numeric* operators, the
-  `IfExists` suffix and the `ForAnyValue:`/`ForAllValues:` set qualifiers. A key missing
-  from the request context fails a condition (negated operators and `IfExists` excepted).
-
-Not emulated: SCPs, permission boundaries, session policies, cross-account access, policy
-variables (`${aws:username}`), and condition keys the local stack does not put in the
-context (see `imagepipe.local.access`). An operator it does not know raises
-`UnsupportedPolicyError` instead of guessing.
+moto's own access control evaluates identity policies only, against resource `*` for every
+service but S3, and knows one condition operator: not enough. This is the part of AWS's
+evaluation logic the pipeline's policies use, for principals in the same account as the
+resource (what it models and what not: README, "IAM on the local stack"); an operator it
+does not know raises `UnsupportedPolicyError` instead of guessing.
+https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html
 """
 
 from __future__ import annotations
@@ -93,32 +77,25 @@ def _bool(value: Any) -> str:
     return str(value).lower()
 
 
-def _number(value: Any) -> float:
-    return float(value)
-
-
-# operator -> (does one context value match one policy value, is it a negated operator)
-_OPERATORS: Final[dict[str, tuple[Callable[[Any, Any], bool], bool]]] = {
-    "StringEquals": (lambda want, got: str(want) == str(got), False),
-    "StringNotEquals": (lambda want, got: str(want) == str(got), True),
-    "StringEqualsIgnoreCase": (lambda want, got: str(want).lower() == str(got).lower(), False),
-    "StringNotEqualsIgnoreCase": (
-        lambda want, got: str(want).lower() == str(got).lower(),
-        True,
-    ),
-    "StringLike": (lambda want, got: _wildcard(want, got), False),
-    "StringNotLike": (lambda want, got: _wildcard(want, got), True),
-    "ArnEquals": (lambda want, got: str(want) == str(got), False),
-    "ArnNotEquals": (lambda want, got: str(want) == str(got), True),
-    "ArnLike": (_arn_like, False),
-    "ArnNotLike": (_arn_like, True),
-    "Bool": (lambda want, got: _bool(want) == _bool(got), False),
-    "NumericEquals": (lambda want, got: _number(want) == _number(got), False),
-    "NumericNotEquals": (lambda want, got: _number(want) == _number(got), True),
-    "NumericLessThan": (lambda want, got: _number(got) < _number(want), False),
-    "NumericLessThanEquals": (lambda want, got: _number(got) <= _number(want), False),
-    "NumericGreaterThan": (lambda want, got: _number(got) > _number(want), False),
-    "NumericGreaterThanEquals": (lambda want, got: _number(got) >= _number(want), False),
+# operator -> does one context value (got) match one policy value (want)
+_OPERATORS: Final[dict[str, Callable[[Any, Any], bool]]] = {
+    "StringEquals": lambda want, got: str(want) == str(got),
+    "StringEqualsIgnoreCase": lambda want, got: str(want).lower() == str(got).lower(),
+    "StringLike": lambda want, got: _wildcard(want, got),
+    "ArnEquals": lambda want, got: str(want) == str(got),
+    "ArnLike": _arn_like,
+    "Bool": lambda want, got: _bool(want) == _bool(got),
+    "NumericEquals": lambda want, got: float(want) == float(got),
+    "NumericLessThan": lambda want, got: float(got) < float(want),
+    "NumericLessThanEquals": lambda want, got: float(got) <= float(want),
+    "NumericGreaterThan": lambda want, got: float(got) > float(want),
+    "NumericGreaterThanEquals": lambda want, got: float(got) >= float(want),
+}
+# A negated operator is true where its positive one is false: StringNotEquals, ArnNotLike...
+_NEGATED: Final = {
+    name.replace("Equals", "NotEquals").replace("Like", "NotLike"): name
+    for name in _OPERATORS
+    if name.startswith(("String", "Arn")) or name == "NumericEquals"
 }
 
 
@@ -132,9 +109,10 @@ def _condition_holds(operator: str, key: str, wanted: Any, context: Context) -> 
     actual = present.get(key.lower())
     if base == "Null":
         return (actual is None) == (_bool(_as_list(wanted)[0]) == "true")
-    if base not in _OPERATORS:
+    negated = base in _NEGATED
+    match = _OPERATORS.get(_NEGATED.get(base, base))
+    if match is None:
         raise UnsupportedPolicyError(f"condition operator {operator} is not modelled locally")
-    match, negated = _OPERATORS[base]
     if actual is None:
         return if_exists or negated
     values = _as_list(actual)
@@ -174,6 +152,13 @@ def _principal_matches(principal: Any, request: Request) -> bool:
     return any(p in ("*", request.principal, request.session) for p in named)
 
 
+def _names_service(principal: Any, service: str) -> bool:
+    """Whether a Principal names an AWS service principal (or everyone)."""
+    if principal == "*":
+        return True
+    return isinstance(principal, Mapping) and service in _as_list(principal.get("Service", []))
+
+
 def _names_account(principal: Any, account: str) -> bool:
     if not isinstance(principal, Mapping):
         return False
@@ -207,45 +192,33 @@ def _statements(policy: Document | str | None) -> list[Mapping[str, Any]]:
     return [s for s in _as_list(document.get("Statement", [])) if isinstance(s, Mapping)]
 
 
-@dataclass(frozen=True)
-class _Tally:
-    allow: bool = False
-    deny: bool = False
-    delegates: bool = False  # a resource policy statement allowing the account as a whole
+def _effects(statements: Iterable[Mapping[str, Any]]) -> tuple[bool, bool]:
+    """(an Allow among them, a Deny among them)."""
+    effects = {statement.get("Effect") for statement in statements}
+    return "Allow" in effects, "Deny" in effects
 
 
-def _identity(policies: Iterable[Document | str], request: Request) -> _Tally:
-    allow = deny = False
-    for policy in policies:
-        for statement in _statements(policy):
-            if statement_applies(statement, request):
-                allow |= statement.get("Effect") == "Allow"
-                deny |= statement.get("Effect") == "Deny"
-    return _Tally(allow=allow, deny=deny)
-
-
-def _resource(policy: Document | str | None, request: Request) -> _Tally:
+def _resource(policy: Document | str | None, request: Request) -> tuple[bool, bool, bool]:
+    """(allow, deny, delegates: a statement allowing the account as a whole)."""
     allow = deny = delegates = False
     for statement in _statements(policy):
         principal = statement.get("Principal")
         if "NotPrincipal" in statement:
-            names_us = _principal_matches(statement["NotPrincipal"], request)
-            if names_us or not statement_applies(statement, request):
+            if _principal_matches(statement["NotPrincipal"], request):
                 continue
-            allow |= statement.get("Effect") == "Allow"
-            deny |= statement.get("Effect") == "Deny"
-            continue
-        direct = _principal_matches(principal, request)
-        account = _names_account(principal, request.account)
+            direct, account = True, False
+        else:
+            direct = _principal_matches(principal, request)
+            account = _names_account(principal, request.account)
         if not (direct or account) or not statement_applies(statement, request):
             continue
         if statement.get("Effect") == "Deny":
             deny = True  # a Deny naming the account denies everyone in it
         elif direct:
-            allow = True
+            allow = allow or statement.get("Effect") == "Allow"
         else:
             delegates = True
-    return _Tally(allow=allow, deny=deny, delegates=delegates)
+    return allow, deny, delegates
 
 
 def evaluate(
@@ -261,32 +234,27 @@ def evaluate(
     one. With `key_policy` (KMS), that policy must allow: directly, or by naming the
     account, which delegates to the identity policies.
     """
-    identity = _identity(identity_policies, request)
-    resource = _resource(resource_policy, request)
-    if identity.deny or resource.deny:
+    identity_allow, identity_deny = _effects(
+        s for p in identity_policies for s in _statements(p) if statement_applies(s, request)
+    )
+    allow, deny, delegates = _resource(resource_policy, request)
+    if identity_deny or deny:
         return Decision.EXPLICIT_DENY
-    if key_policy:
-        allowed = resource.allow or (resource.delegates and identity.allow)
-    else:
-        allowed = identity.allow or resource.allow
+    # A key policy must allow, directly or by delegating to IAM; elsewhere either may.
+    allowed = (allow or (delegates and identity_allow)) if key_policy else (identity_allow or allow)
     return Decision.ALLOW if allowed else Decision.IMPLICIT_DENY
 
 
 def trust_allows(trust_policy: Document | str, service: str, context: Context) -> bool:
     """Whether a role's trust policy lets an AWS service assume it (sts:AssumeRole),
     conditions such as aws:SourceAccount and aws:SourceArn included."""
-    allowed = denied = False
-    for statement in _statements(trust_policy):
-        principal = statement.get("Principal")
-        services = _as_list(principal.get("Service", [])) if isinstance(principal, Mapping) else []
-        if service not in services and principal != "*":
-            continue
-        if not _matches_any(statement.get("Action", []), "sts:AssumeRole", ignore_case=True):
-            continue
-        if not conditions_hold(statement.get("Condition"), context):
-            continue
-        allowed |= statement.get("Effect") == "Allow"
-        denied |= statement.get("Effect") == "Deny"
+    allowed, denied = _effects(
+        s
+        for s in _statements(trust_policy)
+        if _names_service(s.get("Principal"), service)
+        and _matches_any(s.get("Action", []), "sts:AssumeRole", ignore_case=True)
+        and conditions_hold(s.get("Condition"), context)
+    )
     return allowed and not denied
 
 
@@ -300,16 +268,12 @@ def service_allowed(
     """Whether a resource policy lets an AWS service principal (S3 delivering an event,
     CloudWatch publishing an alarm) perform `action` on `resource`: a service has no
     identity policies, so the resource policy alone decides, conditions included."""
-    allow = deny = False
-    for statement in _statements(resource_policy):
-        principal = statement.get("Principal")
-        services = _as_list(principal.get("Service", [])) if isinstance(principal, Mapping) else []
-        if principal != "*" and service not in services:
-            continue
-        request = Request(service, service, action, resource, context)
-        if statement_applies(statement, request):
-            allow |= statement.get("Effect") == "Allow"
-            deny |= statement.get("Effect") == "Deny"
+    request = Request(service, service, action, resource, context)
+    allow, deny = _effects(
+        s
+        for s in _statements(resource_policy)
+        if _names_service(s.get("Principal"), service) and statement_applies(s, request)
+    )
     if deny:
         return Decision.EXPLICIT_DENY
     return Decision.ALLOW if allow else Decision.IMPLICIT_DENY
