@@ -47,6 +47,7 @@ class CatalogueRecord:
     message: str | None = None
     duplicate_of: str | None = None
     renditions: list[dict[str, Any]] = field(default_factory=list)
+    manifest_url: str | None = None  # where the image's manifest is served, once processed
     execution_arn: str | None = None
     received_at: str | None = None
     updated_at: str | None = None
@@ -75,6 +76,7 @@ class CatalogueRecord:
             message=plain.get("message"),
             duplicate_of=plain.get("duplicateOf"),
             renditions=renditions if isinstance(renditions, list) else [],
+            manifest_url=plain.get("manifestUrl"),
             execution_arn=plain.get("executionArn"),
             received_at=plain.get("receivedAt"),
             updated_at=plain.get("updatedAt"),
@@ -96,6 +98,7 @@ class CatalogueRecord:
             "message": self.message,
             "duplicateOf": self.duplicate_of,
             "renditions": self.renditions,
+            "manifestUrl": self.manifest_url,
             "executionArn": self.execution_arn,
             "receivedAt": self.received_at,
             "updatedAt": self.updated_at,

@@ -108,6 +108,14 @@ class ExecutionInfo:
         ]
 
     @property
+    def manifest_url(self) -> str | None:
+        """Where the image's manifest is served: what `Write manifest` returned (in the
+        output of a processed upload's execution), None otherwise."""
+        delivery = self.output.get("delivery") if isinstance(self.output, dict) else None
+        url = delivery.get("manifest") if isinstance(delivery, dict) else None
+        return url if isinstance(url, str) and url else None
+
+    @property
     def outcome(self) -> Outcome | None:
         """Why it made no renditions (None if it processed the upload or still runs). A
         rejected upload ends SUCCEEDED (the workflow recorded and announced it) with its

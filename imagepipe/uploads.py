@@ -48,6 +48,7 @@ class Upload:
             "outcome": outcome,
             "execution": e.to_dict(target) if e else None,
             "renditions": e.renditions if e and e.status == "SUCCEEDED" else [],
+            "manifestUrl": e.manifest_url if e and e.status == "SUCCEEDED" else None,
             "outcomeDetails": e.outcome.to_dict() if e and e.outcome else None,
         }
 

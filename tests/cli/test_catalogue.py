@@ -3,9 +3,11 @@ stack: every upload's record, as a table and as JSON, filtered by status."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from imagepipe.local import samples
@@ -15,9 +17,12 @@ pytestmark = pytest.mark.integration
 
 RECORD_FIELDS = {
     "key", "status", "etag", "versionId", "sequencer", "bytes", "format", "width", "height",
-    "contentHash", "reason", "message", "duplicateOf", "renditions", "executionArn",
-    "receivedAt", "updatedAt",
+    "contentHash", "reason", "message", "duplicateOf", "renditions", "manifestUrl",
+    "executionArn", "receivedAt", "updatedAt",
 }  # fmt: skip
+SCHEMA = json.loads(
+    (Path(__file__).resolve().parents[2] / "docs" / "schemas" / "catalogue-record.json").read_text()
+)
 
 
 def local(*argv: str) -> tuple[str, ...]:
@@ -46,6 +51,12 @@ def test_catalogue_json_lists_every_upload_s_record(
     records = {r["key"]: r for r in doc["records"]}
     good, bad = records[uploaded["good"]], records[uploaded["bad"]]
     assert set(good) == RECORD_FIELDS
+    for record in (good, bad):  # the shape docs/schemas/catalogue-record.json documents
+        jsonschema.Draft202012Validator(SCHEMA).validate(record)
+    base = served.stack.outputs["renditionsBaseUrl"]
+    stem = uploaded["good"].removeprefix(served.stack.settings.upload_prefix).removesuffix(".jpg")
+    assert good["manifestUrl"] == f"{base}/manifests/{stem}.json"
+    assert bad["manifestUrl"] is None
     assert (good["status"], good["format"], good["width"], good["height"]) == (
         "processed", "JPEG", 320, 240
     )  # fmt: skip

@@ -119,7 +119,7 @@ def test_upload_wait_reports_renditions_and_rejection_reasons(
     for upload in doc["uploads"]:
         assert set(upload) == {
             "file", "bucket", "key", "bytes", "etag", "outcome", "execution", "renditions",
-            "outcomeDetails",
+            "manifestUrl", "outcomeDetails",
         }  # fmt: skip
         assert set(upload["execution"]) == EXECUTION_FIELDS
         assert upload["execution"]["key"] == upload["key"]
@@ -133,6 +133,8 @@ def test_upload_wait_reports_renditions_and_rejection_reasons(
     medium = next(r for r in good["renditions"] if r["name"] == "medium")
     assert (medium["width"], medium["height"]) == (800, 533)
     assert medium["bytes"] > 0
+    base = served.stack.outputs["renditionsBaseUrl"]
+    assert good["manifestUrl"] == f"{base}/manifests/{sub}a.json"
 
     png = by_key[f"{prefix}nested/b.png"]
     assert png["outcome"] == "processed"
@@ -142,6 +144,7 @@ def test_upload_wait_reports_renditions_and_rejection_reasons(
     assert bad["outcome"] == "rejected"
     assert bad["execution"]["status"] == "SUCCEEDED"  # recorded and announced, not failed
     assert bad["renditions"] == []
+    assert bad["manifestUrl"] is None
     assert bad["outcomeDetails"]["kind"] == "rejected"
     assert bad["outcomeDetails"]["reason"] == "not_an_image"
     assert bad["outcomeDetails"]["error"] == "ImageRejected"
@@ -155,6 +158,8 @@ def test_upload_wait_for_people(
     assert result.code == 0, result.err
     for key in expected_keys(served, f"{sub}photo"):
         assert key in result.out
+    base = served.stack.outputs["renditionsBaseUrl"]
+    assert f"manifest: {base}/manifests/{sub}photo.json" in result.out
     assert "1 of 1 processed" in result.out
 
 
@@ -252,8 +257,13 @@ def test_show_a_successful_execution_state_by_state(
     result = run(capsys, *local("show", key, "--json"))
     assert result.code == 0, result.err
     doc = result.json()
-    assert set(doc) == {"execution", "states", "mapRuns", "renditions", "outcome", "catalogue"}
+    assert set(doc) == {
+        "execution", "states", "mapRuns", "renditions", "manifestUrl", "outcome", "catalogue",
+    }  # fmt: skip
     assert doc["catalogue"]["status"] == "processed"
+    base = served.stack.outputs["renditionsBaseUrl"]
+    assert doc["manifestUrl"] == f"{base}/manifests/{sub}photo.json"
+    assert doc["catalogue"]["manifestUrl"] == doc["manifestUrl"]
     assert doc["execution"]["key"] == key
     assert doc["execution"]["status"] == "SUCCEEDED"
     assert doc["outcome"] is None
@@ -291,6 +301,7 @@ def test_show_a_successful_execution_state_by_state(
     people = run(capsys, *local("show", doc["execution"]["arn"]))
     assert people.code == 0
     assert "State by state" in people.out
+    assert f"Manifest: {doc['manifestUrl']}" in people.out
     for rendition in served.stack.settings.renditions:  # bug 10: not "Resize #0"
         assert f"Resize ({rendition.name})" in people.out
     assert "#0" not in people.out

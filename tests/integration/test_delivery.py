@@ -8,16 +8,23 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
+import jsonschema
 import pytest
 
 from imagepipe.local import samples
 from imagepipe.local.stack import LocalStack
-from infra.environment import RENDITION_CACHE_CONTROL
+from infra.environment import MANIFEST_CACHE_CONTROL, RENDITION_CACHE_CONTROL
 from tests.integration.conftest import fresh_key
 
 pytestmark = pytest.mark.integration
+
+MANIFEST_SCHEMA = json.loads(
+    (Path(__file__).resolve().parents[2] / "docs" / "schemas" / "manifest.json").read_text()
+)
 
 
 def fetch(url: str) -> tuple[int, dict[str, str], bytes]:
@@ -52,6 +59,9 @@ def test_the_distribution_and_its_access_control_exist_in_moto(stack: LocalStack
 
 
 def test_every_url_of_a_processed_upload_opens(stack: LocalStack) -> None:
+    """Every URL the image.processed notification carries (each rendition's and the
+    manifest's) and every URL the manifest names opens, with its Content-Type and
+    Cache-Control; the manifest is what docs/schemas/manifest.json says."""
     key = fresh_key(stack, "my photo+1 100% é.jpg")
     stack.upload(samples.jpeg(900, 600), key)
     message = processed(stack, key)
@@ -65,6 +75,23 @@ def test_every_url_of_a_processed_upload_opens(stack: LocalStack) -> None:
         assert headers["Cache-Control"] == RENDITION_CACHE_CONTROL
         assert headers["X-Content-Type-Options"] == "nosniff"
         assert len(body) == rendition["bytes"]
+
+    stem = key.removeprefix(stack.settings.upload_prefix).removesuffix(".jpg")
+    assert message["manifestUrl"] == f"{base}/manifests/{quote(stem)}.json"
+    status, headers, body = fetch(message["manifestUrl"])
+    assert status == 200
+    assert headers["Content-Type"] == "application/json"
+    assert headers["Cache-Control"] == MANIFEST_CACHE_CONTROL
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    manifest = json.loads(body)
+    jsonschema.Draft202012Validator(MANIFEST_SCHEMA).validate(manifest)
+    assert manifest["url"] == message["manifestUrl"]
+    assert manifest["source"]["key"] == key
+    # The manifest names the same renditions at the same URLs, and its srcsets open too.
+    assert {r["url"] for r in manifest["renditions"]} == {r["url"] for r in message["renditions"]}
+    for srcset in manifest["srcset"].values():
+        for url in (part.rsplit(" ", 1)[0] for part in srcset.split(", ")):
+            assert fetch(url)[0] == 200, url
 
 
 def test_a_missing_key_is_403_as_through_an_origin_access_control(stack: LocalStack) -> None:

@@ -63,7 +63,12 @@ def test_a_processed_upload_is_recorded_and_announced_with_everything(stack: Loc
     assert message["executionArn"] == execution.arn
     assert {r["name"] for r in message["renditions"]} == {r.name for r in stack.settings.renditions}
 
+    stem = key.removeprefix(stack.settings.upload_prefix).removesuffix(".jpg")
+    assert message["manifestUrl"] == f"{stack.outputs['renditionsBaseUrl']}/manifests/{stem}.json"
+
     entry = record(stack, key)
+    jsonschema.validate(entry.to_dict(), schema("catalogue-record"))
+    assert entry.manifest_url == message["manifestUrl"]
     assert (entry.status, entry.reason, entry.execution_arn) == ("processed", None, execution.arn)
     assert (entry.width, entry.height, entry.format) == (1200, 800, "JPEG")
     assert entry.etag == message["source"]["etag"]
@@ -94,7 +99,8 @@ def test_a_rejected_upload_is_recorded_and_announced_not_paged(
     jsonschema.validate(message, schema("image.rejected"))
     assert message["reason"] == reason and message["message"].startswith(f"{reason}: ")
     entry = record(stack, key)
-    assert (entry.status, entry.reason) == ("rejected", reason)
+    jsonschema.validate(entry.to_dict(), schema("catalogue-record"))
+    assert (entry.status, entry.reason, entry.manifest_url) == ("rejected", reason, None)
     assert len(stack.dlq_messages()) == dead_before
 
 

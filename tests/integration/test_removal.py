@@ -102,6 +102,7 @@ def test_a_removal_records_the_original_as_deleted(removal_stack: LocalStack) ->
     assert after.sequencer > before.sequencer
     assert after.etag == before.etag  # the version that was deleted
     assert before.content_hash and after.content_hash is None  # out of the same-bytes index
+    assert before.manifest_url and after.manifest_url is None  # the manifest went too
     sfn = stack.clients.client("stepfunctions")
     runs = sfn.list_executions(stateMachineArn=stack.state_machine_arn_of("removal"))
     assert after.execution_arn in {e["executionArn"] for e in runs["executions"]}
