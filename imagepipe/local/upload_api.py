@@ -180,7 +180,7 @@ def verify_token(
     now = time.time() if now is None else now
     if claims.get("iss") != issuer:
         raise Unauthorized("the token's iss is not the authorizer's issuer")
-    token_audiences = claims.get("aud", claims.get("client_id"))
+    token_audiences = claims.get("aud") or claims.get("client_id")
     given = token_audiences if isinstance(token_audiences, list) else [token_audiences]
     if not set(map(str, given)) & set(audiences):
         raise Unauthorized("the token's aud (or client_id) is not an accepted audience")
@@ -193,7 +193,9 @@ def verify_token(
         value = claims.get(name)
         if value is None and name != "exp":
             continue
-        if not isinstance(value, int | float) or not ok(value):
+        if not isinstance(value, int | float):
+            raise Unauthorized(f"the token has no numeric {name}")
+        if not ok(value):
             raise Unauthorized("the token has expired" if name == "exp" else f"bad {name}")
     return claims
 
