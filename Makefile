@@ -5,12 +5,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv test lint unit integration demo serve bench reliability lock clean
+.PHONY: help venv test lint unit integration browser demo serve bench reliability lock clean
 
 help:
 	@echo "make demo   - deploy the dev stack on the embedded AWS emulator and push sample images through it"
 	@echo "make serve  - keep the local stack running for the AWS CLI and imagepipe --local (PORT=5000)"
 	@echo "make test   - lint, type-check and run every test (unit, infra mocks, local end-to-end)"
+	@echo "make browser - the local console in headless Chromium (installs chromium as root, and Playwright)"
 	@echo "make bench  - measured comparisons (writes benchmarks/results.md; BENCH_ARGS=--quick for a short run)"
 	@echo "make reliability - bad inputs, faults, a burst and a redrive, measured (writes docs/reliability.md)"
 
@@ -35,6 +36,23 @@ unit: $(STAMP)
 
 integration: $(STAMP)
 	$(BIN)/pytest -m integration
+
+# The local console in a real browser: Debian's chromium (installed here when missing and
+# running as root), driven by Playwright's Python driver (tests/browser/requirements.txt),
+# which downloads no browser. CHROMIUM=/path/to/chromium picks another one. `make test`
+# does not collect tests/browser, so it needs none of this.
+CHROMIUM ?=
+browser: $(STAMP)
+	@if [ -z "$(CHROMIUM)" ] && ! command -v chromium >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else \
+	    echo "make browser needs Chromium: apt-get install chromium (as root), or CHROMIUM=/path/to/chromium"; \
+	    exit 1; \
+	  fi; \
+	fi
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r tests/browser/requirements.txt
+	CHROMIUM="$(CHROMIUM)" $(BIN)/pytest tests/browser
 
 demo: $(STAMP)
 	$(BIN)/imagepipe local demo --out out

@@ -9,9 +9,11 @@ Everything runs in one process: the server's request threads run the Lambda hand
 (imagepipe.local.lambda_runtime), whose boto3 clients find the server through
 AWS_ENDPOINT_URL; moto's Step Functions interpreter finds it through MOTO_PORT.
 
-The same address serves the local console at /console/ (imagepipe.local.console): moto's
-WSGI application sits behind a small dispatcher that hands /console to the console.
-Bucket names never clash with it (the stack's start with its project name).
+The same address serves the local console at /console/ (imagepipe.local.console) and the
+stack's upload API at /upload-api (imagepipe.local.upload_api, also at its own
+uploadApiUrl), so the console's page uploads the way an app does, from its own origin:
+moto's WSGI application sits behind a small dispatcher that hands those paths over.
+Bucket names never clash with them (the stack's start with its project name).
 
 `serve` records the endpoint, the outputs and the settings it deployed in a state file
 (`.imagepipe/local-<stack>.json`, see imagepipe.target) for as long as it runs, which is
@@ -36,11 +38,14 @@ from typing import Any, Final
 from imagepipe.local import lambda_runtime
 from imagepipe.local.clients import FAKE_CREDENTIALS, Clients
 from imagepipe.local.console import Console
-from imagepipe.local.program import stack_config
+from imagepipe.local.delivery import DeliveryServer
+from imagepipe.local.program import settings_for, stack_config
 from imagepipe.local.stack import MOTO_CONFIG, LocalStack, deploy_local
 from imagepipe.local.state import AlreadyServedError, claim, state_file, write_state
 
 LOG: Final = logging.getLogger(__name__)
+# Where the renditions are served (imagepipe.local.delivery), whatever --host says.
+DELIVERY_HOST: Final = DeliveryServer.host
 CONSOLE_PATH: Final = "/console/"
 # The stack outputs that carry the config the commands use (exported by __main__.py).
 CONFIG_OUTPUTS: Final = ("uploadPrefix", "allowedSuffixes", "renditions")
@@ -77,6 +82,7 @@ class MotoServer:
 
     def __init__(self, host: str, port: int, console: Console) -> None:
         self.host, self.port, self.console = host, port, console
+        self.upload_api: Any = None  # the stack's LocalUploadApi, once deployed
         self._server: Any = None
         self._thread: threading.Thread | None = None
 
@@ -89,8 +95,13 @@ class MotoServer:
         from werkzeug.serving import make_server
 
         from imagepipe.local.console import PREFIX, Dispatcher
+        from imagepipe.local.upload_api import MOUNT, wsgi_app
 
-        app = Dispatcher(DomainDispatcherApplication(create_backend_app), {PREFIX: self.console})
+        mounts: dict[str, Any] = {
+            PREFIX: self.console,
+            MOUNT: wsgi_app(lambda: self.upload_api, MOUNT),
+        }
+        app = Dispatcher(DomainDispatcherApplication(create_backend_app), mounts)
         self._server = make_server(
             self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler
         )
@@ -199,10 +210,13 @@ def start_server(
     host: str = "127.0.0.1",
     port: int = 5000,
     config: Mapping[str, Any] | None = None,
+    delivery_port: int | None = None,
 ) -> LocalServer:
     """Start moto on host:port, deploy `stack_name` into it, and start the pipe poller.
 
-    `config` overrides stack config values, as for `deploy_local`.
+    `config` overrides stack config values, as for `deploy_local`. With a CDN, the
+    renditions are served on 127.0.0.1:`delivery_port` (default `port` + 1: a URL that
+    stays the same from one run to the next), the stack's renditionsBaseUrl.
     """
     from moto.core.config import default_user_config
 
@@ -223,6 +237,15 @@ def start_server(
             f"{host}:{port} is in use (another `imagepipe local serve`?): stop it, or pick "
             "another --port"
         )
+    delivery_port = port + 1 if delivery_port is None else delivery_port
+    if settings_for(stack_config(stack_name, config or {})).cdn and not port_free(
+        DELIVERY_HOST, delivery_port
+    ):
+        raise PortInUseError(
+            f"{DELIVERY_HOST}:{delivery_port} is in use: the renditions are served there "
+            "(--port + 1 unless --delivery-port says otherwise); stop what listens there, or "
+            "pick another --delivery-port"
+        )
     env = {
         # The Lambda handlers' boto3 clients (created at import) and any other SDK use.
         "AWS_ENDPOINT_URL": endpoint,
@@ -242,7 +265,10 @@ def start_server(
         # The server reads moto's config per request: turn execution on as a client would.
         _post(f"{endpoint}/moto-api/config", MOTO_CONFIG)
         stack = deploy_local(
-            stack_name, config=config, clients=Clients.for_server(region, host, port)
+            stack_name,
+            config=config,
+            clients=Clients.for_server(region, host, port),
+            delivery_port=delivery_port,
         )
     except BaseException:
         server.stop()
@@ -256,11 +282,21 @@ def start_server(
     for poller in stack.pollers:
         poller.start()
     local = LocalServer(host, port, stack, server, saved_env, saved_sfn_config)
+    _open_console(local, server, console)
+    return local
+
+
+def _open_console(local: LocalServer, server: MotoServer, console: Console) -> None:
+    """Point the console and the server's upload API mount at the deployed stack."""
+    from imagepipe.local.upload_api import MOUNT
+
+    stack = local.stack
     # The executions console the program exports is AWS's, which knows nothing of this
     # stack: here it is the local console.
     stack.outputs["executionsConsoleUrl"] = local.console_url
-    console.attach(stack.target())
-    return local
+    server.upload_api = stack.upload_api
+    api = f"{local.endpoint}{MOUNT}" if stack.upload_api is not None else None
+    console.attach(stack.target(), upload_api=api)
 
 
 def usage(local: LocalServer) -> str:
@@ -269,6 +305,7 @@ def usage(local: LocalServer) -> str:
     e = local.endpoint
     lines = [
         f"moto server on {e} (region {s.clients.region}, any credentials)",
+        *([f"Renditions: {s.delivery.base_url}/<key>"] if s.delivery is not None else []),
         f"Console: {local.console_url}",
         "",
         "Stack outputs:",
@@ -295,7 +332,12 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def serve(stack_name: str = "dev", host: str = "127.0.0.1", port: int = 5000) -> int:
+def serve(
+    stack_name: str = "dev",
+    host: str = "127.0.0.1",
+    port: int = 5000,
+    delivery_port: int | None = None,
+) -> int:
     """Serve until interrupted; returns the exit status."""
     from imagepipe.local.demo import QUIET_LOGGERS
 
@@ -303,7 +345,7 @@ def serve(stack_name: str = "dev", host: str = "127.0.0.1", port: int = 5000) ->
         logging.getLogger(name).setLevel(logging.CRITICAL)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
     try:
-        local = start_server(stack_name, host, port)
+        local = start_server(stack_name, host, port, delivery_port=delivery_port)
     except (PortInUseError, AlreadyServedError) as err:
         print(f"imagepipe local serve: {err}", file=sys.stderr, flush=True)
         return 1

@@ -72,7 +72,8 @@ def test_the_pages_are_served_with_the_stack(served: Any) -> None:
 def test_stack_is_what_outputs_prints(served: Any, capsys: pytest.CaptureFixture[str]) -> None:
     document = api(served, "stack")
     printed = run(capsys, "outputs", "--json", "--local").json()
-    assert document.pop("uploadApi", None) is None or "uploadApi" not in printed
+    # Plus where the page reaches the upload API: mounted on the console's own origin.
+    assert document.pop("uploadApi") == f"{served.endpoint}/upload-api"
     assert document == printed
     assert document["consoleUrls"]["executions"] == f"{served.endpoint}/console/"
 
@@ -212,3 +213,38 @@ def test_dead_letters_and_redrive(
         time.sleep(0.3)
     assert shown["execution"]["status"] == "SUCCEEDED"
     assert shown["catalogue"]["status"] == "processed"
+
+
+def test_the_upload_api_on_the_consoles_origin(served: Any) -> None:
+    """What the page does, over HTTP: a token from the local issuer, a presigned POST from
+    the upload API, the file to S3: all on the console's own address."""
+    import requests
+
+    root = api(served, "stack")["uploadApi"]
+    assert root.startswith(served.endpoint + "/")
+    token = requests.post(f"{root}/issuer/token", json={"sub": "console"}, timeout=30).json()
+    refused = requests.post(f"{root}/uploads", json={"filename": "a.jpg"}, timeout=30)
+    assert refused.status_code == 401  # no token, no URL
+    grant = requests.post(
+        f"{root}/uploads",
+        json={"filename": "a.jpg", "contentType": "image/jpeg"},
+        headers={"Authorization": f"Bearer {token['access_token']}"},
+        timeout=30,
+    ).json()
+    assert grant["url"] == f"{served.endpoint}/{served.stack.source_bucket}"
+    assert grant["key"].startswith(f"{served.stack.settings.upload_prefix}console/")
+    posted = requests.post(
+        grant["url"],
+        data=grant["fields"],
+        files={"file": ("a.jpg", samples.jpeg(320, 240, seed=9), "image/jpeg")},
+        timeout=30,
+    )
+    assert posted.status_code == 204, posted.text
+    deadline = time.monotonic() + 120
+    while True:
+        rows = {e["key"]: e for e in api(served, "executions?limit=50")["executions"]}
+        status = rows.get(grant["key"], {}).get("status")
+        if status not in (None, "RUNNING") or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert status == "SUCCEEDED"

@@ -12,8 +12,12 @@ made by the same functions from the same imagepipe.target.Target:
     GET  /console/api/catalogue?status=S&limit=N    imagepipe catalogue --json
     GET  /console/api/dead-letters                  imagepipe redrive --dry-run --json
     POST /console/api/redrive                       imagepipe redrive --json
-    POST /console/api/token                         a token from the local issuer, for
-                                                    the upload API (see `token`)
+
+The page uploads as an app does, through the stack's upload API, which the server
+mounts on the console's own origin (`uploadApi` in /console/api/stack, null without one):
+a token from the local test issuer (`{uploadApi}/issuer/token`, the stand-in for the
+identity provider an app's users sign in with), `POST {uploadApi}/uploads` for a
+presigned POST, then the file to S3 with the fields it returned.
 
 A POST must say `Content-Type: application/json`: a page on another origin cannot send
 that without a CORS preflight, which nothing here answers, so other sites open in the
@@ -140,18 +144,11 @@ class Console:
     starts before the stack exists, so until then the API answers 503)."""
 
     target: Target | None = None
-    # The local issuer's token(subject) and the upload API's URL, if the stack has one.
-    issue_token: Callable[[str], str] | None = None
-    upload_url: str | None = None
+    upload_api: str | None = None  # the upload API's URL on this origin, if the stack has one
     _redrive_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def attach(
-        self,
-        target: Target,
-        issue_token: Callable[[str], str] | None = None,
-        upload_url: str | None = None,
-    ) -> None:
-        self.target, self.issue_token, self.upload_url = target, issue_token, upload_url
+    def attach(self, target: Target, upload_api: str | None = None) -> None:
+        self.target, self.upload_api = target, upload_api
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         response = self.respond(Request(environ))
@@ -206,7 +203,6 @@ class Console:
             ("GET", "catalogue"): self.catalogue,
             ("GET", "dead-letters"): self.dead_letters,
             ("POST", "redrive"): self.redrive,
-            ("POST", "token"): self.token,
         }
         method = "GET" if request.method == "HEAD" else request.method
         route = routes.get((method, name))
@@ -245,7 +241,7 @@ class Console:
         from imagepipe.commands.outputs import Outputs
 
         document = Outputs(target).to_dict()
-        document["uploadApi"] = self.upload_url  # None: the stack has no upload API
+        document["uploadApi"] = self.upload_api  # None: the stack has no upload API
         return _json_response(document)
 
     def executions(self, target: Target, request: Request) -> Response:
@@ -321,17 +317,6 @@ class Console:
                 wait_seconds=0,
             )
         return _json_response(report.to_dict())
-
-    def token(self, target: Target, request: Request) -> Response:
-        """A token for `subject` from the local issuer, the stand-in for the identity
-        provider an app's users sign in with; local only, as the whole console is."""
-        body = _body(request)
-        if self.issue_token is None or self.upload_url is None:
-            raise ApiError(404, "no_upload_api", "this stack has no upload API")
-        subject = body.get("subject", "console")
-        if not isinstance(subject, str) or not subject.strip() or len(subject) > 128:
-            raise ApiError(400, "bad_subject", "subject must be a short non-empty string")
-        return _json_response({"token": self.issue_token(subject.strip()), "api": self.upload_url})
 
 
 @dataclass

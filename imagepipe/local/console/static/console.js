@@ -148,10 +148,17 @@ async function uploadFile(file) {
   const upload = uploadRow(file);
   state.uploads.push(upload);
   try {
-    // 1. A token from the local issuer, the stand-in for the app's identity provider.
-    const { token, api: endpoint } = await postJson("token", { subject: "console" });
+    const root = state.stack && state.stack.uploadApi;
+    if (!root) throw new Error("this stack has no upload API (config uploadApi)");
+    // 1. A token from the local test issuer, the stand-in for the app's identity provider.
+    const issued = await fetch(root + "/issuer/token", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ sub: "console" }),
+    });
+    const { access_token: token, message } = await issued.json();
+    if (!issued.ok) throw new Error(`issuer: ${message}`);
     // 2. The upload API (JWT authorizer, then the upload function): a presigned POST.
-    const asked = await fetch(endpoint, {
+    const asked = await fetch(root + "/uploads", {
       method: "POST",
       headers: { Authorization: "Bearer " + token, "Content-Type": "application/json" },
       body: JSON.stringify(file.type ? { filename: file.name, contentType: file.type } : { filename: file.name }),
