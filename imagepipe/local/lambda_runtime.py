@@ -1,31 +1,17 @@
 """Run Lambda functions in this process: moto's Lambda without Docker, with real handlers.
 
-moto runs function code in Docker containers; the local stack has no Docker. `install()`
-replaces `moto.awslambda.models.LambdaFunction.invoke` so an invocation:
-
-- imports the handler from the function's own code zip (extracted once per function
-  and code version), with the function's environment variables set during the import.
-  Each function gets its own fresh copy of the modules in its zip (the two functions
-  have different environments and read them when imported); the host's modules of the
-  same names are put back afterwards. Handlers must read configuration at import time:
-  environment variables are not set while a handler runs (threads share os.environ),
-  and an import made inside a function at call time resolves to the host's module;
-- uses the host's Pillow and Powertools instead of the function's layer, which is built
-  for Lambda's platform (manylinux, possibly arm64), not this machine;
-- calls the handler with a context like Lambda's, and answers as the Lambda service does:
-  the JSON result, or for an exception `X-Amz-Function-Error: Unhandled` with the payload
-  `{"errorMessage", "errorType", "requestId", "stackTrace"}`;
-- writes what the handler printed or logged to the function's CloudWatch log group in
-  moto, one stream per invocation (stdout/stderr are routed per thread).
-
-Not emulated: the timeout (a handler runs to completion), memory limits, cold-start
-isolation beyond the per-function import, X-Ray (Powertools' Tracer stays disabled).
-
-Handler boto3 clients reach moto by themselves in-process (`mock_aws`); in server mode
-the caller sets AWS_ENDPOINT_URL for the process (see `imagepipe.local.serve`).
-
-Tests inject Lambda faults from outside (tests/support/faults.py): nothing here exists
-only for them.
+`install()` replaces `moto.awslambda.models.LambdaFunction.invoke`. An invocation imports
+the handler from the function's own code zip with the function's environment (and its
+role's credentials) set during the import, each function with a fresh copy of the modules
+in its zip, the host's modules of the same names put back afterwards. So handlers must
+read configuration at import time: environment variables are not set while a handler runs
+(threads share os.environ), and an import made at call time resolves to the host's module.
+The host's Pillow and Powertools stand in for the function's layer, built for Lambda's
+platform. The handler gets a context like Lambda's and its answer is the Invoke API's
+(an exception: `X-Amz-Function-Error: Unhandled` and Lambda's error payload); what it
+printed or logged goes to its CloudWatch log group in moto, one stream per invocation.
+Not emulated: the timeout, memory limits, X-Ray. In server mode the handlers' boto3
+clients find moto through AWS_ENDPOINT_URL (imagepipe.local.serve).
 """
 
 from __future__ import annotations
@@ -50,6 +36,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import boto3  # type: ignore[import-untyped, unused-ignore]
+from moto.awslambda.models import LambdaFunction
 
 from imagepipe.local import access
 
@@ -91,13 +78,9 @@ class LambdaContext:
 
 
 class _Output(io.TextIOBase):
-    """What function code writes to: the running invocation's log buffer (per thread),
-    anything written outside an invocation goes on to `fallback`.
-
-    Installed as sys.stdout/sys.stderr by `install()` (call-time prints such as
-    Powertools' metrics) and while function code is imported (loggers created then,
-    such as Powertools' Logger, keep the stream they found).
-    """
+    """sys.stdout/sys.stderr while installed: the running invocation's log buffer (per
+    thread), else `fallback`. Also set while function code is imported, as loggers
+    created then (Powertools' Logger) keep the stream they found."""
 
     def __init__(self, fallback: Any) -> None:
         super().__init__()
@@ -125,14 +108,10 @@ _stdout: _Output | None = None
 _stderr: _Output | None = None
 
 
-def _top_level_names(code_dir: Path) -> set[str]:
-    return {p.name.removesuffix(".py") for p in code_dir.iterdir() if p.name != "__pycache__"}
-
-
 @contextmanager
 def _isolated_import(code_dir: Path, environment: dict[str, str]) -> Iterator[None]:
     """Import from `code_dir` with `environment` set, leaving the host's modules as they were."""
-    names = _top_level_names(code_dir)
+    names = {p.name.removesuffix(".py") for p in code_dir.iterdir() if p.name != "__pycache__"}
 
     def ours(module: str) -> bool:
         return module.split(".", 1)[0] in names
@@ -163,10 +142,9 @@ def _isolated_import(code_dir: Path, environment: dict[str, str]) -> Iterator[No
 
 
 def _lambda_environment(fn: Any) -> dict[str, str]:
-    """What Lambda sets (minus LAMBDA_TASK_ROOT: Powertools would start X-Ray), plus the
-    function's own variables. The credentials are the execution role's, assumed as
-    Lambda assumes it (its trust policy checked), so every call the handler makes is
-    authorized against that role's policies (`imagepipe.local.access`)."""
+    """What Lambda sets (minus LAMBDA_TASK_ROOT: Powertools would start X-Ray), the
+    function's own variables, and its execution role's credentials, assumed as Lambda
+    assumes it (imagepipe.local.access)."""
     env = {
         "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
@@ -269,25 +247,17 @@ def _invoke(fn: Any, body: Any, request_headers: Any, response_headers: Any) -> 
     return json.dumps(payload).encode("utf-8")
 
 
-def _function_class() -> Any:
-    """moto's Lambda function model, whose `invoke` runs a Docker container."""
-    from moto.awslambda.models import LambdaFunction
-
-    return LambdaFunction
-
-
 def is_installed() -> bool:
-    return bool(_function_class().invoke is _invoke)
+    return bool(LambdaFunction.invoke is _invoke)
 
 
 def install() -> None:
     """Route moto's Lambda invocations to this runtime (idempotent)."""
     global _original_invoke, _stdout, _stderr
-    function_class = _function_class()
     with _lock:
         if _original_invoke is None:
-            _original_invoke = function_class.invoke
-            function_class.invoke = _invoke
+            _original_invoke = LambdaFunction.invoke  # it runs a Docker container
+            LambdaFunction.invoke = _invoke  # type: ignore[method-assign, assignment]
         if not isinstance(sys.stdout, _Output):
             _stdout = sys.stdout = _Output(sys.stdout)
         if not isinstance(sys.stderr, _Output):
@@ -297,10 +267,9 @@ def install() -> None:
 def uninstall() -> None:
     """Give moto its own invoke back and forget loaded handlers."""
     global _original_invoke, _stdout, _stderr
-    function_class = _function_class()
     with _lock:
         if _original_invoke is not None:
-            function_class.invoke = _original_invoke
+            LambdaFunction.invoke = _original_invoke  # type: ignore[method-assign]
             _original_invoke = None
         # Only if nobody replaced them since (pytest's capture, rich's Live...).
         if _stdout is not None and sys.stdout is _stdout:
