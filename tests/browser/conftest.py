@@ -35,7 +35,9 @@ CHROMIUM_ARGS = [
 
 
 def chromium_path() -> str:
-    found = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    found = (
+        os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    )
     if not found:
         pytest.fail(
             "no Chromium: install Debian's chromium package (`make browser` does as root) "
@@ -71,7 +73,10 @@ def browser_context() -> Iterator[Any]:
         from playwright.sync_api import sync_playwright
     except ImportError:
         pytest.fail("Playwright is not installed: run `make browser`")
-    with tempfile.TemporaryDirectory(prefix="imagepipe-chromium-") as profile, sync_playwright() as p:
+    with (
+        tempfile.TemporaryDirectory(prefix="imagepipe-chromium-") as profile,
+        sync_playwright() as p,
+    ):
         context = p.chromium.launch_persistent_context(
             profile,
             executable_path=chromium_path(),

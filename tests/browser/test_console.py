@@ -95,9 +95,11 @@ def test_upload_by_drop_then_inspect_the_execution(page: Any, served: Any) -> No
         timeout=WAIT_MS,
     )
     base = served.stack.outputs["renditionsBaseUrl"]
-    assert all(src.startswith(base + "/") for src in images.evaluate_all("is => is.map(i => i.src)"))
+    assert all(
+        src.startswith(base + "/") for src in images.evaluate_all("is => is.map(i => i.src)")
+    )
     caption = page.locator('#renditions figure[data-rendition="thumb"] figcaption').inner_text()
-    assert "×" in caption and ("KiB" in caption or " B" in caption)
+    assert "\u00d7" in caption and ("KiB" in caption or " B" in caption)
     assert "processed" in page.locator("#record").inner_text()
 
 
