@@ -1,19 +1,13 @@
 """The EventBridge Pipe, run locally: SQS source -> filter -> StartExecution.
 
-moto stores pipes (CreatePipe, DescribePipe) but never runs one. `PipePoller` does what
-the Pipes service does for the configuration the Pulumi program created, read back with
-DescribePipe so there is no second copy of it:
-
-- receive up to the pipe's batch size from the source queue;
-- turn each message into the record Pipes sends (`imagepipe.messages.sqs_record`, the
-  one definition of the pipe's input, shared with `imagepipe redrive`), the same shape
-  as Lambda's SQS event records;
-- apply the pipe's filter patterns with moto's EventBridge pattern matcher, the message
-  body matched as parsed JSON when it is JSON, as Pipes does. Messages no filter
-  matches are deleted, as Pipes deletes them;
-- start one execution per batch with the JSON array of records as input, and delete the
-  messages only once StartExecution has succeeded (otherwise they come back after the
-  queue's visibility timeout and, after maxReceiveCount, go to its dead-letter queue).
+moto stores pipes but never runs one. `PipePoller` does what Pipes does for the
+configuration the Pulumi program created, read back with DescribePipe: receive up to
+the batch size as the pipe's role, turn each message into the record Pipes sends
+(imagepipe.messages.sqs_record), delete what no filter pattern matches (moto's
+EventBridge matcher, the body matched as JSON when it is JSON), start one execution per
+batch with the records as input, and delete the messages only once that succeeded
+(otherwise they come back after the visibility timeout, and are dead-lettered after
+maxReceiveCount).
 """
 
 from __future__ import annotations
@@ -29,8 +23,7 @@ from typing import Any, Final
 
 from imagepipe.local import access
 from imagepipe.local.clients import Clients
-from imagepipe.messages import pipe_input as pipe_input  # re-exported: the input shape
-from imagepipe.messages import sqs_record as sqs_record
+from imagepipe.messages import pipe_input, sqs_record
 
 LOG: Final = logging.getLogger(__name__)
 
@@ -96,11 +89,8 @@ def _flatten(node: Any, prefix: str, out: dict[str, Any]) -> None:
 
 def matches(record: Mapping[str, Any], patterns: tuple[str, ...]) -> bool:
     """Whether a record passes the pipe's filters (any pattern; no patterns pass all).
-
-    The matching itself is moto's EventBridge matcher. It does not look inside arrays of
-    objects (`Records[*].eventName`), which EventBridge does; records are given to it
-    already flattened, as EventBridge flattens them.
-    """
+    moto's matcher does not look inside arrays of objects (`Records[*].eventName`), as
+    EventBridge does: records are given to it flattened, as EventBridge flattens them."""
     if not patterns:
         return True
     from moto.events.models import EventPattern
@@ -118,6 +108,12 @@ class PollResult:
     started: list[str] = field(default_factory=list)  # execution ARNs
     filtered: int = 0  # messages deleted because no filter matched
     failed: int = 0  # messages left in the queue: StartExecution failed
+
+    def add(self, other: PollResult) -> PollResult:
+        self.started += other.started
+        self.filtered += other.filtered
+        self.failed += other.failed
+        return self
 
 
 class PipePoller:
@@ -184,9 +180,7 @@ class PipePoller:
                 result.started.append(started["executionArn"])
                 for _, receipt in batch:
                     sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=receipt)
-        self.totals.started += result.started
-        self.totals.filtered += result.filtered
-        self.totals.failed += result.failed
+        self.totals.add(result)
         return result
 
     def drain(self, max_polls: int = 10_000) -> PollResult:
@@ -194,9 +188,7 @@ class PipePoller:
         total = PollResult()
         for _ in range(max_polls):
             result = self.poll_once(wait_seconds=0)
-            total.started += result.started
-            total.filtered += result.filtered
-            total.failed += result.failed
+            total.add(result)
             if not (result.started or result.filtered or result.failed):
                 break
         return total

@@ -21,7 +21,8 @@ from botocore.exceptions import ClientError  # type: ignore[import-untyped, unus
 from moto import mock_aws
 
 from imagepipe.local import lambda_runtime, moto_patches
-from imagepipe.local.pipe import PipeConfig, matches, pipe_input, sqs_record
+from imagepipe.local.pipe import PipeConfig, matches
+from imagepipe.messages import pipe_input, sqs_record
 from infra.workflow import PIPE_FILTER_PATTERN
 from tests.support import faults
 
