@@ -1,9 +1,5 @@
-"""State machine diagrams: statemachine/*.asl.json drawn as SVG, with no external tools.
-
-`imagepipe diagram` (imagepipe.commands.diagram) writes docs/diagrams/<name>.svg for
-every definition; `--check` only says whether the committed ones are current (a test
-does the same). The output is a pure function of the definition file: same input, same
-bytes.
+"""State machine diagrams: statemachine/*.asl.json drawn as SVG (docs/diagrams/, by
+`imagepipe diagram`), with no external tools; the same definition, the same bytes.
 
 The layout is small and fixed, which suits graphs of a dozen states:
 
@@ -23,7 +19,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -331,21 +327,13 @@ def _routed(layout: Layout, edge: Edge) -> bool:
     source, target = layout.nodes[edge.source], layout.nodes[edge.target]
     if edge.catch or source.column != target.column or target.layer <= source.layer:
         return True
-    between = [
-        n
+    return any(
+        n.column == source.column and source.layer < n.layer < target.layer
         for n in layout.nodes.values()
-        if n.column == source.column and source.layer < n.layer < target.layer
-    ]
-    return bool(between)
+    )
 
 
 # -- drawing --------------------------------------------------------------------------------
-
-
-def _gap_above(layout: Layout, layer: int) -> int:
-    """The y of the middle band of the gap above `layer` (top of the first row: above it)."""
-    top = layout.rows[layer][0]
-    return top - ROW_GAP + 12
 
 
 def _path(points: list[tuple[int, int]]) -> str:
@@ -381,7 +369,8 @@ def _draw_edges(layout: Layout, out: list[str]) -> None:
             gkey = (target.layer, edge.target)
             if gkey not in gap_index:
                 gap_index[gkey] = sum(1 for k in gap_index if k[0] == target.layer)
-            gap_y = _gap_above(layout, target.layer) + 7 * gap_index[gkey]
+            # The middle band of the gap above the target's row (for the first row: above it).
+            gap_y = layout.rows[target.layer][0] - ROW_GAP + 12 + 7 * gap_index[gkey]
             # Enter the target a little off its centre when several edges arrive from gaps.
             tx = target.cx + (12 * gap_index[gkey] if edge.catch else 0)
             if edge.catch:
@@ -414,10 +403,18 @@ def _draw_edges(layout: Layout, out: list[str]) -> None:
             f'{dash} marker-end="url(#arrow-{arrow})"/>'
         )
         if edge.label:
-            out.append(
-                f'<text x="{label_at[0]}" y="{label_at[1]}" font-size="{SMALL_PX}" '
-                f'fill="{colour}">{escape(edge.label)}</text>'
-            )
+            out.append(_text(*label_at, SMALL_PX, colour, edge.label))
+
+
+def _text(
+    x: int, y: int, px: int, fill: str, text: str, middle: bool = False, bold: bool = False
+) -> str:
+    anchor = ' text-anchor="middle"' if middle else ""
+    weight = ' font-weight="bold"' if bold else ""
+    return (
+        f'<text x="{x}" y="{y}"{anchor} font-size="{px}"{weight} fill="{fill}">'
+        f"{escape(text)}</text>"
+    )
 
 
 def _draw_nodes(layout: Layout, out: list[str], marks: Mapping[str, str] | None = None) -> None:
@@ -431,11 +428,8 @@ def _draw_nodes(layout: Layout, out: list[str], marks: Mapping[str, str] | None 
                 f'<rect x="{node.x}" y="{node.y}" width="{node.w}" height="{node.h}" '
                 f'rx="{node.h // 2}" fill="{fill}" stroke="{stroke}"/>'
             )
-            out.append(
-                f'<text x="{node.cx}" y="{node.y + node.h // 2 + 4}" text-anchor="middle" '
-                f'font-size="{SMALL_PX + 1}" font-weight="bold" fill="#ffffff">'
-                f"{escape(node.title)}</text>"
-            )
+            ty = node.y + node.h // 2 + 4
+            out.append(_text(node.cx, ty, SMALL_PX + 1, "#ffffff", node.title, True, True))
             continue
         if marks is not None:
             mark = quoteattr(f"state {marks.get(node.id, 'unreached')}")
@@ -452,15 +446,9 @@ def _draw_nodes(layout: Layout, out: list[str], marks: Mapping[str, str] | None 
             ty, sy = node.y + 17, node.y + 30
         else:
             ty, sy = node.y + 19, node.y + 34
-        out.append(
-            f'<text x="{node.cx}" y="{ty}" text-anchor="middle" font-size="{TITLE_PX}" '
-            f'font-weight="bold" fill="#1f2933">{escape(node.title)}</text>'
-        )
+        out.append(_text(node.cx, ty, TITLE_PX, "#1f2933", node.title, True, True))
         if node.subtitle:
-            out.append(
-                f'<text x="{node.cx}" y="{sy}" text-anchor="middle" font-size="{SMALL_PX}" '
-                f'fill="#52606d">{escape(node.subtitle)}</text>'
-            )
+            out.append(_text(node.cx, sy, SMALL_PX, "#52606d", node.subtitle, True))
         if marks is not None:
             out.append("</g>")
         if node.inner is not None:  # its own edges and states, over its box
@@ -503,24 +491,18 @@ def render(definition: dict[str, Any], title: str, marks: Mapping[str, str] | No
         ),
         "</defs>",
         f'<rect width="{width}" height="{height}" fill="#ffffff"/>',
-        f'<text x="{MARGIN}" y="{MARGIN + 12}" font-size="15" font-weight="bold" '
-        f'fill="#1f2933">{escape(title)}</text>',
+        _text(MARGIN, MARGIN + 12, 15, "#1f2933", title, bold=True),
     ]
     for i, line in enumerate(comment):
-        out.append(
-            f'<text x="{MARGIN}" y="{MARGIN + 30 + 14 * i}" font-size="{SMALL_PX + 1}" '
-            f'fill="#52606d">{escape(line)}</text>'
-        )
+        out.append(_text(MARGIN, MARGIN + 30 + 14 * i, SMALL_PX + 1, "#52606d", line))
     ly = MARGIN + header - 18
     out += [
         f'<line x1="{MARGIN}" y1="{ly}" x2="{MARGIN + 34}" y2="{ly}" stroke="{EDGE}" '
         'stroke-width="1.4" marker-end="url(#arrow-next)"/>',
-        f'<text x="{MARGIN + 42}" y="{ly + 4}" font-size="{SMALL_PX}" fill="#52606d">'
-        "next state</text>",
+        _text(MARGIN + 42, ly + 4, SMALL_PX, "#52606d", "next state"),
         f'<line x1="{MARGIN + 120}" y1="{ly}" x2="{MARGIN + 154}" y2="{ly}" stroke="{CATCH}" '
         'stroke-width="1.4" stroke-dasharray="5 4" marker-end="url(#arrow-catch)"/>',
-        f'<text x="{MARGIN + 162}" y="{ly + 4}" font-size="{SMALL_PX}" fill="#52606d">'
-        "Catch: the errors it handles</text>",
+        _text(MARGIN + 162, ly + 4, SMALL_PX, "#52606d", "Catch: the errors it handles"),
     ]
     _draw_edges(layout, out)
     _draw_nodes(layout, out, marks)
@@ -540,23 +522,26 @@ def render_file(path: Path) -> str:
     return render(json.loads(path.read_text(encoding="utf-8")), f"statemachine/{path.name}")
 
 
+def _drawn(out_dir: Path, directory: Path) -> Iterator[tuple[Path, str]]:
+    for definition in definitions(directory):
+        yield out_dir / svg_name(definition), render_file(definition)
+
+
 def stale(out_dir: Path = DIAGRAM_DIR, directory: Path = STATEMACHINE_DIR) -> list[str]:
     """Diagrams missing or different from what their definition renders to."""
-    found = []
-    for definition in definitions(directory):
-        target = out_dir / svg_name(definition)
-        if not target.exists() or target.read_text(encoding="utf-8") != render_file(definition):
-            found.append(str(target))
-    return found
+    return [
+        str(path)
+        for path, svg in _drawn(out_dir, directory)
+        if not path.exists() or path.read_text(encoding="utf-8") != svg
+    ]
 
 
 def write_all(out_dir: Path = DIAGRAM_DIR, directory: Path = STATEMACHINE_DIR) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for definition in definitions(directory):
-        target = out_dir / svg_name(definition)
-        target.write_text(render_file(definition), encoding="utf-8")
-        written.append(target)
+    for path, svg in _drawn(out_dir, directory):
+        path.write_text(svg, encoding="utf-8")
+        written.append(path)
     return written
 
 
