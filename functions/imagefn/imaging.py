@@ -78,15 +78,9 @@ from .errors import (
     UNSUPPORTED_FORMAT,
     ImageRejected,
 )
-from .gravity import crop_offset
 from .renditions import Gravity, Rendition
 from .svg import check_svg, looks_like_svg, rasterize
 from .watermark import apply_watermark, packaged_mark
-
-try:
-    from PIL import ImageCms
-except ImportError:  # Pillow built without LittleCMS: CMYK falls back to Pillow's formula
-    ImageCms = None  # type: ignore[assignment]
 
 ACCEPTED_FORMATS: Final = ("JPEG", "PNG", "GIF", "WEBP", "AVIF", "HEIF", "SVG")
 """Pillow format names of the formats the pipeline reads."""
@@ -680,9 +674,20 @@ def _draft_scale(stored: tuple[int, int], geometry: _Geometry) -> int:
 
 
 @functools.cache
+def _image_cms() -> Any:
+    """Pillow's LittleCMS binding, imported for the first CMYK image (the only ones that
+    need it: not at cold start); None when Pillow was built without LittleCMS, and CMYK
+    falls back to Pillow's formula."""
+    try:
+        from PIL import ImageCms
+    except ImportError:
+        return None
+    return ImageCms
+
+
+@functools.cache
 def _srgb_profile() -> Any:
-    assert ImageCms is not None
-    return ImageCms.createProfile("sRGB")
+    return _image_cms().createProfile("sRGB")
 
 
 def _icc_space(icc: bytes | None) -> bytes | None:
@@ -691,19 +696,19 @@ def _icc_space(icc: bytes | None) -> bytes | None:
 
 
 def _cmyk_to_rgb(im: Image.Image, icc: bytes | None) -> Image.Image:
-    if icc and ImageCms is not None and _icc_space(icc) == b"CMYK":
+    if icc and _icc_space(icc) == b"CMYK" and (cms := _image_cms()) is not None:
         try:
-            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-            converted = ImageCms.profileToProfile(
+            source = cms.ImageCmsProfile(io.BytesIO(icc))
+            converted: Image.Image | None = cms.profileToProfile(
                 im,
                 source,
                 _srgb_profile(),
-                renderingIntent=ImageCms.Intent.PERCEPTUAL,
+                renderingIntent=cms.Intent.PERCEPTUAL,
                 outputMode="RGB",
             )
             if converted is not None:
                 return converted
-        except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        except (cms.PyCMSError, OSError, ValueError, TypeError):
             pass  # a broken profile: fall back to the plain formula
     return im.convert("RGB")
 
@@ -873,6 +878,8 @@ def _cover_box(
     where the rendition's gravity finds the detail or the subject."""
     if gravity == "center":
         return _centred_box(stored, region, scale)
+    from .gravity import crop_offset  # only cover with a gravity needs the analysis
+
     window = (region[0] * scale, region[1] * scale)
     left, top = crop_offset(image, window, gravity)
     return (left, top, left + window[0], top + window[1])

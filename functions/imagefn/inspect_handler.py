@@ -71,7 +71,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote, unquote_plus
 
-import boto3  # type: ignore[import-untyped, unused-ignore]
+import botocore.session  # type: ignore[import-untyped, unused-ignore]
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.data_classes import S3Event, SQSRecord
@@ -118,7 +118,11 @@ METRICS_NAMESPACE: Final = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Image
 SEQUENCER_WIDTH: Final = 32
 
 logger: Final = Logger()
-s3: Final = boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 3}))
+# botocore's client, not boto3's (the same API for these calls): no boto3 and s3transfer
+# to import at cold start (resize_handler).
+s3: Final = botocore.session.get_session().create_client(
+    "s3", config=Config(retries={"mode": "standard", "max_attempts": 3})
+)
 
 
 # --------------------------------------------------------------------------------------

@@ -14,7 +14,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import quote
 
-import blurhash  # type: ignore[import-untyped, unused-ignore]
 from PIL import Image
 
 MANIFEST_PREFIX: Final = "manifests/"
@@ -52,6 +51,9 @@ def _rgb(data: bytes) -> Image.Image:
 
 def placeholder(data: bytes) -> dict[str, Any]:
     """BlurHash and dominant colour of an encoded image (a rendition)."""
+    # Imported here: the resize function imports this module for url_for alone.
+    import blurhash  # type: ignore[import-untyped, unused-ignore]
+
     im = _rgb(data)
     width, height = im.size
     # 4 components along the longer side, 3 along the shorter: ~28 characters.

@@ -26,7 +26,7 @@ import os
 from collections.abc import Mapping
 from typing import Any, Final
 
-import boto3  # type: ignore[import-untyped, unused-ignore]
+import botocore.session  # type: ignore[import-untyped, unused-ignore]
 from aws_lambda_powertools import Logger
 from botocore.config import Config  # type: ignore[import-untyped, unused-ignore]
 from botocore.exceptions import ClientError  # type: ignore[import-untyped, unused-ignore]
@@ -46,7 +46,11 @@ CACHE_CONTROL: Final = os.environ.get(
 )
 
 logger: Final = Logger()
-s3: Final = boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 3}))
+# botocore's client, not boto3's (the same API for these calls): no boto3 and s3transfer
+# to import at cold start (resize_handler).
+s3: Final = botocore.session.get_session().create_client(
+    "s3", config=Config(retries={"mode": "standard", "max_attempts": 3})
+)
 
 
 def _parse(event: Any) -> tuple[Mapping[str, Any], list[Mapping[str, Any]]]:

@@ -29,7 +29,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, Final
 
-import boto3  # type: ignore[import-untyped, unused-ignore]
+import botocore.session  # type: ignore[import-untyped, unused-ignore]
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from botocore.config import Config  # type: ignore[import-untyped, unused-ignore]
@@ -48,7 +48,11 @@ RENDITIONS_BASE_URL: Final = os.environ.get("RENDITIONS_BASE_URL", "")
 METRICS_NAMESPACE: Final = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "ImagePipeline")
 
 logger: Final = Logger()
-s3: Final = boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 3}))
+# A botocore client, not boto3's: the same client API for what is called here, without
+# importing boto3 and s3transfer at cold start (about 30 ms here: benchmarks/results.md).
+s3: Final = botocore.session.get_session().create_client(
+    "s3", config=Config(retries={"mode": "standard", "max_attempts": 3})
+)
 
 _RENDITION_FIELDS: Final = tuple(f.name for f in dataclasses.fields(Rendition))
 

@@ -241,8 +241,9 @@ def test_cmyk_with_a_profile_is_converted_through_it(monkeypatch: pytest.MonkeyP
         calls.append({"mode": im.mode, "source": source, **kw})
         return Image.new("RGB", im.size, GREEN)  # a stand-in for the colour-managed result
 
-    assert imaging.ImageCms is not None
-    monkeypatch.setattr(imaging.ImageCms, "profileToProfile", convert)
+    from PIL import ImageCms  # what imaging uses for CMYK with a profile
+
+    monkeypatch.setattr(ImageCms, "profileToProfile", convert)
     data = images.encode(Image.new("CMYK", (32, 32)), "JPEG", icc_profile=images.fake_cmyk_icc())
     out = open_output(imaging.render(data, rendition(16, 16, fmt="png"), max_pixels=MAX))
     assert len(calls) == 1 and calls[0]["mode"] == "CMYK" and calls[0]["outputMode"] == "RGB"
