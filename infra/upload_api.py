@@ -96,7 +96,9 @@ class UploadApi:
 
 def access_log_key_policy(account_id: Any, region: Any, log_group_prefix: str) -> dict[str, Any]:
     """The account administers the key; CloudWatch Logs may use it for this API's log
-    group only (its ARN in the encryption context), as AWS documents it.
+    group only (its ARN in the encryption context), as AWS documents it, with the
+    documented wildcards spelled out and without kms:Describe*, which carries no
+    encryption context and so could never meet the condition.
     https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html"""
     root = pulumi.Output.concat("arn:aws:iam::", account_id, ":root")
     log_groups = pulumi.Output.concat(
@@ -117,14 +119,16 @@ def access_log_key_policy(account_id: Any, region: Any, log_group_prefix: str) -
                 "Effect": "Allow",
                 "Principal": {"Service": pulumi.Output.concat("logs.", region, ".amazonaws.com")},
                 "Action": [
-                    "kms:Encrypt*",
-                    "kms:Decrypt*",
-                    "kms:ReEncrypt*",
-                    "kms:GenerateDataKey*",
-                    "kms:Describe*",
+                    "kms:Encrypt",
+                    "kms:Decrypt",
+                    "kms:ReEncryptFrom",
+                    "kms:ReEncryptTo",
+                    "kms:GenerateDataKey",
+                    "kms:GenerateDataKeyWithoutPlaintext",
                 ],
                 "Resource": "*",
-                "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_groups}},
+                # An encryption context value is a string (ArnLike would match the same).
+                "Condition": {"StringLike": {"kms:EncryptionContext:aws:logs:arn": log_groups}},
             },
         ],
     }

@@ -120,7 +120,7 @@ def test_the_default_stage_deploys_throttles_and_logs_encrypted(api: Deployed) -
         s for s in key.policy()["Statement"] if s["Sid"] == "CloudWatchLogsEncryptsAccessLogs"
     ]
     assert logs_statement["Principal"] == {"Service": f"logs.{REGION}.amazonaws.com"}
-    assert logs_statement["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"] == (
+    assert logs_statement["Condition"]["StringLike"]["kms:EncryptionContext:aws:logs:arn"] == (
         f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/apigateway/imagepipe-dev-upload-api-*"
     )
 

@@ -99,6 +99,29 @@ ALLOWLIST = (
         " policies decide who uses the key; without it the key could not be managed.",
     ),
     Allowed(
+        "aws:kms/key:Key",
+        "policy",
+        "RESOURCE_STAR",
+        name_suffix="-upload-api-logs-key",
+        reason='In a key policy Resource "*" means the key itself; there is nothing narrower.',
+    ),
+    Allowed(
+        "aws:kms/key:Key",
+        "policy",
+        "PERMISSIONS_MANAGEMENT_ACTIONS",
+        name_suffix="-upload-api-logs-key",
+        actions=frozenset(
+            {
+                "kms:creategrant",
+                "kms:createkey",
+                "kms:putkeypolicy",
+                "kms:retiregrant",
+                "kms:revokegrant",
+            }
+        ),
+        reason="AWS's default key policy statement (as for the topics' key).",
+    ),
+    Allowed(
         rules.ROLE_POLICY,
         "policy",
         "PERMISSIONS_MANAGEMENT_ACTIONS",
@@ -154,7 +177,15 @@ def policy_documents(value: Any, where: str) -> Iterator[tuple[str, str]]:
 def documents() -> list[Document]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(mocks, "fake_arn", realistic_arn)
-        deployed = mocks.deploy(Settings())
+        # Every optional part that brings documents of its own: the upload API (its
+        # function's role, its access logs' key).
+        deployed = mocks.deploy(
+            Settings(
+                upload_api=True,
+                upload_api_issuer="https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Abc1",
+                upload_api_audience=("web-client",),
+            )
+        )
     trusts = {
         f"{role.name}-id": statement["Principal"].get("Service", "")
         for role in deployed.of_type(rules.ROLE)
