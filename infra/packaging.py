@@ -1,9 +1,20 @@
 """Build the Lambda artifacts: the function code zip and the Pillow layer zip.
 
 Both are reproducible: the same inputs give a byte-identical archive (sorted entries,
-fixed timestamps and permissions, no bytecode), so `source_code_hash` only changes
-when the code or the pinned wheels do, and `pulumi up` makes no spurious updates.
-Built archives go to `.build/` (git-ignored) and are reused while their inputs match.
+fixed timestamps and permissions), so `source_code_hash` only changes when the code or
+the pinned wheels do, and `pulumi up` makes no spurious updates. Built archives go to
+`.build/` (git-ignored) and are reused while their inputs match.
+
+Bytecode: /opt and /var/task are read-only on Lambda, so modules shipped without .pyc are
+compiled again at every cold start (measured in benchmarks/results.md, section 3).
+When this machine has an interpreter of the runtime's Python version (the minor version
+decides the bytecode format), the zips carry bytecode made by it, hash-based and
+unchecked (PEP 552: no timestamps, and the read-only source is never re-read to check
+it), so the archive stays reproducible for that interpreter. Without one they carry
+none, and the build goes on: the functions work the same, their cold start is longer. The
+interpreter's exact version is part of the cache key, since another patch release may
+write other bytes; IMAGEPIPE_RUNTIME_PYTHON names it when it is not python3.X on PATH
+or a pyenv install.
 
 The layer's wheels are chosen for the runtime's OS, not only its CPU: python3.11 runs on
 Amazon Linux 2 (glibc 2.26), python3.12 and later on Amazon Linux 2023 (glibc 2.34), and
@@ -14,6 +25,7 @@ tags that OS runs, and every native library of the result is checked (infra/elf.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import os
 import re
@@ -60,6 +72,10 @@ RUNTIME_OS: Final = {"3.11": AMAZON_LINUX_2, "3.12": AMAZON_LINUX_2023, "3.13": 
 _OLDEST_MANYLINUX: Final = {"x86_64": 5, "aarch64": 17}
 _LEGACY_MANYLINUX: Final = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
 _PIP_CONNECTION_ERRORS: Final = ("NewConnectionError", "Max retries exceeded", "Could not fetch")
+RUNTIME_PYTHON_ENV: Final = "IMAGEPIPE_RUNTIME_PYTHON"
+# Where each archive is unpacked on Lambda: the file names recorded in its bytecode.
+_LAYER_ROOT: Final = "/opt"
+_FUNCTION_ROOT: Final = "/var/task"
 
 
 class PackagingError(RuntimeError):
@@ -78,19 +94,22 @@ def _hash_file(path: Path) -> str:
     return base64.b64encode(hashlib.sha256(path.read_bytes()).digest()).decode()
 
 
-def deterministic_zip(src: Path, dest: Path, *, arc_prefix: str = "") -> Artifact:
+def deterministic_zip(
+    src: Path, dest: Path, *, arc_prefix: str = "", bytecode: bool = False
+) -> Artifact:
     """Zip a directory so that equal trees give equal bytes.
 
-    __pycache__ and *.pyc are left out: Lambda compiles on first import, and bytecode
-    embeds timestamps that would break reproducibility.
+    __pycache__ and *.pyc are left out unless ``bytecode`` (a tree whose bytecode
+    compile_bytecode wrote, hash-based): timestamped bytecode from an import would break
+    reproducibility.
     """
     files = sorted(
         p
         for p in src.rglob("*")
-        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+        if p.is_file() and (bytecode or ("__pycache__" not in p.parts and p.suffix != ".pyc"))
     )
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_suffix(".tmp")
+    tmp = dest.with_name(f"{dest.name}.{os.getpid()}.tmp")  # builds in parallel processes
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
         for path in files:
             rel = path.relative_to(src).as_posix()
@@ -104,10 +123,90 @@ def deterministic_zip(src: Path, dest: Path, *, arc_prefix: str = "") -> Artifac
     return Artifact(dest, _hash_file(dest))
 
 
+@dataclass(frozen=True)
+class Compiler:
+    """An interpreter of a Lambda runtime's Python version, to write its bytecode with."""
+
+    executable: str
+    version: str
+    """Its full version (3.12.1): the bytes it writes may differ from another patch's."""
+
+
+def _candidates(python_version: str) -> list[str]:
+    named = os.environ.get(RUNTIME_PYTHON_ENV, "").strip()
+    on_path = shutil.which(f"python{python_version}")
+    pyenv = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
+    installs = sorted(
+        pyenv.glob(f"{python_version}.*/bin/python{python_version}"),
+        key=lambda p: [int(n) if n.isdigit() else -1 for n in p.parts[-3].split(".")],
+        reverse=True,  # the newest patch release first
+    )
+    found = [named, on_path or "", sys.executable, *map(str, installs)]
+    return [c for c in found if c]
+
+
+def _version_of(executable: str) -> str | None:
+    try:
+        result = subprocess.run(  # noqa: S603
+            [executable, "-S", "-c", "import platform; print(platform.python_version())"],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+@functools.cache
+def bytecode_compiler(python_version: str) -> Compiler | None:
+    """An interpreter of this Python minor version on this machine, or None."""
+    for candidate in _candidates(python_version):
+        version = _version_of(candidate)
+        if version is not None and version.split(".")[:2] == python_version.split("."):
+            return Compiler(candidate, version)
+    return None
+
+
+def compile_bytecode(tree: Path, compiler: Compiler, deployed_at: str) -> None:
+    """Write the bytecode of every module under ``tree`` for ``compiler``'s version.
+
+    Hash-based and unchecked (PEP 552): the header holds a hash of the source instead of
+    its time, and the import system trusts it without reading the source again. One
+    process in sorted order, with a fixed hash seed, so the same interpreter writes the
+    same bytes; file names are recorded as Lambda will have them (``deployed_at``).
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env["PYTHONHASHSEED"] = "0"
+    cmd = [
+        compiler.executable, "-S", "-m", "compileall", "-q", "-j", "1",
+        "--invalidation-mode", "unchecked-hash",
+        "-s", str(tree), "-p", deployed_at, str(tree),
+    ]  # fmt: skip
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)  # noqa: S603
+    if result.returncode != 0:
+        raise PackagingError(
+            f"compiling the bytecode with Python {compiler.version} ({compiler.executable}) "
+            f"failed:\n{(result.stdout + result.stderr).strip()[-2000:]}"
+        )
+
+
+def _compilers() -> list[Compiler]:
+    """One interpreter per runtime the program deploys on that this machine has."""
+    from infra.settings import RUNTIMES  # settings imports imagefn: only when needed
+
+    found = (bytecode_compiler(runtime.removeprefix("python")) for runtime in RUNTIMES)
+    return [compiler for compiler in found if compiler is not None]
+
+
 def build_function_archive(build_dir: Path = BUILD_DIR) -> Artifact:
     """The function code: package `imagefn` at the zip root (handler imagefn.<module>.handler),
-    with its data files (the watermark PNG): a change to any of them changes the hash."""
+    with its data files (the watermark PNG): a change to any of them changes the hash.
+
+    The same zip serves every runtime, so it carries bytecode for each runtime's Python
+    this machine has (one .cpython-3XY.pyc per module and version, each read only by its
+    own version)."""
+    compilers = _compilers()
     digest = hashlib.sha256(_RECIPE.encode())
+    digest.update(" ".join(c.version for c in compilers).encode())
     shipped = (
         p
         for p in FUNCTION_PACKAGE.rglob("*")
@@ -122,7 +221,9 @@ def build_function_archive(build_dir: Path = BUILD_DIR) -> Artifact:
         shutil.copytree(
             FUNCTION_PACKAGE, staged, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
         )
-        return deterministic_zip(Path(tmp), dest)
+        for compiler in compilers:
+            compile_bytecode(Path(tmp), compiler, _FUNCTION_ROOT)
+        return deterministic_zip(Path(tmp), dest, bytecode=bool(compilers))
 
 
 def runtime_os(python_version: str) -> LambdaOS:
@@ -278,14 +379,18 @@ def placeholder_layer(build_dir: Path = BUILD_DIR) -> Artifact:
 def build_layer(python_version: str, architecture: str, build_dir: Path = BUILD_DIR) -> Artifact:
     """The layer: Pillow and Powertools under python/, for Lambda's platform and Python.
 
-    Cached by (recipe, requirements, Python version, architecture): pinned requirements
-    mean the same key always resolves to the same wheels. Every native library in it is
-    checked against the glibc of the runtime's OS before the zip is written.
+    Cached by (recipe, requirements, Python version, architecture, the interpreter that
+    writes its bytecode if any): pinned requirements mean the same key always resolves to
+    the same wheels. Every native library in it is checked against the glibc of the
+    runtime's OS before the zip is written.
     """
     runtime_os(python_version)  # before any download: an unknown runtime is a clear error
     _machine(architecture)
+    compiler = bytecode_compiler(python_version)
+    compiled_by = compiler.version if compiler else "none"
     key = hashlib.sha256(
-        f"{_RECIPE}|{python_version}|{architecture}|".encode() + LAYER_REQUIREMENTS.read_bytes()
+        f"{_RECIPE}|{python_version}|{architecture}|{compiled_by}|".encode()
+        + LAYER_REQUIREMENTS.read_bytes()
     ).hexdigest()[:16]
     dest = build_dir / f"layer-py{python_version}-{architecture}-{key}.zip"
     if dest.exists():
@@ -304,4 +409,6 @@ def build_layer(python_version: str, architecture: str, build_dir: Path = BUILD_
             junk.unlink()
         for junk in target.glob("*.dist-info/direct_url.json"):
             junk.unlink()
-        return deterministic_zip(Path(tmp), dest)
+        if compiler is not None:
+            compile_bytecode(Path(tmp), compiler, _LAYER_ROOT)
+        return deterministic_zip(Path(tmp), dest, bytecode=compiler is not None)

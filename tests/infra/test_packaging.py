@@ -5,7 +5,11 @@ Tests marked `network` build the real layer: its wheels come from the package in
 
 from __future__ import annotations
 
+import importlib.util
+import marshal
+import platform
 import shutil
+import sys
 import zipfile
 from pathlib import Path
 
@@ -36,9 +40,15 @@ def test_layer_holds_pillow_built_for_lambda(
     heif = [n for n in names if n.startswith("python/_pillow_heif.") and n.endswith(".so")]
     assert heif == [f"python/_pillow_heif.cpython-{tag}-{machine}-linux-gnu.so"]
     assert any(n.startswith("python/pillow_heif.libs/libheif") for n in names)
-    # boto3 is the runtime's; bytecode would make the zip unreproducible.
+    # boto3 is the runtime's.
     assert not any(n.startswith("python/boto3/") for n in names)
-    assert not any(n.endswith(".pyc") for n in names)
+    # Bytecode for the runtime's Python when this machine has it (the cold start does not
+    # compile), none otherwise; never another version's.
+    compiled = {n for n in names if n.endswith(".pyc")}
+    if packaging.bytecode_compiler(python_version) is None:
+        assert not compiled
+    else:
+        assert compiled == {_pyc(n, tag) for n in names if n.endswith(".py")}
     size_mb = artifact.path.stat().st_size / 1e6
     assert size_mb < 50, f"layer is {size_mb:.1f} MB zipped; Lambda's limit is 50 MB"
     with zipfile.ZipFile(artifact.path) as zf:
@@ -55,7 +65,20 @@ def test_rebuilding_the_layer_gives_the_same_hash(tmp_path: Path) -> None:
     assert first.path.read_bytes() == second.path.read_bytes()
 
 
-def test_function_archive_is_reproducible_and_holds_only_the_handlers(tmp_path: Path) -> None:
+def _pyc(source: str, tag: str) -> str:
+    """Where the bytecode of `source` (a path in a zip) for CPython `tag` (312) goes."""
+    folder, _, name = source.rpartition("/")
+    return f"{folder}/__pycache__/{name.removesuffix('.py')}.cpython-{tag}.pyc"
+
+
+def _this_python() -> packaging.Compiler:
+    return packaging.Compiler(sys.executable, platform.python_version())
+
+
+def test_function_archive_is_reproducible_and_holds_only_the_handlers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(packaging, "_compilers", lambda: [])  # a machine without them
     first = packaging.build_function_archive(build_dir=tmp_path / "a")
     second = packaging.build_function_archive(build_dir=tmp_path / "b")
     assert first.source_code_hash == second.source_code_hash
@@ -66,6 +89,48 @@ def test_function_archive_is_reproducible_and_holds_only_the_handlers(tmp_path: 
     assert all(n.startswith("imagefn/") for n in names)
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
     assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
+
+
+def test_function_archive_carries_reproducible_bytecode_for_each_runtime_python(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hash-based, unchecked bytecode (PEP 552): no timestamps, so two builds are the same
+    bytes; file names as Lambda unpacks the zip, none of this machine's."""
+    monkeypatch.setattr(packaging, "_compilers", lambda: [_this_python()])
+    first = packaging.build_function_archive(build_dir=tmp_path / "a")
+    second = packaging.build_function_archive(build_dir=tmp_path / "b")
+    assert first.path.read_bytes() == second.path.read_bytes()
+    tag = "".join(platform.python_version_tuple()[:2])
+    with zipfile.ZipFile(first.path) as zf:
+        names = set(zf.namelist())
+        sources = {n for n in names if n.endswith(".py")}
+        assert {n for n in names if n.endswith(".pyc")} == {_pyc(n, tag) for n in sources}
+        bytecode = zf.read(_pyc("imagefn/env.py", tag))
+    assert bytecode[:4] == importlib.util.MAGIC_NUMBER
+    assert int.from_bytes(bytecode[4:8], "little") == 0b01  # hash-based, source unchecked
+    code = marshal.loads(bytecode[16:])
+    assert code.co_filename == "/var/task/imagefn/env.py"
+    assert str(tmp_path).encode() not in bytecode
+    # Without a compiler the archive is another one (its hash names what is in it).
+    monkeypatch.setattr(packaging, "_compilers", lambda: [])
+    assert packaging.build_function_archive(build_dir=tmp_path / "a").path != first.path
+
+
+def test_bytecode_is_written_only_by_the_runtimes_python(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another minor version writes another format, which Lambda's Python would ignore."""
+    packaging.bytecode_compiler.cache_clear()
+    monkeypatch.setenv(packaging.RUNTIME_PYTHON_ENV, sys.executable)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no python3.X there
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path))  # nor installed by pyenv
+    here = ".".join(platform.python_version_tuple()[:2])
+    other = "3.99"
+    try:
+        assert packaging.bytecode_compiler(here) == _this_python()
+        assert packaging.bytecode_compiler(other) is None
+    finally:
+        packaging.bytecode_compiler.cache_clear()
 
 
 def test_a_changed_data_file_changes_the_function_archive(
