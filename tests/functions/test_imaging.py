@@ -171,18 +171,19 @@ def test_fill_pads_with_white_for_jpeg() -> None:
 def test_draft_decodes_a_large_jpeg_at_reduced_scale(big_jpeg: bytes) -> None:
     thumb = rendition(200, 200, "cover", "webp")
     size = imaging.decoded_size(big_jpeg, thumb, max_pixels=MAX)
-    assert size == (1000, 750)  # 1/4: the largest DCT scale still >= 2x the covering size
+    assert size == (500, 375)  # 1/8: the largest DCT scale that still covers 267x200
     out = imaging.render(big_jpeg, thumb, max_pixels=MAX)
     assert (out.width, out.height) == (200, 200)
 
     medium = rendition(800, 800, "contain", "jpeg")
-    assert imaging.decoded_size(big_jpeg, medium, max_pixels=MAX) == (2000, 1500)
+    assert imaging.decoded_size(big_jpeg, medium, max_pixels=MAX) == (1000, 750)
     large = rendition(3000, 3000, "contain", "jpeg")
     assert imaging.decoded_size(big_jpeg, large, max_pixels=MAX) == (4000, 3000)
 
 
 def test_draft_halves_whenever_the_half_size_decode_covers_the_target(big_jpeg: bytes) -> None:
-    # 1/2 is a 4x4 inverse DCT, a good filter by itself: no 2x headroom needed for it.
+    # No headroom kept at any scale: the DCT scale does the first step better than a box
+    # reduce of a larger decode would (imaging.DRAFT_GAPS).
     large = rendition(1600, 1600, "contain", "webp")
     assert imaging.decoded_size(big_jpeg, large, max_pixels=MAX) == (2000, 1500)
     out = imaging.render(big_jpeg, large, max_pixels=MAX)
@@ -193,11 +194,11 @@ def test_draft_halves_whenever_the_half_size_decode_covers_the_target(big_jpeg: 
 
 def test_draft_is_planned_on_the_displayed_orientation() -> None:
     # Stored 2400x800 with orientation 6: displayed 800x2400 (tall). A 100x300 contain
-    # needs 100x300 as displayed, i.e. 300x100 stored -> 1/4 scale (600x200 >= 2x).
+    # needs 100x300 as displayed, i.e. 300x100 stored -> 1/8 scale (300x100 covers it).
     stored = images.photo((2400, 800))
     data = images.encode(stored, "JPEG", exif=images.exif_bytes(6))
     r = rendition(100, 300, "contain", "png")
-    assert imaging.decoded_size(data, r, max_pixels=MAX) == (600, 200)
+    assert imaging.decoded_size(data, r, max_pixels=MAX) == (300, 100)
     out = imaging.render(data, r, max_pixels=MAX)
     assert (out.width, out.height) == (100, 300)
 
@@ -205,7 +206,7 @@ def test_draft_is_planned_on_the_displayed_orientation() -> None:
 def test_progressive_jpeg_input(big_jpeg: bytes) -> None:
     data = images.encode(images.photo((1200, 900)), "JPEG", progressive=True, quality=85)
     r = rendition(150, 150, "contain", "jpeg")
-    assert imaging.decoded_size(data, r, max_pixels=MAX) == (300, 225)
+    assert imaging.decoded_size(data, r, max_pixels=MAX) == (150, 113)  # 1/8, rounded up
     out = open_output(imaging.render(data, r, max_pixels=MAX))
     assert out.size == (150, 112) or out.size == (150, 113)
     reference = images.photo((1200, 900)).resize(out.size, Image.Resampling.LANCZOS)
