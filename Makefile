@@ -5,12 +5,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv test lint unit integration browser demo serve bench reliability lock clean
+.PHONY: help venv test lint unit integration burst browser demo serve bench reliability lock clean
 
 help:
 	@echo "make demo   - deploy the dev stack on the embedded AWS emulator and push sample images through it"
 	@echo "make serve  - keep the local stack running for the AWS CLI and imagepipe --local (PORT=5000)"
 	@echo "make test   - lint, type-check and run every test (unit, infra mocks, local end-to-end)"
+	@echo "make burst  - 500 uploads at once through the local stack, each accounted for (make test sends 100)"
 	@echo "make browser - the local console in headless Chromium (installs chromium as root, and Playwright)"
 	@echo "make bench  - measured comparisons (writes benchmarks/results.md; BENCH_ARGS=--quick for a short run)"
 	@echo "make reliability - bad inputs, faults, a burst and a redrive, measured (writes docs/reliability.md)"
@@ -36,6 +37,11 @@ unit: $(STAMP)
 
 integration: $(STAMP)
 	$(BIN)/pytest -m integration
+
+# The full-size burst (about 7 minutes on two cores); make test runs the same test with 100.
+BURST ?= 500
+burst: $(STAMP)
+	IMAGEPIPE_BURST_UPLOADS=$(BURST) $(BIN)/pytest tests/reliability/test_burst.py
 
 # The local console in a real browser: Debian's chromium (installed here when missing and
 # running as root), driven by Playwright's Python driver (tests/browser/requirements.txt),
