@@ -40,6 +40,12 @@ def register(subparsers: Any) -> None:
         json_output=False,
     )
     serve.add_argument("--port", default=5000, type=int, help="port (default: 5000)")
+    serve.add_argument(
+        "--delivery-port",
+        type=int,
+        metavar="PORT",
+        help="where the renditions are served, the CDN's stand-in (default: --port + 1)",
+    )
     serve.add_argument("--host", default="127.0.0.1", help="address (default: 127.0.0.1)")
     serve.add_argument("--stack", default="dev", metavar="NAME", help="stack (default: dev)")
 
@@ -56,4 +62,4 @@ def run(args: argparse.Namespace, target: None) -> ExitCode:
         return run_demo(args.out, args.stack)
     from imagepipe.local.serve import serve
 
-    return ExitCode(serve(args.stack, args.host, args.port))
+    return ExitCode(serve(args.stack, args.host, args.port, args.delivery_port))

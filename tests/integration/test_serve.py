@@ -90,3 +90,56 @@ def test_a_second_server_for_the_same_stack_is_refused(
     # Once the first is gone, its state file is too, and the stack may be served again.
     second = start_server("dev", port=free_port())
     second.stop()
+
+
+def test_the_renditions_are_served_on_the_next_port() -> None:
+    """`serve --port P` serves the renditions (the CDN's stand-in) on P + 1, a port a
+    person can bookmark, and says so; --delivery-port picks another."""
+    port = free_port()  # and port + 1
+    local = start_server("dev", port=port)
+    try:
+        base = f"http://127.0.0.1:{port + 1}"
+        assert local.stack.outputs["renditionsBaseUrl"] == base
+        assert f"Renditions: {base}/<key>" in usage(local)
+    finally:
+        local.stop()
+    chosen = free_port()
+    local = start_server("dev", port=free_port(), delivery_port=chosen)
+    try:
+        assert local.stack.outputs["renditionsBaseUrl"] == f"http://127.0.0.1:{chosen}"
+    finally:
+        local.stop()
+
+
+def test_a_taken_delivery_port_is_a_clear_error() -> None:
+    import socket
+
+    from imagepipe.local.serve import PortInUseError
+
+    port = free_port()  # and port + 1
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", port + 1))
+        taken.listen()
+        with pytest.raises(PortInUseError, match=rf"127\.0\.0\.1:{port + 1} .*--delivery-port"):
+            start_server("dev", port=port)
+    # Nothing was left running: the same ports serve once free.
+    local = start_server("dev", port=port)
+    local.stop()
+
+
+def test_local_serve_names_the_taken_delivery_port(capsys: pytest.CaptureFixture[str]) -> None:
+    """From the command line: the default (--port + 1) and --delivery-port, each refused
+    with the port and the option to change, before anything is deployed."""
+    import socket
+
+    from tests.cli.conftest import run
+
+    port = free_port()
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        result = run(capsys, "local", "serve", "--port", str(port), "--delivery-port", str(busy))
+    assert result.code == 1
+    assert f"127.0.0.1:{busy} is in use" in result.err and "--delivery-port" in result.err
+    assert "--delivery-port PORT" in run(capsys, "local", "serve", "--help").out
