@@ -9,8 +9,6 @@ One `Target` serves every stack command; only how it is built differs:
 * a running `imagepipe local serve` (`Target.local_stack`), found through the state
   file it writes, with the emulator's fake credentials;
 * the in-process local stack (`imagepipe.local.stack.LocalStack.target`).
-
-`translate` turns botocore's errors into an OpsError that says what to do next.
 """
 
 from __future__ import annotations
@@ -29,9 +27,7 @@ from typing import Any, Final
 from urllib.parse import quote
 
 from imagepipe.errors import ExitCode, OpsError
-from imagepipe.local import state as _local_state
-from imagepipe.local.state import reachable as _reachable
-from imagepipe.local.state import state_file
+from imagepipe.local.state import StateFileError, reachable, read_state, state_file
 from infra.settings import PROJECT_DIR, ConfigError, Settings, settings_from_mapping
 
 DEFAULT_ENDPOINT: Final = "http://127.0.0.1:5000"
@@ -60,14 +56,6 @@ OUTPUT_SOURCES: Final[dict[str, tuple[str | None, str]]] = {
 ESSENTIAL_OUTPUTS: Final = ("sourceBucket", "destinationBucket", "stateMachineArn")
 # The settings the commands use, exported as outputs (older stacks: in Pulumi.<stack>.yaml).
 SETTING_OUTPUTS: Final = ("uploadPrefix", "allowedSuffixes", "renditions")
-
-
-def read_state(stack: str, directory: Path | None = None) -> dict[str, Any]:
-    """The running local stack's state file (imagepipe.local.state), as an OpsError."""
-    try:
-        return _local_state.read_state(stack, directory)
-    except _local_state.StateFileError as err:
-        raise OpsError(ExitCode.NO_STACK, str(err)) from None
 
 
 # -- a stack's config ------------------------------------------------------------------
@@ -152,15 +140,18 @@ class Target:
     @classmethod
     def local_stack(cls, stack: str, endpoint: str | None = None) -> Target:
         """The stack a running `imagepipe local serve --stack <stack>` serves."""
-        if endpoint and not _reachable(endpoint):
+        if endpoint and not reachable(endpoint):
             raise OpsError(
                 ExitCode.NO_STACK,
                 f"nothing answers at {endpoint} (--endpoint): check the URL that "
                 f"`imagepipe local serve --stack {stack}` printed",
             )
-        state = read_state(stack)
+        try:
+            state = read_state(stack)
+        except StateFileError as err:
+            raise OpsError(ExitCode.NO_STACK, str(err)) from None
         url = endpoint or str(state.get("endpoint") or DEFAULT_ENDPOINT)
-        if not _reachable(url):
+        if not reachable(url):
             raise OpsError(
                 ExitCode.NO_STACK,
                 f"no local stack is running at {url} (the state file {state_file(stack)} is "
@@ -404,30 +395,42 @@ def _region_of(outputs: Mapping[str, Any]) -> str | None:
 
 # -- botocore's errors, in one line ----------------------------------------------------
 
-_CREDENTIAL_CODES: Final = frozenset(
-    {
-        "ExpiredToken",
-        "ExpiredTokenException",
-        "InvalidClientTokenId",
-        "UnrecognizedClientException",
-        "InvalidAccessKeyId",
-        "SignatureDoesNotMatch",
-        "InvalidToken",
-        "AuthFailure",
-    }
+_CREDENTIAL_CODES: Final = (
+    *("ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "InvalidToken"),
+    *("UnrecognizedClientException", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AuthFailure"),
 )
-_DENIED_CODES: Final = frozenset({"AccessDenied", "AccessDeniedException", "Forbidden", "403"})
+_THROTTLED_CODES: Final = ("ThrottlingException", "Throttling", "TooManyRequestsException")
+# A ClientError's code -> its exit code and message ({code}, {message}, {operation}).
+_CLIENT_ERRORS: Final[dict[str, tuple[ExitCode, str]]] = {
+    **dict.fromkeys(
+        _CREDENTIAL_CODES,
+        (
+            ExitCode.AWS_ERROR,
+            "AWS refused the credentials ({code}): refresh them (`aws sso login`, "
+            "`aws configure`) or pick another AWS_PROFILE",
+        ),
+    ),
+    **dict.fromkeys(
+        ("AccessDenied", "AccessDeniedException", "Forbidden", "403"),
+        (
+            ExitCode.AWS_ERROR,
+            "access denied to {operation}: the credentials in use lack that permission ({message})",
+        ),
+    ),
+    **dict.fromkeys(
+        (*_THROTTLED_CODES, "SlowDown"),
+        (ExitCode.AWS_ERROR, "AWS is throttling {operation} ({code}): try again shortly"),
+    ),
+    "ExecutionDoesNotExist": (ExitCode.ITEM_FAILED, "no such execution ({message})"),
+    "StateMachineTypeNotSupported": (
+        ExitCode.AWS_ERROR,
+        "{operation} does not work on an EXPRESS workflow (workflowType): its executions are "
+        "only in its CloudWatch log group; use STANDARD to list and follow them",
+    ),
+}
 _MISSING_CODES: Final = frozenset(
-    {
-        "NoSuchBucket",
-        "StateMachineDoesNotExist",
-        "AWS.SimpleQueueService.NonExistentQueue",
-        "QueueDoesNotExist",
-        "NotFound",
-    }
-)
-_THROTTLED_CODES: Final = frozenset(
-    {"ThrottlingException", "Throttling", "TooManyRequestsException", "SlowDown"}
+    {"NoSuchBucket", "StateMachineDoesNotExist", "QueueDoesNotExist", "NotFound"}
+    | {"AWS.SimpleQueueService.NonExistentQueue"}
 )
 
 
@@ -478,33 +481,12 @@ def _client_error(err: Any, target: Target | None, stack: str) -> OpsError:
     code = str(error.get("Code") or "")
     message = str(error.get("Message") or "").strip() or code
     operation = getattr(err, "operation_name", "") or "the request"
-    if code in _CREDENTIAL_CODES:
-        return OpsError(
-            ExitCode.AWS_ERROR,
-            f"AWS refused the credentials ({code}): refresh them (`aws sso login`, "
-            "`aws configure`) or pick another AWS_PROFILE",
-        )
-    if code in _DENIED_CODES:
-        return OpsError(
-            ExitCode.AWS_ERROR,
-            f"access denied to {operation}: the credentials in use lack that permission "
-            f"({message})",
-        )
     if code in _MISSING_CODES or (code == "404" and operation == "HeadBucket"):
         return _missing(code, message, operation, target, stack)
-    if code == "ExecutionDoesNotExist":
-        return OpsError(ExitCode.ITEM_FAILED, f"no such execution ({message})")
-    if code == "StateMachineTypeNotSupported":
-        return OpsError(
-            ExitCode.AWS_ERROR,
-            f"{operation} does not work on an EXPRESS workflow (workflowType): its executions "
-            "are only in its CloudWatch log group; use STANDARD to list and follow them",
-        )
-    if code in _THROTTLED_CODES:
-        return OpsError(
-            ExitCode.AWS_ERROR, f"AWS is throttling {operation} ({code}): try again shortly"
-        )
-    return OpsError(ExitCode.AWS_ERROR, f"AWS error in {operation}: {code}: {message}")
+    exit_code, text = _CLIENT_ERRORS.get(
+        code, (ExitCode.AWS_ERROR, "AWS error in {operation}: {code}: {message}")
+    )
+    return OpsError(exit_code, text.format(code=code, message=message, operation=operation))
 
 
 def _missing(

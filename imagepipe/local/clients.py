@@ -1,13 +1,6 @@
-"""boto3 clients for the emulator, in either of its two modes.
-
-In-process mode (`moto.mock_aws` active) botocore requests never leave the process:
-no endpoint is needed. Server mode (`moto.server.ThreadedMotoServer`) needs every
-client, including the ones the Lambda handlers and moto's state machine interpreter
-create for themselves, pointed at the server; see `Clients.for_server`.
-
-boto3 has no usable static types without stubs, so clients are `Any` here and
-nowhere else leaks it: callers get plain dicts and strings back.
-"""
+"""boto3 clients for the emulator: in-process (`moto.mock_aws`, no endpoint needed) or a
+moto server (`Clients.for_server`; the Lambda handlers and moto's interpreter then find it
+through AWS_ENDPOINT_URL and MOTO_PORT, set by imagepipe.local.serve)."""
 
 from __future__ import annotations
 
@@ -18,12 +11,7 @@ from typing import Any
 import boto3  # type: ignore[import-untyped, unused-ignore]
 from botocore.config import Config  # type: ignore[import-untyped, unused-ignore]
 
-# Credentials the emulator accepts; never real ones (moto ignores them).
-FAKE_CREDENTIALS = {
-    "aws_access_key_id": "testing",
-    "aws_secret_access_key": "testing",
-    "aws_session_token": "testing",
-}
+from imagepipe.target import FAKE_CREDENTIALS as FAKE_CREDENTIALS  # the emulator's (any work)
 
 
 @dataclass
