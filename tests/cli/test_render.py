@@ -246,3 +246,61 @@ def test_sizes_are_decimal_everywhere() -> None:
         "1.0 MB",
         "2.5 MB",
     ]
+
+
+def test_heic_svg_and_animated_gif_render_as_the_pipeline_makes_them(tmp_path: Path) -> None:
+    """Issue 13's inputs through the command: every rendition of the stack, byte for byte
+    the resize Lambda's; an SVG that refers outside itself is refused with its reason."""
+    from tests.functions.test_animation import moving_square
+    from tests.functions.test_svg import drawing
+
+    inputs = {
+        "IMG_0042.HEIC": (images.heif(images.photo((1200, 900)), quality=80), "HEIF"),
+        "logo.svg": (drawing(), "SVG"),
+        "party.gif": (moving_square("GIF"), "GIF"),
+    }
+    for name, (data, _) in inputs.items():
+        (tmp_path / name).write_bytes(data)
+    (tmp_path / "outside.svg").write_bytes(drawing('<image href="file:///etc/passwd"/>'))
+    result = run_cli("render", *inputs, "outside.svg", "--out", "out", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert "outside.svg: rejected: unsafe_svg: " in result.stdout + result.stderr
+    settings = load_stack_settings("dev")
+    for name, (data, source_format) in inputs.items():
+        stem = name.rsplit(".", 1)[0]
+        for rendition in settings.renditions:
+            planned = imaging.plan_rendition(rendition, source_format=source_format, stem=stem)
+            made = imaging.render(data, rendition, max_pixels=settings.max_input_pixels)
+            assert (tmp_path / "out" / planned["key"]).read_bytes() == made.data, planned["key"]
+
+
+def test_animation_gravity_and_watermark_render_as_the_pipeline_makes_them(
+    tmp_path: Path,
+) -> None:
+    """The rendition options of issue 13 through render's own path (render_file, what the
+    command runs for each file): the core's bytes, animated where asked."""
+    from imagefn.renditions import Rendition, Watermark
+    from tests.functions.test_animation import moving_square
+
+    renditions = (
+        Rendition(name="anim", width=80, height=60, format="webp", animated=True),
+        Rendition(name="still", width=80, height=60, format="webp"),
+        Rendition(name="smart", width=60, height=60, fit="cover", format="png",
+                  gravity="entropy"),
+        Rendition(name="marked", width=400, height=300, format="png",
+                  watermark=Watermark(position="bottom-left", opacity=0.8)),
+    )  # fmt: skip
+    limits = Limits(renditions, max_input_bytes=10**8, max_input_pixels=10**8)
+    path = tmp_path / "party.gif"
+    path.write_bytes(moving_square("GIF", size=(480, 360)))
+    outcome = render_file(path, tmp_path / "out", limits)
+    assert outcome.ok, outcome.line()
+    assert [w.name for w in outcome.written] == [r.name for r in renditions]
+    for written in outcome.written:
+        rendition = next(r for r in renditions if r.name == written.name)
+        expected = imaging.render(path.read_bytes(), rendition, max_pixels=10**8).data
+        assert written.path.read_bytes() == expected, written.name
+        with Image.open(written.path) as image:
+            frames = getattr(image, "n_frames", 1)
+            assert frames == (4 if rendition.animated else 1), written.name
