@@ -21,17 +21,13 @@ import contextlib
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
-from imagepipe.executions import execution_arn
+from imagepipe.executions import HasClients, execution_arn
 from imagepipe.messages import DeadLetter, parse_json, pipe_input, s3_records, sqs_record
 
 METHOD: Final = "StartExecution"
 VISIBILITY_SECONDS: Final = 300  # how long received messages stay hidden meanwhile
-
-
-class HasClients(Protocol):  # imagepipe.target.Target, imagepipe.local.clients.Clients
-    def client(self, service: str) -> Any: ...
 
 
 @dataclass(frozen=True)

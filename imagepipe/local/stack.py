@@ -1,30 +1,23 @@
 """The local stack: the Pulumi program deployed on moto, and helpers to drive and inspect it.
 
 `deploy_local("dev")` starts moto in this process (or uses a moto server, for `serve`),
-routes Lambda invocations to `imagepipe.local.lambda_runtime`, runs the real Pulumi
-program against it (`imagepipe.local.program` with `imagepipe.local.providers`) and
+runs the real Pulumi program against it (imagepipe.local.program and .providers) and
 returns a `LocalStack`: the stack's outputs plus what a person would do with the AWS
-console and CLI (upload, list executions, read histories, the dead-letter queue and the
-notifications).
-
-Local-only addition, not in the Pulumi program: an SQS queue subscribed to the
-notification topic at deploy time, so `notifications()` can show what subscribers get.
-
-moto is process-global: one in-process LocalStack at a time (close it before the next).
+console and CLI. Local only, not in the program: an SQS queue subscribed to the topic, so
+`notifications()` can show what subscribers get. moto is process-global: one in-process
+LocalStack at a time (close it before the next).
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
-from imagepipe.executions import ExecutionInfo
+from imagepipe.executions import ExecutionInfo, describe, describe_many, history
 from imagepipe.local import lambda_runtime, moto_patches
 from imagepipe.local.clients import FAKE_CREDENTIALS, Clients
 from imagepipe.local.delivery import DeliveryServer, Origin
@@ -33,26 +26,17 @@ from imagepipe.local.program import run_program, settings_for, stack_config
 from imagepipe.local.providers import CreatedResource, MotoMocks
 from imagepipe.local.upload_api import LocalEndpoint, LocalUploadApi
 from imagepipe.messages import DeadLetter as DeadLetter  # re-exported for the demo
+from imagepipe.messages import parse_json
 from imagepipe.target import Target
 from infra.packaging import placeholder_layer
 from infra.settings import Settings
 
 # moto runs state machines (its Step Functions interpreter) only when asked to.
 MOTO_CONFIG: Final[dict[str, Any]] = {"stepfunctions": {"execute_state_machine": True}}
-TERMINAL: Final = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 
 
 class PumpTimeoutError(TimeoutError):
     """Executions were still running when `pump` gave up."""
-
-
-def _json(text: Any) -> Any:
-    if not isinstance(text, str):
-        return text
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
 
 
 @dataclass(frozen=True)
@@ -62,55 +46,6 @@ class Notification:
     subject: str | None
     message: Any  # the parsed JSON summary
     attributes: dict[str, str]
-
-
-@dataclass(frozen=True)
-class StateStep:
-    """One row of the console's "Events"/"Table" view: a state entered and exited."""
-
-    name: str
-    type: str
-    entered: datetime
-    exited: datetime | None
-
-    @property
-    def seconds(self) -> float | None:
-        return (self.exited - self.entered).total_seconds() if self.exited else None
-
-
-def state_steps(events: list[dict[str, Any]]) -> list[StateStep]:
-    """Pair StateEntered/StateExited history events, in order of entry.
-
-    Map iterations enter the same state several times: entries are paired first-in,
-    first-out per name. A Fail state has no exit: it ends with the execution.
-    """
-    open_steps: dict[str, list[int]] = {}
-    rows: list[dict[str, Any]] = []
-    execution_end: datetime | None = None
-    for event in events:
-        kind: str = event["type"]
-        if kind.endswith("StateEntered"):
-            name = event["stateEnteredEventDetails"]["name"]
-            open_steps.setdefault(name, []).append(len(rows))
-            rows.append(
-                {
-                    "name": name,
-                    "type": kind.removesuffix("StateEntered"),
-                    "entered": event["timestamp"],
-                    "exited": None,
-                }
-            )
-        elif kind.endswith("StateExited"):
-            name = event["stateExitedEventDetails"]["name"]
-            pending = open_steps.get(name)
-            if pending:
-                rows[pending.pop(0)]["exited"] = event["timestamp"]
-        elif kind.startswith("Execution") and kind != "ExecutionStarted":
-            execution_end = event["timestamp"]
-    for row in rows:
-        if row["exited"] is None and row["type"] == "Fail":
-            row["exited"] = execution_end
-    return [StateStep(**row) for row in rows]
 
 
 class LocalStack:
@@ -261,8 +196,7 @@ class LocalStack:
 
     def describe(self, arn: str) -> ExecutionInfo:
         """The execution as the CLI models it (one model of an execution everywhere)."""
-        description = self.clients.client("stepfunctions").describe_execution(executionArn=arn)
-        return ExecutionInfo.from_description(description)
+        return describe(self.clients, arn)
 
     def target(self) -> Target:
         """This stack as the `imagepipe` commands see any stack: outputs, settings and
@@ -293,21 +227,11 @@ class LocalStack:
             stateMachineArn=self.state_machine_arn
         ):
             arns += [e["executionArn"] for e in page["executions"]]
-        return sorted((self.describe(a) for a in arns), key=lambda e: e.started)
+        return sorted(describe_many(self.clients, arns), key=lambda e: e.started)
 
     def history(self, arn: str) -> list[dict[str, Any]]:
         """GetExecutionHistory's events, oldest first."""
-        sfn = self.clients.client("stepfunctions")
-        events: list[dict[str, Any]] = []
-        token: str | None = None
-        while True:
-            page = sfn.get_execution_history(
-                executionArn=arn, maxResults=1000, **({"nextToken": token} if token else {})
-            )
-            events += page["events"]
-            token = page.get("nextToken")
-            if not token:
-                return events
+        return history(self.clients, arn)
 
     def _drain(self, queue_url: str) -> list[str]:
         sqs = self.clients.client("sqs")
@@ -326,18 +250,18 @@ class LocalStack:
         """Every dead-letter message so far. They are moved out of the queue into this
         handle (received and deleted), so each call returns all seen, not only new ones."""
         self._dead_letters += [
-            DeadLetter(_json(b)) for b in self._drain(self.dead_letter_queue_url)
+            DeadLetter(parse_json(b)) for b in self._drain(self.dead_letter_queue_url)
         ]
         return list(self._dead_letters)
 
     def notifications(self) -> list[Notification]:
         """Every notification published so far (captured by the local subscriber queue)."""
         for body in self._drain(self.notifications_queue_url):
-            envelope = _json(body)
+            envelope = parse_json(body)
             self._notifications.append(
                 Notification(
                     subject=envelope.get("Subject"),
-                    message=_json(envelope.get("Message")),
+                    message=parse_json(envelope.get("Message")),
                     attributes={
                         k: v.get("Value", "")
                         for k, v in (envelope.get("MessageAttributes") or {}).items()
