@@ -54,7 +54,8 @@ def open_image(data: bytes) -> Image.Image:
 
 def naive(data: bytes, rendition: Rendition, size: tuple[int, int] | None = None) -> Output:
     im = open_image(data)
-    fmt = imaging.output_format(rendition.format, "JPEG" if im.format == "MPO" else im.format)
+    source = "JPEG" if im.format == "MPO" else (im.format or "")
+    fmt = imaging.output_format(rendition.format, source)
     if size is None:
         size = (rendition.width, rendition.height)
     im = ImageOps.fit(im, size) if rendition.fit == "cover" else im.resize(size)
@@ -111,6 +112,18 @@ def vips(data: bytes, rendition: Rendition, size: tuple[int, int] | None = None)
     else:
         out = image.pngsave_buffer(compression=6, keep="none")
     return Output(out, image.width, image.height, fmt)
+
+
+def pillow_decode(data: bytes) -> Image.Image:
+    """Pillow's full decode of the source (the first frame), nothing else."""
+    image = open_image(data)
+    image.load()
+    return image
+
+
+def vips_decode(data: bytes) -> None:
+    """libvips' full decode of the source (the first frame), nothing else."""
+    _vips().Image.new_from_buffer(data, "", access="sequential").copy_memory()
 
 
 CONTENDERS: Final[Mapping[str, Callable[..., Output]]] = {

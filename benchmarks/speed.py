@@ -20,7 +20,7 @@ import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from PIL import Image, ImageChops, ImageStat
 
@@ -30,6 +30,8 @@ from imagefn.renditions import Rendition
 from . import contenders
 from .contenders import CONTENDERS, Output
 from .inputs import Input
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -78,6 +80,9 @@ class SpeedResults:
     cells: dict[tuple[str, str, str], Cell]  # (input, rendition, contender)
     totals: dict[tuple[str, str], Timing]  # (input, contender) -> per-round set sums
     inspect: dict[str, Timing]  # input -> validate_image, as the inspect Lambda runs it
+    decode: dict[tuple[str, str], Timing]
+    """(input, what) -> a full decode by "Pillow" or "libvips", and for a source with alpha
+    "premultiply": Pillow's RGBA -> RGBa pass over it, which its resize of RGBA begins with."""
     steps: list[Step]
     step_input: str
     unreadable: dict[tuple[str, str], str] = field(default_factory=dict)
@@ -87,7 +92,7 @@ class SpeedResults:
         return (source, contender) not in self.unreadable
 
 
-def _measure(fn: Callable[..., Output], *args: Any) -> tuple[float, float, Output]:
+def _measure(fn: Callable[..., T], *args: Any) -> tuple[float, float, T]:
     wall, cpu = time.perf_counter(), time.process_time()
     out = fn(*args)
     return time.perf_counter() - wall, time.process_time() - cpu, out
@@ -149,6 +154,7 @@ def run(
     unreadable: dict[tuple[str, str], str] = {}
     totals: dict[tuple[str, str], Timing] = {}
     inspect: dict[str, Timing] = {}
+    decode: dict[tuple[str, str], Timing] = {}
     for source in inputs:
         progress(f"speed: {source.name}")
         sizes: dict[str, tuple[int, int]] = {}
@@ -176,6 +182,9 @@ def run(
                 inspect[source.name].add(time.perf_counter() - wall, time.process_time() - cpu)
                 for name in readable:
                     totals[source.name, name].add(*sums[name])
+            for what, (wall, cpu) in _decodes(source.data, "pyvips" in readable).items():
+                if round_:
+                    decode.setdefault((source.name, what), Timing()).add(wall, cpu)
         check = QualityCheck(source.data)
         for r in renditions:
             for name in readable:
@@ -191,10 +200,24 @@ def run(
         cells=cells,
         totals=totals,
         inspect=inspect,
+        decode=decode,
         steps=steps,
         step_input=step_input,
         unreadable=unreadable,
     )
+
+
+def _decodes(data: bytes, vips: bool) -> dict[str, tuple[float, float]]:
+    """One full decode by each library (what bounds a source that cannot shrink on load)."""
+    wall, cpu, image = _measure(contenders.pillow_decode, data)
+    times: dict[str, tuple[float, float]] = {"Pillow": (wall, cpu)}
+    if image.mode == "RGBA":
+        wall, cpu, _ = _measure(image.convert, "RGBa")
+        times["premultiply"] = (wall, cpu)
+    if vips:
+        wall, cpu, _ = _measure(contenders.vips_decode, data)
+        times["libvips"] = (wall, cpu)
+    return times
 
 
 def _readers(
