@@ -280,6 +280,12 @@ class Target:
         return self.settings.upload_prefix
 
     @property
+    def lasts(self) -> bool:
+        """Whether the stack outlives this process: not the in-process one of `local demo`,
+        which a follow-up command could not find."""
+        return not (self.local and self.endpoint is None)
+
+    @property
     def cli_flags(self) -> str:
         """The flags that name this stack again, for the commands a hint prints."""
         flags = " --local" if self.local else ""

@@ -69,25 +69,29 @@ def show(con: Console, report: Report) -> None:
         con.print(f"[dim]Follow them: imagepipe executions{flags}, or upload with --wait[/]")
         return
     for u in report.uploads:
-        _show_one(con, u, report.timeout, flags)
+        _show_one(con, u, report.timeout, flags if target.lasts else None)
     failed = report.failed
     processed = len(report.uploads) - len(failed)
     colour = "green" if not failed else "red"
+    details = f"details: imagepipe show KEY{flags}" if target.lasts else "details above"
     con.print(
         f"[{colour}]{processed} of {len(report.uploads)} processed[/]"
-        + (f", {len(failed)} not (details: imagepipe show KEY{flags})" if failed else "")
+        + (f", {len(failed)} not ({details})" if failed else "")
     )
 
 
-def _show_one(con: Console, u: Upload, timeout: float, flags: str) -> None:
+def _show_one(con: Console, u: Upload, timeout: float, flags: str | None) -> None:
+    """One upload's outcome; `flags` name the stack for a follow-up command (None: it
+    ends with this process, so no command is suggested)."""
     from imagepipe import display
 
     e = u.execution
     if e is None:
         con.print(f"[yellow]?[/] {u.key}  [yellow]no execution started[/]", soft_wrap=True)
+        look = f" (imagepipe executions{flags})" if flags is not None else ""
         con.print(
             f"    none within {timeout:.0f} s: is the bucket notification and the pipe "
-            f"working? (imagepipe executions{flags})",
+            f"working?{look}",
             soft_wrap=True,
         )
         return
@@ -99,10 +103,8 @@ def _show_one(con: Console, u: Upload, timeout: float, flags: str) -> None:
         soft_wrap=True,
     )
     if not e.done:
-        con.print(
-            f"    still running after {timeout:.0f} s: imagepipe show {e.name}{flags}",
-            soft_wrap=True,
-        )
+        look = f": imagepipe show {e.name}{flags}" if flags is not None else ""
+        con.print(f"    still running after {timeout:.0f} s{look}", soft_wrap=True)
     elif e.outcome is not None:
         con.print(
             f"    dead-lettered: [bold]{e.outcome.kind}: {e.outcome.reason}[/] "

@@ -95,7 +95,12 @@ def _run(stack: LocalStack, samples: list[Sample], out: Path, started: float) ->
     )
     page = write_gallery(out, manifests_in(out))
     con.print(f"Renditions and their placeholders, as a page would show them: [bold]{page}[/]")
-    return _verdict(con, stack, samples, report, started)
+    verdict = _verdict(con, stack, samples, report, started)
+    con.print(
+        "[dim]This stack ends with the demo: `make serve` (imagepipe local serve) keeps one "
+        "running for `imagepipe ... --local`, the AWS CLI and the local console.[/]"
+    )
+    return verdict
 
 
 def _verdict(

@@ -179,6 +179,21 @@ def test_argparse_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> Non
     assert run(capsys, "upload").code == 2
 
 
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    """Bug 10: `--version` was missing. It prints the installed package's version (from
+    pyproject.toml), as every CLI does, and exits 0."""
+    import tomllib
+    from importlib.metadata import version
+
+    from infra.settings import PROJECT_DIR
+
+    result = run(capsys, "--version")
+    assert result.code == 0
+    assert result.out == f"imagepipe {version('imagepipe')}\n"
+    project = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())["project"]
+    assert version("imagepipe") == project["version"]
+
+
 @pytest.mark.parametrize("command", COMMANDS)
 def test_help_explains(capsys: pytest.CaptureFixture[str], command: str) -> None:
     result = run(capsys, command, "--help")

@@ -131,6 +131,10 @@ def test_the_demo_piped_is_wide_and_shows_no_log_lines(tmp_path: Path) -> None:
     assert "Every upload ended as expected" in out
     assert any(len(line) > 80 for line in out.splitlines())  # a dead-letter line, unfolded
     assert "imagepipe upload --wait" in out and "State by state" in out
+    # Its stack is gone when it exits: no follow-up command against it, but how to keep
+    # one running (a rejected sample used to end in `imagepipe show KEY --local`).
+    assert "--local" not in out.replace("`imagepipe ... --local`", "")
+    assert "(details above)" in out and "make serve" in out
     for text in (out, err):
         assert "WARNING" not in text and "changed for moto" not in text
         assert '{"level"' not in text and "Traceback" not in text
