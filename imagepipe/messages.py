@@ -1,14 +1,7 @@
-"""The shapes of the messages around the state machine, in one place.
-
-- The execution input EventBridge Pipes gives the upload state machine: a JSON array of
-  SQS records (`sqs_record`, `pipe_input`). The local pipe (imagepipe.local.pipe) builds
-  it for every batch; `imagepipe redrive` builds it for a raw S3 event that the ingest
-  queue's redrive policy moved to the dead-letter queue.
-- A dead-letter queue message (`DeadLetter`): the state machine's JSON (`kind`
-  "rejected" or "failed", `reason`, `message`, `error`, `executionArn`, `input`), or
-  a raw S3 event moved there by the ingest queue (kind "redriven").
-
-No AWS calls and no heavy imports: the local stack and the command line share it.
+"""The shapes of the messages around the state machine, in one place (no AWS calls, no
+heavy imports: the local stack and the command line share it): the execution input
+EventBridge Pipes gives the upload state machine (built by the local pipe, and by
+`imagepipe redrive` for a raw S3 event), and a dead-letter queue message (`DeadLetter`).
 """
 
 from __future__ import annotations
@@ -28,9 +21,6 @@ def parse_json(text: Any) -> Any:
         return json.loads(text)
     except ValueError:
         return text
-
-
-# -- the pipe's input ------------------------------------------------------------------
 
 
 def message_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
@@ -68,9 +58,6 @@ def pipe_input(records: list[dict[str, Any]]) -> str:
     return json.dumps(records)
 
 
-# -- what is in a message --------------------------------------------------------------
-
-
 def s3_records(document: Any) -> list[dict[str, Any]]:
     """The S3 event records in an execution input (pipe records) or an S3 event."""
     document = parse_json(document)
@@ -105,34 +92,30 @@ def s3_object_of(execution_input: Any) -> tuple[str, str | None] | None:
 
 @dataclass(frozen=True)
 class DeadLetter:
-    """One dead-letter queue message body (parsed JSON, or the text if it is not JSON).
-
-    kind is "rejected" or "failed" for the state machine's messages, "redriven" for a raw
-    S3 event the ingest queue moved there after too many receives.
-    """
+    """One dead-letter queue message body (parsed JSON, or the text if it is not JSON):
+    the state machine's (`kind` "rejected" or "failed", `reason`, `message`, `error`,
+    `executionArn`, `input`), or a raw S3 event the ingest queue moved there after too
+    many receives (kind "redriven")."""
 
     body: Any
 
     @property
+    def _fields(self) -> dict[str, Any]:
+        return self.body if isinstance(self.body, dict) else {}
+
+    @property
     def kind(self) -> str:
-        if isinstance(self.body, dict) and "kind" in self.body:
-            return str(self.body["kind"])
-        return "redriven"
+        return str(self._fields.get("kind", "redriven"))
 
     @property
     def reason(self) -> str:
-        if isinstance(self.body, dict) and "reason" in self.body:
-            return str(self.body["reason"])
-        return "ingest_redrive"
+        return str(self._fields.get("reason", "ingest_redrive"))
 
     @property
     def execution_arn(self) -> str | None:
-        return self.body.get("executionArn") if isinstance(self.body, dict) else None
+        return self._fields.get("executionArn")
 
     @property
     def key(self) -> str | None:
-        if self.kind == "redriven":
-            found = s3_object_of(self.body)
-        else:
-            found = s3_object_of(self.body.get("input"))
+        found = s3_object_of(self.body if self.kind == "redriven" else self._fields.get("input"))
         return found[0] if found else None

@@ -1,11 +1,7 @@
-"""`imagepipe render`'s work: a stack's renditions of local files, exactly as the pipeline
-makes them.
-
-It runs the same functions as the Lambdas, in the same order: the byte-size check and
-validate_image (the Inspect function), plan_rendition (the key scheme, with the file's
-name, or its path in the folder given, as the key) and render (the Resize function). So
-a file renders here byte for byte as it would in the stack, and is rejected with the
-same reason.
+"""`imagepipe render`'s work: a stack's renditions of local files, made by the Lambdas'
+own functions in their order (check_byte_size and validate_image as Inspect, the key
+from plan_rendition, render as Resize), so a file renders here byte for byte as in the
+stack, or is rejected with the same reason.
 """
 
 from __future__ import annotations
