@@ -103,6 +103,10 @@ function schedule(fn, ms) {
 // -- executions ---------------------------------------------------------------------
 
 async function loadExecutions() {
+  if (document.hidden && !state.uploads.some((u) => u.key && !u.done)) {
+    schedule(loadExecutions);  // a tab in the background asks the stack nothing
+    return;
+  }
   const status = $("#status-filter").value;
   const query = "executions?limit=50" + (status ? "&status=" + status : "");
   try {
