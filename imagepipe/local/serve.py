@@ -1,23 +1,14 @@
 """`imagepipe local serve`: the local stack behind a moto server, for the AWS CLI and SDKs.
 
-Starts moto's `ThreadedMotoServer` in this process, deploys the stack into it through
-boto3 clients with an endpoint URL, turns on moto's state machine execution for the
-server, and runs the pipe poller in a background thread. Anything that speaks AWS can
-then use it: `aws --endpoint-url http://127.0.0.1:5000 s3 cp ...`.
+One process: moto's WSGI application on host:port behind a small dispatcher that hands
+/console/ to the local console (imagepipe.local.console) and /upload-api to the stack's
+upload API (imagepipe.local.upload_api), the stack deployed into it, the pipe poller in a
+thread. The Lambda handlers run on the server's request threads and find it through
+AWS_ENDPOINT_URL; moto's Step Functions interpreter through MOTO_PORT. Bucket names
+never clash with the mounted paths (the stack's start with its project name).
 
-Everything runs in one process: the server's request threads run the Lambda handlers
-(imagepipe.local.lambda_runtime), whose boto3 clients find the server through
-AWS_ENDPOINT_URL; moto's Step Functions interpreter finds it through MOTO_PORT.
-
-The same address serves the local console at /console/ (imagepipe.local.console) and the
-stack's upload API at /upload-api (imagepipe.local.upload_api, also at its own
-uploadApiUrl), so the console's page uploads the way an app does, from its own origin:
-moto's WSGI application sits behind a small dispatcher that hands those paths over.
-Bucket names never clash with them (the stack's start with its project name).
-
-`serve` records the endpoint, the outputs and the settings it deployed in a state file
-(`.imagepipe/local-<stack>.json`, see imagepipe.target) for as long as it runs, which is
-how `imagepipe upload|executions|show|backfill|outputs --local` find it.
+While it runs, a state file (`.imagepipe/local-<stack>.json`, imagepipe.local.state)
+records its endpoint and outputs: how `imagepipe ... --local` finds it.
 """
 
 from __future__ import annotations
@@ -42,13 +33,12 @@ from imagepipe.local.delivery import DeliveryServer
 from imagepipe.local.program import settings_for, stack_config
 from imagepipe.local.stack import MOTO_CONFIG, LocalStack, deploy_local
 from imagepipe.local.state import AlreadyServedError, claim, state_file, write_state
+from imagepipe.target import SETTING_OUTPUTS
 
 LOG: Final = logging.getLogger(__name__)
 # Where the renditions are served (imagepipe.local.delivery), whatever --host says.
 DELIVERY_HOST: Final = DeliveryServer.host
 CONSOLE_PATH: Final = "/console/"
-# The stack outputs that carry the config the commands use (exported by __main__.py).
-CONFIG_OUTPUTS: Final = ("uploadPrefix", "allowedSuffixes", "renditions")
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -157,7 +147,7 @@ class LocalServer:
             "outputs": dict(s.outputs),
             "ingestQueueUrl": s.ingest_queue_url,
             "notificationsQueueUrl": s.notifications_queue_url,
-            "config": {k: s.outputs[k] for k in CONFIG_OUTPUTS if k in s.outputs},
+            "config": {k: s.outputs[k] for k in SETTING_OUTPUTS if k in s.outputs},
         }
 
     def write_state(self, directory: Path | None = None) -> Path:
@@ -185,20 +175,25 @@ class LocalServer:
         finally:
             self.server.stop()
             lambda_runtime.uninstall()  # handlers imported here hold clients for this server
-            from moto.core.config import default_user_config
-
-            default_user_config["stepfunctions"] = self._saved_sfn_config
-            for key, value in self._saved_env.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+            _restore(self._saved_env, self._saved_sfn_config)
 
     def __enter__(self) -> LocalServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _restore(saved_env: Mapping[str, str | None], saved_sfn_config: Any) -> None:
+    """Put back the environment and moto's Step Functions config `start_server` changed."""
+    from moto.core.config import default_user_config
+
+    default_user_config["stepfunctions"] = saved_sfn_config
+    for key, value in saved_env.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 def _post(url: str, body: dict[str, Any]) -> None:
@@ -276,12 +271,7 @@ def start_server(
         )
     except BaseException:
         server.stop()
-        default_user_config["stepfunctions"] = saved_sfn_config  # type: ignore[typeddict-item]
-        for key, value in saved_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        _restore(saved_env, saved_sfn_config)
         raise
     for poller in stack.pollers:
         poller.start()
