@@ -1,18 +1,11 @@
 """Apply the real Pulumi program to moto: a `pulumi.runtime.Mocks` that creates resources.
 
-Pulumi's mock monitor hands every resource registration to `Mocks.new_resource` with
-its resolved inputs (camelCase, as the provider schema names them). `MotoMocks` looks
-the type token up in `REGISTRY`, assembled from one module per AWS service, and the
-handler makes the AWS API calls the provider would make, against moto, and returns the
-outputs moto hands back (real ARNs, names, queue URLs), so later resources are wired
-exactly as in AWS. Nothing here describes the pipeline: that is `__main__.py` and
-`infra/`, run unchanged by `imagepipe.local.program.run_program`.
-
-Contract:
-- every resource type the program registers is created, or `UnsupportedResourceError`
-  names the type (a new resource in `infra/` must be taught here, never skipped);
-- names follow Pulumi's auto-naming: an explicit name wins, then `namePrefix` plus a
-  unique suffix, else `<logical name>-<7 hex>`.
+`MotoMocks.new_resource` gets every registration with its resolved inputs and hands it
+to the handler `REGISTRY` (one module per AWS service) has for its type token, which
+makes the calls the AWS provider would make, against moto, and returns moto's real ARNs,
+names and URLs, so later resources are wired as in AWS. A type without a handler is an
+`UnsupportedResourceError` naming it, never skipped. Names follow Pulumi's auto-naming
+(`base.physical_name`).
 """
 
 from __future__ import annotations

@@ -1,11 +1,6 @@
 """What every provider module shares: the handler contract, the errors, and the helpers
-that turn Pulumi's resolved inputs into the arguments of AWS API calls.
-
-A handler gets the context of the deployment (clients on moto, region, account), the
-resource's logical name and its inputs (camelCase, as the provider schema names them,
-numbers already whole), and returns the resource id and the outputs the provider would
-compute, so later resources are wired exactly as in AWS.
-"""
+that turn Pulumi's resolved inputs (camelCase, numbers already whole) into the arguments
+of AWS API calls."""
 
 from __future__ import annotations
 
@@ -16,35 +11,20 @@ import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import pulumi
-
-from imagepipe.local.clients import Clients
 
 Inputs = Mapping[str, Any]
 Outputs = dict[str, Any]
 
 
-class Context(Protocol):
-    """What a handler may use of the deployment (`MotoMocks` provides it)."""
+if TYPE_CHECKING:
+    from imagepipe.local.providers import MotoMocks
 
-    @property
-    def clients(self) -> Clients: ...
-
-    @property
-    def region(self) -> str: ...
-
-    @property
-    def account_id(self) -> str: ...
-
-    @property
-    def definition_changes(self) -> dict[str, list[str]]:
-        """State machine name -> what moto_compatible changed in its definition."""
-        ...
-
-
-# Type token -> function(ctx, logical name, inputs) -> (id, outputs).
+# A handler gets the deployment (clients on moto, region, account), the resource's logical
+# name and inputs, and returns its id and the outputs the provider would compute.
+Context: TypeAlias = "MotoMocks"
 Handler = Callable[[Context, str, Inputs], tuple[str, Outputs]]
 
 
@@ -66,11 +46,6 @@ class CreatedResource:
     outputs: Outputs
 
 
-def unique_suffix() -> str:
-    """Pulumi auto-naming's random part: 7 hex digits."""
-    return secrets.token_hex(4)[:7]
-
-
 def physical_name(
     logical: str, inputs: Inputs, key: str = "name", prefix_key: str = "namePrefix"
 ) -> str:
@@ -82,7 +57,7 @@ def physical_name(
     if prefix:
         # The AWS provider appends a 26-character unique id to a name prefix.
         return f"{prefix}{secrets.token_hex(13)}"
-    return f"{logical}-{unique_suffix()}"
+    return f"{logical}-{secrets.token_hex(4)[:7]}"  # Pulumi auto-naming: 7 hex digits
 
 
 def pascal(value: Any, renames: Mapping[str, str] | None = None) -> Any:
