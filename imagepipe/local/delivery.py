@@ -1,15 +1,7 @@
-"""The local stack's stand-in for its CloudFront distribution: a small HTTP server on
-127.0.0.1 serving the renditions bucket at the paths the CDN would (`/<key>`,
-percent-encoded), so every URL the local stack prints or notifies opens in a browser
-and in curl.
-
-Like the distribution it reads the bucket as `cloudfront.amazonaws.com` on behalf of the
-distribution (`aws:SourceArn`), and the bucket policy decides (imagepipe.local.iam): a
-policy without the distribution's read answers 403 here as on AWS. It answers GET and
-HEAD only, with the object's Content-Type, Cache-Control, ETag and Last-Modified, the
-headers of the managed SecurityHeadersPolicy, and 403 for a missing key (CloudFront with
-an origin access control and no s3:ListBucket says 403, not 404). Not emulated: edge
-caching, compression, HTTP/2 and 3, TLS, invalidations taking effect.
+"""The local stack's stand-in for its CloudFront distribution: an HTTP server on 127.0.0.1
+serving the renditions bucket at the CDN's paths, read as `cloudfront.amazonaws.com` for
+the distribution so that the bucket policy decides (what it answers, and what it does not
+emulate: README, "The local stack").
 """
 
 from __future__ import annotations

@@ -1,8 +1,6 @@
 """Run the Pulumi program (`__main__.py`, unchanged) under Pulumi's mock runtime, with
-the stack's config as the Pulumi CLI would hand it over.
-
-The mocks decide what registering a resource does: `imagepipe.local.providers.MotoMocks`
-creates it in moto.
+the stack's config as the Pulumi CLI would hand it over, the mocks creating each resource
+in moto (imagepipe.local.providers.MotoMocks).
 """
 
 from __future__ import annotations

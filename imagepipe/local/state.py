@@ -1,9 +1,7 @@
-"""The state file of a running `imagepipe local serve`: how the commands find it.
-
-`serve` writes `.imagepipe/local-<stack>.json` in the project folder (or under
-`$IMAGEPIPE_STATE_DIR`) with its endpoint, pid and the stack's outputs, and removes it
-when it stops. One server per stack: a second `serve` of the same stack is refused while
-the first one answers (`claim`), instead of taking its state file over.
+"""The state file of a running `imagepipe local serve`, `.imagepipe/local-<stack>.json` in
+the project folder (or $IMAGEPIPE_STATE_DIR): its endpoint, pid and the stack's outputs,
+how the commands find it. One server per stack: a second `serve` is refused while the
+first one answers (`claim`), instead of taking its state file over.
 """
 
 from __future__ import annotations
