@@ -475,6 +475,13 @@ async function start() {
   window.addEventListener("hashchange", route);
   try {
     state.stack = await api("stack");
+    // The presigned POSTs name the server as the stack knows it (127.0.0.1): opened under
+    // another name (localhost), the page moves there, so its uploads stay same-origin.
+    const home = new URL(state.stack.endpoint);
+    if (location.origin !== home.origin) {
+      location.replace(home.origin + location.pathname + location.hash);
+      return;
+    }
     $("#stack").textContent = `stack ${state.stack.stack} · ${state.stack.region} · ${state.stack.endpoint}`;
     if (!state.stack.uploadApi) {
       $("#upload-how").textContent = "This stack has no upload API (uploadApi config): upload with the AWS CLI or imagepipe upload --local.";
