@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Final
 
 STATUSES: Final = ("processing", "processed", "rejected", "failed", "deleted")
@@ -55,54 +55,26 @@ class CatalogueRecord:
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> CatalogueRecord:
         plain = {name: _plain(value) for name, value in item.items()}
-        renditions = plain.get("renditions")
+        values: dict[str, Any] = {f.name: plain.get(_camel(f.name)) for f in fields(cls)}
+        for name in ("key", "status", "etag", "version_id", "sequencer"):
+            values[name] = str(values[name] or "")
+        renditions = values["renditions"]
         if isinstance(renditions, str):
             try:
                 renditions = json.loads(renditions)
             except ValueError:
                 renditions = []
-        return cls(
-            key=str(plain.get("key", "")),
-            status=str(plain.get("status", "")),
-            etag=str(plain.get("etag") or ""),
-            version_id=str(plain.get("versionId") or ""),
-            sequencer=str(plain.get("sequencer") or ""),
-            bytes=plain.get("bytes"),
-            format=plain.get("format"),
-            width=plain.get("width"),
-            height=plain.get("height"),
-            content_hash=plain.get("contentHash"),
-            reason=plain.get("reason"),
-            message=plain.get("message"),
-            duplicate_of=plain.get("duplicateOf"),
-            renditions=renditions if isinstance(renditions, list) else [],
-            manifest_url=plain.get("manifestUrl"),
-            execution_arn=plain.get("executionArn"),
-            received_at=plain.get("receivedAt"),
-            updated_at=plain.get("updatedAt"),
-        )
+        values["renditions"] = renditions if isinstance(renditions, list) else []
+        return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "status": self.status,
-            "etag": self.etag,
-            "versionId": self.version_id,
-            "sequencer": self.sequencer,
-            "bytes": self.bytes,
-            "format": self.format,
-            "width": self.width,
-            "height": self.height,
-            "contentHash": self.content_hash,
-            "reason": self.reason,
-            "message": self.message,
-            "duplicateOf": self.duplicate_of,
-            "renditions": self.renditions,
-            "manifestUrl": self.manifest_url,
-            "executionArn": self.execution_arn,
-            "receivedAt": self.received_at,
-            "updatedAt": self.updated_at,
-        }
+        """The record in the item's own (camelCase) names: docs/schemas/catalogue-record.json."""
+        return {_camel(f.name): getattr(self, f.name) for f in fields(self)}
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
 
 
 def get_record(dynamodb: Any, table: str, key: str) -> CatalogueRecord | None:
