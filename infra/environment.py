@@ -73,6 +73,8 @@ def manifest_environment(
         DESTINATION_BUCKET=destination_bucket,
         RENDITIONS_BASE_URL=base_url,
         MANIFEST_CACHE_CONTROL=MANIFEST_CACHE_CONTROL,
+        # What a manifest may keep of a previous one when only some renditions were made.
+        RENDITION_NAMES=",".join(r.name for r in settings.renditions),
         # Only a distribution has anything to invalidate.
         INVALIDATE="true" if settings.cdn else "false",
     )

@@ -240,11 +240,13 @@ def backfill_policy(
     results_prefixes: list[str],
     dead_letter_queue_arn: Any,
     catalogue_table_arn: Any,
+    distribution_arn: Any = None,
 ) -> Document:
     """The backfill lists uploads, runs its own child executions (Distributed Map), and
-    then does per object what the upload workflow does, minus the notification: it reads
-    the catalogue's record of each key (to skip a version rejected before) and records
-    what it rejects (GetItem and UpdateItem on the table only)."""
+    then does per object what the upload workflow does, minus the notification (renditions,
+    manifest, invalidating its own CDN's stale paths): it reads the catalogue's record of
+    each key (to skip a version rejected before) and records what it rejects (GetItem and
+    UpdateItem on the table only)."""
     invokable = [a for arn in function_arns for a in (arn, pulumi.Output.concat(arn, ":*"))]
     return document(
         allow(
@@ -278,6 +280,7 @@ def backfill_policy(
             "RememberRejections", ["dynamodb:GetItem", "dynamodb:UpdateItem"], [catalogue_table_arn]
         ),
         allow("DeadLetter", ["sqs:SendMessage"], [dead_letter_queue_arn]),
+        *([invalidate_cdn(distribution_arn)] if distribution_arn is not None else []),
         *_workflow_logs_and_traces(),
     )
 

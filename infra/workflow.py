@@ -217,8 +217,7 @@ class _Wiring:
     region: Any
     parent: pulumi.Resource
     catalogue: Catalogue
-    # The CDN whose stale paths the upload and removal workflows invalidate (None with
-    # `cdn: false`).
+    # The CDN whose stale paths the workflows invalidate (None with `cdn: false`).
     distribution: aws.cloudfront.Distribution | None = None
 
     def machine(
@@ -284,7 +283,7 @@ def _upload_workflow(
 
 def _cdn(distribution: aws.cloudfront.Distribution | None) -> dict[str, Any]:
     """The DistributionId placeholder: without a CDN neither the manifest function nor
-    Inspect's removal mode asks for an invalidation, so the state that would use it is
+    Inspect's removal mode asks for an invalidation, so the states that would use it are
     never entered."""
     return {"DistributionId": distribution.id if distribution else pulumi.Output.from_input("")}
 
@@ -308,8 +307,10 @@ def _backfill_workflow(stack: _Wiring) -> aws.sfn.StateMachine:
             {
                 **stack.common_values(),
                 "ResizeFunctionArn": functions.resize.arn,
+                "ManifestFunctionArn": functions.manifest.arn,
                 "SourceBucketName": buckets.source.bucket,
                 "CatalogueTableName": stack.catalogue.table.name,
+                **_cdn(stack.distribution),
             },
             {
                 "MapMaxConcurrency": settings.map_max_concurrency,
@@ -322,13 +323,14 @@ def _backfill_workflow(stack: _Wiring) -> aws.sfn.StateMachine:
             execution_arns=iam.own_execution_arns(
                 stack.region, stack.account_id, backfill_name, [child_type]
             ),
-            function_arns=[functions.inspect.arn, functions.resize.arn],
+            function_arns=[functions.inspect.arn, functions.resize.arn, functions.manifest.arn],
             source_bucket_arn=buckets.source.arn,
             upload_prefix=settings.upload_prefix,
             backup_bucket_arn=buckets.backup.arn,
             results_prefixes=asl.result_writer_prefixes(asl.BACKFILL_FILE),
             dead_letter_queue_arn=stack.messaging.dead_letter_queue.arn,
             catalogue_table_arn=stack.catalogue.table.arn,
+            distribution_arn=stack.distribution.arn if stack.distribution else None,
         ),
     )
     return backfill

@@ -136,6 +136,31 @@ def build_manifest(
     }
 
 
+def with_unchanged(
+    renditions: Sequence[Mapping[str, Any]],
+    previous: Mapping[str, Any] | None,
+    etag: str,
+    configured: Iterable[str] | None = None,
+) -> list[Mapping[str, Any]]:
+    """The renditions made now, and those the previous manifest of this same version of
+    the original (`etag`) names that were not made again and are still `configured` (all,
+    for None), back in Resize's shape: a backfill with onlyMissing makes only what is
+    missing, and the manifest must still name every rendition of the image."""
+    if not previous or (previous.get("source") or {}).get("etag") != etag:
+        return list(renditions)
+    made = {str(r["name"]) for r in renditions}
+    names = None if configured is None else set(configured)
+    kept = [
+        {**r, "contentType": r.get("mediaType")}
+        for r in previous.get("renditions") or []
+        if isinstance(r, Mapping)
+        and isinstance(r.get("name"), str)
+        and r["name"] not in made
+        and (names is None or r["name"] in names)
+    ]
+    return [*renditions, *kept]
+
+
 def invalidation_paths(previous: Mapping[str, Any] | None, current: Mapping[str, Any]) -> list[str]:
     """What a CDN may hold stale now that `current` replaced `previous`: every rendition
     key either of them names, and the manifest itself, as invalidation paths. None when

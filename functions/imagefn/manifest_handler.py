@@ -13,9 +13,12 @@ the CDN like the renditions) and returns::
 earlier version of this original had renditions there (its manifest existed, from
 another ETag): exactly the keys either version wrote, plus the manifest.
 
+A previous manifest of the same version (a backfill with onlyMissing, which makes only
+the missing renditions) lends the manifest the configured renditions not made again.
+
 Environment (read once, at import): DESTINATION_BUCKET, RENDITIONS_BASE_URL (required),
-UPLOAD_PREFIX, INVALIDATE ("true" with a CDN), MANIFEST_CACHE_CONTROL, and Powertools'
-POWERTOOLS_* variables. Its role may read the renditions and read and write only
+UPLOAD_PREFIX, INVALIDATE ("true" with a CDN), MANIFEST_CACHE_CONTROL, RENDITION_NAMES,
+and Powertools' POWERTOOLS_* variables. Its role may read the renditions and read and write only
 ``manifests/*`` in the renditions bucket.
 """
 
@@ -33,13 +36,27 @@ from botocore.exceptions import ClientError  # type: ignore[import-untyped, unus
 
 from .env import required
 from .imaging import key_stem
-from .manifest import build_manifest, invalidation_paths, manifest_key, placeholder, smallest
+from .manifest import (
+    build_manifest,
+    invalidation_paths,
+    manifest_key,
+    placeholder,
+    smallest,
+    with_unchanged,
+)
 from .transient import transient_aws_errors
 
 DESTINATION_BUCKET: Final = required("DESTINATION_BUCKET")
 RENDITIONS_BASE_URL: Final = required("RENDITIONS_BASE_URL")
 UPLOAD_PREFIX: Final = os.environ.get("UPLOAD_PREFIX", "")
 INVALIDATE: Final = os.environ.get("INVALIDATE", "false").lower() == "true"
+# The configured renditions' names (comma-separated): a backfill with onlyMissing makes
+# only some, and the others of the same version are kept in the manifest if configured.
+RENDITION_NAMES: Final = (
+    tuple(n for n in os.environ["RENDITION_NAMES"].split(",") if n)
+    if "RENDITION_NAMES" in os.environ
+    else None
+)
 # Browsers keep a manifest a minute; the CDN keeps it until it is invalidated.
 CACHE_CONTROL: Final = os.environ.get(
     "MANIFEST_CACHE_CONTROL", "public, max-age=60, s-maxage=31536000"
@@ -80,9 +97,10 @@ def _read_json(key: str) -> Mapping[str, Any] | None:
 
 def write_manifest(event: Any) -> dict[str, Any]:
     """The work of the handler, without the logging around it."""
-    source, renditions = _parse(event)
+    source, made = _parse(event)
     key = manifest_key(key_stem(str(source["key"]), UPLOAD_PREFIX))
     previous = _read_json(key)
+    renditions = with_unchanged(made, previous, str(source["etag"]), RENDITION_NAMES)
     small = smallest(renditions)
     body = s3.get_object(Bucket=DESTINATION_BUCKET, Key=str(small["key"]))["Body"]
     try:

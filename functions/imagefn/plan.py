@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
 
 from .imaging import ORIGINAL_KEPT, output_format, plan_rendition, rendition_key
+from .manifest import manifest_key
 from .renditions import Rendition
 
 
@@ -101,9 +102,13 @@ def renditions_to_make(
 
     Every rendition, unless `made_from` is given (a backfill with onlyMissing): then only
     those whose key it does not report as written from `etag`. `made_from(key)` is the
-    `source-etag` metadata Resize stored on that rendition, None if it does not exist;
-    reading it is the caller's (S3) business, so this stays pure.
+    `source-etag` metadata Resize stored on that rendition (or the manifest function on the
+    manifest), None if it does not exist; reading it is the caller's (S3) business, so
+    this stays pure. An image is complete only with the manifest of this version: without
+    it, every rendition is planned, since the manifest is written from what they return.
     """
+    if made_from is not None and made_from(manifest_key(stem)) != etag:
+        made_from = None
     planned: list[dict[str, Any]] = []
     for rendition in renditions:
         plan = plan_rendition(rendition, source_format=source_format, stem=stem)

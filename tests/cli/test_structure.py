@@ -61,3 +61,20 @@ def test_help_loads_no_heavy_library() -> None:
         [sys.executable, "-c", code], cwd=PROJECT_DIR, capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_every_package_is_installed() -> None:
+    """A package missing from pyproject's list works in the editable install and is
+    absent from a built wheel, so the list is checked against the tree."""
+    import tomllib
+
+    listed = set(
+        tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())["tool"]["setuptools"][
+            "packages"
+        ]
+    )
+    on_disk = {
+        module_name(p.parent / "__init__.py")
+        for p in [*PACKAGE.rglob("__init__.py"), *(PROJECT_DIR / "infra").glob("__init__.py")]
+    }
+    assert on_disk <= listed

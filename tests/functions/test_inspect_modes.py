@@ -50,10 +50,18 @@ def test_a_listed_object_is_planned_like_an_upload(aws: Aws, jpeg_photo: bytes) 
 
 
 def test_only_missing_skips_renditions_made_from_this_version(aws: Aws, jpeg_photo: bytes) -> None:
-    aws.put(KEY, jpeg_photo)
+    etag = aws.put(KEY, jpeg_photo)
     first = plan(aws, backfill_event(KEY, only_missing=True))
     assert len(first["renditions"]) == len(RENDITIONS)
     make(aws, {**first, "renditions": first["renditions"][:1]})
+    # Without the manifest of this version (the manifest function's), nothing is complete.
+    assert len(plan(aws, backfill_event(KEY, only_missing=True))["renditions"]) == len(RENDITIONS)
+    aws.s3.put_object(
+        Bucket=DESTINATION_BUCKET,
+        Key="manifests/old photos/Tante Ünï+1.json",
+        Body=b"{}",
+        Metadata={"source-etag": etag},
+    )
 
     second = plan(aws, backfill_event(KEY, only_missing=True))
     assert [r["name"] for r in second["renditions"]] == [r.name for r in RENDITIONS[1:]]

@@ -105,6 +105,38 @@ def manifest_handler(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]
     sys.modules.pop("imagefn.manifest_handler", None)
 
 
+def test_a_partial_run_keeps_the_rest_of_the_same_version() -> None:
+    """A backfill with onlyMissing made only `thumb`: the manifest of the same version
+    lends the others (if still configured); another version's lends nothing."""
+    made = [{"name": "thumb", "key": "thumb/a.webp", "width": 200, "height": 100,
+             "bytes": 9, "format": "WEBP", "contentType": "image/webp"}]  # fmt: skip
+    previous = {
+        "source": {"etag": "e1"},
+        "renditions": [
+            {
+                "name": n,
+                "key": f"{n}/a.jpg",
+                "url": f"https://cdn/{n}/a.jpg",
+                "width": w,
+                "height": w // 2,
+                "bytes": w,
+                "mediaType": "image/jpeg",
+            }
+            for n, w in (("thumb", 100), ("medium", 800), ("gone", 50))
+        ],
+    }
+    merged = manifest.with_unchanged(made, previous, "e1", ["thumb", "medium"])
+    assert [(r["name"], r["key"], r.get("contentType")) for r in merged] == [
+        ("thumb", "thumb/a.webp", "image/webp"),  # made now, not the old entry
+        ("medium", "medium/a.jpg", "image/jpeg"),
+    ]
+    assert manifest.with_unchanged(made, previous, "e2", ["thumb", "medium"]) == made
+    assert manifest.with_unchanged(made, None, "e1") == made
+    assert [r["name"] for r in manifest.with_unchanged(made, previous, "e1")] == [
+        "thumb", "medium", "gone",
+    ]  # fmt: skip
+
+
 def test_the_handler_writes_a_manifest_the_schema_accepts(
     aws: Aws, manifest_handler: Any, jpeg_photo: bytes
 ) -> None:

@@ -59,7 +59,11 @@ def test_every_rendition_without_made_from() -> None:
 
 
 def test_only_missing_keeps_what_is_absent_or_made_from_another_version() -> None:
-    written = {"thumb/a/b.webp": "e1", "medium/a/b.jpg": "e0"}  # medium is from before
+    written = {
+        "manifests/a/b.json": "e1",
+        "thumb/a/b.webp": "e1",
+        "medium/a/b.jpg": "e0",  # medium is from before
+    }
     asked: list[str] = []
 
     def made_from(key: str) -> str | None:
@@ -70,7 +74,22 @@ def test_only_missing_keeps_what_is_absent_or_made_from_another_version() -> Non
         RENDITIONS, source_format="PNG", stem="a/b", etag="e1", made_from=made_from
     )
     assert [p["name"] for p in planned] == ["medium", "orig"]
-    assert asked == ["thumb/a/b.webp", "medium/a/b.jpg", "orig/a/b.png"]
+    assert asked == ["manifests/a/b.json", "thumb/a/b.webp", "medium/a/b.jpg", "orig/a/b.png"]
+
+
+@pytest.mark.parametrize("manifest", [None, "e0"], ids=["no-manifest", "older-manifest"])
+def test_only_missing_makes_everything_without_this_version_s_manifest(
+    manifest: str | None,
+) -> None:
+    """The manifest is written from what the renditions' Resize returns: an image whose
+    manifest is missing (or of another version) is not complete, whatever exists."""
+    written = {"thumb/a/b.webp": "e1", "medium/a/b.jpg": "e1", "orig/a/b.png": "e1"}
+    if manifest:
+        written["manifests/a/b.json"] = manifest
+    planned = renditions_to_make(
+        RENDITIONS, source_format="PNG", stem="a/b", etag="e1", made_from=written.get
+    )
+    assert [p["name"] for p in planned] == ["thumb", "medium", "orig"]
 
 
 def test_the_lambda_and_the_cli_call_these_rules_and_no_copy_of_them() -> None:

@@ -98,7 +98,7 @@ STATES = f"arn:aws:states:{REGION}:{ACCOUNT}"
 
 # A Lambda timeout short enough for every child to fit in Express's 5 minutes, with every
 # retry (infra/durations.py; the default 60 s is not).
-EXPRESS_CHILDREN = Settings(lambda_timeout_seconds=5)
+EXPRESS_CHILDREN = Settings(lambda_timeout_seconds=3)
 STANDARD_CHILD = f"{STATES}:execution:{MACHINE}/Process existing images:8f1b6c2e"
 EXPRESS_CHILD = f"{STATES}:express:{MACHINE}/Process existing images:8f1b6c2e:d5c3a9e0"
 

@@ -26,8 +26,13 @@ REFERENCE: Final = asl.DEFINITION_FILE
 OTHERS: Final = [asl.BACKFILL_FILE, asl.REMOVAL_FILE]
 # Shared states that sit elsewhere in another graph: these keys say where, not what.
 PLACED_DIFFERENTLY: Final = {
-    ("backfill.asl.json", "Make renditions"): {"Next", "End", "ResultPath"},
+    ("backfill.asl.json", "Make renditions"): {"Next"},
     ("backfill.asl.json", "Name the reason"): {"Next"},
+    # The backfill records no failure either: its catch-alls dead-letter the error as
+    # caught (at $); and it ends where the upload workflow records and notifies.
+    ("backfill.asl.json", "Write manifest"): {"Catch"},
+    ("backfill.asl.json", "Stale in the CDN?"): {"Default"},
+    ("backfill.asl.json", "Invalidate stale renditions"): {"Next", "Catch"},
     ("removal.asl.json", "Stale in the CDN?"): {"Default"},
     # The removal workflow records no failure: its catch-all dead-letters the error as
     # caught (at $), as every other state of that file does.
