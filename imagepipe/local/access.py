@@ -188,17 +188,20 @@ def _one(query: Mapping[str, Any], name: str) -> str | None:
 
 
 def _copy_checks(
-    headers: Mapping[str, Any], source_tagged: Callable[[str, str], bool]
+    arn: str, headers: Mapping[str, Any], source_tagged: Callable[[str, str], bool]
 ) -> list[Check]:
-    """CopyObject/UploadPartCopy read the source; copying tags needs the tagging actions."""
-    source = unquote(str(headers.get("x-amz-copy-source") or headers.get("X-Amz-Copy-Source")))
+    """CopyObject/UploadPartCopy into `arn` read the source (`headers` in lower case);
+    copying its tags, or replacing them, needs the tagging actions."""
+    source = unquote(str(headers.get("x-amz-copy-source")))
     path, _, version = source.lstrip("/").partition("?versionId=")
     bucket, _, key = path.partition("/")
-    action = "s3:GetObjectVersion" if version else "s3:GetObject"
-    checks = [Check(action, _object_arn(bucket, key))]
+    source_arn = _object_arn(bucket, key)
+    checks = [Check("s3:GetObjectVersion" if version else "s3:GetObject", source_arn)]
     directive = str(headers.get("x-amz-tagging-directive") or "COPY").upper()
     if directive == "COPY" and source_tagged(bucket, key):
-        checks.append(Check("s3:GetObjectTagging", _object_arn(bucket, key)))
+        checks += [Check("s3:GetObjectTagging", source_arn), Check("s3:PutObjectTagging", arn)]
+    elif directive == "REPLACE" and headers.get("x-amz-tagging"):
+        checks.append(Check("s3:PutObjectTagging", arn))
     return checks
 
 
@@ -257,13 +260,7 @@ def _key_checks(
             return [Check("s3:PutObjectTagging", arn)]
         checks = [Check("s3:PutObject", arn)]
         if "x-amz-copy-source" in lowered:
-            checks += _copy_checks(lowered, source_tagged)
-            directive = str(lowered.get("x-amz-tagging-directive") or "COPY").upper()
-            copies_tags = directive == "COPY" and any(
-                c.action == "s3:GetObjectTagging" for c in checks
-            )
-            if copies_tags or (directive == "REPLACE" and lowered.get("x-amz-tagging")):
-                checks.append(Check("s3:PutObjectTagging", arn))
+            checks += _copy_checks(arn, lowered, source_tagged)
         elif lowered.get("x-amz-tagging"):
             checks.append(Check("s3:PutObjectTagging", arn))
         return checks
