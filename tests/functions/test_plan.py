@@ -99,7 +99,7 @@ def test_the_lambda_and_the_cli_call_these_rules_and_no_copy_of_them() -> None:
 
     callers = (
         Path(imagefn.__file__).parent / "inspect_handler.py",  # not imported: reads its env
-        Path(imagepipe.__file__).parent / "backfill.py",
+        Path(imagepipe.__file__).parent / "commands" / "backfill.py",
     )
     for path in callers:
         source = path.read_text()
