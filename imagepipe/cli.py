@@ -26,20 +26,17 @@ class _Parser(argparse.ArgumentParser):
         super().error(message)  # usage and the message on stderr, exit 2
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("imagepipe")
-    except PackageNotFoundError:  # run from a checkout that was never installed
-        return "unknown"
-
-
 class _Version(argparse.Action):
     """--version, read only when asked for (importlib.metadata is not free)."""
 
     def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
-        print(f"imagepipe {_version()}")
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            found = version("imagepipe")
+        except PackageNotFoundError:  # run from a checkout that was never installed
+            found = "unknown"
+        print(f"imagepipe {found}")
         parser.exit()
 
 

@@ -107,13 +107,9 @@ def moment(value: datetime | None, short: bool = False) -> str:
     return value.astimezone().strftime("%m-%d %H:%M:%S" if short else "%Y-%m-%d %H:%M:%S")
 
 
-STATUS_COLOURS = {
-    "SUCCEEDED": "green",
-    "FAILED": "red",
-    "TIMED_OUT": "red",
-    "ABORTED": "red",
-    "RUNNING": "yellow",
-}
+STATUS_COLOURS = {"SUCCEEDED": "green", "RUNNING": "yellow"} | dict.fromkeys(
+    ("FAILED", "TIMED_OUT", "ABORTED"), "red"
+)
 
 
 def status(value: str) -> str:

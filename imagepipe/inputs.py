@@ -1,10 +1,7 @@
-"""Which local files `upload` and `render` take: the same rules for both.
-
-A FILE is taken by its name, and must end in a suffix the stack processes; a DIR gives
-every file under it (recursively) that does, except hidden ones, by its path in DIR.
-The suffixes are those the upload notification matches: each allowed suffix in lower
-and in upper case (S3's filters are case-sensitive), so `x.Jpg` would start nothing.
-A missing path, or a folder without images, is a usage error.
+"""Which local files `upload` and `render` take, by the same rules: a FILE by its name,
+ending in a suffix the stack processes (each allowed suffix in lower or upper case, as
+S3's case-sensitive filters match them); a DIR gives every such file under it, hidden ones
+excepted, by its path in DIR. A missing path, or a folder without images, is a usage error.
 """
 
 from __future__ import annotations
