@@ -19,7 +19,8 @@ EXECUTION_METRICS: Final = (
     (
         "ExecutionsFailed",
         "failed",
-        "Executions failed (rejected uploads count too): see the dead-letter queue.",
+        "Executions failed after their retries (a rejected upload is no failure): see the "
+        "dead-letter queue.",
     ),
     (
         "ExecutionsTimedOut",
