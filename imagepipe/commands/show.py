@@ -172,9 +172,11 @@ def show(con: Console, result: Shown) -> None:
         )
     outcome = info.outcome
     if outcome is not None:
+        # Only a failure that its Catch sent on is in the dead-letter queue; a rejection
+        # is recorded and announced, a timeout or abort ran no Catch.
+        how = "Dead-lettered as" if info.status == "FAILED" else "Not processed:"
         con.print(
-            f"[red]Dead-lettered[/] as [bold]{outcome.kind}: {outcome.reason}[/] "
-            f"({outcome.detail})",
+            f"[red]{how}[/] [bold]{outcome.kind}: {outcome.reason}[/] ({outcome.detail})",
             soft_wrap=True,
         )
     elif info.renditions:

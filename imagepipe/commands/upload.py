@@ -106,9 +106,9 @@ def _show_one(con: Console, u: Upload, timeout: float, flags: str | None) -> Non
         look = f": imagepipe show {e.name}{flags}" if flags is not None else ""
         con.print(f"    still running after {timeout:.0f} s{look}", soft_wrap=True)
     elif e.outcome is not None:
+        how = "dead-lettered" if e.status == "FAILED" else "not processed"  # as in `show`
         con.print(
-            f"    dead-lettered: [bold]{e.outcome.kind}: {e.outcome.reason}[/] "
-            f"({e.outcome.detail})",
+            f"    {how}: [bold]{e.outcome.kind}: {e.outcome.reason}[/] ({e.outcome.detail})",
             soft_wrap=True,
         )
     else:

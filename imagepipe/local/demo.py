@@ -116,7 +116,7 @@ def _verdict(
     good = sum(1 for s in samples if s.good)
     con.print(
         f"[green bold]Every upload ended as expected[/] in {elapsed:.1f} s: {good} processed, "
-        f"{len(samples) - good} dead-lettered with their reason."
+        f"{len(samples) - good} rejected with their reason."
     )
     return ExitCode.OK
 

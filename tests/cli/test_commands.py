@@ -324,6 +324,9 @@ def test_show_a_rejected_upload(
     assert {"Record rejection", "Notify rejection"} <= set(states)
     assert not {"Dead-letter failure", "Failed"} & set(states)
     assert (doc["catalogue"]["status"], doc["catalogue"]["reason"]) == ("rejected", "corrupt")
+    # For people too: a rejection is not in the dead-letter queue, and is not called so.
+    people = run(capsys, *local("show", f"{sub}bad.png")).out
+    assert "Not processed: rejected: corrupt" in people and "Dead-lettered" not in people
 
 
 def test_show_a_processing_failure_after_retries(
