@@ -35,6 +35,7 @@ goes to the stage's log group. Not emulated: throttling, custom domains, scopes 
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import secrets
 import threading
@@ -299,11 +300,17 @@ class LocalUploadApi:
 
     # -- HTTP -------------------------------------------------------------------------
 
-    def respond(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Response:
-        """Everything under the mount: the local issuer's endpoints, then the API."""
+    def respond(
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes, remote: str
+    ) -> Response:
+        """Everything under the mount: the local issuer's endpoints, then the API.
+        `remote` is the client's address: tokens go to this machine only."""
         if self.issuer is not None and (path == "/issuer" or path.startswith("/issuer/")):
             if path == "/issuer/token" and method == "OPTIONS":
                 return self.handle(method, path, headers, body)  # CORS as the API's
+            if path == "/issuer/token" and not _loopback(remote):
+                why = "the local test issuer hands out tokens on this machine only (loopback)"
+                return _json(403, {"error": "loopback_only", "message": why})
             status, out, data = self.issuer.respond(method, path.removeprefix("/issuer"), body)
             if path == "/issuer/token":
                 out.update(self._cors_headers(self._deployed(), _lower(headers)))
@@ -536,6 +543,16 @@ class LocalUploadApi:
         )
 
 
+def _loopback(address: str) -> bool:
+    """Whether a client address is this machine's loopback (IPv4-mapped too)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+    return (mapped or ip).is_loopback
+
+
 def _allowed(value: str, allowed: Any, *, ignore_case: bool = True) -> bool:
     options = [str(a) for a in allowed or []]
     if "*" in options:
@@ -614,7 +631,7 @@ def serve_request(
         )
     else:
         status, headers, data = api.respond(
-            handler.command, path, dict(handler.headers.items()), body
+            handler.command, path, dict(handler.headers.items()), body, handler.client_address[0]
         )
     handler.send_response(status)
     for name, value in headers.items():
@@ -655,7 +672,8 @@ def wsgi_app(
                 b'{"message":"Service Unavailable"}',
             )
         else:
-            status, out, data = target.respond(str(environ["REQUEST_METHOD"]), path, headers, body)
+            method, remote = str(environ["REQUEST_METHOD"]), str(environ.get("REMOTE_ADDR", ""))
+            status, out, data = target.respond(method, path, headers, body, remote)
         phrase = HTTPStatus(status).phrase
         start_response(f"{status} {phrase}", [*out.items(), ("Content-Length", str(len(data)))])
         return [data]

@@ -16,7 +16,7 @@ import requests
 
 from imagepipe.local import access, samples
 from imagepipe.local.stack import LocalStack, local_stack
-from imagepipe.local.upload_api import MOUNT, LocalIssuer
+from imagepipe.local.upload_api import MOUNT, LocalIssuer, wsgi_app
 from tests.integration.conftest import execution_for
 
 pytestmark = pytest.mark.integration
@@ -304,3 +304,27 @@ def test_the_local_issuer_publishes_its_keys_and_hands_out_test_tokens(stack: Lo
     status, _, grant = ask(stack, answer["access_token"])
     assert status == 200 and grant["key"].startswith("uploads/erin/")
     assert call(discovery["token_endpoint"], {"sub": ""})[0] == 400
+
+
+def test_the_test_issuer_hands_out_tokens_to_this_machine_only(stack: LocalStack) -> None:
+    """`imagepipe local serve --host 0.0.0.0` mounts the API on every interface: the
+    issuer's keys stay public, but a token goes to a client on the loopback interface only
+    (anyone else could otherwise upload as anyone)."""
+    from werkzeug.test import Client
+
+    client = Client(wsgi_app(lambda: stack.upload_api))
+
+    def token_for(remote: str) -> Any:
+        overrides = {"REMOTE_ADDR": remote}
+        return client.post(f"{MOUNT}/issuer/token", json={"sub": "m"}, environ_overrides=overrides)
+
+    for remote in ("192.0.2.7", "10.0.0.5", "::ffff:192.0.2.7", "fe80::1", ""):
+        refused = token_for(remote)
+        assert refused.status_code == 403, remote
+        assert refused.json["error"] == "loopback_only" and refused.json["message"]
+    for remote in ("127.0.0.1", "127.0.0.2", "::1", "::ffff:127.0.0.1"):
+        assert token_for(remote).status_code == 200, remote
+    keys = client.get(
+        f"{MOUNT}/issuer/.well-known/jwks.json", environ_overrides={"REMOTE_ADDR": "192.0.2.7"}
+    )
+    assert keys.status_code == 200 and keys.json == stack.upload_api.issuer.jwks()
