@@ -181,10 +181,16 @@ def _needed_mb(e: Everything, pixels: float) -> tuple[float, str] | None:
 
 
 def paired(e: Everything, input_name: str, rendition: str, other: str) -> list[float]:
-    """Per-round ratios of the project's wall time to ``other``'s, sorted. The rounds are
-    interleaved, so each pair shared the machine's state of that moment."""
-    ours = e.speed.cells[input_name, rendition, "project"].timing.wall
-    theirs = e.speed.cells[input_name, rendition, other].timing.wall
+    """Per-round ratios of the project's CPU time to ``other``'s, sorted. The rounds are
+    interleaved, so each pair shared the machine's state of that moment.
+
+    CPU time (the process's, every thread), not wall time: on a machine shared with other
+    work, wall time also counts the time a process waits for a core (in one run here the
+    per-round wall ratios spread from 0.4 to 2.6), and the resize Lambda has one vCPU at
+    the dev stack's memory size, so CPU time is what a rendition takes there (libvips'
+    threads could not run in parallel on it either)."""
+    ours = e.speed.cells[input_name, rendition, "project"].timing.cpu
+    theirs = e.speed.cells[input_name, rendition, other].timing.cpu
     return sorted(a / b for a, b in zip(ours, theirs, strict=True))
 
 
@@ -215,9 +221,9 @@ def _pyvips_row(e: Everything, name: str) -> tuple[str, str, str, str]:
         verdicts[r.name] = _verdict(ratios)
         ours, theirs = (sp.cells[name, r.name, n].timing for n in ("project", "pyvips"))
         parts.append(
-            f"{r.name} {_ms(ours.wall_ms)} vs {_ms(theirs.wall_ms)} ms (per round "
-            f"{statistics.median(ratios):.2f}, {ratios[0]:.2f}-{ratios[-1]:.2f}; CPU "
-            f"{_ms(ours.cpu_ms)} vs {_ms(theirs.cpu_ms)} ms)"
+            f"{r.name} CPU {_ms(ours.cpu_ms)} vs {_ms(theirs.cpu_ms)} ms (per round "
+            f"{statistics.median(ratios):.2f}, {ratios[0]:.2f}-{ratios[-1]:.2f}; wall "
+            f"{_ms(ours.wall_ms)} vs {_ms(theirs.wall_ms)} ms)"
         )
     values = set(verdicts.values())
     verdict = "no" if "no" in values else ("parity" if "parity" in values else "yes")
@@ -253,13 +259,13 @@ def targets(e: Everything) -> list[tuple[str, str, str, str]]:
     rows: list[tuple[str, str, str, str]] = []
     sp, head = e.speed, e.headline
     rows += [_pyvips_row(e, i.name) for i in sorted(e.inputs, key=lambda i: i.name != head)]
-    proj = sp.totals[head, "project"].wall_ms
-    naive = sp.totals[head, "naive"].wall_ms
+    proj = sp.totals[head, "project"].cpu_ms
+    naive = sp.totals[head, "naive"].cpu_ms
     ratio = naive / proj
     rows.append(
         (
             TARGETS["naive"],
-            f"{_ms(proj)} vs {_ms(naive)} ms: {_x(ratio)}",
+            f"CPU {_ms(proj)} vs {_ms(naive)} ms: {_x(ratio)}",
             "yes" if ratio >= 3 else "no",
             "" if ratio >= 3 else "see 'What bounds the misses'",
         )
@@ -338,8 +344,9 @@ def _speed(e: Everything) -> list[str]:
         "",
         f"Median of {sp.repeats} interleaved rounds (after one warm-up), wall / CPU ms. "
         "The targets table also gives, per rendition, the median and range of the "
-        "per-round ratio project / pyvips (each pair measured back to back). "
-        "CPU is the process's, all threads. x = the other's wall time / the project's "
+        "per-round ratio of CPU times project / pyvips (each pair measured back to back; "
+        "CPU rather than wall time: see `paired` in benchmarks/report.py). "
+        "CPU is the process's, all threads. x = the other's CPU time / the project's "
         "(above 1: the project is faster). Encoders: the project's settings for all but "
         f"naive (Pillow defaults). {sp.vips}.",
         "",
@@ -362,17 +369,17 @@ def _speed(e: Everything) -> list[str]:
                 for c in cells.values()
             ]
             row += [
-                _x(c.timing.wall_ms / proj.timing.wall_ms) if (c := cells[n]) else "n/a"
+                _x(c.timing.cpu_ms / proj.timing.cpu_ms) if (c := cells[n]) else "n/a"
                 for n in others
             ]
             rows.append(row)
         totals = {n: sp.totals.get((source.name, n)) for n in sp.contenders}
-        mine = sp.totals[source.name, "project"].wall_ms
+        mine = sp.totals[source.name, "project"].cpu_ms
         set_row: list[Any] = ["**whole set**", ""]
         set_row += [
             f"**{_ms(t.wall_ms)} / {_ms(t.cpu_ms)}**" if t else "n/a" for t in totals.values()
         ]
-        set_row += [f"**{_x(t.wall_ms / mine)}**" if (t := totals[n]) else "n/a" for n in others]
+        set_row += [f"**{_x(t.cpu_ms / mine)}**" if (t := totals[n]) else "n/a" for n in others]
         rows.append(set_row)
         out += _table(header, rows)
         for (name, reader), why in sp.unreadable.items():
@@ -428,15 +435,15 @@ def _speed(e: Everything) -> list[str]:
 def _steps(e: Everything) -> list[str]:
     sp = e.speed
     before = sp.steps[0].total
-    header = ["project settings", *(f"{r.name} wall" for r in sp.renditions)]
+    header = ["project settings", *(f"{r.name} CPU" for r in sp.renditions)]
     header += ["set wall / CPU", "set vs before", "largest output: bytes / PSNR"]
     largest = max(sp.renditions, key=lambda r: r.width * r.height)
     rows = []
     for step in sp.steps:
         row: list[Any] = [step.label]
-        row += [_ms(step.cells[r.name].timing.wall_ms) for r in sp.renditions]
+        row += [_ms(step.cells[r.name].timing.cpu_ms) for r in sp.renditions]
         row.append(f"{_ms(step.total.wall_ms)} / {_ms(step.total.cpu_ms)}")
-        row.append(_x(before.wall_ms / step.total.wall_ms))
+        row.append(_x(before.cpu_ms / step.total.cpu_ms))
         big = step.cells[largest.name]
         psnr = f"{big.psnr:.2f} dB" if big.psnr is not None else "n/a"
         row.append(f"{len(big.output.data):,} / {psnr}")
@@ -772,13 +779,13 @@ def bounds(e: Everything) -> list[str]:
     sp, head = e.speed, e.headline
     rows = {t: verdict for t, _, verdict, _ in targets(e)}
     if rows.get(TARGETS["naive"]) == "no":
-        proj = sp.totals[head, "project"].wall_ms
-        naive = sp.totals[head, "naive"].wall_ms
-        floor = sum(sp.inspect[head].wall_ms for _ in sp.renditions)
+        proj = sp.totals[head, "project"].cpu_ms
+        naive = sp.totals[head, "naive"].cpu_ms
+        floor = sum(sp.inspect[head].cpu_ms for _ in sp.renditions)
         out.append(
             f"- **3x faster than naive** ({_x(naive / proj)}): each rendition is its own Lambda "
             f"invocation and decodes the source again. Entropy-decoding the 12 MP JPEG costs "
-            f"about {_ms(sp.inspect[head].wall_ms)} ms even at 1/8 scale (the inspect check "
+            f"about {_ms(sp.inspect[head].cpu_ms)} ms even at 1/8 scale (the inspect check "
             f"does exactly that), {_ms(floor)} ms for {len(sp.renditions)} renditions, and "
             "the encoders' time is the same whatever decodes and resizes; at the same WebP "
             "method as naive (Pillow's default, 4) the set would be far from 3x (see the "
@@ -855,13 +862,15 @@ def _pyvips_bound(e: Everything, source: Input) -> str:
     details = []
     for r in slow:
         cell = {n: sp.cells[source.name, r.name, n] for n in ("project", "pyvips")}
-        ours, theirs = cell["project"].timing.wall_ms, cell["pyvips"].timing.wall_ms
-        text = f"{r.name} {_ms(ours)} vs {_ms(theirs)} ms ({ours / theirs - 1:+.0%})"
+        ours, theirs = cell["project"].timing.cpu_ms, cell["pyvips"].timing.cpu_ms
+        text = f"{r.name} CPU {_ms(ours)} vs {_ms(theirs)} ms ({ours / theirs - 1:+.0%})"
         if source.format == "JPEG":
             decoded = imaging.decoded_size(source.data, r, max_pixels=MAX_PIXELS)
+            shrink = _vips_shrink(source.size, cell["pyvips"].output)
             text += (
-                f", decoded at {decoded[0]}x{decoded[1]} by the project, at 1/"
-                f"{_vips_shrink(source.size, cell['pyvips'].output)} by libvips"
+                f", decoded at {decoded[0]}x{decoded[1]} by the project, "
+                + (f"at 1/{shrink}" if shrink > 1 else "in full")
+                + " by libvips"
             )
         details.append(text)
     head = f"- **{source.name} no slower than pyvips** ({'; '.join(details)})."
@@ -880,12 +889,12 @@ def _pyvips_bound(e: Everything, source: Input) -> str:
         return head
     r = max(slow, key=lambda x: x.width * x.height)
     premultiply = sp.decode.get((source.name, "premultiply"))
-    pre = premultiply.wall_ms if premultiply else 0.0
-    ours = sp.cells[source.name, r.name, "project"].timing.wall_ms
-    theirs = sp.cells[source.name, r.name, "pyvips"].timing.wall_ms
+    pre = premultiply.cpu_ms if premultiply else 0.0
+    ours = sp.cells[source.name, r.name, "project"].timing.cpu_ms
+    theirs = sp.cells[source.name, r.name, "pyvips"].timing.cpu_ms
     return (
         head + f" {source.format} has no shrink-on-load: both decode all of it, and the "
-        f"decoders differ: Pillow {_ms(pillow.wall_ms)} ms, libvips {_ms(vips.wall_ms)} ms "
+        f"decoders differ: Pillow {_ms(pillow.cpu_ms)} ms, libvips {_ms(vips.cpu_ms)} ms CPU "
         "for this file alone (section 1; Pillow's zlib-ng inflate and plain C unfilter "
         "against libvips' PNG loader)"
         + (
@@ -894,8 +903,8 @@ def _pyvips_bound(e: Everything, source: Input) -> str:
             if premultiply
             else ""
         )
-        + f". For {r.name}, what remains after those is {_ms(ours - pillow.wall_ms - pre)} ms "
-        f"in the project and {_ms(theirs - vips.wall_ms)} ms in libvips (resize and the "
+        + f". For {r.name}, what remains after those is {_ms(ours - pillow.cpu_ms - pre)} ms "
+        f"in the project and {_ms(theirs - vips.cpu_ms)} ms in libvips (resize and the "
         "same libwebp/libjpeg encoders). Pillow offers no faster PNG decoder nor a "
         "premultiplied decode; closing the gap would take another PNG decoder in the layer."
     )
@@ -955,14 +964,15 @@ def _summary_vs_pyvips(e: Everything) -> list[str]:
             if not sp.measured(source.name, "pyvips"):
                 row.append("n/a")
                 continue
-            ours = sp.cells[source.name, r.name, "project"].timing.wall_ms
-            theirs = sp.cells[source.name, r.name, "pyvips"].timing.wall_ms
+            ours = sp.cells[source.name, r.name, "project"].timing.cpu_ms
+            theirs = sp.cells[source.name, r.name, "pyvips"].timing.cpu_ms
             row.append(_x(theirs / ours))
         rows.append(row)
     unread = sorted({name for name, who in sp.unreadable if who == "pyvips"})
     return [
         "Every benchmark input against pyvips `thumbnail` making the same output (pyvips' "
-        "time over this project's, same run; above 1x this project is faster"
+        "CPU time over this project's, medians of the same run: the resize Lambda has one "
+        "vCPU; above 1x this project is faster"
         + (f"; pyvips' libvips cannot read {', '.join(unread)}" if unread else "")
         + "):",
         "",
@@ -984,14 +994,15 @@ def _missed(e: Everything) -> list[str]:
                 if _verdict(paired(e, name, r.name, "pyvips")) == "yes":
                     continue
                 ours, theirs = (sp.cells[name, r.name, n].timing for n in ("project", "pyvips"))
-                slow.append(f"{r.name} {_x(theirs.wall_ms / ours.wall_ms)}")
+                slow.append(f"{r.name} {_x(theirs.cpu_ms / ours.cpu_ms)}")
             why = (
                 "Pillow decodes PNG slower than libvips and premultiplies RGBA in a pass of its own"
                 if next(i for i in e.inputs if i.name == name).format == "PNG"
                 else "the resize after the decode, a few percent either way"
             )
             out.append(
-                f"{target}: pyvips' time over the project's {', '.join(slow)} ({verdict}); "
+                f"{target}: pyvips' CPU time over the project's {', '.join(slow)} "
+                f"({verdict}); "
                 f"bound: {why}."
             )
         elif target == TARGETS["import"] and e.imports is not None:
@@ -1020,9 +1031,9 @@ def summary(e: Everything, minutes: float) -> str:
         c = {n: sp.cells[head, r.name, n] for n in names}
         rows.append(
             [f"{r.name} ({r.width}x{r.height} {r.fit}, {r.format})"]
-            + [f"{_ms(c[n].timing.wall_ms)} ms" for n in names]
+            + [f"{_ms(c[n].timing.cpu_ms)} ms" for n in names]
         )
-    totals = {n: sp.totals[head, n].wall_ms for n in names}
+    totals = {n: sp.totals[head, n].cpu_ms for n in names}
     rows.append(
         ["**whole set**"]
         + [
@@ -1040,7 +1051,9 @@ def summary(e: Everything, minutes: float) -> str:
     lines = [
         "## Performance",
         "",
-        f"Making the dev stack's renditions of a 12 MP photo-like JPEG (median wall time, "
+        f"Making the dev stack's renditions of a 12 MP photo-like JPEG (median CPU time, what "
+        "the resize Lambda's one vCPU spends; wall times, noisier on a shared machine, in "
+        "benchmarks/results.md; "
         f"one run of `make bench` on {e.when[:10]}, {_machine()}; the ratio is the "
         "other's time over this project's):",
         "",
@@ -1094,8 +1107,8 @@ def summary(e: Everything, minutes: float) -> str:
             facts.insert(
                 0,
                 f"Against this project's own resize before the benchmark: "
-                f"{_ms(first.total.wall_ms)} -> {_ms(last.total.wall_ms)} ms for the set "
-                f"({_x(first.total.wall_ms / last.total.wall_ms)}); the {big} output "
+                f"{_ms(first.total.cpu_ms)} -> {_ms(last.total.cpu_ms)} ms CPU for the set "
+                f"({_x(first.total.cpu_ms / last.total.cpu_ms)}); the {big} output "
                 f"{len(b.output.data):,} -> {len(a.output.data):,} bytes, PSNR "
                 f"{b.psnr:.2f} -> {a.psnr:.2f} dB against a full-resolution LANCZOS "
                 "reference.",
