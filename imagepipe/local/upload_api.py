@@ -1,35 +1,20 @@
-"""The upload API on the local stack: API Gateway's part, a test issuer, an HTTP endpoint.
+"""The upload API on the local stack: what API Gateway does for the deployed HTTP API, the
+test issuer the stack trusts, and the HTTP endpoint serving both.
 
-Local URL form. The local stack always deploys the upload API (config `uploadApi`, unless
-the caller's config says otherwise) and serves it on 127.0.0.1 at a mount path,
-``MOUNT = "/upload-api"``, on a small HTTP server of its own: the stack output
-``uploadApiUrl`` is ``http://127.0.0.1:<port>/upload-api`` and apps call
-``POST {uploadApiUrl}/uploads`` with ``Authorization: Bearer <token>`` and a JSON body
-``{"filename": "cat.jpg", "contentType": "image/jpeg"}``, exactly as on AWS
-(``https://{api-id}.execute-api.{region}.amazonaws.com/uploads``). Under the same mount
-the local test issuer (the stack's ``uploadApiIssuer``) is ``{uploadApiUrl}/issuer``:
-``GET {issuer}/.well-known/openid-configuration``, ``GET {issuer}/.well-known/jwks.json``
-and, local only, ``POST {issuer}/token`` with ``{"sub": "alice"}`` -> ``{"access_token",
-"token_type": "Bearer", "expires_in"}`` (anyone who can reach 127.0.0.1 gets a token: a
-test issuer, never a real one). Another local server (the console) can serve the same
-thing at a path prefix of its own: `wsgi_app(stack.upload_api, prefix)` or, from an
-http.server handler, `serve_request(handler, stack.upload_api, prefix)`; tokens stay
-valid there (their issuer is the URL above). In Python: `stack.upload_api` is the
-`LocalUploadApi` (`.handle(...)`, `.respond(...)`, `.issuer.token(sub)`, `.url`).
+`LocalEndpoint.start` serves `MOUNT` on 127.0.0.1: the stack's uploadApiUrl, the stage's
+invoke URL (`imagepipe local serve` also mounts it on its own address, `wsgi_app`).
+Under it, `/uploads` is the API and `/issuer` the test issuer: its discovery document
+and JWKS, and, local only and for loopback clients only, ``POST /issuer/token
+{"sub": ...}`` (README: Upload API for apps).
 
-What `LocalUploadApi.handle` does is what API Gateway does for the deployed HTTP API,
-read back from moto at each request (imagepipe/local/providers/apigatewayv2.py):
-CORS preflights answered per the API's CORS configuration; the route's JWT authorizer
-(the token from the Authorization header, with or without "Bearer"; signature by the
-issuer's JWKS, kid, RS256/384/512, iss, aud or client_id, exp, nbf, iat; else 401
-``{"message":"Unauthorized"}``); the payload format 2.0 event with the verified claims;
-the Lambda function invoked through the Lambda API as apigateway.amazonaws.com only if
-its resource policy allows this route's execute-api ARN (else 500, as on AWS), run by the
-local Lambda runtime with its role's credentials, so the POST it presigns is accepted by
-the local S3 only while that role may put the key (imagepipe/local/s3_post.py); and the
-2.0 response mapped back, with the API's CORS headers. One access log line per request
-goes to the stage's log group. Not emulated: throttling, custom domains, scopes on routes
-(the program sets none), a real issuer's discovery over the network.
+`LocalUploadApi.handle` reads the API's configuration back from moto at each request
+(providers/apigatewayv2.py) and does what API Gateway does: CORS preflights; the route's
+JWT authorizer (401 ``{"message":"Unauthorized"}``); the payload 2.0 event with the
+verified claims; the function invoked as apigateway.amazonaws.com only if its resource
+policy allows the route's execute-api ARN (else 500), run as its role, so S3 accepts the
+POST it presigns only while that role may put the key (s3_post.py); the 2.0 response
+with CORS headers; an access log line in the stage's log group. Not emulated:
+throttling, custom domains, route scopes, fetching a real issuer's keys.
 """
 
 from __future__ import annotations
@@ -44,18 +29,23 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, RSAKey
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request
+from werkzeug.wrappers import Response as WsgiResponse
 
 from imagepipe.local.clients import Clients
 from imagepipe.local.iam import service_allowed
 from imagepipe.local.providers import apigatewayv2
 from imagepipe.local.providers.base import CreatedResource
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 MOUNT: Final = "/upload-api"
 LOCAL_AUDIENCE: Final = "imagepipe-local"
@@ -167,37 +157,29 @@ def verify_token(
     audiences: Iterable[str],
     now: float | None = None,
 ) -> dict[str, Any]:
-    """The claims of a token API Gateway's JWT authorizer would accept, or Unauthorized."""
+    """The claims of a token API Gateway's JWT authorizer would accept, or Unauthorized:
+    RSA-signed by the issuer's key named by its kid; iss, exp (required), nbf and iat as
+    joserfc checks them; aud, or client_id without one, an accepted audience."""
     if jwks is None:
         raise Unauthorized(f"no key set known for issuer {issuer}")
     try:
         key_set = KeySet.import_key_set(dict(jwks))  # type: ignore[arg-type]
         decoded = jwt.decode(token, key_set, algorithms=list(ALGORITHMS))
+        claims = dict(decoded.claims)
+        registry = jwt.JWTClaimsRegistry(
+            now=int(time.time() if now is None else now),
+            iss={"essential": True, "value": issuer},
+            exp={"essential": True},
+        )
+        registry.validate({k: claims[k] for k in ("iss", "exp", "nbf", "iat") if k in claims})
     except (JoseError, ValueError, TypeError) as err:
         raise Unauthorized(f"invalid token: {err}") from None
     if not decoded.header.get("kid"):
         raise Unauthorized("the token has no kid")
-    claims = dict(decoded.claims)
-    now = time.time() if now is None else now
-    if claims.get("iss") != issuer:
-        raise Unauthorized("the token's iss is not the authorizer's issuer")
     token_audiences = claims.get("aud") or claims.get("client_id")
     given = token_audiences if isinstance(token_audiences, list) else [token_audiences]
     if not set(map(str, given)) & set(audiences):
         raise Unauthorized("the token's aud (or client_id) is not an accepted audience")
-    checks: tuple[tuple[str, Callable[[float], bool]], ...] = (
-        ("exp", lambda t: t > now),
-        ("nbf", lambda t: t <= now),
-        ("iat", lambda t: t <= now),
-    )
-    for name, ok in checks:
-        value = claims.get(name)
-        if value is None and name != "exp":
-            continue
-        if not isinstance(value, int | float):
-            raise Unauthorized(f"the token has no numeric {name}")
-        if not ok(value):
-            raise Unauthorized("the token has expired" if name == "exp" else f"bad {name}")
     return claims
 
 
@@ -269,8 +251,6 @@ class LocalUploadApi:
     issuer: LocalIssuer | None = None
     url: str = ""
     stage_name: str = "$default"
-    # issuer URL -> its JWKS (the local issuer's by default)
-    jwks_of: Callable[[str], Mapping[str, Any] | None] | None = None
     server: UploadApiServer | None = field(default=None, repr=False)
     _log_stream: str = field(default="", repr=False)
 
@@ -284,8 +264,6 @@ class LocalUploadApi:
             self.server = None
 
     def _jwks(self, issuer: str) -> Mapping[str, Any] | None:
-        if self.jwks_of is not None:
-            return self.jwks_of(issuer)
         if self.issuer is not None and issuer.rstrip("/") == self.issuer.issuer:
             return self.issuer.jwks()
         return None
@@ -612,73 +590,33 @@ def _under(path: str, prefix: str) -> str | None:
     return None
 
 
-def serve_request(
-    handler: BaseHTTPRequestHandler, api: LocalUploadApi | None, prefix: str = MOUNT
-) -> bool:
-    """Answer an http.server request under `prefix` with `api`; False when the path is
-    not under it (the caller answers it)."""
-    split = urlsplit(handler.path)
-    path = _under(split.path, prefix)
-    if path is None:
-        return False
-    length = int(handler.headers.get("Content-Length") or 0)
-    body = handler.rfile.read(length) if length else b""
-    if api is None:
-        status, headers, data = (
-            503,
-            {"Content-Type": "application/json"},
-            b'{"message":"Service Unavailable"}',
-        )
-    else:
-        status, headers, data = api.respond(
-            handler.command, path, dict(handler.headers.items()), body, handler.client_address[0]
-        )
-    handler.send_response(status)
-    for name, value in headers.items():
-        handler.send_header(name, value)
-    handler.send_header("Content-Length", str(len(data)))
-    handler.end_headers()
-    if handler.command != "HEAD":
-        handler.wfile.write(data)
-    return True
+def wsgi_app(api: Callable[[], LocalUploadApi | None], prefix: str = MOUNT) -> WSGIApplication:
+    """A WSGI application serving the API `api()` returns under `prefix` (503 while it
+    returns None, 404 elsewhere)."""
 
-
-def wsgi_app(
-    api: LocalUploadApi | Callable[[], LocalUploadApi | None], prefix: str = MOUNT
-) -> Callable[..., Iterable[bytes]]:
-    """A WSGI application serving `api` under `prefix` (404 elsewhere)."""
-    from http import HTTPStatus
-
-    def app(environ: Mapping[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        target = api() if callable(api) and not isinstance(api, LocalUploadApi) else api
-        path = _under(
-            str(environ.get("SCRIPT_NAME", "")) + str(environ.get("PATH_INFO", "")), prefix
-        )
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length else b""
-        headers = {
-            k[5:].replace("_", "-").title(): str(v)
-            for k, v in environ.items()
-            if k.startswith("HTTP_")
-        }
-        if environ.get("CONTENT_TYPE"):
-            headers["Content-Type"] = str(environ["CONTENT_TYPE"])
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        request, target = Request(environ), api()
+        path = _under(request.root_path + request.path, prefix)
         if path is None:
-            status, out, data = 404, {"Content-Type": "application/json"}, _NOT_FOUND
+            status, headers, data = _json(404, _NOT_FOUND)
         elif target is None:
-            status, out, data = (
-                503,
-                {"Content-Type": "application/json"},
-                b'{"message":"Service Unavailable"}',
-            )
+            status, headers, data = _json(503, b'{"message":"Service Unavailable"}')
         else:
-            method, remote = str(environ["REQUEST_METHOD"]), str(environ.get("REMOTE_ADDR", ""))
-            status, out, data = target.respond(method, path, headers, body, remote)
-        phrase = HTTPStatus(status).phrase
-        start_response(f"{status} {phrase}", [*out.items(), ("Content-Length", str(len(data)))])
-        return [data]
+            status, headers, data = target.respond(
+                request.method,
+                path,
+                dict(request.headers),
+                request.get_data(),
+                request.remote_addr or "",
+            )
+        return WsgiResponse(data, status, headers)(environ, start_response)
 
     return app
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args: Any) -> None:
+        pass  # no line per request, like the rest of the local stack
 
 
 @dataclass
@@ -686,27 +624,23 @@ class UploadApiServer:
     """The local stack's HTTP endpoint for its API: 127.0.0.1:<port>, `MOUNT` served by
     `api` (set once deployed; 503 until then), 404 elsewhere."""
 
-    host: str = "127.0.0.1"
     port: int = 0
     api: LocalUploadApi | None = None
-    _server: ThreadingHTTPServer | None = field(default=None, repr=False)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+    _server: BaseWSGIServer | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
         """What the stack's uploadApiUrl is: the API's local root."""
-        return f"{self.base_url}{MOUNT}"
+        return f"http://127.0.0.1:{self.port}{MOUNT}"
 
     def start(self) -> UploadApiServer:
-        server = ThreadingHTTPServer((self.host, self.port), _handler_for(self))
-        server.daemon_threads = True
-        self.port = int(server.server_address[1])
-        self._server = server
+        app = wsgi_app(lambda: self.api)
+        self._server = make_server(
+            "127.0.0.1", self.port, app, threaded=True, request_handler=_QuietHandler
+        )
+        self.port = self._server.port
         threading.Thread(
-            target=server.serve_forever, name="imagepipe-upload-api", daemon=True
+            target=self._server.serve_forever, name="imagepipe-upload-api", daemon=True
         ).start()
         return self
 
@@ -716,27 +650,6 @@ class UploadApiServer:
             self._server.server_close()
             self._server = None
             apigatewayv2.serve_at(None)
-
-
-def _handler_for(server: UploadApiServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "imagepipe-local-apigateway"
-        protocol_version = "HTTP/1.1"
-
-        def _answer(self) -> None:
-            if not serve_request(self, server.api, MOUNT):
-                self.send_response(404)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(_NOT_FOUND)))
-                self.end_headers()
-                self.wfile.write(_NOT_FOUND)
-
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _answer  # noqa: N815
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # quiet, like the rest of the local stack
-
-    return Handler
 
 
 @dataclass

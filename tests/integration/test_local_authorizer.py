@@ -33,11 +33,12 @@ def test_aud_may_be_a_list_and_client_id_stands_in_for_a_missing_aud() -> None:
 @pytest.mark.parametrize(
     ("claims", "why"),
     [
-        ({"exp": None}, "no numeric exp"),
+        ({"exp": None}, "Missing claim: 'exp'"),
+        ({"exp": "tomorrow"}, "'exp' must be a NumericDate"),
         ({"exp": int(time.time()) - 1}, "expired"),
-        ({"nbf": int(time.time()) + 600}, "nbf"),
-        ({"iat": int(time.time()) + 600}, "iat"),
-        ({"iss": "http://127.0.0.1:1/other"}, "iss"),
+        ({"nbf": int(time.time()) + 600}, "not yet valid"),
+        ({"iat": int(time.time()) + 600}, "issued in the future"),
+        ({"iss": "http://127.0.0.1:1/other"}, "Invalid claim: 'iss'"),
     ],
 )
 def test_claims_api_gateway_checks_are_checked(claims: dict[str, object], why: str) -> None:
