@@ -292,6 +292,12 @@ def _base_url(value: Any) -> str:
 # served on this machine. Browsers treat loopback origins as secure contexts.
 _LOOPBACK: Final = ("127.0.0.1", "localhost", "[::1]")
 _ORIGIN: Final = re.compile(r"(https?)://([a-z0-9.\-]+|\[::1\])(:\d{1,5})?")
+# A Cognito user pool's tokens carry iss https://cognito-idp.<region>.amazonaws.com/<pool
+# id>, the pool id starting with its region; API Gateway compares iss with the issuer
+# exactly. https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-jwt-authorizer.html
+_COGNITO_ISSUER: Final = re.compile(
+    r"https://cognito-idp\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?/\1_[0-9A-Za-z]+"
+)
 
 
 def _https_or_loopback(scheme: str, host: str) -> bool:
@@ -310,6 +316,14 @@ def _issuer(value: Any) -> str:
         raise ValueError(
             "must be the issuer's https URL (as in the tokens' iss claim), without query or "
             f"fragment; plain http only on loopback (the local stack's issuer), got {value!r}"
+        )
+    host = match[2].lower()
+    cognito = host.startswith("cognito-idp.") or host.endswith(".amazoncognito.com")
+    if cognito and not _COGNITO_ISSUER.fullmatch(text):
+        raise ValueError(
+            "a Cognito user pool's issuer is https://cognito-idp.<region>.amazonaws.com/<pool "
+            "id>, as its tokens' iss (the pool's region, no trailing slash; not the hosted "
+            f"UI's domain), got {value!r}"
         )
     return text
 

@@ -181,6 +181,16 @@ def test_upload_api_lists_come_as_the_cli_gives_them() -> None:
         ({**UPLOAD_API, "uploadApiAudience": []}, "uploadApiAudience", "must be set"),
         ({**UPLOAD_API, "uploadApiIssuer": "http://issuer.example"}, "uploadApiIssuer", "https"),
         ({**UPLOAD_API, "uploadApiIssuer": "https://i.example/?x=1"}, "uploadApiIssuer", "query"),
+        # A Cognito pool's issuer is exactly its tokens' iss, or every token is refused.
+        *(
+            ({**UPLOAD_API, "uploadApiIssuer": issuer}, "uploadApiIssuer", "cognito-idp.<region>")
+            for issuer in (
+                UPLOAD_API["uploadApiIssuer"] + "/",  # trailing slash
+                "https://myapp.auth.eu-west-1.amazoncognito.com",  # the hosted UI's domain
+                "https://cognito-idp.eu-west-1.amazonaws.com/us-east-1_Abc123",  # other region
+                "https://cognito-idp.eu-west-1.amazonaws.com",  # no pool id
+            )
+        ),
         ({**UPLOAD_API, "uploadApiAudience": ["a b"]}, "uploadApiAudience", "without spaces"),
         ({**UPLOAD_API, "corsOrigins": ["*"]}, "corsOrigins", "wildcard"),
         ({**UPLOAD_API, "corsOrigins": ["http://app.example.com"]}, "corsOrigins", "https"),
