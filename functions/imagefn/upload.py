@@ -176,10 +176,10 @@ def choose_type(request: Mapping[str, Any], allowed_suffixes: Sequence[str]) -> 
                 UNSUPPORTED_TYPE,
                 f"contentType {content_type!r} is not accepted; accepted: {accepted}",
             )
-    if filename is None:
+    suffix = PurePosixPath((filename or "").replace("\\", "/")).suffix.lower()
+    if not suffix and content_type is not None:  # a name without a suffix: the type decides
         suffix = next(s for s, t in offered.items() if t == content_type)
         return suffix, offered[suffix]
-    suffix = PurePosixPath(filename.replace("\\", "/")).suffix.lower()
     if suffix not in offered:
         raise UploadRefusedError(
             400,

@@ -86,6 +86,8 @@ def test_each_request_gets_a_new_key() -> None:
         ({"filename": "scan.heic", "contentType": "image/heic"}, (".heic", "image/heic")),
         ({"filename": "dir\\drawing.svg"}, (".svg", "image/svg+xml")),
         ({"filename": "photo.final.jpeg"}, (".jpeg", "image/jpeg")),
+        # A name without a suffix (a camera's IMG_0001) leaves the type to contentType.
+        ({"filename": "IMG_0001", "contentType": "image/png"}, (".png", "image/png")),
     ],
 )
 def test_the_suffix_and_type_follow_the_request(
