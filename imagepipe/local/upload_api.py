@@ -326,7 +326,7 @@ class LocalUploadApi:
                 headers = {"www-authenticate": why}
                 return *_json(401, _UNAUTHORIZED, headers), {"authorizerError": str(refused)}
         details = {"sub": str((claims or {}).get("sub", "-"))}
-        status, out, data, error = self._integrate(deployed, route, request, claims)
+        status, out, data, error = self._integrate(route, request, claims)
         return status, out, data, {**details, **({"integrationError": error} if error else {})}
 
     def _authorize(self, route: Mapping[str, Any], request: _Request) -> dict[str, Any]:
@@ -376,11 +376,7 @@ class LocalUploadApi:
     # -- the integration --------------------------------------------------------------
 
     def _event(
-        self,
-        deployed: _Deployed,
-        route: Mapping[str, Any],
-        request: _Request,
-        claims: Mapping[str, Any] | None,
+        self, route: Mapping[str, Any], request: _Request, claims: Mapping[str, Any] | None
     ) -> dict[str, Any]:
         """The HTTP API payload format 2.0 event.
         https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html"""
@@ -427,11 +423,7 @@ class LocalUploadApi:
         return event
 
     def _integrate(
-        self,
-        deployed: _Deployed,
-        route: Mapping[str, Any],
-        request: _Request,
-        claims: Mapping[str, Any] | None,
+        self, route: Mapping[str, Any], request: _Request, claims: Mapping[str, Any] | None
     ) -> tuple[int, dict[str, str], bytes, str]:
         client = self.clients.client("apigatewayv2")
         integration_id = str(route.get("Target", "")).removeprefix("integrations/")
@@ -451,7 +443,7 @@ class LocalUploadApi:
             policy, "apigateway.amazonaws.com", "lambda:InvokeFunction", function, context
         ).allowed:
             return *_json(500, _INTERNAL), "API Gateway is not allowed to invoke the function"
-        event = self._event(deployed, route, request, claims)
+        event = self._event(route, request, claims)
         answer = lambda_client.invoke(FunctionName=function, Payload=json.dumps(event).encode())
         payload = answer["Payload"].read()
         if answer.get("FunctionError"):
