@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -138,13 +139,12 @@ def _by_name(target: Target, name: str, search: int) -> ExecutionInfo | None:
             if err.response.get("Error", {}).get("Code") != "ExecutionDoesNotExist":
                 raise
     # The first characters of a recent execution's name, as `executions` shows them.
-    matches = []
-    for machine in known:
-        for count, summary in enumerate(list_summaries(target, machine)):
-            if count >= search:
-                break
-            if str(summary["name"]).startswith(name):
-                matches.append(summary["executionArn"])
+    matches = [
+        summary["executionArn"]
+        for machine in known
+        for summary in itertools.islice(list_summaries(target, machine), search)
+        if str(summary["name"]).startswith(name)
+    ]
     if len(matches) > 1:
         raise OpsError(ExitCode.USAGE, f"{name} starts {len(matches)} execution names: give more")
     return describe(target, matches[0]) if matches else None
