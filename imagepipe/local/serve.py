@@ -303,7 +303,11 @@ def usage(local: LocalServer) -> str:
         f"Console: {local.console_url}",
         "",
         "Stack outputs:",
-        *(f"  {k:24} {v}" for k, v in sorted(s.outputs.items())),
+        # Lists and objects as JSON, as `imagepipe outputs` and the AWS CLI show them.
+        *(
+            f"  {k:24} {v if isinstance(v, str) else json.dumps(v)}"
+            for k, v in sorted(s.outputs.items())
+        ),
         f"  {'ingestQueueUrl':24} {s.ingest_queue_url}",
         f"  {'notificationsQueueUrl':24} {s.notifications_queue_url}  (local only)",
         "",

@@ -25,6 +25,8 @@ def test_an_upload_over_http_is_processed() -> None:
     try:
         stack = local.stack
         assert local.endpoint in usage(local)
+        # Lists as JSON, not Python's repr.
+        assert json.dumps(stack.outputs["allowedSuffixes"]) in usage(local)
 
         def client(service: str) -> object:
             return boto3.client(
