@@ -128,6 +128,13 @@ def test_a_broken_file_shows_its_reason(page: Any, served: Any, tmp_path: Path) 
     )
     assert page.locator(f'#executions tbody tr[data-key="{key}"]').count() == 0
 
+    # An upload is still followed to its end while the table shows other statuses.
+    drop_file(page, "meadow.png", samples.transparent_png(320, 240, seed=23), "image/png")
+    row = finished(page, "meadow.png")
+    assert row.get_attribute("data-status") == "SUCCEEDED", row.inner_text()
+    meadow = row.locator(".mono").inner_text()
+    assert page.locator(f'#executions tbody tr[data-key="{meadow}"]').count() == 0
+
 
 def test_a_dead_letter_is_redriven_from_the_page(page: Any, served: Any) -> None:
     faults.inject_lambda_fault(served.stack.function_name("resize"), "RuntimeError", times=100)

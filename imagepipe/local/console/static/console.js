@@ -103,7 +103,7 @@ function schedule(fn, ms) {
 // -- executions ---------------------------------------------------------------------
 
 async function loadExecutions() {
-  if (document.hidden && !state.uploads.some((u) => u.key && !u.done)) {
+  if (document.hidden && !pending()) {
     schedule(loadExecutions);  // a tab in the background asks the stack nothing
     return;
   }
@@ -112,7 +112,8 @@ async function loadExecutions() {
   try {
     const listing = await api(query);
     renderExecutions(listing.executions);
-    trackUploads(listing.executions);
+    if (status) await trackPending();  // the filter may hide an upload's execution
+    else trackUploads(listing.executions);
     showError(null);
   } catch (error) {
     showError(error);
@@ -201,10 +202,19 @@ function trackUploads(executions) {
   }
 }
 
+function pending() {
+  return state.uploads.some((u) => u.key && !u.done);
+}
+
+// The uploads still waiting, found in the unfiltered listing.
+async function trackPending() {
+  if (pending()) trackUploads((await api("executions?limit=50")).executions);
+}
+
 async function pollUploads() {
-  if (!state.uploads.some((u) => u.key && !u.done)) return;
+  if (!pending()) return;
   try {
-    trackUploads((await api("executions?limit=50")).executions);
+    await trackPending();
   } catch (error) { /* shown by the next view load */ }
   if (state.view !== "executions") setTimeout(pollUploads, POLL_MS);
 }
