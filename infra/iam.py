@@ -244,9 +244,10 @@ def backfill_policy(
 ) -> Document:
     """The backfill lists uploads, runs its own child executions (Distributed Map), and
     then does per object what the upload workflow does, minus the notification (renditions,
-    manifest, invalidating its own CDN's stale paths): it reads the catalogue's record of
-    each key (to skip a version rejected before) and records what it rejects (GetItem and
-    UpdateItem on the table only)."""
+    manifest, invalidating its own CDN's stale paths). It keeps the catalogue as the upload
+    workflow does: it reads each key's record (GetItem: to skip a version rejected before)
+    and records each outcome, processed, rejected or failed (UpdateItem, which also
+    creates a record where there is none: no PutItem). Nothing else on the table."""
     invokable = [a for arn in function_arns for a in (arn, pulumi.Output.concat(arn, ":*"))]
     return document(
         allow(
@@ -276,9 +277,8 @@ def backfill_policy(
             ],
             [objects(backup_bucket_arn, f"{prefix.rstrip('/')}/") for prefix in results_prefixes],
         ),
-        allow(
-            "RememberRejections", ["dynamodb:GetItem", "dynamodb:UpdateItem"], [catalogue_table_arn]
-        ),
+        allow("ReadRecords", ["dynamodb:GetItem"], [catalogue_table_arn]),
+        allow("RecordBackfills", ["dynamodb:UpdateItem"], [catalogue_table_arn]),
         allow("DeadLetter", ["sqs:SendMessage"], [dead_letter_queue_arn]),
         *([invalidate_cdn(distribution_arn)] if distribution_arn is not None else []),
         *_workflow_logs_and_traces(),

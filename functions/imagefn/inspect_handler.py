@@ -40,8 +40,12 @@ Two more inputs share the same checks:
   recorded ``reason``; the object is HEADed, not read); with onlyMissing, renditions
   already written from this version of the original (their ``source-etag`` metadata
   matches) are left out of the plan. These rules are imagefn.plan's, which `imagepipe
-  backfill --dry-run` uses too. A refused object is returned as data, as for an upload
-  (``"rejection"``), for the backfill to record;
+  backfill --dry-run` uses too. The source is an upload's without the event's sequencer
+  (a backfill has no event; its versionId is HEAD's). An image with nothing missing that
+  the catalogue does not record as processed (``plan.unrecorded``) comes back with
+  ``"unrecorded": true``, for the backfill to record it from its manifest. A refused
+  object is returned as data, as for an upload (``"rejection"``), for the backfill to
+  record;
 * removal (deleteDerivatives): ``{"records": [...], "removed": true, "execution": ...}``
   with one S3 ObjectRemoved record; returns ``{"source": {bucket, key, sequencer},
   "derivatives": [{"Key": ...}, ...], "delivery": {"invalidation": {"paths", "quantity"}
@@ -88,6 +92,7 @@ from .plan import (
     renditions_to_make,
     skip_reason,
     suffix_allowed,
+    unrecorded,
 )
 from .renditions import Rendition, parse_renditions
 from .transient import transient_aws_errors
@@ -365,7 +370,11 @@ def listed(event: Mapping[str, Any]) -> dict[str, Any]:
             "rejection": {"reason": exc.reason, "message": str(exc)},
             "execution": event.get("execution"),
         }
-    result["source"].pop("headVersionId")
+    # The version HEAD saw ("" in an unversioned bucket), for the catalogue record.
+    result["source"]["versionId"] = result["source"].pop("headVersionId")
+    if not result["renditions"] and unrecorded(status, recorded_etag, etag):
+        # Complete, but not in the catalogue: recorded from its manifest, nothing made.
+        result["unrecorded"] = True
     return result | {"execution": event.get("execution")}
 
 

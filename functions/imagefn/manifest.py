@@ -16,11 +16,15 @@ from urllib.parse import quote
 
 from PIL import Image
 
+from .imaging import MEDIA_TYPES
+
 MANIFEST_PREFIX: Final = "manifests/"
 SCHEMA_VERSION: Final = 1
 # The placeholder is computed from at most this many pixels on the longer side: BlurHash
 # keeps only a few cosine components, so more pixels change nothing but the time.
 PLACEHOLDER_SIDE: Final = 32
+# A manifest names a rendition's media type; Resize (and the catalogue) its Pillow format.
+FORMAT_OF_MEDIA_TYPE: Final = {media_type: name for name, media_type in MEDIA_TYPES.items()}
 
 
 def manifest_key(stem: str) -> str:
@@ -151,7 +155,11 @@ def with_unchanged(
     made = {str(r["name"]) for r in renditions}
     names = None if configured is None else set(configured)
     kept = [
-        {**r, "contentType": r.get("mediaType")}
+        {
+            **r,
+            "contentType": r.get("mediaType"),
+            "format": FORMAT_OF_MEDIA_TYPE.get(str(r.get("mediaType"))),
+        }
         for r in previous.get("renditions") or []
         if isinstance(r, Mapping)
         and isinstance(r.get("name"), str)
@@ -159,6 +167,29 @@ def with_unchanged(
         and (names is None or r["name"] in names)
     ]
     return [*renditions, *kept]
+
+
+def listed_renditions(
+    renditions: Sequence[Mapping[str, Any]], base_url: str, configured: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
+    """Every rendition the manifest names, in Resize's shape and in the `configured` order
+    (as given when None), as an upload's image.processed and catalogue record list them.
+    With onlyMissing a backfill made only some; the others come from the previous
+    manifest (with_unchanged)."""
+    order = {name: i for i, name in enumerate(configured or ())}
+    return [
+        {
+            "name": str(r["name"]),
+            "key": str(r["key"]),
+            "url": url_for(base_url, str(r["key"])),
+            "width": int(r["width"]),
+            "height": int(r["height"]),
+            "bytes": int(r["bytes"]),
+            "format": str(r["format"]),
+            "contentType": str(r["contentType"]),
+        }
+        for r in sorted(renditions, key=lambda r: order.get(str(r["name"]), len(order)))
+    ]
 
 
 def invalidation_paths(previous: Mapping[str, Any] | None, current: Mapping[str, Any]) -> list[str]:

@@ -7,14 +7,18 @@ placeholder from the smallest rendition, writes ``manifests/<key stem>.json`` (s
 the CDN like the renditions) and returns::
 
     {"key", "url", "placeholder": {...},
-     "invalidation": {"paths": ["/thumb/cat.webp", ...], "quantity": n} | None}
+     "invalidation": {"paths": ["/thumb/cat.webp", ...], "quantity": n} | None,
+     "renditions": [<every rendition the manifest names, in Resize's shape>, ...]}
 
 ``invalidation`` is set only when a CDN serves the renditions (INVALIDATE=true) and an
 earlier version of this original had renditions there (its manifest existed, from
 another ETag): exactly the keys either version wrote, plus the manifest.
 
 A previous manifest of the same version (a backfill with onlyMissing, which makes only
-the missing renditions) lends the manifest the configured renditions not made again.
+the missing renditions) lends the manifest the configured renditions not made again;
+``renditions`` lists them all, for the backfill's catalogue record. A backfill that made
+none (the image is complete, only its record is missing) gets the manifest of that
+version back, rewritten, with its renditions listed.
 
 Environment (read once, at import): DESTINATION_BUCKET, RENDITIONS_BASE_URL (required),
 UPLOAD_PREFIX, INVALIDATE ("true" with a CDN), MANIFEST_CACHE_CONTROL, RENDITION_NAMES,
@@ -39,6 +43,7 @@ from .imaging import key_stem
 from .manifest import (
     build_manifest,
     invalidation_paths,
+    listed_renditions,
     manifest_key,
     placeholder,
     smallest,
@@ -74,7 +79,7 @@ def _parse(event: Any) -> tuple[Mapping[str, Any], list[Mapping[str, Any]]]:
     if not isinstance(event, Mapping):
         raise ValueError("manifest input must be {'source': {...}, 'renditions': [...]}")
     source, renditions = event.get("source"), event.get("renditions")
-    if not isinstance(source, Mapping) or not isinstance(renditions, list) or not renditions:
+    if not isinstance(source, Mapping) or not isinstance(renditions, list):
         raise ValueError("manifest input must be {'source': {...}, 'renditions': [...]}")
     return source, [r for r in renditions if isinstance(r, Mapping)]
 
@@ -101,6 +106,10 @@ def write_manifest(event: Any) -> dict[str, Any]:
     key = manifest_key(key_stem(str(source["key"]), UPLOAD_PREFIX))
     previous = _read_json(key)
     renditions = with_unchanged(made, previous, str(source["etag"]), RENDITION_NAMES)
+    if not renditions:  # none made now (a backfill recording a complete image), none kept
+        raise ValueError(
+            f"nothing to list for {source['key']}: no rendition made, {key} of another version"
+        )
     small = smallest(renditions)
     body = s3.get_object(Bucket=DESTINATION_BUCKET, Key=str(small["key"]))["Body"]
     try:
@@ -128,6 +137,7 @@ def write_manifest(event: Any) -> dict[str, Any]:
         "url": manifest["url"],
         "placeholder": manifest["placeholder"],
         "invalidation": {"paths": paths, "quantity": len(paths)} if paths else None,
+        "renditions": listed_renditions(renditions, RENDITIONS_BASE_URL, RENDITION_NAMES),
     }
 
 

@@ -60,6 +60,19 @@ def rejected_before(status: str | None, recorded_etag: str | None, etag: str) ->
     )
 
 
+def unrecorded(status: str | None, recorded_etag: str | None, etag: str) -> bool:
+    """Whether a backfill should record the object's current version (`etag`) even when
+    it has nothing to make (onlyMissing, every rendition and the manifest of this version
+    there): the catalogue has no record of the key (an original older than the catalogue,
+    or whose record was lost), or one of this version that is `processing` (an execution
+    that never finished) or `failed`. A record of another version is another upload's,
+    and a deletion the removal workflow's (the backfill's write would be refused)."""
+    if status is None:
+        return True
+    same = bool(recorded_etag) and str(recorded_etag).strip('"') == etag.strip('"')
+    return same and status in ("processing", "failed")
+
+
 def suffix_variants(allowed_suffixes: Iterable[str]) -> list[str]:
     """Each allowed suffix as the upload notification matches it: S3's suffix filters are
     case-sensitive, so the pipeline filters on the lower- and the upper-case spelling

@@ -544,6 +544,41 @@ def test_backfill_skips_a_recorded_rejection_and_says_so(
     assert len(served.stack.dlq_messages()) == letters
 
 
+def test_a_backfilled_original_without_a_record_is_shown_processed(
+    served: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """As for an original older than the catalogue (or whose record was lost): after a
+    backfill, `catalogue` and `show KEY` say it was processed, with its renditions."""
+    stack, sub = served.stack, fresh_prefix()
+    write(tmp_path / "f" / "old.jpg", samples.jpeg(420, 280, seed=14))
+    run(capsys, *local("upload", str(tmp_path / "f"), "--prefix", sub, "--wait"))
+    key = stack.settings.upload_prefix + sub + "old.jpg"
+    stack.clients.client("dynamodb").delete_item(
+        TableName=stack.outputs["catalogueTable"], Key={"key": {"S": key}}
+    )
+    assert run(capsys, *local("show", key, "--json")).json()["catalogue"] is None
+
+    result = run(capsys, *local("backfill", "--prefix", sub, "--wait", "--json"))
+    assert result.code == 0, result.err
+
+    listed = run(capsys, *local("catalogue", "--status", "processed", "--limit", "1000", "--json"))
+    [record] = [r for r in listed.json()["records"] if r["key"] == key]
+    shown = run(capsys, *local("show", key, "--json")).json()["catalogue"]
+    assert shown == record
+    assert (record["status"], record["width"], record["height"]) == ("processed", 420, 280)
+    # The backfill's (on AWS its child's; moto runs the children inline, in the parent).
+    assert ":execution:" + stack.outputs["backfillStateMachineArn"].rsplit(":", 1)[1] in str(
+        record["executionArn"]
+    )
+    stem = sub + "old"
+    assert {r["key"] for r in record["renditions"]} == expected_keys(served, stem)
+    base = stack.outputs["renditionsBaseUrl"]
+    assert {r["url"] for r in record["renditions"]} == {
+        f"{base}/{quote(k, safe='/')}" for k in expected_keys(served, stem)
+    }
+    assert record["manifestUrl"] == f"{base}/manifests/{stem}.json"
+
+
 # -- the deployed-stack path, pointed at the same server ---------------------------------
 
 

@@ -47,6 +47,11 @@ def test_a_listed_object_is_planned_like_an_upload(aws: Aws, jpeg_photo: bytes) 
     assert planned["source"]["key"] == KEY  # listed keys are not URL-encoded
     assert planned["source"]["etag"] == etag
     assert [r["name"] for r in planned["renditions"]] == [r.name for r in RENDITIONS]
+    # What the backfill records (Remember renditions): an upload's source, minus the
+    # event's sequencer, with the version HEAD saw ("" in this unversioned bucket).
+    assert planned["source"]["versionId"] == ""
+    assert {"contentHash", "format", "width", "height", "size"} <= set(planned["source"])
+    assert "sequencer" not in planned["source"] and "headVersionId" not in planned["source"]
 
 
 def test_only_missing_skips_renditions_made_from_this_version(aws: Aws, jpeg_photo: bytes) -> None:
@@ -66,7 +71,18 @@ def test_only_missing_skips_renditions_made_from_this_version(aws: Aws, jpeg_pho
     second = plan(aws, backfill_event(KEY, only_missing=True))
     assert [r["name"] for r in second["renditions"]] == [r.name for r in RENDITIONS[1:]]
     make(aws, second)
-    assert plan(aws, backfill_event(KEY, only_missing=True))["renditions"] == []
+    complete = plan(aws, backfill_event(KEY, only_missing=True))
+    assert complete["renditions"] == []
+    # Nothing to make, but no record of it: the backfill is to record it anyway.
+    assert complete["unrecorded"] is True
+    for status in ("processed", "rejected", "deleted"):  # recorded, or not the backfill's
+        found = plan(aws, backfill_event(KEY, True) | {"recorded": recorded(status, etag)})
+        assert found["renditions"] == [] and "unrecorded" not in found
+    for status in ("processing", "failed"):
+        found = plan(aws, backfill_event(KEY, True) | {"recorded": recorded(status, etag)})
+        assert found["unrecorded"] is True, status
+    elsewhere = backfill_event(KEY, True) | {"recorded": recorded("processing", "0" * 32)}
+    assert "unrecorded" not in plan(aws, elsewhere)
 
     # A new version of the original makes every rendition stale again.
     aws.put(KEY, jpeg_photo + b"\0")  # same pixels, different bytes, new ETag

@@ -126,10 +126,23 @@ def test_a_partial_run_keeps_the_rest_of_the_same_version() -> None:
         ],
     }
     merged = manifest.with_unchanged(made, previous, "e1", ["thumb", "medium"])
-    assert [(r["name"], r["key"], r.get("contentType")) for r in merged] == [
-        ("thumb", "thumb/a.webp", "image/webp"),  # made now, not the old entry
-        ("medium", "medium/a.jpg", "image/jpeg"),
+    assert [(r["name"], r["key"], r.get("contentType"), r.get("format")) for r in merged] == [
+        ("thumb", "thumb/a.webp", "image/webp", "WEBP"),  # made now, not the old entry
+        ("medium", "medium/a.jpg", "image/jpeg", "JPEG"),  # Resize's format, from the type
     ]
+    # Every one in Resize's shape, in the configured order: what the record lists.
+    assert (
+        manifest.listed_renditions(merged, "https://cdn", ["medium", "thumb"])[0]["name"]
+        == "medium"
+    )
+    assert manifest.listed_renditions(merged, "https://cdn") == [
+        {"name": "thumb", "key": "thumb/a.webp", "url": "https://cdn/thumb/a.webp",
+         "width": 200, "height": 100, "bytes": 9, "format": "WEBP",
+         "contentType": "image/webp"},
+        {"name": "medium", "key": "medium/a.jpg", "url": "https://cdn/medium/a.jpg",
+         "width": 800, "height": 400, "bytes": 800, "format": "JPEG",
+         "contentType": "image/jpeg"},
+    ]  # fmt: skip
     assert manifest.with_unchanged(made, previous, "e2", ["thumb", "medium"]) == made
     assert manifest.with_unchanged(made, None, "e1") == made
     assert [r["name"] for r in manifest.with_unchanged(made, previous, "e1")] == [
@@ -160,6 +173,30 @@ def test_the_handler_writes_a_manifest_the_schema_accepts(
     assert document["placeholder"] == manifest.placeholder(aws.get(smallest["key"]))
     for rendition in document["renditions"]:
         assert rendition["url"] == manifest.url_for(BASE, rendition["key"])
+    # It lists what it names in Resize's own shape (the backfill's record takes them),
+    # with the manifest's URLs.
+    listed = {r["key"]: r for r in result["renditions"]}
+    assert {k: {**r, "url": None} for k, r in listed.items()} == {
+        o["key"]: {**o, "url": None} for o in outputs
+    }
+    assert all(r["url"] == manifest.url_for(BASE, k) for k, r in listed.items())
+
+
+def test_nothing_made_lists_the_manifest_of_the_same_version(
+    aws: Aws, manifest_handler: Any, jpeg_photo: bytes
+) -> None:
+    """A backfill recording a complete image makes nothing: the manifest of its version
+    names its renditions; without one there is nothing to list, and it says so."""
+    aws.put("uploads/whole.jpg", jpeg_photo)
+    planned, outputs = run_pipeline(aws, "uploads/whole.jpg")
+    first = manifest_handler.handler({"source": planned["source"], "renditions": outputs}, None)
+    again = manifest_handler.handler({"source": planned["source"], "renditions": []}, None)
+    # (In the order RENDITION_NAMES gives, which this test's environment does not set.)
+    assert sorted(again["renditions"], key=str) == sorted(first["renditions"], key=str)
+    assert again["invalidation"] is None and again["url"] == first["url"]
+    other = {**planned["source"], "etag": "0" * 32}
+    with pytest.raises(ValueError, match=r"nothing to list for uploads/whole\.jpg"):
+        manifest_handler.handler({"source": other, "renditions": []}, None)
 
 
 def test_an_overwrite_invalidates_what_either_version_wrote(

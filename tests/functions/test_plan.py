@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from imagefn.plan import renditions_to_make, skip_reason, suffix_variants
+from imagefn.plan import renditions_to_make, skip_reason, suffix_variants, unrecorded
 from imagefn.renditions import Rendition
 
 SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -106,3 +106,22 @@ def test_the_lambda_and_the_cli_call_these_rules_and_no_copy_of_them() -> None:
         assert "skip_reason(" in source and "renditions_to_make(" in source, path.name
         assert ".endswith(" not in source, path.name
         assert "plan_rendition(" not in source, path.name
+
+
+@pytest.mark.parametrize(
+    ("status", "recorded_etag", "expected"),
+    [
+        (None, None, True),  # no record: older than the catalogue, or lost
+        ("processing", "e1", True),  # an execution that never finished
+        ("failed", '"e1"', True),  # quoted as S3 lists it: the same version
+        ("deleted", "e1", False),  # the removal workflow's: the write is refused
+        ("processed", "e1", False),  # recorded already
+        ("rejected", "e1", False),  # skipped before it is read
+        ("processed", "e0", False),  # another version's record: another upload's
+        ("failed", "e0", False),
+    ],
+)
+def test_what_a_backfill_records_with_nothing_to_make(
+    status: str | None, recorded_etag: str | None, expected: bool
+) -> None:
+    assert unrecorded(status, recorded_etag, "e1") is expected

@@ -99,8 +99,10 @@ def test_an_s3_error_is_tried_again_only_after_a_5xx(path: Path) -> None:
             # Anything else (and a failure without a cause) is dead-lettered as it is.
             give_up = states[choice["Default"]]
             assert give_up["InputPath"] == s3_catch["ResultPath"], name
-            # (recorded in the catalogue first where the workflow has one)
-            assert give_up["Next"] in {"Dead-letter failure", "Record failure"}, name
+            # (recorded in the catalogue first where the workflow has one; the backfill
+            # has a failure recorder of its own, see tests/infra/test_shared_states.py)
+            recorders = {"Dead-letter failure", "Record failure", "Remember failure"}
+            assert give_up["Next"] in recorders, name
 
 
 def test_the_cause_format_the_choice_reads_is_the_sdk_integrations() -> None:

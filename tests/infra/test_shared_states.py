@@ -26,11 +26,10 @@ REFERENCE: Final = asl.DEFINITION_FILE
 OTHERS: Final = [asl.BACKFILL_FILE, asl.REMOVAL_FILE]
 # Shared states that sit elsewhere in another graph: these keys say where, not what.
 PLACED_DIFFERENTLY: Final = {
-    ("backfill.asl.json", "Make renditions"): {"Next"},
+    # The backfill records the rejections it finds without notifying (Remember rejection).
     ("backfill.asl.json", "Name the reason"): {"Next"},
-    # The backfill records no failure either: its catch-alls dead-letter the error as
-    # caught (at $); and it ends where the upload workflow records and notifies.
-    ("backfill.asl.json", "Write manifest"): {"Catch"},
+    # It records what it processed over no record or one of the same version only
+    # (Remember renditions), and does not notify.
     ("backfill.asl.json", "Stale in the CDN?"): {"Default"},
     ("backfill.asl.json", "Invalidate stale renditions"): {"Next", "Catch"},
     ("removal.asl.json", "Stale in the CDN?"): {"Default"},
@@ -38,24 +37,21 @@ PLACED_DIFFERENTLY: Final = {
     # caught (at $), as every other state of that file does.
     ("removal.asl.json", "Invalidate stale renditions"): {"Next", "Catch"},
 }
+# The state that records a failure where the upload workflow's "Record failure" would:
+# the backfill records one over no record or a failed one of the same version only (an
+# upload's record is its own), so it has a state of its own; a shared state leading
+# there leads where the upload workflow's does (the same errors, caught at the same path).
+FAILURE_RECORDER: Final = {"backfill.asl.json": "Remember failure"}
 # Copies that have drifted, known and to be brought in line (each entry must still be
 # drift, so aligning a state fails here until its entry goes). Since a6433c3 the upload
 # workflow records a failure in the catalogue before dead-lettering it, carries it at
-# $.error, and ends a rejection as recorded (Succeed). The backfill records what it
-# rejects (Remember rejection) without notifying, but still dead-letters a failure as it
-# caught it; the removal workflow records deletions only.
+# $.error, and ends a rejection as recorded (Succeed). The backfill does the same with
+# writes of its own (Remember rejection, Remember renditions, Remember failure: it has no
+# S3 event's sequencer to condition on, so they condition on the version), and its
+# "Rejected" is a Succeed that records without notifying. The removal workflow records
+# deletions only, and still dead-letters a failure as it caught it.
 KNOWN_DRIFT: Final = {
-    "backfill.asl.json": frozenset(
-        {
-            "Back up original",  # also its S3 error handling
-            "Back up original again",
-            "Dead-letter failure",
-            "Failed",
-            "Make renditions",
-            "Read S3 error",
-            "Rejected",  # a Succeed that records without notifying
-        }
-    ),
+    "backfill.asl.json": frozenset({"Rejected"}),  # a Succeed that records, no notification
     "removal.asl.json": frozenset(
         {
             "Delete renditions",  # its S3 error handling
@@ -88,9 +84,20 @@ def by_name(path: Path) -> dict[str, dict[str, Any]]:
 def differences(reference: dict[str, Any], other: dict[str, Any], file: str) -> list[str]:
     """States of `other` that share a name with `reference` but not its content."""
     found = []
+    recorder = FAILURE_RECORDER.get(file)
+
+    def as_upload(node: Any) -> Any:
+        """The state with its own failure recorder named as the upload workflow's."""
+        if isinstance(node, dict):
+            return {
+                k: "Record failure" if k == "Next" and v == recorder else as_upload(v)
+                for k, v in node.items()
+            }
+        return [as_upload(v) for v in node] if isinstance(node, list) else node
+
     for name in sorted(set(reference) & set(other) - KNOWN_DRIFT.get(file, frozenset())):
         placed = PLACED_DIFFERENTLY.get((file, name), set())
-        mine = {k: v for k, v in other[name].items() if k not in placed}
+        mine = {k: v for k, v in as_upload(other[name]).items() if k not in placed}
         theirs = {k: v for k, v in reference[name].items() if k not in placed}
         if mine != theirs:
             keys = sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
