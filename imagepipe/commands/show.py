@@ -117,12 +117,35 @@ def resolve(target: Target, what: str, search: int) -> ExecutionInfo:
     key = what if what.startswith(prefix) else prefix + what.lstrip("/")
     info = find_by_key(target, target.state_machine_arn, key, search=search)
     if info is None:
+        info = _recorded_execution(target, key)
+    if info is None:
         raise OpsError(
             ExitCode.ITEM_FAILED,
             f"no execution for {key} among the {search} most recent: check the key "
             f"(`imagepipe executions{target.cli_flags}`), or look further with --search N",
         )
     return info
+
+
+def _recorded_execution(target: Target, key: str) -> ExecutionInfo | None:
+    """The execution the key's catalogue record names: an upload older than the recent
+    listings, or an original recorded by a backfill (None: no record, or its execution
+    has left the history, which Step Functions keeps for 90 days)."""
+    from botocore.exceptions import ClientError  # type: ignore[import-untyped, unused-ignore]
+
+    from imagepipe.catalogue import get_record
+    from imagepipe.executions import describe
+
+    table = target.outputs.get("catalogueTable")
+    record = get_record(target.client("dynamodb"), str(table), key) if table else None
+    if record is None or not record.execution_arn:
+        return None
+    try:
+        return describe(target, record.execution_arn)
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") != "ExecutionDoesNotExist":
+            raise
+        return None
 
 
 def _by_name(target: Target, name: str, search: int) -> ExecutionInfo | None:

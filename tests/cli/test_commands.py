@@ -579,6 +579,24 @@ def test_a_backfilled_original_without_a_record_is_shown_processed(
     assert record["manifestUrl"] == f"{base}/manifests/{stem}.json"
 
 
+def test_show_key_finds_an_older_upload_through_its_record(
+    served: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """An upload past the --search window (or recorded by a backfill) is found through
+    the execution its catalogue record names."""
+    stack, sub = served.stack, fresh_prefix()
+    write(tmp_path / "o" / "older.jpg", samples.jpeg(200, 150, seed=21))
+    write(tmp_path / "n" / "newer.jpg", samples.jpeg(200, 150, seed=22))
+    run(capsys, *local("upload", str(tmp_path / "o"), "--prefix", sub, "--wait"))
+    run(capsys, *local("upload", str(tmp_path / "n"), "--prefix", sub, "--wait"))
+    key = stack.settings.upload_prefix + sub + "older.jpg"
+    result = run(capsys, *local("show", key, "--search", "1", "--json"))
+    assert result.code == 0, result.err
+    shown = result.json()
+    assert shown["execution"]["key"] == key
+    assert shown["catalogue"]["executionArn"] == shown["execution"]["arn"]
+
+
 # -- the deployed-stack path, pointed at the same server ---------------------------------
 
 
