@@ -40,7 +40,8 @@ Decisions worth knowing
     runs handlers in threads), so Pillow's warnings are left to the process's filters.
   * Width and height are as displayed, i.e. after the EXIF orientation.
   * Work is done in the stored orientation at the smallest useful scale (JPEG DCT scaling
-    through ``draft``, then ``reduce`` + BICUBIC through ``reducing_gap``); the small
+    through ``draft``, then ``reduce`` + LANCZOS through ``reducing_gap``, each leaving
+    2x headroom as libvips' thumbnail does, so fine detail does not alias); the small
     result is then transposed to the EXIF orientation. The speed settings (DRAFT_GAPS,
     RESIZE_REDUCING_GAP, RESAMPLE, WEBP_OPTIONS) are measured in benchmarks/results.md.
   * fit "fill" scales up as well as down (like CSS object-fit: contain) and pads;
@@ -123,26 +124,28 @@ _ALPHA_FORMATS: Final = frozenset({"PNG", "WEBP", "AVIF", "GIF"})
 HEADER_BYTES: Final = 64 * 1024
 """How much of a file peek_image wants: enough for the header of almost every file."""
 
-DRAFT_GAPS: Final[Mapping[int, float]] = {8: 1.0, 4: 1.0, 2: 1.0}
-"""JPEG DCT scale -> the headroom over the target its decode must keep. Every scale is used
-whenever its decode still covers the target (1.0): 1/8 is the exact 8x8 block average,
-1/4 and 1/2 inverse DCTs of the block's low frequencies, each a better first step than
-decoding more and box-reducing it (RESIZE_REDUCING_GAP), since what is left for RESAMPLE
-is then all under 2x. Against keeping 2x headroom at 1/4 and 1/8 (as before), measured
-on a photo, a zone plate and line art at 120-1200 px, cover and contain: PSNR against a
-full-resolution LANCZOS at most 0.15 dB lower, and up to 5 dB higher where the larger
-decode was box-reduced by 3; a 12 MP photo's 800 px rendition decodes 1000x750 pixels
-instead of 2000x1500, its 200 px thumbnail 500x375 (benchmarks/results.md)."""
-RESIZE_REDUCING_GAP: Final = 1.0
+DRAFT_GAPS: Final[Mapping[int, float]] = {8: 2.0, 4: 2.0, 2: 2.0}
+"""JPEG DCT scale -> the headroom over the target its decode must keep: a scale is used
+only when its decode is still at least twice the target (libvips' thumbnail keeps the
+same). A DCT-scaled decode is a block filter (1/8 is the 8x8 block average) that lets
+detail near its own Nyquist limit through; with 2x left, the LANCZOS resample after it
+removes that, with less it shows as moire. Measured on a zone plate and line art
+(benchmarks/quality.py, in benchmarks/results.md): with every scale that merely covers
+the target, the 800 and 1600 px renditions of a 12 MP JPEG were 5-15 dB PSNR below
+libvips' against a full-resolution LANCZOS; with 1.5x, up to 6 dB below at other sizes
+(a 333 px and a 1333 px rendition); with 2x, within 0.2 dB of libvips everywhere."""
+RESIZE_REDUCING_GAP: Final = 2.0
 """After decoding, box-reduce (Image.reduce, cheap) by whole factors down to no less than
-this many times the target, then resample the rest (less than 2x) with RESAMPLE. 1.0 is
-Pillow's fastest setting; against a full LANCZOS from the fully decoded source the output
-loses a few hundredths of a dB of PSNR, far below what the encoders lose
-(benchmarks/results.md), and the resize is 2-4x faster."""
-RESAMPLE: Final = Image.Resampling.BICUBIC
-"""The filter for what is left after the box reduce, a factor under 2 (or an upscale).
-Over such a short distance LANCZOS (support 3) and BICUBIC (support 2) give outputs within
-0.05 dB of each other; BICUBIC touches a third fewer pixels per output pixel."""
+this many times the target, then resample the rest with RESAMPLE. Pillow's documented
+trade-off: 2.0 is libvips' default gap too, and measured within 0.1 dB of a full
+LANCZOS on the zone plate as a PNG (no DCT scaling), where 1.0 (box-reducing almost all
+the way) was 9-15 dB below and 1.5 up to 10 dB below: a box filter aliases what is near
+its own Nyquist limit, and a resample over less than 2x cannot remove it."""
+RESAMPLE: Final = Image.Resampling.LANCZOS
+"""The filter for what is left after the box reduce and the DCT scaling (2x or more) or
+an upscale. BICUBIC was cheaper by a fifth of the resize but 8 dB PSNR below LANCZOS
+(libvips' lanczos3) on the zone plate at 2.5x: its wider transition band lets more
+near-Nyquist detail alias."""
 
 JPEG_OPTIONS: Final[Mapping[str, Any]] = {"optimize": True, "progressive": True}
 # method 2, not libwebp's default 4: 40% less encoding time (the largest single cost of a
