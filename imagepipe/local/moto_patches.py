@@ -255,6 +255,36 @@ def dynamodb_one_request_at_a_time() -> None:
         _patch(DynamoDBBackend, name, locked)
 
 
+def executions_parse_each_definition_once() -> None:
+    """moto parses a state machine's definition with its ANTLR grammar at the start of
+    every execution: a quarter of the local stack's time in a burst of uploads. The parse
+    tree of a definition text is kept (it is only read afterwards) and each execution
+    still gets its own evaluation components from moto's Preprocessor, as before. A
+    definition with syntax errors goes to moto's parser each time, which raises.
+    """
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    trees: dict[str, Any] = {}
+    lock = threading.Lock()
+
+    def entrypoint(original: Any) -> Callable[..., Any]:
+        def _get_evaluation_entrypoint(self: Any) -> Any:
+            definition = self._evaluation_details.state_machine_details.definition
+            # Held while parsing: a burst starts many executions of a definition at once,
+            # and each would otherwise parse it before the first one has finished.
+            with lock:
+                tree = trees.get(definition)
+                if tree is None:
+                    tree = trees[definition] = AmazonStateLanguageParser.parse(definition)[1]
+            return Preprocessor().visit(tree)
+
+        return _get_evaluation_entrypoint
+
+    _patch(ExecutionWorker, "_get_evaluation_entrypoint", entrypoint)
+
+
 def moto_compatible(definition: str) -> tuple[str, list[str]]:
     """A state machine definition moto's interpreter accepts, and what had to change
     (the text unchanged, and no changes, when moto takes it as it is):
@@ -593,4 +623,5 @@ def install() -> None:
     one_event_per_multipart_upload()
     dynamodb_one_request_at_a_time()
     events_carry_sequencer_and_version()
+    executions_parse_each_definition_once()
     _enforce_iam()

@@ -236,6 +236,44 @@ def test_step_functions_copy_object_takes_an_encoded_copy_source(aws: Any) -> No
     assert s3.get_object(Bucket="copy-dst", Key=key)["Body"].read() == b"original"
 
 
+def _finished(sfn: Any, execution: str) -> dict[str, Any]:
+    import time
+
+    for _ in range(200):
+        described: dict[str, Any] = sfn.describe_execution(executionArn=execution)
+        if described["status"] != "RUNNING":
+            return described
+        time.sleep(0.05)
+    raise AssertionError(f"{execution} still running")
+
+
+def test_an_updated_definition_runs_in_the_next_execution(aws: Any) -> None:
+    """moto_patches parses a definition once per text: an execution after
+    UpdateStateMachine runs the new definition, and each execution reads its own input."""
+
+    def definition(greeting: str) -> str:
+        state = {"Type": "Pass", "Parameters": {"greeting": greeting, "who.$": "$.who"}}
+        return json.dumps({"StartAt": "Greet", "States": {"Greet": {**state, "End": True}}})
+
+    sfn = aws.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name="greet", definition=definition("hello"), roleArn="arn:aws:iam::123456789012:role/sfn"
+    )["stateMachineArn"]
+
+    def run(name: str, who: str) -> Any:
+        execution = sfn.start_execution(
+            stateMachineArn=machine, name=name, input=json.dumps({"who": who})
+        )["executionArn"]
+        described = _finished(sfn, execution)
+        assert described["status"] == "SUCCEEDED", described
+        return json.loads(described["output"])
+
+    assert run("first", "ann") == {"greeting": "hello", "who": "ann"}
+    assert run("second", "bob") == {"greeting": "hello", "who": "bob"}
+    sfn.update_state_machine(stateMachineArn=machine, definition=definition("goodbye"))
+    assert run("third", "cy") == {"greeting": "goodbye", "who": "cy"}
+
+
 def _message(body: str) -> dict[str, Any]:
     return {
         "MessageId": "m-1",
