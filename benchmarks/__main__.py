@@ -14,10 +14,10 @@ from rich.markdown import Markdown
 
 from infra.settings import load_stack_settings
 
-from . import coldstart, inputs, memory, orchestration, report, speed
+from . import coldstart, inputs, memory, orchestration, quality, report, speed
 
 HERE = Path(__file__).resolve().parent
-PARTS = ("memory", "coldstart", "layer", "orchestration")
+PARTS = ("quality", "memory", "coldstart", "layer", "orchestration")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,6 +42,12 @@ def main(argv: list[str] | None = None) -> int:
     results = speed.run(
         made, settings.renditions, repeats=repeats, step_input=headline, progress=progress
     )
+    fine = None
+    if "quality" not in args.skip:
+        progress("quality: generating the fine-detail scenes")
+        fine = quality.run(
+            quality.scenes(), settings.renditions, repeats=repeats, progress=progress
+        )
     peaks = None
     if "memory" not in args.skip:
         sizes = {
@@ -87,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         artifacts=artifacts,
         orchestration=orch,
         headline=headline,
+        quality=fine,
     )
     text = report.render(everything)
     args.out.write_text(text)
