@@ -131,20 +131,20 @@ same). A DCT-scaled decode is a block filter (1/8 is the 8x8 block average) that
 detail near its own Nyquist limit through; with 2x left, the LANCZOS resample after it
 removes that, with less it shows as moire. Measured on a zone plate and line art
 (benchmarks/quality.py, in benchmarks/results.md): with every scale that merely covers
-the target, the 800 and 1600 px renditions of a 12 MP JPEG were 5-15 dB PSNR below
+the target, the 800 and 1600 px renditions of a 12 MP JPEG were 4.7-15 dB PSNR below
 libvips' against a full-resolution LANCZOS; with 1.5x, up to 6 dB below at other sizes
 (a 333 px and a 1333 px rendition); with 2x, within 0.2 dB of libvips everywhere."""
 RESIZE_REDUCING_GAP: Final = 2.0
 """After decoding, box-reduce (Image.reduce, cheap) by whole factors down to no less than
-this many times the target, then resample the rest with RESAMPLE. Pillow's documented
-trade-off: 2.0 is libvips' default gap too, and measured within 0.1 dB of a full
-LANCZOS on the zone plate as a PNG (no DCT scaling), where 1.0 (box-reducing almost all
-the way) was 9-15 dB below and 1.5 up to 10 dB below: a box filter aliases what is near
-its own Nyquist limit, and a resample over less than 2x cannot remove it."""
+this many times the target, then resample the rest with RESAMPLE. 2.0 is libvips'
+default gap too; on the zone plate as a PNG (no DCT scaling) it measured at or above
+libvips, where 1.0 (box-reducing almost all the way) was 9-15 dB PSNR below and 1.5 up to
+10 dB below: a box filter aliases what is near its own Nyquist limit, and a resample over
+less than 2x cannot remove it. 3.0 gave the same quality for more work."""
 RESAMPLE: Final = Image.Resampling.LANCZOS
 """The filter for what is left after the box reduce and the DCT scaling (2x or more) or
-an upscale. BICUBIC was cheaper by a fifth of the resize but 8 dB PSNR below LANCZOS
-(libvips' lanczos3) on the zone plate at 2.5x: its wider transition band lets more
+an upscale. BICUBIC made the 1600 px rendition about 15% faster but was 8-9 dB PSNR below
+LANCZOS (libvips' lanczos3) on the zone plate: its wider transition band lets more
 near-Nyquist detail alias."""
 
 JPEG_OPTIONS: Final[Mapping[str, Any]] = {"optimize": True, "progressive": True}
