@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import logging
@@ -285,6 +286,19 @@ def executions_parse_each_definition_once() -> None:
     _patch(ExecutionWorker, "_get_evaluation_entrypoint", entrypoint)
 
 
+def json_paths_parsed_once() -> None:
+    """moto's interpreter builds a new jsonpath_ng parser (its LALR tables included) for
+    every path it reads or writes, in every state of every execution. A path's parsed
+    expression is kept by its text instead; an expression is only evaluated, never
+    changed, so executions in other threads can share it.
+    """
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    for module in (json_path, result_path):
+        _patch(module, "parse", functools.lru_cache(maxsize=1024))
+
+
 def moto_compatible(definition: str) -> tuple[str, list[str]]:
     """A state machine definition moto's interpreter accepts, and what had to change
     (the text unchanged, and no changes, when moto takes it as it is):
@@ -490,18 +504,32 @@ def _signed_boto_client_for(original: Any) -> Callable[..., Any]:
         kwargs: dict[str, Any] = {}
         if not botocore_stubber.enabled:
             kwargs["endpoint_url"] = f"http://localhost:{moto_server_port()}"
-        return boto3.client(
-            service_name=service,
-            region_name=region,
-            aws_access_key_id=session.access_key_id,
-            aws_secret_access_key=session.secret_access_key,
-            aws_session_token=session.session_token,
-            config=Config(
-                parameter_validation=False, retries={"max_attempts": 0, "total_max_attempts": 1}
-            ),
-            **kwargs,
-        )
+        # A client per task cost more than the call it made (loading the service model,
+        # the endpoint rules): one per role session, service, region and endpoint is
+        # kept; botocore clients are thread safe, and a new session is a new key.
+        key = (region, service, session.access_key_id, kwargs.get("endpoint_url"))
+        # Held while creating: the executions of a burst ask for the same client at once.
+        with clients_lock:
+            client = clients.get(key)
+            if client is None:
+                if len(clients) >= 64:  # those of stacks closed since (sessions are new)
+                    clients.clear()
+                client = clients[key] = boto3.client(
+                    service_name=service,
+                    region_name=region,
+                    aws_access_key_id=session.access_key_id,
+                    aws_secret_access_key=session.secret_access_key,
+                    aws_session_token=session.session_token,
+                    config=Config(
+                        parameter_validation=False,
+                        retries={"max_attempts": 0, "total_max_attempts": 1},
+                    ),
+                    **kwargs,
+                )
+        return client
 
+    clients: dict[tuple[str, str, str, str | None], Any] = {}
+    clients_lock = threading.Lock()
     return boto_client_for
 
 
@@ -624,4 +652,5 @@ def install() -> None:
     dynamodb_one_request_at_a_time()
     events_carry_sequencer_and_version()
     executions_parse_each_definition_once()
+    json_paths_parsed_once()
     _enforce_iam()
