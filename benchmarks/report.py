@@ -464,7 +464,6 @@ def _quality(e: Everything) -> list[str]:
         return []
     scenes = "; ".join(f"{s.name}: {s.description}" for s in q.inputs)
     out = [
-        "",
         "### Quality on fine detail",
         "",
         "Photo-like inputs hide aliasing (their fine detail is grain), so benchmarks/quality.py "
@@ -475,9 +474,9 @@ def _quality(e: Everything) -> list[str]:
         "and B / SSIM (scikit-image). CPU: the project's time over pyvips', median of "
         f"{q.repeats} interleaved rounds (range in brackets); below 1 the project is faster. "
         "'before' is the project's resize until this check (every DCT scale that covers "
-        "the target, box reduce to 1x, BICUBIC). pyvips' thumb crops at whole pixels after "
-        "resizing, so its 200x200 from 4000x3000 sits a third of a source pixel off the "
-        "centred reference: on these scenes that costs it more than its resize.",
+        "the target, box reduce to 1x, BICUBIC). pyvips' thumb crops at whole output pixels "
+        "after resizing (267x200 to 200x200 at x = 33, the centred reference at 33.3): most "
+        "of its thumb deficit here is that third of a pixel (benchmarks/quality.py).",
         "",
         *quality.scores_table(q),
         "",
@@ -542,6 +541,7 @@ def _resize_alone(q: QualityResults) -> list[str]:
         f"quality (Pillow: {imaging.RESAMPLE.name} with reducing_gap "
         f"{imaging.RESIZE_REDUCING_GAP:g}; libvips: lanczos3, gap 2), median of "
         f"{q.repeats} interleaved rounds: " + "; ".join(parts) + ".",
+        "",
     ]
 
 
@@ -1129,7 +1129,6 @@ def _summary_quality(e: Everything) -> list[str]:
             row.append(text + (f" (was {c[quality.BEFORE]:.1f})" if before else ""))
         rows.append(row)
     return [
-        "",
         "Quality on fine detail (generated 12 MP JPEG scenes and a PNG: benchmarks/quality.py): "
         "PSNR in dB of this project's output / pyvips' against a full-resolution LANCZOS, "
         "both encoded with the same settings"
