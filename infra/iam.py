@@ -39,6 +39,18 @@ def document(*statements: Statement) -> Document:
     return {"Version": "2012-10-17", "Statement": list(statements)}
 
 
+def account_administers_key(account_id: Any) -> Statement:
+    """A KMS key policy's first statement: the account administers the key, so IAM
+    policies decide who uses it. In a key policy "Resource": "*" means this key only."""
+    return {
+        "Sid": "AccountAdministersKey",
+        "Effect": "Allow",
+        "Principal": {"AWS": pulumi.Output.concat("arn:aws:iam::", account_id, ":root")},
+        "Action": "kms:*",
+        "Resource": "*",
+    }
+
+
 def allow(sid: str, actions: list[str], resources: list[Any]) -> Statement:
     return {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources}
 

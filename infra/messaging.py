@@ -13,6 +13,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from infra import iam
 from infra.settings import Settings
 from infra.storage import Buckets
 
@@ -77,17 +78,10 @@ def _deny_insecure(queue_arn: Any) -> dict[str, Any]:
 def topic_key_policy(account_id: Any) -> dict[str, Any]:
     """Key policy: the account administers the key (IAM decides who uses it), CloudWatch
     alarms may encrypt with it. In a key policy "Resource": "*" means this key only."""
-    root = pulumi.Output.concat("arn:aws:iam::", account_id, ":root")
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {
-                "Sid": "AccountAdministersKey",
-                "Effect": "Allow",
-                "Principal": {"AWS": root},
-                "Action": "kms:*",
-                "Resource": "*",
-            },
+            iam.account_administers_key(account_id),
             {
                 "Sid": "CloudWatchAlarmsPublish",
                 "Effect": "Allow",

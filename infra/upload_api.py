@@ -100,20 +100,13 @@ def access_log_key_policy(account_id: Any, region: Any, log_group_prefix: str) -
     documented wildcards spelled out and without kms:Describe*, which carries no
     encryption context and so could never meet the condition.
     https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html"""
-    root = pulumi.Output.concat("arn:aws:iam::", account_id, ":root")
     log_groups = pulumi.Output.concat(
         "arn:aws:logs:", region, ":", account_id, ":log-group:", log_group_prefix, "*"
     )
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {
-                "Sid": "AccountAdministersKey",
-                "Effect": "Allow",
-                "Principal": {"AWS": root},
-                "Action": "kms:*",
-                "Resource": "*",
-            },
+            iam.account_administers_key(account_id),
             {
                 "Sid": "CloudWatchLogsEncryptsAccessLogs",
                 "Effect": "Allow",
