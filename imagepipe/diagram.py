@@ -58,6 +58,10 @@ COLOURS: Final[dict[str, tuple[str, str]]] = {  # kind -> (fill, stroke)
 EDGE: Final = "#4d4d4d"
 CATCH: Final = "#c0392b"
 GREY: Final = "#52606d"  # subtitles and the legend
+LEGEND: Final = (
+    (MARGIN, False, "next state"),
+    (MARGIN + 120, True, "Catch: the errors it handles"),
+)
 MIDDLE: Final = ' text-anchor="middle"'
 BOLD: Final = ' font-weight="bold"'
 
@@ -290,8 +294,8 @@ def _route(layout: Layout, edge: Edge) -> tuple[list[Point], Point]:
     if edge.lane < 0:
         # Left of the line, low in the gap: a branch routed right leaves just below.
         return [(source.cx, bottom), (source.cx, target.y)], (source.cx - 6 - label_w, bottom + 30)
-    siblings = [e for e in layout.edges if e.source == edge.source and e.catch == edge.catch]
-    i = siblings.index(edge)
+    # Which of its source's normal edges, or Catch edges, it is: they leave side by side.
+    i = [e for e in layout.edges if e.source == edge.source and e.catch == edge.catch].index(edge)
     lane_x = source.lane + LANE_STEP * edge.lane
     # The middle band of the gap above the target's row (for the first row: above it);
     # a Catch enters its target a little off its centre when several arrive from gaps.
@@ -299,9 +303,7 @@ def _route(layout: Layout, edge: Edge) -> tuple[list[Point], Point]:
     tx = target.cx + (12 * edge.gap if edge.catch else 0)
     into = [(lane_x, gap_y), (tx, gap_y), (tx, target.y)]
     if edge.catch:
-        sy = source.y + source.h // 2 + round((i - (len(siblings) - 1) / 2) * 14)
-        if source.inner is not None:  # leave from the Map's header band
-            sy = source.y + 12 + 14 * i
+        sy = source.y + 15 + 14 * i  # from the top: a Map's Catches leave its header
         right = source.x + source.w
         return [(right, sy), (lane_x, sy), *into], (right + 5, sy - 4)
     sx = source.cx + 24 * i
@@ -394,10 +396,7 @@ def render(definition: dict[str, Any], title: str, marks: Mapping[str, str] | No
         _text(MARGIN, MARGIN + 12, 15, "#1f2933", title, BOLD),
         *(_text(MARGIN, MARGIN + 30 + 14 * i, 11, GREY, line) for i, line in enumerate(comment)),
     ]
-    for x, catch, words in (
-        (MARGIN, False, "next state"),
-        (MARGIN + 120, True, "Catch: the errors it handles"),
-    ):
+    for x, catch, words in LEGEND:
         out += [_line([(x, ly), (x + 34, ly)], catch), _text(x + 42, ly + 4, SMALL_PX, GREY, words)]
     _draw_edges(layout, out)
     _draw_nodes(layout, out, marks)
