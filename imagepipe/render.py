@@ -10,7 +10,7 @@ import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from imagefn.errors import ImageRejected
 from imagefn.imaging import (
@@ -24,6 +24,9 @@ from imagefn.imaging import (
 from imagefn.renditions import Rendition
 from imagepipe.display import size
 from imagepipe.inputs import Input
+
+if TYPE_CHECKING:
+    from infra.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,8 @@ class Report:
         }
 
 
-def _os_problem(exc: OSError) -> str:
+def os_problem(exc: OSError) -> str:
+    """What went wrong with a file, in words: "no such file or directory"."""
     return (exc.strerror or type(exc).__name__).lower()
 
 
@@ -133,7 +137,7 @@ def render_file(path: Path, out_dir: Path, limits: Limits, name: str | None = No
     except ImageRejected as exc:
         return Outcome(source, rejected=exc)
     except OSError as exc:
-        return Outcome(source, error=_os_problem(exc))
+        return Outcome(source, error=os_problem(exc))
     written: list[Written] = []
     try:
         info = validate_image(data, max_pixels=limits.max_input_pixels)
@@ -146,7 +150,7 @@ def render_file(path: Path, out_dir: Path, limits: Limits, name: str | None = No
                 destination.parent.mkdir(parents=True, exist_ok=True)
                 destination.write_bytes(image.data)
             except OSError as exc:
-                problem = f"cannot write {destination}: {_os_problem(exc)}"
+                problem = f"cannot write {destination}: {os_problem(exc)}"
                 return Outcome(source, tuple(written), error=problem)
             written.append(Written(rendition.name, destination, image))
     except ImageRejected as exc:
@@ -162,10 +166,6 @@ def render_files(inputs: Iterable[Input], out_dir: Path, limits: Limits) -> Iter
             yield Outcome(str(item.path), error=f"internal error: {type(exc).__name__}: {exc}")
 
 
-def limits_of(settings: Any) -> Limits:
-    """The renditions and limits of a stack's infra.settings.Settings."""
-    return Limits(
-        renditions=settings.renditions,
-        max_input_bytes=settings.max_input_bytes,
-        max_input_pixels=settings.max_input_pixels,
-    )
+def limits_of(settings: Settings) -> Limits:
+    """The renditions and limits of a stack's settings."""
+    return Limits(settings.renditions, settings.max_input_bytes, settings.max_input_pixels)

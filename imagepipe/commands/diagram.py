@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,12 +36,7 @@ class Result:
     stale: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "out": str(self.out),
-            "check": self.check,
-            "written": self.written,
-            "stale": self.stale,
-        }
+        return {**asdict(self), "out": str(self.out)}
 
 
 def run(args: argparse.Namespace, target: None) -> ExitCode:

@@ -5,13 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from imagepipe.commands.options import command_parser
 from imagepipe.errors import ExitCode, OpsError
-
-if TYPE_CHECKING:
-    from imagepipe.render import Outcome
 
 NAME = "render"
 
@@ -39,7 +36,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace, target: None) -> ExitCode:
     from imagepipe import display
     from imagepipe.inputs import collect
-    from imagepipe.render import Report, limits_of, render_files
+    from imagepipe.render import Report, limits_of, os_problem, render_files
     from imagepipe.target import stack_settings
 
     settings = stack_settings(args.stack)  # a ConfigError is the boundary's: exit 2
@@ -47,18 +44,12 @@ def run(args: argparse.Namespace, target: None) -> ExitCode:
     try:
         args.out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        problem = (exc.strerror or type(exc).__name__).lower()
-        raise OpsError(ExitCode.USAGE, f"cannot create {args.out}: {problem}") from None
+        raise OpsError(ExitCode.USAGE, f"cannot create {args.out}: {os_problem(exc)}") from None
     report = Report(args.stack, args.out)
     for outcome in render_files(inputs, args.out, limits_of(settings)):
         report.outcomes.append(outcome)
-        if not args.json:
-            show(outcome)
+        if not args.json:  # a line per file as it is done; errors on stderr
+            print(outcome.line(), file=sys.stderr if outcome.error else sys.stdout, flush=True)
     if args.json:
         display.print_json(report.to_dict())
     return ExitCode.OK if report.ok else ExitCode.ITEM_FAILED
-
-
-def show(outcome: Outcome) -> None:
-    """One line per file as it is done: written or rejected on stdout, errors on stderr."""
-    print(outcome.line(), file=sys.stderr if outcome.error else sys.stdout, flush=True)
