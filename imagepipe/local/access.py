@@ -70,31 +70,32 @@ class Session:
         }
 
 
-@dataclass
-class _State:
-    sessions: dict[str, Session] = field(default_factory=dict)  # by access key id
-    by_principal: dict[tuple[str, str, str], Session] = field(default_factory=dict)
-    denials: list[str] = field(default_factory=list)  # what was refused, for people
-    decisions: Counter[tuple[str, str, bool]] = field(default_factory=Counter)
-
-
-_state = _State()
 _lock = threading.RLock()
+_sessions: dict[str, Session] = {}  # by access key id
+_by_principal: dict[tuple[str, str, str], Session] = {}  # by (role, service, source ARN)
+_denials: list[str] = []  # what was refused, for people
+_decisions: Counter[tuple[str, str, bool]] = Counter()
 
 
 def denials() -> list[str]:
     """Every refusal so far, as AWS would word it (newest last)."""
     with _lock:
-        return list(_state.denials)
+        return list(_denials)
+
+
+def decisions() -> dict[tuple[str, str, bool], int]:
+    """How often each (role ARN, action, allowed) was decided: proof that calls were checked."""
+    with _lock:
+        return dict(_decisions)
 
 
 # -- principals ------------------------------------------------------------------------
 
 
-def _iam_backend(account: str) -> Any:
+def _role(role_arn: str) -> Any:
     from moto.iam.models import iam_backends
 
-    return iam_backends[account][PARTITION]
+    return iam_backends[role_arn.split(":")[4]][PARTITION].get_role_by_arn(role_arn)
 
 
 def session_for(role_arn: str, *, service: str, source_arn: str, region: str) -> Session:
@@ -105,12 +106,11 @@ def session_for(role_arn: str, *, service: str, source_arn: str, region: str) ->
     """
     key = (role_arn, service, source_arn)
     with _lock:
-        if key in _state.by_principal:
-            return _state.by_principal[key]
+        if key in _by_principal:
+            return _by_principal[key]
         account = role_arn.split(":")[4]
-        role = _iam_backend(account).get_role_by_arn(role_arn)
         context = {"aws:SourceAccount": account, "aws:SourceArn": source_arn}
-        if not trust_allows(role.assume_role_policy_document, service, context):
+        if not trust_allows(_role(role_arn).assume_role_policy_document, service, context):
             raise AccessDeniedError(
                 f"{service} is not authorized to perform sts:AssumeRole on {role_arn} "
                 f"for {source_arn}: the role's trust policy does not allow it"
@@ -126,29 +126,24 @@ def session_for(role_arn: str, *, service: str, source_arn: str, region: str) ->
             external_id="",
         )
         session = Session(
-            role_arn=role_arn,
-            session_arn=f"arn:aws:sts::{account}:assumed-role/{role.name}/{assumed.session_name}",
-            access_key_id=assumed.access_key.access_key_id,
-            secret_access_key=assumed.access_key.secret_access_key,
-            session_token=assumed.session_token,
+            role_arn,
+            assumed.arn,
+            assumed.access_key.access_key_id,
+            assumed.access_key.secret_access_key,
+            assumed.session_token,
         )
-        _state.sessions[session.access_key_id] = session
-        _state.by_principal[key] = session
+        _sessions[session.access_key_id] = _by_principal[key] = session
         return session
 
 
 def _role_policies(role_arn: str) -> list[Any]:
     """The role's identity policies: inline and attached managed (default version)."""
-    backend = _iam_backend(role_arn.split(":")[4])
-    name = role_arn.split("/")[-1]
-    documents: list[Any] = [
-        backend.get_role_policy(name, p)[1] for p in backend.list_role_policies(name)
+    role = _role(role_arn)
+    managed = [
+        next(v.document for v in policy.versions if v.is_default)
+        for policy in role.managed_policies.values()
     ]
-    attached, _ = backend.list_attached_role_policies(name)
-    for policy in attached:
-        default = next(v for v in policy.versions if v.is_default)
-        documents.append(default.document)
-    return documents
+    return [*role.policies.values(), *managed]
 
 
 def session_of(headers: Mapping[str, Any], query: Mapping[str, Any]) -> Session | None:
@@ -161,7 +156,7 @@ def session_of(headers: Mapping[str, Any], query: Mapping[str, Any]) -> Session 
         value = query["X-Amz-Credential"]
         credential = str(value[0] if isinstance(value, list) else value).split("/", 1)[0]
     with _lock:
-        return _state.sessions.get(credential)
+        return _sessions.get(credential)
 
 
 # -- what AWS authorizes for a request -------------------------------------------------
@@ -178,13 +173,6 @@ class Check:
 
 def _object_arn(bucket: str, key: str) -> str:
     return f"arn:aws:s3:::{bucket}/{key}"
-
-
-def _one(query: Mapping[str, Any], name: str) -> str | None:
-    value = query.get(name)
-    if isinstance(value, list):
-        return str(value[0]) if value else None
-    return None if value is None else str(value)
 
 
 def _copy_checks(
@@ -205,12 +193,6 @@ def _copy_checks(
     return checks
 
 
-def _deleted_keys(body: bytes) -> list[str]:
-    """The keys of a DeleteObjects request body."""
-    root = ElementTree.fromstring(body or b"<Delete/>")  # noqa: S314 - our own SDK's request
-    return [e.text or "" for e in root.iter() if e.tag.rsplit("}", 1)[-1] == "Key"]
-
-
 def s3_checks(
     method: str,
     bucket: str | None,
@@ -227,50 +209,41 @@ def s3_checks(
     if not bucket:
         return None
     if key:
-        return _key_checks(method, bucket, key, query, headers, source_tagged)
-    bucket_arn = f"arn:aws:s3:::{bucket}"
-    if method in ("GET", "HEAD") and not ({"versions", "uploads"} & set(query)):
-        if set(query) - _LIST_PARAMETERS:
-            return None  # a bucket sub-resource: not used by roles
-        context = {"s3:prefix": _one(query, "prefix") or ""}
-        return [Check("s3:ListBucket", bucket_arn, context)]
+        return _key_checks(method, _object_arn(bucket, key), query, headers, source_tagged)
+    if method in ("GET", "HEAD") and not set(query) - _LIST_PARAMETERS:
+        prefix = query.get("prefix") or [""]
+        context = {"s3:prefix": str(prefix[0] if isinstance(prefix, list) else prefix)}
+        return [Check("s3:ListBucket", f"arn:aws:s3:::{bucket}", context)]
     if method == "POST" and "delete" in query:
-        return [Check("s3:DeleteObject", _object_arn(bucket, k)) for k in _deleted_keys(body)]
-    return None
+        root = ElementTree.fromstring(body or b"<Delete/>")  # noqa: S314 - our own SDK's request
+        keys = [e.text or "" for e in root.iter() if e.tag.rsplit("}", 1)[-1] == "Key"]
+        return [Check("s3:DeleteObject", _object_arn(bucket, k)) for k in keys]
+    return None  # a bucket sub-resource: not used by roles
 
 
 def _key_checks(
     method: str,
-    bucket: str,
-    key: str,
+    arn: str,
     query: Mapping[str, Any],
     headers: Mapping[str, Any],
     source_tagged: Callable[[str, str], bool],
 ) -> list[Check] | None:
-    arn = _object_arn(bucket, key)
+    """An object request's action, from moto's own table of them (a HEAD is a GET, by
+    its query parameters), and for a PutObject what it copies or tags."""
+    from moto.s3.responses import ACTION_MAP
+
+    actions = ACTION_MAP["KEY"].get("GET" if method == "HEAD" else method, {})
+    action = next((a for q, a in actions.items() if q in query), actions.get("DEFAULT"))
+    if action is None:
+        return None
+    checks = [Check(f"s3:{action}", arn)]
     lowered = {str(k).lower(): v for k, v in headers.items()}
-    if method in ("GET", "HEAD"):
-        if "tagging" in query:
-            return [Check("s3:GetObjectTagging", arn)]
-        if "uploadId" in query:
-            return [Check("s3:ListMultipartUploadParts", arn)]
-        return [Check("s3:GetObjectVersion" if "versionId" in query else "s3:GetObject", arn)]
-    if method == "PUT":
-        if "tagging" in query:
-            return [Check("s3:PutObjectTagging", arn)]
-        checks = [Check("s3:PutObject", arn)]
+    if method == "PUT" and action == "PutObject":
         if "x-amz-copy-source" in lowered:
             checks += _copy_checks(arn, lowered, source_tagged)
         elif lowered.get("x-amz-tagging"):
             checks.append(Check("s3:PutObjectTagging", arn))
-        return checks
-    if method == "POST" and ("uploads" in query or "uploadId" in query):
-        return [Check("s3:PutObject", arn)]
-    if method == "DELETE":
-        if "uploadId" in query:
-            return [Check("s3:AbortMultipartUpload", arn)]
-        return [Check("s3:DeleteObjectVersion" if "versionId" in query else "s3:DeleteObject", arn)]
-    return None
+    return checks
 
 
 _SQS_ACTIONS: Final = {
@@ -297,6 +270,11 @@ def _table_arn(param: Callable[[str], Any], region: str, account: str) -> str:
     return f"{arn}/index/{index}" if index else arn
 
 
+def _path_part(path: str, after: str) -> str:
+    """The path segment after `/<after>/` (a function name, a distribution id)."""
+    return unquote(path.split(f"/{after}/", 1)[1].split("/", 1)[0])
+
+
 def api_checks(
     service: str, operation: str, param: Callable[[str], Any], path: str, region: str, account: str
 ) -> list[Check] | None:
@@ -310,7 +288,7 @@ def api_checks(
     if service == "sns" and operation == "Publish":
         return [Check("sns:Publish", str(param("TopicArn") or param("TargetArn")))]
     if service == "lambda" and operation in ("Invoke", "InvokeAsync"):
-        name = unquote(path.split("/functions/", 1)[1].split("/", 1)[0])
+        name = _path_part(path, "functions")
         if not name.startswith("arn:"):
             name = f"arn:aws:lambda:{region}:{account}:function:{name}"
         qualifier = param("Qualifier")
@@ -326,80 +304,56 @@ def api_checks(
         return [Check(f"dynamodb:{operation}", _table_arn(param, region, account))]
     if service == "cloudfront" and operation == "CreateInvalidation" and "/distribution/" in path:
         # POST /2020-05-31/distribution/<id>/invalidation; a distribution's ARN has no region.
-        distribution = unquote(path.split("/distribution/", 1)[1].split("/", 1)[0])
-        return [
-            Check(
-                f"cloudfront:{operation}",
-                f"arn:aws:cloudfront::{account}:distribution/{distribution}",
-            )
-        ]
+        arn = f"arn:aws:cloudfront::{account}:distribution/{_path_part(path, 'distribution')}"
+        return [Check(f"cloudfront:{operation}", arn)]
     return None
 
 
 # -- resource policies -------------------------------------------------------------------
 
 
-def _resource_policy(check: Check, region: str) -> tuple[Any, bool]:
+def _resource_policy(check: Check) -> tuple[Any, bool]:
     """The resource policy that applies to a check (and whether it is a key policy)."""
+    from moto.kms.models import kms_backends
+    from moto.s3.models import s3_backends
+    from moto.sns.models import sns_backends
+    from moto.sqs.models import sqs_backends
+
     service = check.action.split(":", 1)[0]
     arn = check.resource
     try:
         if service == "s3":
-            from moto.s3.models import s3_backends
-
             bucket = arn.split(":::", 1)[1].split("/", 1)[0]
             account = s3_backends.bucket_accounts.get(bucket, (PARTITION, ""))[1]
-            policy = s3_backends[account][PARTITION].get_bucket(bucket).policy
-            return (policy.decode() if isinstance(policy, bytes) else policy), False
+            return s3_backends[account][PARTITION].get_bucket(bucket).policy, False
+        _, _, _, region, account, name = arn.split(":", 5)
         if service == "sqs":
-            from moto.sqs.models import sqs_backends
-
-            _, _, _, queue_region, account, name = arn.split(":", 5)
-            return sqs_backends[account][queue_region].queues[name].policy, False
+            return sqs_backends[account][region].queues[name].policy, False
         if service == "sns":
-            from moto.sns.models import sns_backends
-
-            topic_region, account = arn.split(":")[3], arn.split(":")[4]
-            return sns_backends[account][topic_region].topics[arn].policy, False
-        if service == "kms":
-            return _key(arn, region).policy, True
-    except (KeyError, LookupError, AttributeError) as err:
+            return sns_backends[account][region].topics[arn].policy, False
+        if service == "kms":  # a key named other than by its ARN has no policy here
+            return kms_backends[account][region].describe_key(arn).policy, True
+    except (LookupError, ValueError, AttributeError) as err:
         LOG.debug("no resource policy for %s: %s", arn, err)
     return None, service == "kms"
-
-
-def _key(key_id: str, region: str) -> Any:
-    from moto.kms.models import kms_backends
-
-    account = key_id.split(":")[4] if key_id.startswith("arn:") else ""
-    region = key_id.split(":")[3] if key_id.startswith("arn:") else region
-    backends = kms_backends[account][region] if account else None
-    if backends is None:
-        raise KeyError(key_id)
-    return backends.describe_key(key_id)
 
 
 def _implied(check: Check, session: Session, region: str) -> list[Check]:
     """Authorizations AWS makes on the caller's behalf: publishing to an encrypted topic
     needs a data key from the topic's KMS key, as the caller."""
+    from moto.kms.models import kms_backends
+    from moto.sns.models import sns_backends
+
     if check.action != "sns:Publish":
         return []
-    try:
-        from moto.sns.models import sns_backends
-
-        topic = sns_backends[session.account][check.resource.split(":")[3]].topics[check.resource]
-    except KeyError:
-        return []
-    key_id = getattr(topic, "kms_master_key_id", "")
+    topics = sns_backends[session.account][check.resource.split(":")[3]].topics
+    key_id = getattr(topics.get(check.resource), "kms_master_key_id", "")
     if not key_id:
         return []
-    key_arn = key_id if key_id.startswith("arn:aws:kms:") else ""
-    if not key_arn:
-        from moto.kms.models import kms_backends
-
-        key_arn = kms_backends[session.account][region].describe_key(key_id).arn
+    if not key_id.startswith("arn:aws:kms:"):
+        key_id = kms_backends[session.account][region].describe_key(key_id).arn
     # https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#sns-what-permissions-for-sse
-    return [Check("kms:GenerateDataKey", key_arn), Check("kms:Decrypt", key_arn)]
+    return [Check("kms:GenerateDataKey", key_id), Check("kms:Decrypt", key_id)]
 
 
 @dataclass(frozen=True)
@@ -412,9 +366,7 @@ class Refusal:
 
 def authorize(session: Session, checks: list[Check], region: str) -> Refusal | None:
     """None when every check (and what it implies) is allowed, else the first refusal."""
-    pending = list(checks)
-    for check in checks:
-        pending += _implied(check, session, region)
+    pending = [*checks, *(c for check in checks for c in _implied(check, session, region))]
     identity = _role_policies(session.role_arn)
     for check in pending:
         context = {
@@ -427,10 +379,10 @@ def authorize(session: Session, checks: list[Check], region: str) -> Refusal | N
         request = Request(
             session.role_arn, session.session_arn, check.action, check.resource, context
         )
-        policy, key_policy = _resource_policy(check, region)
+        policy, key_policy = _resource_policy(check)
         decision = evaluate(request, identity, policy, key_policy=key_policy)
         with _lock:
-            _state.decisions[(session.role_arn, check.action, decision.allowed)] += 1
+            _decisions[(session.role_arn, check.action, decision.allowed)] += 1
         if not decision.allowed:
             why = (
                 "an explicit deny in a policy"
@@ -442,22 +394,7 @@ def authorize(session: Session, checks: list[Check], region: str) -> Refusal | N
                 f"on resource: {check.resource} because {why}"
             )
             with _lock:
-                _state.denials.append(message)
+                _denials.append(message)
             LOG.info("denied: %s", message)
             return Refusal(check, message)
     return None
-
-
-def decisions() -> dict[tuple[str, str, bool], int]:
-    """How often each (role ARN, action, allowed) was decided: proof that calls were checked."""
-    with _lock:
-        return dict(_state.decisions)
-
-
-def reset() -> None:
-    """Forget every session and refusal (a new emulator has new credentials)."""
-    with _lock:
-        _state.sessions.clear()
-        _state.by_principal.clear()
-        _state.denials.clear()
-        _state.decisions.clear()

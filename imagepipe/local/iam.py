@@ -160,9 +160,9 @@ def _principal_matches(principal: Any, request: Request) -> bool:
     return any(p in ("*", request.principal, request.session) for p in named)
 
 
-def _names_service(principal: Any, service: str) -> bool:
-    """Whether a Principal names an AWS service principal (or everyone)."""
-    if principal == "*":
+def _names_service(principal: Any, service: str | None) -> bool:
+    """Whether a Principal names an AWS service principal (or everyone); any, for None."""
+    if principal == "*" or service is None:
         return True
     return isinstance(principal, Mapping) and service in _as_list(principal.get("Service", []))
 
@@ -282,15 +282,16 @@ def trust_allows(trust_policy: Document | str, service: str, context: Context) -
 
 def service_allowed(
     resource_policy: Document | str | None,
-    service: str,
+    service: str | None,
     action: str,
     resource: str,
     context: Context,
 ) -> Decision:
     """Whether a resource policy lets an AWS service principal (S3 delivering an event,
     CloudWatch publishing an alarm) perform `action` on `resource`: a service has no
-    identity policies, so the resource policy alone decides, conditions included."""
-    request = Request(service, service, action, resource, context)
+    identity policies, so the resource policy alone decides, conditions included. With
+    `service` None, whatever principal a statement names."""
+    request = Request(str(service), str(service), action, resource, context)
     allow, deny = _effects(
         s
         for s in _statements(resource_policy)
