@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import sys
 import textwrap
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import accumulate
@@ -44,11 +45,9 @@ MAP_HEADER: Final = 42
 LANE_STEP: Final = 9
 MARGIN: Final = 20
 
-COLOURS: Final[dict[str, tuple[str, str]]] = {  # kind -> (fill, stroke)
+COLOURS: Final[dict[str, tuple[str, str]]] = {  # kind -> (fill, stroke); others: grey
     "Task": ("#eef4fb", "#4a6fa5"),
-    "Pass": ("#f3f3f3", "#8a8a8a"),
     "Choice": ("#fff7e0", "#b8901c"),
-    "Wait": ("#f3f3f3", "#8a8a8a"),
     "Parallel": ("#fafbfd", "#4a6fa5"),
     "Map": ("#fafbfd", "#4a6fa5"),
     "Fail": ("#fdecea", "#c0392b"),
@@ -174,15 +173,13 @@ def _choice_label(rule: dict[str, Any]) -> str:
 
 
 def _edges(name: str, state: dict[str, Any], end: str | None) -> list[Edge]:
-    edges = [Edge(name, str(state["Next"]))] if "Next" in state else []
-    edges += [Edge(name, str(r["Next"]), _choice_label(r)) for r in state.get("Choices") or []]
-    if "Default" in state:
-        edges.append(Edge(name, str(state["Default"]), "otherwise"))
-    if state.get("End") and end is not None:
-        edges.append(Edge(name, end))
-    for catcher in state.get("Catch") or []:
-        edges.append(Edge(name, str(catcher["Next"]), ", ".join(catcher["ErrorEquals"]), True))
-    return edges
+    choices = [(rule["Next"], _choice_label(rule)) for rule in state.get("Choices") or []]
+    nexts = [(state.get("Next"), ""), *choices, (state.get("Default"), "otherwise")]
+    edges = [
+        Edge(name, str(t), label) for t, label in [*nexts, (state.get("End") and end, "")] if t
+    ]
+    catches = state.get("Catch") or []
+    return edges + [Edge(name, str(c["Next"]), ", ".join(c["ErrorEquals"]), True) for c in catches]
 
 
 # -- layout --------------------------------------------------------------------------------
@@ -246,16 +243,16 @@ def _place(layout: Layout) -> None:
         max(n.h for n in nodes if n.layer == r) for r in range(max(n.layer for n in nodes) + 1)
     ]
     labels = [0] * ncols  # the widest Catch label leaving each column
-    lanes: list[list[str]] = [[] for _ in range(ncols)]  # column -> targets of its lanes
-    gaps: dict[int, list[str]] = {}  # layer -> targets entered from the gap above it
+    lanes: defaultdict[int, dict[str, int]] = defaultdict(dict)  # column -> target -> lane
+    gaps: defaultdict[int, dict[str, int]] = defaultdict(dict)  # layer -> target -> its band
     for edge in layout.edges:
         source, target = layout.nodes[edge.source], layout.nodes[edge.target]
         if edge.catch:
             label = text_width(edge.label, SMALL_PX) + 10
             labels[source.column] = max(labels[source.column], label)
         if edge.catch or target.above != source.id:  # not a straight drop: it takes a lane
-            edge.lane = _slot(lanes[source.column], target.id)
-            edge.gap = _slot(gaps.setdefault(target.layer, []), target.id)
+            edge.lane = lanes[source.column].setdefault(target.id, len(lanes[source.column]))
+            edge.gap = gaps[target.layer].setdefault(target.id, len(gaps[target.layer]))
     spans = [w + labels[c] + LANE_STEP * len(lanes[c]) for c, w in enumerate(widths)]
     lefts = [0, *accumulate(span + COL_GAP for span in spans[:-1])]
     tops = [0, *accumulate(h + ROW_GAP for h in heights[:-1])]
@@ -273,12 +270,6 @@ def _shift(layout: Layout, dx: int, dy: int) -> None:
         node.x, node.y, node.lane = node.x + dx, node.y + dy, node.lane + dx
         if node.inner is not None:
             _shift(node.inner, dx, dy)
-
-
-def _slot(taken: list[str], name: str) -> int:
-    if name not in taken:
-        taken.append(name)
-    return taken.index(name)
 
 
 # -- drawing --------------------------------------------------------------------------------
@@ -341,7 +332,7 @@ def _draw_nodes(layout: Layout, out: list[str], marks: Mapping[str, str] | None 
     execution), each state's box is a `<g class="state MARK" data-state="NAME">` that a
     page can style and click ("unreached" for a state without a mark)."""
     for node in sorted(layout.nodes.values(), key=lambda n: n.rank):
-        fill, stroke = COLOURS.get(node.kind, COLOURS["Task"])
+        fill, stroke = COLOURS.get(node.kind, ("#f3f3f3", "#8a8a8a"))
         pill = node.kind == "terminal"
         rx = node.h // 2 if pill else 6
         if marks is not None and not pill:
