@@ -16,7 +16,8 @@ import argparse
 import json
 import time
 import uuid
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -26,17 +27,13 @@ from imagepipe.errors import ExitCode, OpsError
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from imagepipe.catalogue import CatalogueRecord
     from imagepipe.executions import ExecutionInfo
     from imagepipe.target import Target
 
 NAME = "backfill"
 STACK = True
 SNIFF_BYTES = 4096  # sniff_format needs the first few dozen bytes; AVIF's ftyp box a few more
-_SKIP_REASONS = {
-    "prefix": "not under the upload prefix",
-    "suffix": "not an allowed suffix",
-    "rejected": "this version was rejected before",
-}
 
 
 def register(subparsers: Any) -> None:
@@ -69,6 +66,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace, target: Target) -> ExitCode:
     from imagepipe import display
+    from imagepipe.executions import describe
 
     prefix = full_prefix(target, args.prefix)
     con = display.console()
@@ -79,9 +77,10 @@ def run(args: argparse.Namespace, target: Target) -> ExitCode:
     arn, request = start(target, prefix, bool(args.only_missing))
     if not args.json:  # before the progress bar: what was started, and where to see it
         show_start(con, target, arn, request, len(skipped))
-    result = finish(
-        target, arn, request, wait=args.wait, timeout=args.timeout, progress=not args.json
-    )
+    if args.wait:
+        result = _follow(target, arn, request, args.timeout, progress=not args.json)
+    else:
+        result = Started(target, request, describe(target, arn), waited=False)
     result.skipped_rejected = skipped
     display.emit(args, result, show, con)
     return ExitCode.ITEM_FAILED if result.failed else ExitCode.OK
@@ -92,10 +91,10 @@ def run(args: argparse.Namespace, target: Target) -> ExitCode:
 
 @dataclass
 class Planned:
-    """One listed object and the renditions a backfill would make of it."""
+    """One listed object and the renditions a backfill would make of it (as --json has it)."""
 
     key: str
-    size: int
+    bytes: int
     etag: str
     renditions: list[dict[str, str]] = field(default_factory=list)  # name, key
     rejected: str | None = None  # "<reason>: <message>" when its first bytes settle it
@@ -103,15 +102,14 @@ class Planned:
     # or as the catalogue recorded it when skipped as "rejected"
     skipped: str | None = None  # imagefn.plan.Skip: "prefix", "suffix" or "rejected"
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "bytes": self.size,
-            "etag": self.etag,
-            "renditions": self.renditions,
-            "rejected": self.rejected,
-            "skipped": self.skipped,
-        }
+    @property
+    def state(self) -> str:
+        """The one summary count it is in (besides objects and skipped)."""
+        if self.skipped:
+            return "skippedRejected" if self.skipped == "rejected" else "skippedUnread"
+        if self.rejected:
+            return "rejected"
+        return "toProcess" if self.renditions else "complete"
 
 
 @dataclass
@@ -125,18 +123,15 @@ class DryRun:
 
     @property
     def summary(self) -> dict[str, int]:
-        planned = self.planned
-        work = [p for p in planned if p.renditions]
+        counts = Counter(p.state for p in self.planned)
         return {
-            "objects": len(planned),
-            "toProcess": len(work),
-            "renditions": sum(len(p.renditions) for p in work),
-            "complete": sum(
-                1 for p in planned if not p.renditions and not p.rejected and not p.skipped
-            ),
-            "rejected": sum(1 for p in planned if p.rejected and not p.skipped),
-            "skipped": sum(1 for p in planned if p.skipped),
-            "skippedRejected": sum(1 for p in planned if p.skipped == "rejected"),
+            "objects": len(self.planned),
+            "toProcess": counts["toProcess"],
+            "renditions": sum(len(p.renditions) for p in self.planned),
+            "complete": counts["complete"],
+            "rejected": counts["rejected"],
+            "skipped": counts["skippedUnread"] + counts["skippedRejected"],
+            "skippedRejected": counts["skippedRejected"],
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -145,7 +140,7 @@ class DryRun:
             "prefix": self.prefix,
             "onlyMissing": self.only_missing,
             "stateMachineArn": self.state_machine_arn,
-            "objects": [p.to_dict() for p in self.planned],
+            "objects": [asdict(p) for p in self.planned],
             "summary": self.summary,
         }
 
@@ -153,9 +148,28 @@ class DryRun:
 def full_prefix(target: Target, prefix: str) -> str:
     """<uploadPrefix><prefix>; a prefix that already starts with the upload prefix is kept."""
     cleaned = prefix.strip().lstrip("/")
-    if cleaned.startswith(target.upload_prefix):
-        return cleaned
-    return target.upload_prefix + cleaned
+    return cleaned if cleaned.startswith(target.upload_prefix) else target.upload_prefix + cleaned
+
+
+def _skip(target: Target, key: str) -> str | None:
+    """imagefn.plan.skip_reason with the stack's settings: why a backfill does not read `key`."""
+    from imagefn.plan import skip_reason
+
+    settings = target.settings
+    return skip_reason(
+        key, upload_prefix=settings.upload_prefix, allowed_suffixes=settings.allowed_suffixes
+    )
+
+
+def _rejections(target: Target, prefix: str) -> dict[str, CatalogueRecord]:
+    """The catalogue's rejected records of the keys under `prefix` a backfill reads (a
+    scan, filtered): none when the catalogue is not known (a stack named without its
+    catalogueTable)."""
+    from imagepipe.catalogue import scan_records
+
+    table = target.outputs.get("catalogueTable")
+    found = scan_records(target.client("dynamodb"), str(table), status="rejected") if table else []
+    return {r.key: r for r in found if r.key.startswith(prefix) and not _skip(target, r.key)}
 
 
 def _source_format(target: Target, key: str, etag: str, size: int) -> tuple[str | None, str | None]:
@@ -166,16 +180,13 @@ def _source_format(target: Target, key: str, etag: str, size: int) -> tuple[str 
 
     head = b""
     if size > 0:  # a Range on an empty object is an error (416)
-        body = target.client("s3").get_object(
+        with target.client("s3").get_object(
             Bucket=target.source_bucket,
             Key=key,
             Range=f"bytes=0-{SNIFF_BYTES - 1}",
             IfMatch=f'"{etag}"',
-        )["Body"]
-        try:
+        )["Body"] as body:
             head = body.read()
-        finally:
-            body.close()
     try:
         return sniff_format(head), None
     except ImageRejected as rejected:
@@ -196,46 +207,31 @@ def _made_from(target: Target, key: str) -> str | None:
     return str(made_from) if made_from is not None else None
 
 
-def _recorded_rejection(target: Target, key: str, etag: str) -> str | None:
-    """The catalogue's "<reason>: <message>" when it records this version (ETag) of `key`
-    as rejected, as the backfill decides (imagefn.plan.rejected_before); None otherwise or
-    when the catalogue is not known (a stack named without its catalogueTable)."""
-    from imagefn.plan import rejected_before
-    from imagepipe.catalogue import get_record
-
-    table = target.outputs.get("catalogueTable")
-    found = get_record(target.client("dynamodb"), str(table), key) if table else None
-    if found is None or not rejected_before(found.status, found.etag, etag):
-        return None
-    return found.message or found.reason or "rejected"
-
-
-def _plan_one(target: Target, item: dict[str, Any], only_missing: bool) -> Planned:
+def _plan_one(
+    target: Target, item: dict[str, Any], only_missing: bool, rejections: dict[str, Any]
+) -> Planned:
     """One listed object, decided by the functions Inspect itself calls (imagefn.plan)."""
     from imagefn.imaging import key_stem
-    from imagefn.plan import renditions_to_make, skip_reason
+    from imagefn.plan import rejected_before, renditions_to_make
 
     key, etag = str(item["Key"]), str(item.get("ETag", "")).strip('"')
-    planned = Planned(key=key, size=int(item.get("Size", 0)), etag=etag)
-    settings = target.settings
-    planned.skipped = skip_reason(
-        key, upload_prefix=settings.upload_prefix, allowed_suffixes=settings.allowed_suffixes
-    )
+    planned = Planned(key, int(item.get("Size", 0)), etag, skipped=_skip(target, key))
+    found = rejections.get(key)
     if planned.skipped:
         return planned
-    planned.rejected = _recorded_rejection(target, key, etag)
-    if planned.rejected:
-        planned.skipped = "rejected"  # this version was rejected before: not read again
+    if found and rejected_before(found.status, found.etag, etag):
+        # This version was rejected before: not read again.
+        planned.skipped, planned.rejected = "rejected", found.message or found.reason or "rejected"
         return planned
     # The first bytes: format "original" depends on the format, and a file that is
     # not an image would be rejected (and recorded) rather than processed.
-    source_format, planned.rejected = _source_format(target, key, etag, planned.size)
+    source_format, planned.rejected = _source_format(target, key, etag, planned.bytes)
     if source_format is None:
         return planned
     to_make = renditions_to_make(
-        settings.renditions,
+        target.settings.renditions,
         source_format=source_format,
-        stem=key_stem(key, settings.upload_prefix),
+        stem=key_stem(key, target.settings.upload_prefix),
         etag=etag,
         made_from=(lambda k: _made_from(target, k)) if only_missing else None,
     )
@@ -250,12 +246,25 @@ def dry_run(target: Target, prefix: str, only_missing: bool) -> DryRun:
     paginator = target.client("s3").get_paginator("list_objects_v2")
     pages = paginator.paginate(Bucket=target.source_bucket, Prefix=prefix)
     objects = [item for page in pages for item in page.get("Contents", [])]
-    planned: list[Planned] = []
-    if objects:
-        with ThreadPoolExecutor(max_workers=min(16, len(objects))) as pool:
-            planned = list(pool.map(lambda item: _plan_one(target, item, only_missing), objects))
+    rejections = _rejections(target, prefix)
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        planned = list(pool.map(lambda o: _plan_one(target, o, only_missing, rejections), objects))
     machine = target.outputs.get("backfillStateMachineArn")  # shown, not needed
     return DryRun(prefix, only_missing, machine, planned)
+
+
+def _cell(p: Planned) -> str:
+    """What the dry run's table says of one object."""
+    if p.skipped == "rejected":
+        return f"[dim]skipped: this version was rejected before ({p.rejected})[/]"
+    if p.skipped:
+        why = "not under the upload prefix" if p.skipped == "prefix" else "not an allowed suffix"
+        return f"[dim]skipped: {why}[/]"
+    if p.rejected:
+        return f"[yellow]would be rejected[/] (recorded, not processed): {p.rejected}"
+    if p.renditions:  # names here; the keys are in --json
+        return ", ".join(r["name"] for r in p.renditions)
+    return "[green]none: all made from this version[/]"
 
 
 def show_dry_run(con: Console, result: DryRun) -> None:
@@ -269,17 +278,7 @@ def show_dry_run(con: Console, result: DryRun) -> None:
     table.add_column("size", justify="right")
     table.add_column(what, overflow="fold")
     for p in result.planned:
-        if p.skipped == "rejected":
-            cell = f"[dim]skipped: {_SKIP_REASONS[p.skipped]} ({p.rejected})[/]"
-        elif p.skipped:
-            cell = f"[dim]skipped: {_SKIP_REASONS[p.skipped]}[/]"
-        elif p.rejected:
-            cell = f"[yellow]would be rejected[/] (recorded, not processed): {p.rejected}"
-        elif p.renditions:  # names here; the keys are in --json
-            cell = ", ".join(r["name"] for r in p.renditions)
-        else:
-            cell = "[green]none: all made from this version[/]"
-        table.add_row(p.key, display.size(p.size), cell)
+        table.add_row(p.key, display.size(p.bytes), _cell(p))
     if result.planned:
         con.print(table)
     s = result.summary
@@ -288,14 +287,12 @@ def show_dry_run(con: Console, result: DryRun) -> None:
         f"need renditions ({display.plural(s['renditions'], 'rendition')}), "
         f"{s['complete']} complete"
     )
-    if s["rejected"]:
-        line += f", {s['rejected']} would be rejected (not images)"
-    if s["skippedRejected"]:
-        line += f", {s['skippedRejected']} skipped (recorded as rejected)"
-    if s["skipped"] > s["skippedRejected"]:
-        unread = s["skipped"] - s["skippedRejected"]
-        line += f", {unread} skipped (an upload would not start the pipeline)"
-    con.print(line + ". Nothing was started.")
+    more = (
+        (s["rejected"], "would be rejected (not images)"),
+        (s["skippedRejected"], "skipped (recorded as rejected)"),
+        (s["skipped"] - s["skippedRejected"], "skipped (an upload would not start the pipeline)"),
+    )
+    con.print(line + "".join(f", {n} {what}" for n, what in more if n) + ". Nothing was started.")
 
 
 # -- a started backfill ------------------------------------------------------------------
@@ -335,25 +332,14 @@ class Started:
 
 def recorded_rejections(target: Target, prefix: str) -> list[str]:
     """The keys under `prefix` whose current version the catalogue records as rejected:
-    what a backfill started now skips. Read from the catalogue's rejected records (a
-    scan, filtered) and a HEAD of each, so the cost follows the rejections, not the
-    listing."""
+    what a backfill started now skips. Read from the catalogue's rejected records and a
+    HEAD of each, so the cost follows the rejections, not the listing."""
     from botocore.exceptions import ClientError  # type: ignore[import-untyped, unused-ignore]
 
-    from imagefn.plan import rejected_before, skip_reason
-    from imagepipe.catalogue import scan_records
+    from imagefn.plan import rejected_before
 
-    table = target.outputs.get("catalogueTable")
-    if not table:
-        return []
-    s3, keys, settings = target.client("s3"), [], target.settings
-    for found in scan_records(target.client("dynamodb"), str(table), status="rejected"):
-        if not found.key.startswith(prefix) or skip_reason(
-            found.key,
-            upload_prefix=settings.upload_prefix,
-            allowed_suffixes=settings.allowed_suffixes,
-        ):
-            continue  # not listed, or skipped for its name before the catalogue is read
+    s3, keys = target.client("s3"), []
+    for found in _rejections(target, prefix).values():
         try:
             head = s3.head_object(Bucket=target.source_bucket, Key=found.key)
         except ClientError:
@@ -373,47 +359,34 @@ def start(target: Target, prefix: str, only_missing: bool) -> tuple[str, dict[st
     return str(started["executionArn"]), request
 
 
-def finish(
-    target: Target, arn: str, request: dict[str, Any], *, wait: bool, timeout: float, progress: bool
-) -> Started:
-    """The started backfill, followed to its end with `wait` (or until `timeout`)."""
-    from imagepipe.executions import describe
-
-    if not wait:
-        return Started(target, request, describe(target, arn), waited=False)
-    info, counts, run_arn = _follow(target, arn, timeout, progress)
-    result = Started(target, request, info, waited=True, items=counts)
-    if counts and counts.get("failed") and run_arn:
-        result.failed_items = _failed_items(target, run_arn)
-    return result
-
-
 def _failed_items(target: Target, map_run_arn: str) -> list[dict[str, Any]] | None:
     """The keys whose child executions failed, with why (None where not listable: the
     emulator has no ListExecutions by map run)."""
     from botocore.exceptions import ClientError  # type: ignore[import-untyped, unused-ignore]
 
-    from imagepipe.executions import describe
+    from imagepipe.executions import describe_many
 
     if target.local:
         return None
-    sfn = target.client("stepfunctions")
+    pages = (
+        target.client("stepfunctions")
+        .get_paginator("list_executions")
+        .paginate(mapRunArn=map_run_arn, statusFilter="FAILED")
+    )
     try:
-        page = sfn.list_executions(mapRunArn=map_run_arn, statusFilter="FAILED", maxResults=100)
+        arns = [child["executionArn"] for page in pages for child in page["executions"]]
     except ClientError:
         return None
-    items = []
-    for child in page.get("executions", []):
-        info = describe(target, child["executionArn"])
-        found = info.outcome.to_dict() if info.outcome else None
-        items.append({"key": info.key, "execution": info.arn, "outcome": found})
-    return items
+    return [
+        {"key": i.key, "execution": i.arn, "outcome": i.outcome.to_dict() if i.outcome else None}
+        for i in describe_many(target, arns)
+    ]
 
 
 def _follow(
-    target: Target, arn: str, timeout: float, progress: bool
-) -> tuple[ExecutionInfo, dict[str, int] | None, str | None]:
-    """Poll until the execution ends (or the timeout): it, its item counts, its map run.
+    target: Target, arn: str, request: dict[str, Any], timeout: float, progress: bool
+) -> Started:
+    """Poll until the execution ends (or the timeout): it, its item counts, its failed items.
     The map run is found through the history (MapRunStarted) rather than ListMapRuns,
     which the emulator answers with an error until the run exists."""
     from imagepipe import display
@@ -426,10 +399,8 @@ def _follow(
         task = bar.add_task("Listing the source bucket", total=None)
         while True:
             info = describe(target, arn)
-            runs = map_runs(target, history(target, arn))
-            if runs:
-                run_arn = str(runs[0]["mapRunArn"])
-                counts = runs[0].get("itemCounts") or counts
+            for run in map_runs(target, history(target, arn))[:1]:
+                run_arn, counts = str(run["mapRunArn"]), run.get("itemCounts") or counts
             if counts:
                 ended = ("succeeded", "failed", "timedOut", "aborted")
                 bar.update(
@@ -440,8 +411,10 @@ def _follow(
                     f"{counts.get('failed', 0)} failed, {counts.get('running', 0)} running",
                 )
             if info.done or time.monotonic() >= deadline:
-                return info, counts, run_arn
+                break
             time.sleep(0.3 if target.local else 3.0)
+    failed = _failed_items(target, run_arn) if counts and counts.get("failed") and run_arn else None
+    return Started(target, request, info, waited=True, items=counts, failed_items=failed)
 
 
 def show_start(
