@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
 from imagepipe.executions import HasClients, execution_arn
@@ -97,6 +98,14 @@ def plan(
     return Plan(state_machine_arn=machine, input=json.dumps(body["input"]))
 
 
+ACTIONS: Final = ("restarted", "would restart", "skipped", "failed")  # "failed": refused
+
+
+def _camel(name: str) -> str:
+    """message_id -> messageId, "would restart" -> wouldRestart: the --json spelling."""
+    return re.sub(r"[_ ]([a-z])", lambda m: m[1].upper(), name)
+
+
 @dataclass
 class Result:
     """What happened to one message."""
@@ -105,7 +114,8 @@ class Result:
     key: str | None
     kind: str
     reason: str
-    action: str  # "restarted", "would restart", "skipped" or "failed" (refused)
+    action: str = "skipped"  # one of ACTIONS
+    method: str | None = None  # METHOD once restarted (or, in a dry run, it would be)
     note: str = ""
     state_machine_arn: str | None = None
     execution_arn: str | None = None  # the new execution (None in a dry run)
@@ -113,19 +123,7 @@ class Result:
     deleted: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "messageId": self.message_id,
-            "key": self.key,
-            "kind": self.kind,
-            "reason": self.reason,
-            "action": self.action,
-            "method": METHOD if self.action in ("restarted", "would restart") else None,
-            "note": self.note,
-            "stateMachineArn": self.state_machine_arn,
-            "executionArn": self.execution_arn,
-            "previousExecutionArn": self.previous_execution_arn,
-            "deleted": self.deleted,
-        }
+        return {_camel(name): value for name, value in asdict(self).items()}
 
 
 @dataclass
@@ -146,12 +144,7 @@ class Report:
             "deadLetterQueueUrl": self.dead_letter_queue_url,
             "dryRun": self.dry_run,
             "messages": [r.to_dict() for r in self.results],
-            "summary": {
-                "restarted": self.count("restarted"),
-                "wouldRestart": self.count("would restart"),
-                "skipped": self.count("skipped"),
-                "failed": self.count("failed"),
-            },
+            "summary": {_camel(action): self.count(action) for action in ACTIONS},
         }
 
 
@@ -170,19 +163,17 @@ def _receive(
             WaitTimeSeconds=wait_seconds,
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
-        ).get("Messages", [])
+        ).get("Messages", [])[:wanted]
         if not messages:
             return
-        for message in messages[:wanted]:
-            received += 1
-            yield message
+        received += len(messages)
+        yield from messages
 
 
 def _error_code(err: BaseException) -> str:
     response = getattr(err, "response", None)
-    if isinstance(response, dict):
-        return str(response.get("Error", {}).get("Code") or type(err).__name__)
-    return type(err).__name__
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+    return str(code or type(err).__name__)
 
 
 def redrive(
@@ -194,72 +185,55 @@ def redrive(
     max_messages: int | None = None,
     include_rejected: bool = False,
     wait_seconds: int = 0,
-    on_result: Callable[[Result], None] | None = None,
 ) -> Report:
     """Restart what the dead-letter queue holds. `state_machine_arn` is the upload state
     machine, for raw S3 events. `wait_seconds` is the ReceiveMessage long poll: 0 locally,
     1 or more against SQS, whose short polls may come back empty while messages wait."""
-    sqs = clients.client("sqs")
-    sfn = clients.client("stepfunctions")
-    queue_arn = str(
-        sqs.get_queue_attributes(QueueUrl=dead_letter_queue_url, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
-    )
-    report = Report(dead_letter_queue_url, dry_run)
+    sqs, queue_url = clients.client("sqs"), dead_letter_queue_url
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+    report = Report(queue_url, dry_run)
     to_release: list[str] = []
     try:
-        for message in _receive(sqs, dead_letter_queue_url, max_messages, wait_seconds):
+        for message in _receive(sqs, queue_url, max_messages, wait_seconds):
             letter = DeadLetter(parse_json(message["Body"]))
-            result = Result(
-                message_id=str(message["MessageId"]),
-                key=letter.key,
-                kind=letter.kind,
-                reason=letter.reason,
-                action="skipped",
-                previous_execution_arn=letter.execution_arn,
-            )
-            attributes = message.get("Attributes") or {}
+            # Where the ingest queue moved it from, when SQS says; the input's
+            # eventSourceARN is not read by the pipeline.
+            moved_from = (message.get("Attributes") or {}).get("DeadLetterQueueSourceArn")
             step = plan(
                 letter,
                 message,
                 upload_state_machine_arn=state_machine_arn,
-                # Where the ingest queue moved it from, when SQS says; the input's
-                # eventSourceARN is not read by the pipeline.
-                source_queue_arn=str(attributes.get("DeadLetterQueueSourceArn") or queue_arn),
+                source_queue_arn=str(moved_from or attributes["Attributes"]["QueueArn"]),
                 include_rejected=include_rejected,
             )
-            result.note = step.skip or step.note
-            result.state_machine_arn = step.state_machine_arn
-            if step.skip is not None or step.state_machine_arn is None or step.input is None:
+            result = Result(
+                str(message["MessageId"]),
+                letter.key,
+                letter.kind,
+                letter.reason,
+                note=step.skip or step.note,
+                state_machine_arn=step.state_machine_arn,
+                previous_execution_arn=letter.execution_arn,
+            )
+            if step.skip is None and dry_run:
+                result.action, result.method = "would restart", METHOD
+            elif step.skip is None:
+                _restart(sqs, clients.client("stepfunctions"), queue_url, message, step, result)
+            if not result.deleted:
                 to_release.append(message["ReceiptHandle"])
-            elif dry_run:
-                result.action = "would restart"
-                to_release.append(message["ReceiptHandle"])
-            else:
-                _restart(sqs, sfn, dead_letter_queue_url, message, step, result)
-                if not result.deleted:
-                    to_release.append(message["ReceiptHandle"])
             report.results.append(result)
-            if on_result is not None:
-                on_result(result)
     finally:
         for receipt in to_release:  # visible again now, not after VISIBILITY_SECONDS
             # If this fails, the message comes back after its timeout anyway.
             with contextlib.suppress(Exception):
                 sqs.change_message_visibility(
-                    QueueUrl=dead_letter_queue_url, ReceiptHandle=receipt, VisibilityTimeout=0
+                    QueueUrl=queue_url, ReceiptHandle=receipt, VisibilityTimeout=0
                 )
     return report
 
 
 def _restart(
-    sqs: Any,
-    sfn: Any,
-    queue_url: str,
-    message: Mapping[str, Any],
-    step: Plan,
-    result: Result,
+    sqs: Any, sfn: Any, queue_url: str, message: Mapping[str, Any], step: Plan, result: Result
 ) -> None:
     """StartExecution, then (only then) DeleteMessage; fills in `result`."""
     name = f"redrive-{message['MessageId']}"[:80]
@@ -277,7 +251,7 @@ def _restart(
         # stopped before deleting the message.
         result.execution_arn = execution_arn(str(step.state_machine_arn), name)
         result.note = "restarted by an earlier run (execution name already taken)"
-    result.action = "restarted"
+    result.action, result.method = "restarted", METHOD
     try:
         sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
         result.deleted = True

@@ -10,6 +10,8 @@ from imagepipe.commands.options import command_parser, positive
 from imagepipe.errors import ExitCode
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from imagepipe.redrive import Report
     from imagepipe.target import Target
 
@@ -46,8 +48,8 @@ def run(args: argparse.Namespace, target: Target) -> ExitCode:
     from imagepipe.redrive import redrive
 
     queue_url = target.output("deadLetterQueueUrl")
-    con = None if args.json else display.console()
-    if con is not None:
+    con = display.console()
+    if not args.json:
         verb = "Would restart" if args.dry_run else "Restarting"
         con.print(f"{verb} from {queue_url} ({target.display_endpoint()})")
     report = redrive(
@@ -59,29 +61,24 @@ def run(args: argparse.Namespace, target: Target) -> ExitCode:
         include_rejected=args.include_rejected,
         wait_seconds=0 if target.local else 1,
     )
-    if con is None:
-        display.print_json(report.to_dict())
-    else:
-        con.print(table(report))
+    display.emit(args, report, show, con)
     return ExitCode(report.exit_code)
 
 
-def table(report: Report) -> Any:
-    """The report as a rich Table (one row per message) or, if none, a line of text."""
+def show(con: Console, report: Report) -> None:
+    """The report as a table (one row per message) or, if none, a line of text."""
     from rich.table import Table
 
     from imagepipe.display import plural
+    from imagepipe.redrive import ACTIONS
 
     if not report.results:
-        return "The dead-letter queue is empty: nothing to restart."
-    summary = report.to_dict()["summary"]
-    if report.dry_run:
-        done = f"{summary['wouldRestart']} would restart"
-    else:
-        done = f"{summary['restarted']} restarted"
+        con.print("The dead-letter queue is empty: nothing to restart.")
+        return
+    done = "would restart" if report.dry_run else "restarted"
     title = (
-        f"{plural(len(report.results), 'message')}: {done}, {summary['skipped']} skipped, "
-        f"{summary['failed']} refused"
+        f"{plural(len(report.results), 'message')}: {report.count(done)} {done}, "
+        f"{report.count('skipped')} skipped, {report.count('failed')} refused"
     )
     grid = Table(title=title, title_justify="left")
     grid.add_column("message", no_wrap=True)
@@ -89,16 +86,16 @@ def table(report: Report) -> Any:
     grid.add_column("was", no_wrap=True)
     grid.add_column("action", no_wrap=True)
     grid.add_column("execution / why", overflow="fold")
-    colours = {"restarted": "green", "would restart": "cyan", "skipped": "yellow", "failed": "red"}
+    colours = dict(zip(ACTIONS, ("green", "cyan", "yellow", "red"), strict=True))
     for r in report.results:
         new = r.execution_arn.rsplit(":", 1)[-1] if r.execution_arn else ""
         detail = " ".join(part for part in (new, r.note) if part) or "-"
-        action = r.action + (" (message kept)" if not r.deleted and r.action == "failed" else "")
+        action = r.action + (" (message kept)" if r.action == "failed" else "")
         grid.add_row(
             r.message_id[:8],
             r.key or "-",
             f"{r.kind}: {r.reason}",
-            f"[{colours.get(r.action, 'white')}]{action}[/]",
+            f"[{colours[r.action]}]{action}[/]",
             detail,
         )
-    return grid
+    con.print(grid)
