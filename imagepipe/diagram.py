@@ -306,14 +306,6 @@ def _route(layout: Layout, edge: Edge) -> tuple[list[Point], Point]:
     return points, (tx - 6 - label_w, gap_y - 4)
 
 
-def _draw_edges(layout: Layout, out: list[str]) -> None:
-    for edge in layout.edges:
-        points, label_at = _route(layout, edge)
-        out.append(_line(points, edge.catch))
-        if edge.label:
-            out.append(_text(*label_at, SMALL_PX, CATCH if edge.catch else EDGE, edge.label))
-
-
 def _line(points: list[Point], catch: bool) -> str:
     path = [p for i, p in enumerate(points) if i == 0 or points[i - 1] != p]
     style = f'stroke="{CATCH}" stroke-dasharray="5 4"' if catch else f'stroke="{EDGE}"'
@@ -327,10 +319,16 @@ def _text(x: int, y: int, px: int, fill: str, text: str, more: str = "") -> str:
     return f'<text x="{x}" y="{y}" font-size="{px}" fill="{fill}"{more}>{escape(text)}</text>'
 
 
-def _draw_nodes(layout: Layout, out: list[str], marks: Mapping[str, str] | None = None) -> None:
-    """The boxes; with `marks` (state name -> a word, e.g. what happened to it in one
-    execution), each state's box is a `<g class="state MARK" data-state="NAME">` that a
-    page can style and click ("unreached" for a state without a mark)."""
+def _draw(layout: Layout, out: list[str], marks: Mapping[str, str] | None) -> None:
+    """The edges, then the boxes; with `marks` (state name -> a word, e.g. what happened
+    to it in one execution), each state's box is a `<g class="state MARK"
+    data-state="NAME">` that a page can style and click ("unreached" for a state without
+    a mark)."""
+    for edge in layout.edges:
+        points, label_at = _route(layout, edge)
+        out.append(_line(points, edge.catch))
+        if edge.label:
+            out.append(_text(*label_at, SMALL_PX, CATCH if edge.catch else EDGE, edge.label))
     for node in sorted(layout.nodes.values(), key=lambda n: n.rank):
         fill, stroke = COLOURS.get(node.kind, ("#f3f3f3", "#8a8a8a"))
         pill = node.kind == "terminal"
@@ -356,12 +354,11 @@ def _draw_nodes(layout: Layout, out: list[str], marks: Mapping[str, str] | None 
                 f'<path d="M {node.x} {node.y + MAP_HEADER - 8} h {node.w}" stroke="{stroke}" '
                 'stroke-opacity="0.35"/>'
             )
-            _draw_edges(node.inner, out)
-            _draw_nodes(node.inner, out, marks)
+            _draw(node.inner, out, marks)
 
 
 def render(definition: dict[str, Any], title: str, marks: Mapping[str, str] | None = None) -> str:
-    """The SVG document for one definition; `marks`: see `_draw_nodes` (the local
+    """The SVG document for one definition; `marks`: see `_draw` (the local
     console marks what each state did in one execution)."""
     layout = build(definition)
     width = max(layout.w, 420) + 2 * MARGIN  # 420: room for the title and the legend
@@ -389,8 +386,7 @@ def render(definition: dict[str, Any], title: str, marks: Mapping[str, str] | No
     ]
     for x, catch, words in LEGEND:
         out += [_line([(x, ly), (x + 34, ly)], catch), _text(x + 42, ly + 4, SMALL_PX, GREY, words)]
-    _draw_edges(layout, out)
-    _draw_nodes(layout, out, marks)
+    _draw(layout, out, marks)
     return "\n".join([*out, "</svg>"]) + "\n"
 
 
