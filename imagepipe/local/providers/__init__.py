@@ -49,20 +49,12 @@ __all__ = [
     "UnsupportedResourceError",
 ]
 
+SERVICES: Final = (s3, sqs, sns, kms, iam, lambda_, cloudwatch, sfn, pipes, dynamodb, cloudfront)
 # Pulumi type token -> the handler that creates such a resource in moto.
 REGISTRY: Final[Mapping[str, Handler]] = {
-    **s3.RESOURCES,
-    **sqs.RESOURCES,
-    **sns.RESOURCES,
-    **kms.RESOURCES,
-    **iam.RESOURCES,
-    **lambda_.RESOURCES,
-    **cloudwatch.RESOURCES,
-    **sfn.RESOURCES,
-    **pipes.RESOURCES,
-    **dynamodb.RESOURCES,
-    **cloudfront.RESOURCES,
-    **apigatewayv2.RESOURCES,
+    typ: handler
+    for module in (*SERVICES, apigatewayv2)
+    for typ, handler in module.RESOURCES.items()
 }
 
 
@@ -83,8 +75,6 @@ class MotoMocks(pulumi.runtime.Mocks):
 
     clients: Clients
     created: list[CreatedResource] = field(default_factory=list)
-    # state machine name -> what moto_compatible changed in its definition (local only)
-    definition_changes: dict[str, list[str]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property

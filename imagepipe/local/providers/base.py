@@ -113,6 +113,11 @@ def archive_bytes(archive: Any) -> bytes:
     raise UnsupportedResourceError(f"archive path {path} does not exist")
 
 
+def given(inputs: Inputs, *keys: str) -> dict[str, Any]:
+    """The optional inputs named in `keys` that are set, as API arguments (PascalCase)."""
+    return {key[:1].upper() + key[1:]: inputs[key] for key in keys if inputs.get(key)}
+
+
 def flag(value: Any) -> str:
     """A boolean as the text attribute APIs (SQS, SNS) take it."""
     return "true" if value else "false"

@@ -13,7 +13,14 @@ import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from imagepipe.local.providers.base import Context, Handler, Inputs, Outputs, physical_name
+from imagepipe.local.providers.base import (
+    Context,
+    Handler,
+    Inputs,
+    Outputs,
+    given,
+    physical_name,
+)
 
 # Route 53's hosted zone for every *.cloudfront.net alias target.
 CLOUDFRONT_ZONE_ID: Final = "Z2FDTNDATAQYW2"
@@ -41,7 +48,8 @@ def _origin_access_control(ctx: Context, logical: str, inputs: Inputs) -> tuple[
 
 
 def _behavior(inputs: Mapping[str, Any]) -> dict[str, Any]:
-    behavior: dict[str, Any] = {
+    policies = ("cachePolicyId", "responseHeadersPolicyId", "originRequestPolicyId")
+    return {
         "TargetOriginId": inputs["targetOriginId"],
         "ViewerProtocolPolicy": inputs["viewerProtocolPolicy"],
         "AllowedMethods": {
@@ -49,26 +57,19 @@ def _behavior(inputs: Mapping[str, Any]) -> dict[str, Any]:
             "CachedMethods": _items(inputs.get("cachedMethods")),
         },
         "Compress": bool(inputs.get("compress")),
+        **given(inputs, "pathPattern", *policies),
     }
-    for key, api in (
-        ("pathPattern", "PathPattern"),
-        ("cachePolicyId", "CachePolicyId"),
-        ("responseHeadersPolicyId", "ResponseHeadersPolicyId"),
-        ("originRequestPolicyId", "OriginRequestPolicyId"),
-    ):
-        if inputs.get(key):
-            behavior[api] = inputs[key]
-    return behavior
 
 
 def _origin(inputs: Mapping[str, Any]) -> dict[str, Any]:
-    origin: dict[str, Any] = {"Id": inputs["originId"], "DomainName": inputs["domainName"]}
+    origin: dict[str, Any] = {
+        "Id": inputs["originId"],
+        "DomainName": inputs["domainName"],
+        **given(inputs, "originAccessControlId", "originPath"),
+    }
     if inputs.get("originAccessControlId"):
-        origin["OriginAccessControlId"] = inputs["originAccessControlId"]
         # With an origin access control, the S3 origin config names no identity.
         origin["S3OriginConfig"] = {"OriginAccessIdentity": ""}
-    if inputs.get("originPath"):
-        origin["OriginPath"] = inputs["originPath"]
     return origin
 
 

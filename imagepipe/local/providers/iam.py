@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Final
 
-from imagepipe.local.providers.base import Context, Handler, Inputs, Outputs, as_json, physical_name
+from imagepipe.local.providers.base import (
+    Context,
+    Handler,
+    Inputs,
+    Outputs,
+    as_json,
+    given,
+    physical_name,
+)
 
 
 def _role(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
     name = physical_name(logical, inputs)
-    params: dict[str, Any] = {
-        "RoleName": name,
-        "AssumeRolePolicyDocument": as_json(inputs["assumeRolePolicy"]),
-    }
-    if inputs.get("description"):
-        params["Description"] = inputs["description"]
-    if inputs.get("path"):
-        params["Path"] = inputs["path"]
-    role = ctx.clients.client("iam").create_role(**params)["Role"]
+    role = ctx.clients.client("iam").create_role(
+        RoleName=name,
+        AssumeRolePolicyDocument=as_json(inputs["assumeRolePolicy"]),
+        **given(inputs, "description", "path"),
+    )["Role"]
     return name, {"arn": role["Arn"], "name": name, "uniqueId": role["RoleId"]}
 
 

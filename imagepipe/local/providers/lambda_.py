@@ -12,22 +12,17 @@ from imagepipe.local.providers.base import (
     Inputs,
     Outputs,
     archive_bytes,
+    given,
     physical_name,
 )
 
 
 def _layer(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
-    params: dict[str, Any] = {
-        "LayerName": inputs["layerName"],
-        "Content": {"ZipFile": archive_bytes(inputs["code"])},
-    }
-    if inputs.get("description"):
-        params["Description"] = inputs["description"]
-    if inputs.get("compatibleRuntimes"):
-        params["CompatibleRuntimes"] = list(inputs["compatibleRuntimes"])
-    if inputs.get("compatibleArchitectures"):
-        params["CompatibleArchitectures"] = list(inputs["compatibleArchitectures"])
-    layer = ctx.clients.client("lambda").publish_layer_version(**params)
+    layer = ctx.clients.client("lambda").publish_layer_version(
+        LayerName=inputs["layerName"],
+        Content={"ZipFile": archive_bytes(inputs["code"])},
+        **given(inputs, "description", "compatibleRuntimes", "compatibleArchitectures"),
+    )
     arn = layer["LayerVersionArn"]
     return arn, {
         "arn": arn,
@@ -86,20 +81,13 @@ def _function(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]
 def _permission(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
     """A statement of the function's resource policy (what lets a service invoke it)."""
     statement_id = physical_name(logical, inputs, "statementId", "statementIdPrefix")
-    params: dict[str, Any] = {
-        "FunctionName": inputs["function"],
-        "StatementId": statement_id,
-        "Action": inputs["action"],
-        "Principal": inputs["principal"],
-    }
-    for key, name in (
-        ("sourceArn", "SourceArn"),
-        ("sourceAccount", "SourceAccount"),
-        ("qualifier", "Qualifier"),
-    ):
-        if inputs.get(key):
-            params[name] = inputs[key]
-    ctx.clients.client("lambda").add_permission(**params)
+    ctx.clients.client("lambda").add_permission(
+        FunctionName=inputs["function"],
+        StatementId=statement_id,
+        Action=inputs["action"],
+        Principal=inputs["principal"],
+        **given(inputs, "sourceArn", "sourceAccount", "qualifier"),
+    )
     return statement_id, {"statementId": statement_id}
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Final
 
 from imagepipe.local.providers.base import (
     Context,
     Handler,
     Inputs,
     Outputs,
+    given,
     pascal,
     physical_name,
 )
@@ -16,22 +17,15 @@ from imagepipe.local.providers.base import (
 
 def _pipe(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
     name = physical_name(logical, inputs)
-    params: dict[str, Any] = {
-        "Name": name,
-        "RoleArn": inputs["roleArn"],
-        "Source": inputs["source"],
-        "Target": inputs["target"],
-        "DesiredState": inputs.get("desiredState", "RUNNING"),
-    }
-    if inputs.get("description"):
-        params["Description"] = inputs["description"]
-    if inputs.get("sourceParameters"):
-        params["SourceParameters"] = pascal(inputs["sourceParameters"])
-    if inputs.get("targetParameters"):
-        params["TargetParameters"] = pascal(inputs["targetParameters"])
-    if inputs.get("enrichment"):
-        params["Enrichment"] = inputs["enrichment"]
-    arn = ctx.clients.client("pipes").create_pipe(**params)["Arn"]
+    options = given(inputs, "description", "sourceParameters", "targetParameters", "enrichment")
+    arn = ctx.clients.client("pipes").create_pipe(
+        Name=name,
+        RoleArn=inputs["roleArn"],
+        Source=inputs["source"],
+        Target=inputs["target"],
+        DesiredState=inputs.get("desiredState", "RUNNING"),
+        **pascal(options),  # the parameters' nested keys too
+    )["Arn"]
     return name, {"arn": arn, "name": name}
 
 

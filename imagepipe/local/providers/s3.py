@@ -6,7 +6,7 @@ S3 delivers them (including S3's `s3:TestEvent`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from imagepipe.local.iam import service_allowed
@@ -38,62 +38,24 @@ def _bucket(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
     }
 
 
-def _public_access_block(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
-    bucket = inputs["bucket"]
-    ctx.clients.client("s3").put_public_access_block(
-        Bucket=bucket,
-        PublicAccessBlockConfiguration={
-            "BlockPublicAcls": bool(inputs.get("blockPublicAcls")),
-            "IgnorePublicAcls": bool(inputs.get("ignorePublicAcls")),
-            "BlockPublicPolicy": bool(inputs.get("blockPublicPolicy")),
-            "RestrictPublicBuckets": bool(inputs.get("restrictPublicBuckets")),
-        },
-    )
-    return bucket, {}
+def _bucket_setting(method: str, arguments: Callable[[Inputs], dict[str, Any]]) -> Handler:
+    """A bucket configuration resource: one S3 Put call on the bucket, which is its id."""
+
+    def put(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
+        getattr(ctx.clients.client("s3"), method)(Bucket=inputs["bucket"], **arguments(inputs))
+        return inputs["bucket"], {}
+
+    return put
 
 
-def _ownership(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
-    bucket = inputs["bucket"]
-    ctx.clients.client("s3").put_bucket_ownership_controls(
-        Bucket=bucket,
-        OwnershipControls={"Rules": [{"ObjectOwnership": inputs["rule"]["objectOwnership"]}]},
-    )
-    return bucket, {}
-
-
-def _encryption_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
-    default = rule.get("applyServerSideEncryptionByDefault") or {}
-    by_default: dict[str, Any] = {"SSEAlgorithm": default["sseAlgorithm"]}
-    if default.get("kmsMasterKeyId"):
-        by_default["KMSMasterKeyID"] = default["kmsMasterKeyId"]
-    api_rule: dict[str, Any] = {"ApplyServerSideEncryptionByDefault": by_default}
-    if rule.get("bucketKeyEnabled") is not None:
-        api_rule["BucketKeyEnabled"] = bool(rule["bucketKeyEnabled"])
-    return api_rule
-
-
-def _encryption(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
-    bucket = inputs["bucket"]
-    rules = [_encryption_rule(rule) for rule in inputs["rules"]]
-    ctx.clients.client("s3").put_bucket_encryption(
-        Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": rules}
-    )
-    return bucket, {}
-
-
-def _bucket_policy(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
-    bucket = inputs["bucket"]
-    ctx.clients.client("s3").put_bucket_policy(Bucket=bucket, Policy=as_json(inputs["policy"]))
-    return bucket, {}
-
-
-def _lifecycle(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
-    bucket = inputs["bucket"]
-    rules = pascal(inputs["rules"], {"id": "ID"})
-    ctx.clients.client("s3").put_bucket_lifecycle_configuration(
-        Bucket=bucket, LifecycleConfiguration={"Rules": rules}
-    )
-    return bucket, {}
+_PUBLIC_ACCESS: Final = (
+    "blockPublicAcls",
+    "ignorePublicAcls",
+    "blockPublicPolicy",
+    "restrictPublicBuckets",
+)
+# Schema names whose API spelling is not the input's with a capital first letter.
+_RENAMES: Final = {"id": "ID", "sseAlgorithm": "SSEAlgorithm", "kmsMasterKeyId": "KMSMasterKeyID"}
 
 
 def _destination(item: Mapping[str, Any], arn_key: str, api_arn_key: str) -> dict[str, Any]:
@@ -158,21 +120,33 @@ def _validate_destination(ctx: Context, bucket: str, queue_arn: str) -> None:
         )
 
 
-def _cors(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
-    bucket = inputs["bucket"]
-    rules = pascal(inputs["corsRules"], {"id": "ID"})
-    ctx.clients.client("s3").put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": rules})
-    return bucket, {}
-
-
 RESOURCES: Final[dict[str, Handler]] = {
     "aws:s3/bucket:Bucket": _bucket,
     "aws:s3/bucketV2:BucketV2": _bucket,
-    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": _public_access_block,
-    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": _ownership,
-    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": _encryption,  # noqa: E501
-    "aws:s3/bucketPolicy:BucketPolicy": _bucket_policy,
-    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": _lifecycle,
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": _bucket_setting(
+        "put_public_access_block",
+        lambda i: {
+            "PublicAccessBlockConfiguration": pascal({k: bool(i.get(k)) for k in _PUBLIC_ACCESS})
+        },
+    ),
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": _bucket_setting(
+        "put_bucket_ownership_controls",
+        lambda i: {"OwnershipControls": {"Rules": [pascal(i["rule"])]}},
+    ),
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": _bucket_setting(  # noqa: E501
+        "put_bucket_encryption",
+        lambda i: {"ServerSideEncryptionConfiguration": {"Rules": pascal(i["rules"], _RENAMES)}},
+    ),
+    "aws:s3/bucketPolicy:BucketPolicy": _bucket_setting(
+        "put_bucket_policy", lambda i: {"Policy": as_json(i["policy"])}
+    ),
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": _bucket_setting(
+        "put_bucket_lifecycle_configuration",
+        lambda i: {"LifecycleConfiguration": {"Rules": pascal(i["rules"], _RENAMES)}},
+    ),
+    "aws:s3/bucketCorsConfiguration:BucketCorsConfiguration": _bucket_setting(
+        "put_bucket_cors",
+        lambda i: {"CORSConfiguration": {"CORSRules": pascal(i["corsRules"], _RENAMES)}},
+    ),
     "aws:s3/bucketNotification:BucketNotification": _notification,
-    "aws:s3/bucketCorsConfiguration:BucketCorsConfiguration": _cors,
 }

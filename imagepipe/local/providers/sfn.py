@@ -29,7 +29,6 @@ def _state_machine(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Out
     name = physical_name(logical, inputs)
     definition, changes = moto_compatible(inputs["definition"])
     if changes:
-        ctx.definition_changes[name] = changes
         LOG.warning("state machine %s changed for moto: %s", name, "; ".join(changes))
     params: dict[str, Any] = {
         "name": name,

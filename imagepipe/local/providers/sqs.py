@@ -46,25 +46,23 @@ def _queue(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
     return url, {"url": url, "arn": arn, "name": name}
 
 
-def _queue_policy(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
-    url = inputs["queueUrl"]
-    ctx.clients.client("sqs").set_queue_attributes(
-        QueueUrl=url, Attributes={"Policy": as_json(inputs["policy"])}
-    )
-    return url, {}
+def _queue_document(key: str, attribute: str) -> Handler:
+    """A resource that sets one JSON document (a policy) of a queue, whose URL is its id."""
 
+    def put(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
+        document = {attribute: as_json(inputs[key])}
+        ctx.clients.client("sqs").set_queue_attributes(
+            QueueUrl=inputs["queueUrl"], Attributes=document
+        )
+        return inputs["queueUrl"], {}
 
-def _redrive_allow(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
-    url = inputs["queueUrl"]
-    ctx.clients.client("sqs").set_queue_attributes(
-        QueueUrl=url,
-        Attributes={"RedriveAllowPolicy": as_json(inputs["redriveAllowPolicy"])},
-    )
-    return url, {}
+    return put
 
 
 RESOURCES: Final[dict[str, Handler]] = {
     "aws:sqs/queue:Queue": _queue,
-    "aws:sqs/queuePolicy:QueuePolicy": _queue_policy,
-    "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy": _redrive_allow,
+    "aws:sqs/queuePolicy:QueuePolicy": _queue_document("policy", "Policy"),
+    "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy": _queue_document(
+        "redriveAllowPolicy", "RedriveAllowPolicy"
+    ),
 }
