@@ -111,27 +111,28 @@ def _log_volume(stack: Any) -> tuple[int, int]:
 def run(
     stack_name: str = "dev", images: int = 3, progress: Callable[[str], None] = lambda _: None
 ) -> Orchestration:
-    from imagepipe.local.stack import local_stack
+    from imagepipe.local.stack import deploy_local
+    from tests.support import drive
 
     progress(f"orchestration: deploying the {stack_name} stack locally")
-    with local_stack(stack_name) as stack:
+    with deploy_local(stack_name) as stack:
         result = Orchestration(stack_name, len(stack.settings.renditions), images)
-        stack.pump()  # S3's test event from the notification setup: not an image
+        drive.pump(stack)  # S3's test event from the notification setup: not an image
         uploads = [_jpeg(100 + i) for i in range(images)]
         progress(f"orchestration: {images} images through the pipeline")
         with counting_calls(result.calls):
             for i, data in enumerate(uploads):
-                stack.upload(data, stack.upload_key(f"bench/photo-{i}.jpg"))
-            arns = stack.pump()
+                drive.upload(stack, data, stack.upload_key(f"bench/photo-{i}.jpg"))
+            arns = drive.pump(stack)
         result.calls["s3", "PutObject"] -= images  # the uploads themselves
         for key in [k for k in result.calls if k in TOOLING_CALLS]:
             del result.calls[key]
         for arn in arns:
-            history = stack.history(arn)
+            history = drive.history(stack, arn)
             entered = [e["type"] for e in history if e["type"].endswith("StateEntered")]
             result.transitions.append(len(entered))
             result.entered.update(entered)
-            result.statuses.append(stack.describe(arn).status)
+            result.statuses.append(drive.describe(stack, arn).status)
             result.history_bytes += sum(len(json.dumps(e, default=str)) for e in history)
         result.lambda_log_bytes, result.lambda_log_events = _log_volume(stack)
     return result

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 # with the whole state's repr, and notes its own limits; rejections are expected here.
 QUIET_LOGGERS: Final = (
     "moto.stepfunctions.parser.asl.component.eval_component",
-    "imagepipe.local.providers.sfn",  # logs definition changes, which the demo prints
+    "imagepipe.local.providers.sfn",  # logs the definition changes moto needs
     "moto.stepfunctions.parser.asl.parse.preprocessor",
 )
 
@@ -87,7 +87,7 @@ def _run(stack: LocalStack, samples: list[Sample], out: Path, started: float) ->
     if first is not None:
         con.print(f"\n[bold]imagepipe show {first.name}[/]")
         show_command.show(con, show_command.shown(target, first))
-    written = stack.download_renditions(out)
+    written = _download_renditions(stack, out)
     total = sum(p.stat().st_size for p in written)
     con.print(
         f"\nRenditions written to [bold]{out}[/]: {display.plural(len(written), 'file')}, "
@@ -101,6 +101,19 @@ def _run(stack: LocalStack, samples: list[Sample], out: Path, started: float) ->
         "running for `imagepipe ... --local`, the AWS CLI and the local console.[/]"
     )
     return verdict
+
+
+def _download_renditions(stack: LocalStack, out: Path) -> list[Path]:
+    """Copy every rendition to `out/<key>`; returns the files written."""
+    s3, bucket = stack.clients.client("s3"), stack.destination_bucket
+    written: list[Path] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for item in page.get("Contents", []):
+            path = out / item["Key"]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            s3.download_file(bucket, item["Key"], str(path))
+            written.append(path)
+    return written
 
 
 def _verdict(

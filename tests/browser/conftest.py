@@ -21,6 +21,8 @@ from typing import Any
 
 import pytest
 
+from tests.support import drive
+
 # What works in a container as root: no sandbox (it needs user namespaces), no GPU, and
 # nothing that reaches the network on its own.
 CHROMIUM_ARGS = [
@@ -57,7 +59,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     try:
         local.write_state()
         yield local
-        local.stack.wait(timeout=120)  # let executions end before moto stops
+        drive.wait(local.stack, timeout=120)  # let executions end before moto stops
     finally:
         local.stop()
         if saved is None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from imagepipe.local import samples
 from tests.browser.conftest import write
-from tests.support import faults
+from tests.support import drive, faults
 
 # Long enough for an execution on a loaded 2-core machine; never a timing assertion.
 WAIT_MS = 120_000
@@ -137,7 +137,9 @@ def test_a_broken_file_shows_its_reason(page: Any, served: Any, tmp_path: Path) 
 
 
 def test_a_dead_letter_is_redriven_from_the_page(page: Any, served: Any) -> None:
-    faults.inject_lambda_fault(served.stack.function_name("resize"), "RuntimeError", times=100)
+    faults.inject_lambda_fault(
+        drive.function_name(served.stack, "resize"), "RuntimeError", times=100
+    )
     try:
         drop_file(page, "storm.jpg", samples.jpeg(640, 480, seed=22), "image/jpeg")
         row = finished(page, "storm.jpg")

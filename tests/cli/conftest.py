@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from imagepipe.cli import main
+from tests.support import drive
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         yield local
         # Executions still running when the server stops fail noisily in moto's threads,
         # into whatever test runs next: let them end first.
-        local.stack.wait(timeout=120)
+        drive.wait(local.stack, timeout=120)
     finally:
         local.stop()
         if saved is None:

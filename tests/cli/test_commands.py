@@ -14,7 +14,7 @@ import pytest
 from imagefn.imaging import EXTENSIONS, output_format
 from imagepipe.local import samples
 from tests.cli.conftest import Result, fresh_prefix, run, write
-from tests.support import faults
+from tests.support import drive, faults
 
 pytestmark = pytest.mark.integration
 
@@ -61,7 +61,9 @@ def test_outputs_json_shape(served: Any, capsys: pytest.CaptureFixture[str]) -> 
     assert doc["outputs"]["sourceBucket"] == stack.source_bucket
     assert doc["outputs"]["destinationBucket"] == stack.destination_bucket
     assert doc["outputs"]["stateMachineArn"] == stack.state_machine_arn
-    assert doc["outputs"]["backfillStateMachineArn"] == stack.state_machine_arn_of("backfill")
+    assert doc["outputs"]["backfillStateMachineArn"] == drive.state_machine_arn_of(
+        stack, "backfill"
+    )
     assert doc["uploadPrefix"] == stack.settings.upload_prefix
     assert [r["name"] for r in doc["renditions"]] == [r.name for r in stack.settings.renditions]
     # The served stack's console is the local one, at /console/ on the server's address.
@@ -183,7 +185,7 @@ def test_upload_without_wait(served: Any, capsys: pytest.CaptureFixture[str], ph
     assert upload["execution"] is None
     key = served.stack.settings.upload_prefix + sub + "photo.jpg"
     assert upload["key"] == key
-    assert key in served.stack.objects(served.stack.source_bucket, key)
+    assert key in drive.objects(served.stack, served.stack.source_bucket, key)
 
 
 def test_an_overwrite_is_matched_to_its_own_execution(
@@ -250,7 +252,9 @@ def test_show_a_successful_execution_state_by_state(
     served: Any, capsys: pytest.CaptureFixture[str], photo: Path
 ) -> None:
     sub = fresh_prefix()
-    faults.inject_lambda_fault(served.stack.function_name("resize"), "Lambda.ServiceException")
+    faults.inject_lambda_fault(
+        drive.function_name(served.stack, "resize"), "Lambda.ServiceException"
+    )
     run(capsys, *local("upload", str(photo), "--prefix", sub, "--wait"))
     key = served.stack.settings.upload_prefix + sub + "photo.jpg"
 
@@ -335,7 +339,9 @@ def test_show_a_processing_failure_after_retries(
     """A Map whose iterations fail: the failed Resize rows end where they failed, and the
     Catch's states run at the top level again, not inside the Map."""
     sub = fresh_prefix()
-    faults.inject_lambda_fault(served.stack.function_name("resize"), "RuntimeError", times=100)
+    faults.inject_lambda_fault(
+        drive.function_name(served.stack, "resize"), "RuntimeError", times=100
+    )
     try:
         upload = run(capsys, *local("upload", str(photo), "--prefix", sub, "--wait", "--json"))
     finally:
@@ -425,7 +431,9 @@ def test_backfill_dry_run_lists_what_is_missing(
     assert "1 skipped (recorded as rejected)" in " ".join(table.out.split())
     # A dry run starts nothing.
     sfn = served.stack.clients.client("stepfunctions")
-    backfills = sfn.list_executions(stateMachineArn=served.stack.state_machine_arn_of("backfill"))
+    backfills = sfn.list_executions(
+        stateMachineArn=drive.state_machine_arn_of(served.stack, "backfill")
+    )
     assert not [e for e in backfills["executions"] if sub.strip("/") in e["name"]]
 
 
@@ -451,7 +459,9 @@ def test_backfill_wait_remakes_the_missing_rendition(
     assert doc["items"]["total"] == 2
     assert doc["items"]["succeeded"] == 2
     assert doc["items"]["failed"] == 0
-    assert f"large/{sub}y.webp" in served.stack.objects(served.stack.destination_bucket, "large/")
+    assert f"large/{sub}y.webp" in drive.objects(
+        served.stack, served.stack.destination_bucket, "large/"
+    )
 
     after = run(
         capsys, *local("backfill", "--prefix", sub, "--only-missing", "--dry-run", "--json")
@@ -483,7 +493,7 @@ def test_backfill_dry_run_plans_exactly_what_the_backfill_makes(
     # a.jpg lost every rendition; B.JPG only its thumb, the others are marked to show
     # whether the backfill rewrites them.
     etag_b = s3.head_object(Bucket=stack.source_bucket, Key=base + "B.JPG")["ETag"].strip('"')
-    for key in stack.objects(stack.destination_bucket):
+    for key in drive.objects(stack, stack.destination_bucket):
         if f"/{sub}" not in key:
             continue
         if key.startswith("thumb/") or f"/{sub}a." in key:
@@ -519,8 +529,8 @@ def test_backfill_dry_run_plans_exactly_what_the_backfill_makes(
     assert result.json()["skippedRejected"] == summary["skippedRejected"] == 1
     written = {
         key
-        for key in stack.objects(stack.destination_bucket)
-        if f"/{sub}" in key and stack.read(stack.destination_bucket, key) != b"kept"
+        for key in drive.objects(stack, stack.destination_bucket)
+        if f"/{sub}" in key and drive.read(stack, stack.destination_bucket, key) != b"kept"
     }
     # And each processed image's manifest, made from what its renditions returned.
     assert written == planned_keys | {f"manifests/{sub}a.json", f"manifests/{sub}B.json"}
@@ -535,13 +545,13 @@ def test_backfill_skips_a_recorded_rejection_and_says_so(
     write(tmp_path / "d" / "fine.jpg", samples.jpeg(300, 300, seed=13))
     write(tmp_path / "d" / "bad.jpg", b"not an image")
     run(capsys, *local("upload", str(tmp_path / "d"), "--prefix", sub, "--wait"))
-    letters = len(served.stack.dlq_messages())
+    letters = len(drive.dlq_messages(served.stack))
     result = run(capsys, *local("backfill", "--prefix", sub, "--wait"))
     assert result.code == 0, result.err
     out = " ".join(result.out.split())
     assert "It skips 1 object whose current version is recorded as rejected" in out
     assert "0 failed (1 skipped: recorded as rejected)" in out
-    assert len(served.stack.dlq_messages()) == letters
+    assert len(drive.dlq_messages(served.stack)) == letters
 
 
 def test_a_backfilled_original_without_a_record_is_shown_processed(
@@ -685,7 +695,7 @@ def test_an_endpoint_of_another_server(
     from imagepipe.target import Target, translate
     from tests.cli.test_errors import _client_error
 
-    target = Target.local_stack("dev", served.endpoint)
+    target = Target.deploy_local("dev", served.endpoint)
     translated = translate(_client_error("NoSuchBucket", "PutObject"), target)
     assert translated is not None and translated.code == 3
     assert f"the server at {served.endpoint} has no such bucket" in translated.message

@@ -20,7 +20,7 @@ from imagepipe.local import samples
 from imagepipe.local.console import state_marks
 from tests.cli.conftest import fresh_prefix, run, write
 from tests.cli.test_timeline import load
-from tests.support import faults
+from tests.support import drive, faults
 
 
 def call(
@@ -185,7 +185,9 @@ def test_dead_letters_and_redrive(
 ) -> None:
     sub = fresh_prefix()
     photo = write(tmp_path / "photo.jpg", samples.jpeg(400, 300, seed=5))
-    faults.inject_lambda_fault(served.stack.function_name("resize"), "RuntimeError", times=100)
+    faults.inject_lambda_fault(
+        drive.function_name(served.stack, "resize"), "RuntimeError", times=100
+    )
     try:
         run(capsys, "upload", str(photo), "--prefix", sub, "--wait", "--local")
     finally:

@@ -13,8 +13,8 @@ import pytest
 
 from imagepipe.executions import ExecutionInfo
 from imagepipe.local.pipe import PollResult
-from imagepipe.local.stack import LocalStack, local_stack
-from tests.support import faults
+from imagepipe.local.stack import LocalStack, deploy_local
+from tests.support import drive, faults
 
 # What the first poll after deploying found, per test module (see `stack`).
 DEPLOY_POLLS: dict[str, PollResult] = {}
@@ -24,9 +24,9 @@ DEPLOY_POLLS: dict[str, PollResult] = {}
 def stack(request: pytest.FixtureRequest) -> Iterator[LocalStack]:
     """The dev stack on moto. S3 puts an s3:TestEvent in the ingest queue when the
     notification is configured; the first poll runs it through the pipe's filter."""
-    with local_stack("dev") as deployed:
-        DEPLOY_POLLS[request.module.__name__] = deployed.poll()
-        deployed.wait()
+    with deploy_local("dev") as deployed:
+        DEPLOY_POLLS[request.module.__name__] = drive.poll(deployed)
+        drive.wait(deployed)
         yield deployed
 
 
@@ -43,6 +43,6 @@ def fresh_key(stack: LocalStack, name: str) -> str:
 
 def execution_for(stack: LocalStack, key: str) -> ExecutionInfo:
     """The one execution started for `key` (fails if there are none or several)."""
-    found = [e for e in stack.executions() if e.key == key]
+    found = [e for e in drive.executions(stack) if e.key == key]
     assert len(found) == 1, f"expected one execution for {key!r}, got {len(found)}"
     return found[0]

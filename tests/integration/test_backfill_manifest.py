@@ -16,6 +16,7 @@ from imagepipe.local.stack import LocalStack
 from tests.integration.conftest import fresh_key
 from tests.integration.test_backfill_remembers import backfill
 from tests.integration.test_delivery import fetch
+from tests.support import drive
 
 pytestmark = pytest.mark.integration
 
@@ -26,22 +27,22 @@ SCHEMA = json.loads(
 
 def uploaded(stack: LocalStack, name: str, seed: int) -> tuple[str, str, str]:
     """An image run through the upload workflow: (key, its folder, its key stem)."""
-    key = stack.upload(samples.jpeg(640, 400, seed=seed), fresh_key(stack, name))
-    stack.pump()
+    key = drive.upload(stack, samples.jpeg(640, 400, seed=seed), fresh_key(stack, name))
+    drive.pump(stack)
     folder = key.rsplit("/", 1)[0] + "/"
     stem = key.removeprefix(stack.settings.upload_prefix).rsplit(".", 1)[0]
     return key, folder, stem
 
 
 def rendition_keys(stack: LocalStack, stem: str) -> list[str]:
-    return sorted(k for k in stack.objects(stack.destination_bucket) if k.startswith(tuple(
+    return sorted(k for k in drive.objects(stack, stack.destination_bucket) if k.startswith(tuple(
         f"{r.name}/{stem}." for r in stack.settings.renditions
     )))  # fmt: skip
 
 
 def manifest(stack: LocalStack, stem: str) -> dict[str, Any]:
     document: dict[str, Any] = json.loads(
-        stack.read(stack.destination_bucket, f"manifests/{stem}.json")
+        drive.read(stack, stack.destination_bucket, f"manifests/{stem}.json")
     )
     jsonschema.Draft202012Validator(SCHEMA).validate(document)
     return document
@@ -73,8 +74,8 @@ def test_a_backfilled_image_gets_its_manifest(stack: LocalStack, only_missing: b
     )
     for url in [document["url"], *(r["url"] for r in document["renditions"])]:
         assert fetch(url)[0] == 200, url
-    assert stack.dlq_messages() == [] or all(
-        d.body.get("input", {}) != {"prefix": folder} for d in stack.dlq_messages()
+    assert drive.dlq_messages(stack) == [] or all(
+        d.body.get("input", {}) != {"prefix": folder} for d in drive.dlq_messages(stack)
     )
 
 

@@ -22,7 +22,7 @@ from imagepipe.local.stack import LocalStack
 from tests.integration.conftest import fresh_key
 from tests.integration.test_backfill_remembers import backfill, notified, record
 from tests.integration.test_iam_enforced import without_statement
-from tests.support import faults
+from tests.support import drive, faults
 
 pytestmark = pytest.mark.integration
 
@@ -34,8 +34,8 @@ NO_EVENT = "0" * 32  # the sequencer of a record a backfill made: any upload's i
 
 def uploaded(stack: LocalStack, name: str, data: bytes) -> tuple[str, str, str]:
     """An image run through the upload workflow: (key, its folder, its key stem)."""
-    key = stack.upload(data, fresh_key(stack, name))
-    stack.pump()
+    key = drive.upload(stack, data, fresh_key(stack, name))
+    drive.pump(stack)
     stem = key.removeprefix(stack.settings.upload_prefix).rsplit(".", 1)[0]
     return key, key.rsplit("/", 1)[0] + "/", stem
 
@@ -58,7 +58,7 @@ def letters_for(stack: LocalStack, folder: str) -> list[dict[str, Any]]:
     object; moto runs the children inline, in the parent's execution and input."""
     return [
         d.body
-        for d in stack.dlq_messages()
+        for d in drive.dlq_messages(stack)
         if isinstance(d.body, dict) and (d.body.get("input") or {}).get("prefix") == folder
     ]
 
@@ -68,7 +68,7 @@ def assert_renditions_of(stack: LocalStack, found: CatalogueRecord, stem: str) -
     base = stack.outputs["renditionsBaseUrl"]
     names = sorted(r.name for r in stack.settings.renditions)
     assert sorted(r["name"] for r in found.renditions) == names
-    written = set(stack.objects(stack.destination_bucket))
+    written = set(drive.objects(stack, stack.destination_bucket))
     for rendition in found.renditions:
         assert rendition["key"] in written and f"/{stem}." in rendition["key"]
         assert rendition["url"] == f"{base}/{quote(rendition['key'], safe='/')}"
@@ -85,10 +85,10 @@ def test_an_original_without_a_record_is_recorded_as_processed(
     forget(stack, key)
     if only_missing:  # and than its renditions (the next test keeps them)
         s3 = stack.clients.client("s3")
-        for made in stack.objects(stack.destination_bucket):
+        for made in drive.objects(stack, stack.destination_bucket):
             if f"/{stem}." in made:
                 s3.delete_object(Bucket=stack.destination_bucket, Key=made)
-    letters = len(stack.dlq_messages())
+    letters = len(drive.dlq_messages(stack))
     etag = stack.clients.client("s3").head_object(Bucket=stack.source_bucket, Key=key)["ETag"]
 
     assert backfill(stack, folder, only_missing=only_missing) == "SUCCEEDED"
@@ -102,7 +102,7 @@ def test_an_original_without_a_record_is_recorded_as_processed(
     assert found.execution_arn is not None and "backfill" in found.execution_arn
     assert found.received_at is not None and found.updated_at is not None
     assert_renditions_of(stack, found, stem)
-    assert len(stack.dlq_messages()) == letters
+    assert len(drive.dlq_messages(stack)) == letters
     assert notified(stack, key) == ["image.processed"]  # the upload's: a backfill notifies none
 
 
@@ -166,7 +166,7 @@ def test_a_record_of_the_same_version_keeps_its_fields_and_gets_the_renditions(
     assert backfill(stack, folder, only_missing=only_missing) == "SUCCEEDED"
 
     after = valid(record(stack, key))
-    assert lost in stack.objects(stack.destination_bucket, "thumb/")
+    assert lost in drive.objects(stack, stack.destination_bucket, "thumb/")
     assert_renditions_of(stack, after, stem)
     assert after.manifest_url == before.manifest_url
     kept = ("status", "etag", "version_id", "sequencer", "bytes", "format", "width", "height",
@@ -210,12 +210,12 @@ def test_a_record_that_is_not_the_backfill_s_is_left_alone(
         ExpressionAttributeValues={k: {"S": v} for k, v in values.items()},
     )
     theirs = record(stack, key)
-    letters = len(stack.dlq_messages())
+    letters = len(drive.dlq_messages(stack))
 
     for only_missing in (False, True):  # the complete image is no exception
         assert backfill(stack, folder, only_missing=only_missing) == "SUCCEEDED"
         assert record(stack, key) == theirs
-    assert len(stack.dlq_messages()) == letters  # not a failure: the record is not ours
+    assert len(drive.dlq_messages(stack)) == letters  # not a failure: the record is not ours
 
 
 @pytest.mark.parametrize("recorded", [False, True], ids=["no-record", "processed-record"])

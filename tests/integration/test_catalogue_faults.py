@@ -17,7 +17,7 @@ from imagepipe.local.stack import LocalStack
 from imagepipe.messages import s3_object_of
 from tests.integration.conftest import execution_for, fresh_key
 from tests.integration.test_iam_enforced import dead_letter_for
-from tests.support import faults
+from tests.support import drive, faults
 
 pytestmark = pytest.mark.integration
 
@@ -48,12 +48,12 @@ def test_a_first_catalogue_write_that_keeps_failing_is_dead_lettered(
     with faults.dynamodb_error(failing[0], times=None, key=key) as fault:
         if len(failing) > 1:  # the whole table: Record failure's own write fails too
             with faults.dynamodb_error(failing[1], times=None, key=key) as also:
-                stack.upload(samples.jpeg(300, 200, seed=201), key)
-                stack.pump()
+                drive.upload(stack, samples.jpeg(300, 200, seed=201), key)
+                drive.pump(stack)
             assert also.raised == 4  # Record failure: its first try and 3 retries
         else:
-            stack.upload(samples.jpeg(300, 200, seed=201), key)
-            stack.pump()
+            drive.upload(stack, samples.jpeg(300, 200, seed=201), key)
+            drive.pump(stack)
     assert fault.raised == 4  # Record upload: its first try and 3 retries
 
     execution = execution_for(stack, key)
@@ -74,7 +74,7 @@ def test_a_first_catalogue_write_that_keeps_failing_is_dead_lettered(
     assert get_record(dynamodb, stack.outputs["catalogueTable"], key) is None
     assert not [
         n
-        for n in stack.notifications()
+        for n in drive.notifications(stack)
         if isinstance(n.message, dict) and (n.message.get("source") or {}).get("key") == key
     ]
     alarm = failed_executions_alarm(stack)
@@ -90,12 +90,12 @@ def test_once_the_table_answers_again_a_redrive_processes_it(stack: LocalStack) 
     """The dead letter is actionable: the same event, run again, is recorded processed."""
     key = fresh_key(stack, "later.jpg")
     with faults.dynamodb_error("put_item", times=None, key=key):
-        stack.upload(samples.jpeg(320, 240, seed=202), key)
-        stack.pump()
+        drive.upload(stack, samples.jpeg(320, 240, seed=202), key)
+        drive.pump(stack)
     failed = execution_for(stack, key)
     letter = dead_letter_for(stack, failed.arn)
     sfn = stack.clients.client("stepfunctions")
     sfn.start_execution(stateMachineArn=stack.state_machine_arn, input=json.dumps(letter["input"]))
-    stack.pump()
+    drive.pump(stack)
     record = get_record(stack.clients.client("dynamodb"), stack.outputs["catalogueTable"], key)
     assert record is not None and record.status == "processed"

@@ -19,6 +19,7 @@ from imagepipe.local import samples
 from imagepipe.local.stack import LocalStack
 from infra.environment import MANIFEST_CACHE_CONTROL, RENDITION_CACHE_CONTROL
 from tests.integration.conftest import fresh_key
+from tests.support import drive
 
 pytestmark = pytest.mark.integration
 
@@ -37,10 +38,10 @@ def fetch(url: str) -> tuple[int, dict[str, str], bytes]:
 
 def processed(stack: LocalStack, key: str) -> dict[str, Any]:
     """The image.processed notification of `key`."""
-    stack.pump()
+    drive.pump(stack)
     [message] = [
         n.message
-        for n in stack.notifications()
+        for n in drive.notifications(stack)
         if isinstance(n.message, dict) and (n.message.get("source") or {}).get("key") == key
     ]
     return message  # type: ignore[no-any-return]
@@ -63,7 +64,7 @@ def test_every_url_of_a_processed_upload_opens(stack: LocalStack) -> None:
     manifest's) and every URL the manifest names opens, with its Content-Type and
     Cache-Control; the manifest is what docs/schemas/manifest.json says."""
     key = fresh_key(stack, "my photo+1 100% é.jpg")
-    stack.upload(samples.jpeg(900, 600), key)
+    drive.upload(stack, samples.jpeg(900, 600), key)
     message = processed(stack, key)
     base = stack.outputs["renditionsBaseUrl"]
     assert message["renditions"]
@@ -103,7 +104,7 @@ def test_without_the_distributions_read_in_the_bucket_policy_nothing_opens(
     stack: LocalStack,
 ) -> None:
     key = fresh_key(stack, "locked.jpg")
-    stack.upload(samples.jpeg(300, 200), key)
+    drive.upload(stack, samples.jpeg(300, 200), key)
     url = processed(stack, key)["renditions"][0]["url"]
     s3 = stack.clients.client("s3")
     policy = s3.get_bucket_policy(Bucket=stack.destination_bucket)["Policy"]

@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from imagepipe.local import access, samples
-from imagepipe.local.stack import LocalStack, local_stack
+from imagepipe.local.stack import LocalStack, deploy_local
 from tests.integration.conftest import execution_for, fresh_key
+from tests.support import drive
 
 pytestmark = pytest.mark.integration
 
@@ -64,21 +65,21 @@ def without_statement(stack: LocalStack, role_part: str, sid: str) -> Iterator[N
 
 def run_upload(stack: LocalStack, name: str = "photo.jpg") -> tuple[str, Any]:
     key = fresh_key(stack, name)
-    stack.upload(samples.jpeg(640, 480), key)
-    stack.pump()
+    drive.upload(stack, samples.jpeg(640, 480), key)
+    drive.pump(stack)
     return key, execution_for(stack, key)
 
 
 def dead_letter_for(stack: LocalStack, arn: str) -> dict[str, Any]:
-    [letter] = [d for d in stack.dlq_messages() if d.execution_arn == arn]
+    [letter] = [d for d in drive.dlq_messages(stack) if d.execution_arn == arn]
     body: dict[str, Any] = letter.body
     return body
 
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
-    with local_stack("dev", config={"deleteDerivatives": True}) as deployed:
-        deployed.pump()
+    with deploy_local("dev", config={"deleteDerivatives": True}) as deployed:
+        drive.pump(deployed)
         yield deployed
 
 
@@ -141,21 +142,21 @@ def test_a_workflow_that_cannot_dead_letter_fails_without_a_message(stack: Local
     ):
         _, execution = run_upload(stack)
     assert execution.status == "FAILED"
-    assert not [d for d in stack.dlq_messages() if d.execution_arn == execution.arn]
+    assert not [d for d in drive.dlq_messages(stack) if d.execution_arn == execution.arn]
     assert any("sqs:SendMessage" in d for d in access.denials())
 
 
 def test_the_pipe_cannot_start_executions_without_its_statement(stack: LocalStack) -> None:
     with without_statement(stack, "-dev-pipe-role", "StartExecutions"):
         key = fresh_key(stack, "stuck.jpg")
-        stack.upload(samples.jpeg(64, 64), key)
+        drive.upload(stack, samples.jpeg(64, 64), key)
         ingest = [p for p in stack.pollers if p.config.target_arn == stack.state_machine_arn]
         result = ingest[0].poll_once()
     assert result.failed == 1 and not result.started
     assert any("states:StartExecution" in d and "-dev-pipe-role" in d for d in access.denials())
     # The message stays in the queue (retried after its visibility timeout, then
     # dead-lettered by the queue's redrive policy), exactly as Pipes leaves it.
-    assert not [e for e in stack.executions() if e.key == key]
+    assert not [e for e in drive.executions(stack) if e.key == key]
 
 
 def test_the_removal_workflow_needs_its_delete_statement(stack: LocalStack) -> None:
@@ -163,8 +164,8 @@ def test_the_removal_workflow_needs_its_delete_statement(stack: LocalStack) -> N
     assert execution.status == "SUCCEEDED"
     with without_statement(stack, "-removal-role", "DeleteDerivatives"):
         stack.clients.client("s3").delete_object(Bucket=stack.source_bucket, Key=key)
-        started = stack.pump()
-    removal = [stack.describe(arn) for arn in started]
+        started = drive.pump(stack)
+    removal = [drive.describe(stack, arn) for arn in started]
     assert removal and all(e.status == "FAILED" for e in removal)
     assert any("AccessDenied" in json.dumps(dead_letter_for(stack, e.arn)) for e in removal)
 
@@ -179,7 +180,7 @@ def test_a_missing_key_is_403_for_a_role_that_cannot_list_the_bucket(stack: Loca
         role_arn,
         service="lambda.amazonaws.com",
         source_arn=stack.clients.client("lambda").get_function(
-            FunctionName=stack.function_name("resize")
+            FunctionName=drive.function_name(stack, "resize")
         )["Configuration"]["FunctionArn"],
         region=stack.clients.region,
     )
@@ -199,8 +200,8 @@ def test_backfill_runs_with_its_role_and_fails_without_child_execution_rights(
 ) -> None:
     """The Distributed Map's children are checked in the ARN form AWS gives them."""
     key = fresh_key(stack, "old.jpg")
-    stack.upload(samples.jpeg(320, 240), key)
-    stack.pump()
+    drive.upload(stack, samples.jpeg(320, 240), key)
+    drive.pump(stack)
     sfn = stack.clients.client("stepfunctions")
     request = json.dumps({"prefix": key.rsplit("/", 1)[0] + "/", "onlyMissing": True})
 
@@ -210,8 +211,8 @@ def test_backfill_runs_with_its_role_and_fails_without_child_execution_rights(
             name=uuid.uuid4().hex,
             input=request,
         )["executionArn"]
-        stack.wait()
-        return stack.describe(arn)
+        drive.wait(stack)
+        return drive.describe(stack, arn)
 
     with without_statement(stack, "-backfill-role", "ManageChildExecutions"):
         denied = backfill()

@@ -15,10 +15,11 @@ import jsonschema
 import pytest
 
 from imagepipe.local import samples
-from imagepipe.local.stack import LocalStack, local_stack
+from imagepipe.local.stack import LocalStack, deploy_local
 from tests.integration.conftest import fresh_key
 from tests.integration.test_delivery import fetch
 from tests.integration.test_iam_enforced import dead_letter_for, without_statement
+from tests.support import drive
 
 pytestmark = pytest.mark.integration
 
@@ -29,8 +30,8 @@ SCHEMA = json.loads(
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
-    with local_stack("dev") as deployed:
-        deployed.pump()
+    with deploy_local("dev") as deployed:
+        drive.pump(deployed)
         yield deployed
 
 
@@ -47,9 +48,9 @@ def invalidations(stack: LocalStack) -> list[dict[str, Any]]:
 
 
 def upload(stack: LocalStack, key: str, data: bytes) -> Any:
-    stack.upload(data, key)
-    stack.pump()
-    return [e for e in stack.executions() if e.key == key][-1]
+    drive.upload(stack, data, key)
+    drive.pump(stack)
+    return [e for e in drive.executions(stack) if e.key == key][-1]
 
 
 def test_a_first_upload_invalidates_nothing_and_its_manifest_opens(stack: LocalStack) -> None:
@@ -59,7 +60,7 @@ def test_a_first_upload_invalidates_nothing_and_its_manifest_opens(stack: LocalS
     assert len(invalidations(stack)) == before
     stem = key.removeprefix(stack.settings.upload_prefix).rsplit(".", 1)[0]
     manifest_key = f"manifests/{stem}.json"
-    document = json.loads(stack.read(stack.destination_bucket, manifest_key))
+    document = json.loads(drive.read(stack, stack.destination_bucket, manifest_key))
     jsonschema.Draft202012Validator(SCHEMA).validate(document)
     status, headers, body = fetch(document["url"])
     assert status == 200 and headers["Content-Type"] == "application/json"

@@ -15,10 +15,11 @@ from PIL import Image, ImageChops
 
 from imagefn import imaging
 from imagefn.renditions import Rendition, Watermark
-from imagepipe.local.stack import LocalStack, local_stack
+from imagepipe.local.stack import LocalStack, deploy_local
 from tests.functions import images
 from tests.functions.test_animation import moving_square
 from tests.integration.conftest import execution_for, fresh_key
+from tests.support import drive
 
 pytestmark = pytest.mark.integration
 
@@ -37,8 +38,8 @@ def stack() -> Iterator[LocalStack]:
     renditions = [
         r.to_dict() for r in (*load_stack_settings("dev").renditions, ANIMATED, SMART, MARKED)
     ]
-    with local_stack("dev", config={"renditions": renditions}) as deployed:
-        deployed.pump()
+    with deploy_local("dev", config={"renditions": renditions}) as deployed:
+        drive.pump(deployed)
         yield deployed
 
 
@@ -47,7 +48,7 @@ def written(stack: LocalStack, key: str, rendition: Rendition, source_format: st
     rkey = imaging.rendition_key(
         rendition.name, stem, imaging.output_format(rendition.format, source_format)
     )
-    return stack.read(stack.destination_bucket, rkey)
+    return drive.read(stack, stack.destination_bucket, rkey)
 
 
 def refusal(stack: LocalStack, key: str) -> str:
@@ -55,10 +56,10 @@ def refusal(stack: LocalStack, key: str) -> str:
     upload: the execution succeeds, nothing is dead-lettered), or, on a stack that still
     dead-letters refusals, its one dead letter from a failed execution."""
     execution = execution_for(stack, key)
-    letters = [d for d in stack.dlq_messages() if d.key == key]
+    letters = [d for d in drive.dlq_messages(stack) if d.key == key]
     rejected = [
         n.message
-        for n in stack.notifications()
+        for n in drive.notifications(stack)
         if isinstance(n.message, dict)
         and n.message.get("event") == "image.rejected"
         and n.message["source"]["key"] == key
@@ -74,8 +75,8 @@ def refusal(stack: LocalStack, key: str) -> str:
 
 def test_a_heic_upload_gets_every_rendition(stack: LocalStack) -> None:
     data = images.heif(images.photo((1200, 900)), quality=80)
-    key = stack.upload(data, fresh_key(stack, "IMG_0042.HEIC"))
-    stack.pump()
+    key = drive.upload(stack, data, fresh_key(stack, "IMG_0042.HEIC"))
+    drive.pump(stack)
     assert execution_for(stack, key).status == "SUCCEEDED"
     limit = stack.settings.max_input_pixels
     for rendition in stack.settings.renditions:
@@ -85,8 +86,8 @@ def test_a_heic_upload_gets_every_rendition(stack: LocalStack) -> None:
 
 def test_an_animated_gif_gets_an_animated_rendition_and_still_ones(stack: LocalStack) -> None:
     data = moving_square("GIF")
-    key = stack.upload(data, fresh_key(stack, "party.gif"))
-    stack.pump()
+    key = drive.upload(stack, data, fresh_key(stack, "party.gif"))
+    drive.pump(stack)
     assert execution_for(stack, key).status == "SUCCEEDED"
     with Image.open(io.BytesIO(written(stack, key, ANIMATED, "GIF"))) as image:
         assert (image.format, image.n_frames, image.size) == ("WEBP", 4, (80, 60))
@@ -96,8 +97,8 @@ def test_an_animated_gif_gets_an_animated_rendition_and_still_ones(stack: LocalS
 
 
 def test_a_heic_bomb_is_refused_as_too_many_pixels(stack: LocalStack) -> None:
-    key = stack.upload(images.heif_claiming(20_000, 10_000), fresh_key(stack, "bomb.heic"))
-    stack.pump()
+    key = drive.upload(stack, images.heif_claiming(20_000, 10_000), fresh_key(stack, "bomb.heic"))
+    drive.pump(stack)
     assert refusal(stack, key) == "too_many_pixels"
 
 
@@ -106,8 +107,8 @@ def test_a_smart_crop_keeps_an_off_centre_subject(stack: LocalStack) -> None:
 
     source = subject_on_grey((480, 240), (380, 80, 460, 160))
     data = images.encode(source, "PNG")
-    key = stack.upload(data, fresh_key(stack, "portrait-right.png"))
-    stack.pump()
+    key = drive.upload(stack, data, fresh_key(stack, "portrait-right.png"))
+    drive.pump(stack)
     assert execution_for(stack, key).status == "SUCCEEDED"
     out = written(stack, key, SMART, "PNG")
     assert out == imaging.render(data, SMART, max_pixels=stack.settings.max_input_pixels).data
@@ -120,8 +121,8 @@ def test_a_smart_crop_keeps_an_off_centre_subject(stack: LocalStack) -> None:
 
 def test_a_watermarked_rendition_is_the_cores_with_the_packaged_mark(stack: LocalStack) -> None:
     data = images.encode(images.photo((800, 600)), "JPEG", quality=90)
-    key = stack.upload(data, fresh_key(stack, "marked.jpg"))
-    stack.pump()
+    key = drive.upload(stack, data, fresh_key(stack, "marked.jpg"))
+    drive.pump(stack)
     assert execution_for(stack, key).status == "SUCCEEDED"
     out = written(stack, key, MARKED, "JPEG")
     limit = stack.settings.max_input_pixels
@@ -136,8 +137,8 @@ def test_an_svg_upload_is_drawn_for_every_rendition(stack: LocalStack) -> None:
     from tests.functions.test_svg import drawing
 
     data = drawing()
-    key = stack.upload(data, fresh_key(stack, "logo.svg"))
-    stack.pump()
+    key = drive.upload(stack, data, fresh_key(stack, "logo.svg"))
+    drive.pump(stack)
     assert execution_for(stack, key).status == "SUCCEEDED"
     limit = stack.settings.max_input_pixels
     for rendition in stack.settings.renditions:
@@ -164,8 +165,8 @@ def test_an_svg_with_an_outside_reference_is_refused_unfetched(stack: LocalStack
     try:
         port = server.server_address[1]
         body = f'<image href="http://127.0.0.1:{port}/tracker.png" width="9" height="9"/>'
-        key = stack.upload(drawing(body), fresh_key(stack, "tracker.svg"))
-        stack.pump()
+        key = drive.upload(stack, drawing(body), fresh_key(stack, "tracker.svg"))
+        drive.pump(stack)
         assert refusal(stack, key) == "unsafe_svg"
     finally:
         server.shutdown()

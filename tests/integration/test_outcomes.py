@@ -18,6 +18,7 @@ from imagepipe.local import samples
 from imagepipe.local.stack import LocalStack
 from tests.integration.conftest import execution_for, fresh_key
 from tests.integration.test_iam_enforced import without_statement
+from tests.support import drive
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "schemas"
 
@@ -36,7 +37,7 @@ def record(stack: LocalStack, key: str) -> CatalogueRecord:
 def events_for(stack: LocalStack, key: str) -> list[tuple[dict[str, str], dict[str, Any]]]:
     return [
         (n.attributes, n.message)
-        for n in stack.notifications()
+        for n in drive.notifications(stack)
         if isinstance(n.message, dict) and n.message.get("source", {}).get("key") == key
     ]
 
@@ -50,8 +51,8 @@ def last_state(stack: LocalStack, arn: str) -> str:
 
 def test_a_processed_upload_is_recorded_and_announced_with_everything(stack: LocalStack) -> None:
     data = samples.jpeg(1200, 800, seed=101)
-    key = stack.upload(data, fresh_key(stack, "photo.jpg"))
-    stack.pump()
+    key = drive.upload(stack, data, fresh_key(stack, "photo.jpg"))
+    drive.pump(stack)
 
     execution = execution_for(stack, key)
     assert execution.status == "SUCCEEDED"
@@ -87,9 +88,9 @@ def test_a_processed_upload_is_recorded_and_announced_with_everything(stack: Loc
 def test_a_rejected_upload_is_recorded_and_announced_not_paged(
     stack: LocalStack, name: str, data: bytes, reason: str
 ) -> None:
-    dead_before = len(stack.dlq_messages())
-    key = stack.upload(data, fresh_key(stack, name))
-    stack.pump()
+    dead_before = len(drive.dlq_messages(stack))
+    key = drive.upload(stack, data, fresh_key(stack, name))
+    drive.pump(stack)
 
     execution = execution_for(stack, key)
     assert execution.status == "SUCCEEDED"  # it handled the upload: nothing to page about
@@ -101,20 +102,20 @@ def test_a_rejected_upload_is_recorded_and_announced_not_paged(
     entry = record(stack, key)
     jsonschema.validate(entry.to_dict(), schema("catalogue-record"))
     assert (entry.status, entry.reason, entry.manifest_url) == ("rejected", reason, None)
-    assert len(stack.dlq_messages()) == dead_before
+    assert len(drive.dlq_messages(stack)) == dead_before
 
 
 def test_a_repeated_event_ends_as_a_duplicate_without_a_second_notification(
     stack: LocalStack,
 ) -> None:
-    key = stack.upload(samples.jpeg(800, 600, seed=103), fresh_key(stack, "twice.jpg"))
-    stack.pump()
+    key = drive.upload(stack, samples.jpeg(800, 600, seed=103), fresh_key(stack, "twice.jpg"))
+    drive.pump(stack)
     first = execution_for(stack, key)
     body = first.input[0]["body"]
     stack.clients.client("sqs").send_message(QueueUrl=stack.ingest_queue_url, MessageBody=body)
-    stack.pump()
+    drive.pump(stack)
 
-    runs = [e for e in stack.executions() if e.key == key]
+    runs = [e for e in drive.executions(stack) if e.key == key]
     assert [e.status for e in runs] == ["SUCCEEDED", "SUCCEEDED"]
     second = next(e for e in runs if e.arn != first.arn)
     assert last_state(stack, second.arn) == "Duplicate event"
@@ -124,20 +125,20 @@ def test_a_repeated_event_ends_as_a_duplicate_without_a_second_notification(
 
 def test_a_newer_upload_of_the_key_is_processed_again(stack: LocalStack) -> None:
     key = fresh_key(stack, "again.jpg")
-    stack.upload(samples.jpeg(800, 600, seed=104), key)
-    stack.pump()
-    stack.upload(samples.jpeg(640, 480, seed=105), key)
-    stack.pump()
+    drive.upload(stack, samples.jpeg(800, 600, seed=104), key)
+    drive.pump(stack)
+    drive.upload(stack, samples.jpeg(640, 480, seed=105), key)
+    drive.pump(stack)
     assert [m["source"]["width"] for _, m in events_for(stack, key)] == [800, 640]
     assert record(stack, key).width == 640
 
 
 def test_identical_bytes_under_another_key_name_the_earlier_original(stack: LocalStack) -> None:
     data = samples.jpeg(700, 500, seed=106)
-    first = stack.upload(data, fresh_key(stack, "original.jpg"))
-    stack.pump()
-    copy = stack.upload(data, fresh_key(stack, "copy.jpg"))
-    stack.pump()
+    first = drive.upload(stack, data, fresh_key(stack, "original.jpg"))
+    drive.pump(stack)
+    copy = drive.upload(stack, data, fresh_key(stack, "copy.jpg"))
+    drive.pump(stack)
     [(_, message)] = events_for(stack, copy)
     jsonschema.validate(message, schema("image.processed"))
     assert message["duplicateOf"] == first
@@ -147,25 +148,29 @@ def test_identical_bytes_under_another_key_name_the_earlier_original(stack: Loca
 
 def test_recording_an_upload_needs_the_workflow_s_catalogue_writes(stack: LocalStack) -> None:
     with without_statement(stack, "-workflow-role", "RecordUploads"):
-        key = stack.upload(samples.jpeg(400, 300, seed=107), fresh_key(stack, "denied.jpg"))
-        stack.pump()
+        key = drive.upload(stack, samples.jpeg(400, 300, seed=107), fresh_key(stack, "denied.jpg"))
+        drive.pump(stack)
     execution = execution_for(stack, key)
     assert execution.status == "FAILED"
     assert execution.error == "DynamoDB.AccessDeniedException"
     # A catalogue write that fails is a processing failure: dead-lettered, never lost.
-    assert [d.kind for d in stack.dlq_messages() if d.execution_arn == execution.arn] == ["failed"]
+    assert [d.kind for d in drive.dlq_messages(stack) if d.execution_arn == execution.arn] == [
+        "failed"
+    ]
     assert events_for(stack, key) == []
 
 
 def test_finding_same_bytes_needs_query_on_the_index(stack: LocalStack) -> None:
     with without_statement(stack, "-workflow-role", "FindSameBytes"):
-        key = stack.upload(samples.jpeg(400, 300, seed=108), fresh_key(stack, "noquery.jpg"))
-        stack.pump()
+        key = drive.upload(stack, samples.jpeg(400, 300, seed=108), fresh_key(stack, "noquery.jpg"))
+        drive.pump(stack)
     execution = execution_for(stack, key)
     assert execution.status == "FAILED"
     entry = record(stack, key)
     assert (entry.status, entry.reason) == ("failed", "processing_error")
-    assert [d.kind for d in stack.dlq_messages() if d.execution_arn == execution.arn] == ["failed"]
+    assert [d.kind for d in drive.dlq_messages(stack) if d.execution_arn == execution.arn] == [
+        "failed"
+    ]
 
 
 def test_many_originals_with_the_same_bytes_pass_on_only_the_earliest(stack: LocalStack) -> None:
@@ -199,15 +204,15 @@ def test_many_originals_with_the_same_bytes_pass_on_only_the_earliest(stack: Loc
     earliest = f"{prefix}earliest.jpg"
     put(earliest, "2026-01-01T00:00:00.000Z")
 
-    key = stack.upload(data, fresh_key(stack, "one more copy.jpg"))
-    stack.pump()
+    key = drive.upload(stack, data, fresh_key(stack, "one more copy.jpg"))
+    drive.pump(stack)
     execution = execution_for(stack, key)
     assert execution.status == "SUCCEEDED", execution.cause
     [(_, message)] = events_for(stack, key)
     assert message["duplicateOf"] == earliest
     assert record(stack, key).duplicate_of == earliest
 
-    events = stack.history(execution.arn)
+    events = drive.history(stack, execution.arn)
     [query] = [
         e["taskSucceededEventDetails"]["output"]
         for e in events

@@ -17,8 +17,9 @@ import pytest
 
 from imagefn.imaging import EXTENSIONS, output_format
 from imagepipe.local import samples
-from imagepipe.local.stack import LocalStack, local_stack
+from imagepipe.local.stack import LocalStack, deploy_local
 from tests.integration.conftest import fresh_key
+from tests.support import drive
 
 pytestmark = pytest.mark.integration
 
@@ -31,8 +32,8 @@ def stack() -> Iterator[LocalStack]:
     from infra.settings import load_stack_settings
 
     renditions = [r.to_dict() for r in load_stack_settings("dev").renditions] + [ORIGINAL]
-    with local_stack("dev", config={"renditions": renditions}) as deployed:
-        deployed.pump()
+    with deploy_local("dev", config={"renditions": renditions}) as deployed:
+        drive.pump(deployed)
         yield deployed
 
 
@@ -46,10 +47,12 @@ def derivatives(stack: LocalStack, key: str) -> dict[str, dict[str, Any]]:
     s3 = stack.clients.client("s3")
     found = {}
     for rendition in stack.settings.renditions:
-        for rkey in stack.objects(stack.destination_bucket, f"{rendition.name}/{s}."):
+        for rkey in drive.objects(stack, stack.destination_bucket, f"{rendition.name}/{s}."):
             head = s3.head_object(Bucket=stack.destination_bucket, Key=rkey)
             found[rkey] = {
-                "sha": hashlib.sha256(stack.read(stack.destination_bucket, rkey)).hexdigest(),
+                "sha": hashlib.sha256(
+                    drive.read(stack, stack.destination_bucket, rkey)
+                ).hexdigest(),
                 "source-etag": head["Metadata"].get("source-etag"),
             }
     return found
@@ -68,17 +71,17 @@ def expected_keys(stack: LocalStack, key: str, source_format: str) -> set[str]:
 
 
 def test_an_overwrite_replaces_every_rendition(stack: LocalStack) -> None:
-    key = stack.upload(samples.jpeg(1600, 900, seed=201), fresh_key(stack, "again.jpg"))
-    stack.pump()
+    key = drive.upload(stack, samples.jpeg(1600, 900, seed=201), fresh_key(stack, "again.jpg"))
+    drive.pump(stack)
     before = derivatives(stack, key)
     first_etag = etag(stack, key)
     assert set(before) == expected_keys(stack, key, "JPEG")
     assert {d["source-etag"] for d in before.values()} == {first_etag}
 
-    stack.upload(samples.jpeg(900, 1600, seed=202), key)  # same key, new content
-    stack.pump()
+    drive.upload(stack, samples.jpeg(900, 1600, seed=202), key)  # same key, new content
+    drive.pump(stack)
 
-    runs = [e for e in stack.executions() if e.key == key]
+    runs = [e for e in drive.executions(stack) if e.key == key]
     assert [e.status for e in runs] == ["SUCCEEDED", "SUCCEEDED"]
     after = derivatives(stack, key)
     second_etag = etag(stack, key)
@@ -87,18 +90,20 @@ def test_an_overwrite_replaces_every_rendition(stack: LocalStack) -> None:
     assert {d["source-etag"] for d in after.values()} == {second_etag}
     assert all(after[k]["sha"] != before[k]["sha"] for k in after)  # new bytes everywhere
     # The backup follows too: it is the new version.
-    backup = stack.read(stack.backup_bucket, key)
-    assert backup == stack.read(stack.source_bucket, key)
-    assert [d for d in stack.dlq_messages() if d.key == key] == []
+    backup = drive.read(stack, stack.backup_bucket, key)
+    assert backup == drive.read(stack, stack.source_bucket, key)
+    assert [d for d in drive.dlq_messages(stack) if d.key == key] == []
 
 
 def test_an_overwrite_that_keeps_the_format_keeps_the_original_format_rendition(
     stack: LocalStack,
 ) -> None:
-    key = stack.upload(samples.transparent_png(700, 500, seed=203), fresh_key(stack, "p.png"))
-    stack.pump()
-    stack.upload(samples.transparent_png(500, 700, seed=204), key)
-    stack.pump()
+    key = drive.upload(
+        stack, samples.transparent_png(700, 500, seed=203), fresh_key(stack, "p.png")
+    )
+    drive.pump(stack)
+    drive.upload(stack, samples.transparent_png(500, 700, seed=204), key)
+    drive.pump(stack)
     made = derivatives(stack, key)
     assert set(made) == expected_keys(stack, key, "PNG")
     assert f"orig/{stem(stack, key)}.png" in made
@@ -107,12 +112,12 @@ def test_an_overwrite_that_keeps_the_format_keeps_the_original_format_rendition(
 def test_an_overwrite_that_changes_the_format_leaves_no_stale_rendition(
     stack: LocalStack,
 ) -> None:
-    key = stack.upload(samples.jpeg(800, 600, seed=205), fresh_key(stack, "shifty.jpg"))
-    stack.pump()
+    key = drive.upload(stack, samples.jpeg(800, 600, seed=205), fresh_key(stack, "shifty.jpg"))
+    drive.pump(stack)
     assert f"orig/{stem(stack, key)}.jpg" in derivatives(stack, key)
 
-    stack.upload(samples.transparent_png(800, 600, seed=206), key)  # PNG bytes, .jpg name
-    stack.pump()
+    drive.upload(stack, samples.transparent_png(800, 600, seed=206), key)  # PNG bytes, .jpg name
+    drive.pump(stack)
     assert latest_execution(stack, key).status == "SUCCEEDED"
 
     made = derivatives(stack, key)
@@ -121,6 +126,6 @@ def test_an_overwrite_that_changes_the_format_leaves_no_stale_rendition(
 
 
 def latest_execution(stack: LocalStack, key: str) -> Any:
-    runs = [e for e in stack.executions() if e.key == key]
+    runs = [e for e in drive.executions(stack) if e.key == key]
     assert runs, f"no execution for {key}"
     return runs[-1]

@@ -16,7 +16,7 @@ from imagepipe.local import samples
 from imagepipe.local.stack import LocalStack
 from infra.settings import Settings
 from tests.integration.conftest import DEPLOY_POLLS, execution_for, fresh_key
-from tests.support import faults
+from tests.support import drive, faults
 
 pytestmark = pytest.mark.integration
 
@@ -43,21 +43,21 @@ def renditions_of(stack: LocalStack, key: str) -> dict[str, bytes]:
     for rendition in stack.settings.renditions:
         ext = EXTENSIONS[rendition.format]
         rkey = f"{rendition.name}/{stem(stack, key)}.{ext}"
-        if rkey in stack.objects(stack.destination_bucket, rkey):
-            found[rendition.name] = stack.read(stack.destination_bucket, rkey)
+        if rkey in drive.objects(stack, stack.destination_bucket, rkey):
+            found[rendition.name] = drive.read(stack, stack.destination_bucket, rkey)
     return found
 
 
 def notifications_for(stack: LocalStack, key: str) -> list[dict[str, Any]]:
     return [
         n.message
-        for n in stack.notifications()
+        for n in drive.notifications(stack)
         if isinstance(n.message, dict) and n.message["source"]["key"] == key
     ]
 
 
 def dead_letters_for(stack: LocalStack, key: str) -> list[Any]:
-    return [d for d in stack.dlq_messages() if d.key == key]
+    return [d for d in drive.dlq_messages(stack) if d.key == key]
 
 
 def test_deploying_starts_nothing(stack: LocalStack) -> None:
@@ -81,8 +81,8 @@ def test_deploying_starts_nothing(stack: LocalStack) -> None:
 def test_an_image_gets_every_rendition_a_backup_and_one_notification(
     stack: LocalStack, name: str, data: bytes, size: tuple[int, int]
 ) -> None:
-    key = stack.upload(data, fresh_key(stack, name))
-    stack.pump()
+    key = drive.upload(stack, data, fresh_key(stack, name))
+    drive.pump(stack)
 
     assert execution_for(stack, key).status == "SUCCEEDED"
     made = renditions_of(stack, key)
@@ -95,7 +95,7 @@ def test_an_image_gets_every_rendition_a_backup_and_one_notification(
             ), rendition.name
             if rendition.format == "jpeg":
                 assert image.mode in ("RGB", "L")  # alpha flattened, JPEG has none
-    assert stack.read(stack.backup_bucket, key) == data
+    assert drive.read(stack, stack.backup_bucket, key) == data
 
     [message] = notifications_for(stack, key)
     listed = {r["name"]: r for r in message["renditions"]}
@@ -116,15 +116,15 @@ def test_keys_with_spaces_plus_percent_and_unicode(stack: LocalStack) -> None:
         "été 東京 🌅/Ünïcödé.jpg",
     ]
     data = samples.jpeg(640, 480, seed=21)
-    keys = [stack.upload(data, fresh_key(stack, n)) for n in names]
-    stack.pump()
+    keys = [drive.upload(stack, data, fresh_key(stack, n)) for n in names]
+    drive.pump(stack)
 
     for key in keys:
         assert execution_for(stack, key).status == "SUCCEEDED", key
         assert sorted(renditions_of(stack, key)) == sorted(
             r.name for r in stack.settings.renditions
         ), key
-        assert stack.read(stack.backup_bucket, key) == data, key
+        assert drive.read(stack, stack.backup_bucket, key) == data, key
         assert len(notifications_for(stack, key)) == 1, key
 
 
@@ -144,13 +144,14 @@ def test_every_bad_input_is_rejected_with_its_reason_and_not_dead_lettered(
         "bitmap.png": (_bmp(), "unsupported_format"),
         "huge.jpg": (big, "too_many_bytes"),
     }
-    before = len(stack.dlq_messages())
+    before = len(drive.dlq_messages(stack))
     keys = {
-        stack.upload(data, fresh_key(stack, name)): reason for name, (data, reason) in bad.items()
+        drive.upload(stack, data, fresh_key(stack, name)): reason
+        for name, (data, reason) in bad.items()
     }
-    stack.pump()
+    drive.pump(stack)
 
-    assert stack.dlq_messages()[before:] == []  # rejections page nobody
+    assert drive.dlq_messages(stack)[before:] == []  # rejections page nobody
     for key, reason in keys.items():
         execution = execution_for(stack, key)
         assert execution.status == "SUCCEEDED"  # it handled the upload
@@ -162,25 +163,25 @@ def test_every_bad_input_is_rejected_with_its_reason_and_not_dead_lettered(
 
 
 def test_the_same_event_twice_changes_nothing(stack: LocalStack) -> None:
-    key = stack.upload(samples.jpeg(1500, 1000, seed=41), fresh_key(stack, "twice.jpg"))
-    stack.pump()
+    key = drive.upload(stack, samples.jpeg(1500, 1000, seed=41), fresh_key(stack, "twice.jpg"))
+    drive.pump(stack)
     first = execution_for(stack, key)
     outputs_before = renditions_of(stack, key)
-    dead_before = len(stack.dlq_messages())
+    dead_before = len(drive.dlq_messages(stack))
 
     # Redeliver exactly the S3 event the pipe got (S3 delivers at least once).
     body = first.input[0]["body"]
     stack.clients.client("sqs").send_message(QueueUrl=stack.ingest_queue_url, MessageBody=body)
-    stack.pump()
+    drive.pump(stack)
 
-    runs = [e for e in stack.executions() if e.key == key]
+    runs = [e for e in drive.executions(stack) if e.key == key]
     assert [e.status for e in runs] == ["SUCCEEDED", "SUCCEEDED"]
     assert renditions_of(stack, key) == outputs_before
-    assert len(stack.dlq_messages()) == dead_before
+    assert len(drive.dlq_messages(stack)) == dead_before
 
 
 def test_an_s3_test_event_starts_no_execution(stack: LocalStack) -> None:
-    before = len(stack.executions())
+    before = len(drive.executions(stack))
     test_event = {
         "Service": "Amazon S3",
         "Event": "s3:TestEvent",
@@ -192,9 +193,9 @@ def test_an_s3_test_event_starts_no_execution(stack: LocalStack) -> None:
     stack.clients.client("sqs").send_message(
         QueueUrl=stack.ingest_queue_url, MessageBody=json.dumps(test_event)
     )
-    result = stack.poll()
+    result = drive.poll(stack)
     assert (result.started, result.filtered) == ([], 1)
-    assert len(stack.executions()) == before
+    assert len(drive.executions(stack)) == before
     assert stack.queue_depth(stack.ingest_queue_url) == 0
 
 
@@ -203,15 +204,15 @@ def test_an_s3_test_event_starts_no_execution(stack: LocalStack) -> None:
     [("resize", "Lambda.ServiceException"), ("inspect", "Lambda.TooManyRequestsException")],
 )
 def test_a_transient_lambda_fault_is_retried(stack: LocalStack, function: str, error: str) -> None:
-    faults.inject_lambda_fault(stack.function_name(function), error, times=1)
-    key = stack.upload(samples.jpeg(800, 600, seed=51), fresh_key(stack, "flaky.jpg"))
-    stack.pump()
+    faults.inject_lambda_fault(drive.function_name(stack, function), error, times=1)
+    key = drive.upload(stack, samples.jpeg(800, 600, seed=51), fresh_key(stack, "flaky.jpg"))
+    drive.pump(stack)
 
     execution = execution_for(stack, key)
     assert execution.status == "SUCCEEDED"
     failures = [
         e["taskFailedEventDetails"]["error"]
-        for e in stack.history(execution.arn)
+        for e in drive.history(stack, execution.arn)
         if e["type"] == "TaskFailed"
     ]
     assert failures == [error]
@@ -221,9 +222,9 @@ def test_a_transient_lambda_fault_is_retried(stack: LocalStack, function: str, e
 
 def test_a_permanent_fault_is_dead_lettered(stack: LocalStack) -> None:
     # An error type no Retry covers, on every attempt: the Map fails, Catch dead-letters it.
-    faults.inject_lambda_fault(stack.function_name("resize"), "RuntimeError", times=100)
-    key = stack.upload(samples.jpeg(800, 600, seed=61), fresh_key(stack, "doomed.jpg"))
-    stack.pump()
+    faults.inject_lambda_fault(drive.function_name(stack, "resize"), "RuntimeError", times=100)
+    key = drive.upload(stack, samples.jpeg(800, 600, seed=61), fresh_key(stack, "doomed.jpg"))
+    drive.pump(stack)
 
     execution = execution_for(stack, key)
     assert execution.status == "FAILED"
@@ -244,8 +245,8 @@ def test_every_upload_is_accounted_for(stack: LocalStack) -> None:
         ("f.jpg", samples.truncated(samples.jpeg(900, 700, seed=74)), False),
         ("g.jpg", samples.jpeg(400, 300, seed=75), True),
     ]
-    keys = {stack.upload(data, fresh_key(stack, name)): good for name, data, good in uploads}
-    stack.pump()
+    keys = {drive.upload(stack, data, fresh_key(stack, name)): good for name, data, good in uploads}
+    drive.pump(stack)
 
     # Through the catalogue: processed + rejected + failed == uploads.
     table, dynamodb = stack.outputs["catalogueTable"], stack.clients.client("dynamodb")
@@ -254,27 +255,29 @@ def test_every_upload_is_accounted_for(stack: LocalStack) -> None:
     assert {k for k, s in statuses.items() if s == "rejected"} == {
         k for k, g in keys.items() if not g
     }
-    assert not {d.key for d in stack.dlq_messages()} & set(keys)
+    assert not {d.key for d in drive.dlq_messages(stack)} & set(keys)
     assert stack.queue_depth(stack.ingest_queue_url) == 0
 
 
 def test_writes_elsewhere_start_nothing(stack: LocalStack) -> None:
-    before = len(stack.executions())
+    before = len(drive.executions(stack))
     data = samples.jpeg(300, 200, seed=81)
-    stack.upload(data, fresh_key(stack, "in-renditions.jpg"), bucket=stack.destination_bucket)
-    stack.upload(data, fresh_key(stack, "in-backups.jpg"), bucket=stack.backup_bucket)
-    stack.upload(data, "elsewhere/outside-the-prefix.jpg")
+    drive.upload(
+        stack, data, fresh_key(stack, "in-renditions.jpg"), bucket=stack.destination_bucket
+    )
+    drive.upload(stack, data, fresh_key(stack, "in-backups.jpg"), bucket=stack.backup_bucket)
+    drive.upload(stack, data, "elsewhere/outside-the-prefix.jpg")
 
     assert stack.queue_depth(stack.ingest_queue_url) == 0
-    result = stack.poll()
+    result = drive.poll(stack)
     assert (result.started, result.filtered) == ([], 0)
-    assert len(stack.executions()) == before
+    assert len(drive.executions(stack)) == before
 
 
 def test_a_backfill_remakes_missing_renditions(stack: LocalStack) -> None:
     """The backfill state machine (a Distributed Map over the bucket listing) runs locally."""
-    key = stack.upload(samples.jpeg(1000, 750, seed=91), fresh_key(stack, "old.jpg"))
-    stack.pump()
+    key = drive.upload(stack, samples.jpeg(1000, 750, seed=91), fresh_key(stack, "old.jpg"))
+    drive.pump(stack)
     made = renditions_of(stack, key)
     s3 = stack.clients.client("s3")
     for name in made:
@@ -284,11 +287,11 @@ def test_a_backfill_remakes_missing_renditions(stack: LocalStack) -> None:
 
     sfn = stack.clients.client("stepfunctions")
     arn = sfn.start_execution(
-        stateMachineArn=stack.state_machine_arn_of("backfill"),
+        stateMachineArn=drive.state_machine_arn_of(stack, "backfill"),
         name=f"backfill-{uuid.uuid4().hex[:8]}",
         input=json.dumps({"prefix": posixpath.dirname(key) + "/", "onlyMissing": True}),
     )["executionArn"]
-    stack.wait()
+    drive.wait(stack)
 
     assert sfn.describe_execution(executionArn=arn)["status"] == "SUCCEEDED"
     assert renditions_of(stack, key) == made
@@ -313,7 +316,7 @@ def test_a_multipart_upload_starts_one_execution(stack: LocalStack) -> None:
         UploadId=upload,
         MultipartUpload={"Parts": [{"ETag": e, "PartNumber": n} for n, e in enumerate(etags, 1)]},
     )
-    stack.pump()
+    drive.pump(stack)
     execution = execution_for(stack, key)  # exactly one
     [record] = json.loads(execution.input[0]["body"])["Records"]
     assert record["eventName"] == "ObjectCreated:CompleteMultipartUpload"

@@ -11,10 +11,11 @@ import pytest
 
 from imagepipe.catalogue import get_record
 from imagepipe.local import samples
-from imagepipe.local.stack import LocalStack, local_stack
+from imagepipe.local.stack import LocalStack, deploy_local
 from tests.integration.conftest import fresh_key
 from tests.integration.test_iam_enforced import dead_letter_for, without_statement
 from tests.integration.test_invalidation import invalidations
+from tests.support import drive
 
 pytestmark = pytest.mark.integration
 
@@ -22,54 +23,54 @@ pytestmark = pytest.mark.integration
 def removal_of(stack: LocalStack, key: str) -> dict[str, Any]:
     """The one removal execution started for `key`."""
     sfn = stack.clients.client("stepfunctions")
-    runs = sfn.list_executions(stateMachineArn=stack.state_machine_arn_of("removal"))
-    [found] = [e for e in runs["executions"] if stack.describe(e["executionArn"]).key == key]
+    runs = sfn.list_executions(stateMachineArn=drive.state_machine_arn_of(stack, "removal"))
+    [found] = [e for e in runs["executions"] if drive.describe(stack, e["executionArn"]).key == key]
     return found  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="module")
 def removal_stack() -> Iterator[LocalStack]:
-    with local_stack("dev", config={"deleteDerivatives": True}) as deployed:
-        deployed.pump()
+    with deploy_local("dev", config={"deleteDerivatives": True}) as deployed:
+        drive.pump(deployed)
         yield deployed
 
 
 def test_deleting_an_original_deletes_what_was_made_from_it(removal_stack: LocalStack) -> None:
     stack = removal_stack
-    key = stack.upload(samples.jpeg(900, 600, seed=101), fresh_key(stack, "gone soon.jpg"))
-    kept = stack.upload(samples.jpeg(600, 900, seed=102), fresh_key(stack, "stays.jpg"))
-    stack.pump()
+    key = drive.upload(stack, samples.jpeg(900, 600, seed=101), fresh_key(stack, "gone soon.jpg"))
+    kept = drive.upload(stack, samples.jpeg(600, 900, seed=102), fresh_key(stack, "stays.jpg"))
+    drive.pump(stack)
     stem = key.removeprefix(stack.settings.upload_prefix).removesuffix(".jpg")
-    made = [k for k in stack.objects(stack.destination_bucket) if stem in k]
+    made = [k for k in drive.objects(stack, stack.destination_bucket) if stem in k]
     assert len(made) == len(stack.settings.renditions) + 1  # and its manifest
-    assert key in stack.objects(stack.backup_bucket)
+    assert key in drive.objects(stack, stack.backup_bucket)
 
     stack.clients.client("s3").delete_object(Bucket=stack.source_bucket, Key=key)
-    stack.pump()
+    drive.pump(stack)
 
     sfn = stack.clients.client("stepfunctions")
-    runs = sfn.list_executions(stateMachineArn=stack.state_machine_arn_of("removal"))
+    runs = sfn.list_executions(stateMachineArn=drive.state_machine_arn_of(stack, "removal"))
     assert [e["status"] for e in runs["executions"]] == ["SUCCEEDED"]
-    assert not [k for k in stack.objects(stack.destination_bucket) if stem in k]
-    assert key not in stack.objects(stack.backup_bucket)
-    assert kept in stack.objects(stack.backup_bucket)  # only what came from the deleted key
-    assert stack.dlq_messages() == []
+    assert not [k for k in drive.objects(stack, stack.destination_bucket) if stem in k]
+    assert key not in drive.objects(stack, stack.backup_bucket)
+    assert kept in drive.objects(stack, stack.backup_bucket)  # only what came from the deleted key
+    assert drive.dlq_messages(stack) == []
 
 
 def test_a_removal_is_notified_with_what_was_deleted(removal_stack: LocalStack) -> None:
     stack = removal_stack
-    key = stack.upload(samples.jpeg(500, 400, seed=103), fresh_key(stack, "told.jpg"))
-    stack.pump()
+    key = drive.upload(stack, samples.jpeg(500, 400, seed=103), fresh_key(stack, "told.jpg"))
+    drive.pump(stack)
     stem = key.removeprefix(stack.settings.upload_prefix).removesuffix(".jpg")
-    made = {k for k in stack.objects(stack.destination_bucket) if f"/{stem}." in k}
+    made = {k for k in drive.objects(stack, stack.destination_bucket) if f"/{stem}." in k}
     assert len(made) == len(stack.settings.renditions) + 1  # and its manifest
 
     stack.clients.client("s3").delete_object(Bucket=stack.source_bucket, Key=key)
-    stack.pump()
+    drive.pump(stack)
 
     removed = [
         n
-        for n in stack.notifications()
+        for n in drive.notifications(stack)
         if n.attributes.get("event") == "image.removed"
         and isinstance(n.message, dict)
         and n.message["source"]["key"] == key
@@ -79,7 +80,7 @@ def test_a_removal_is_notified_with_what_was_deleted(removal_stack: LocalStack) 
     assert notice.subject == "Image removed"
     listed = {d["Key"] for d in notice.message["derivatives"]}
     assert made <= listed  # every rendition that existed is named in the message
-    assert not made & set(stack.objects(stack.destination_bucket))
+    assert not made & set(drive.objects(stack, stack.destination_bucket))
 
 
 def test_a_removal_records_the_original_as_deleted(removal_stack: LocalStack) -> None:
@@ -87,13 +88,13 @@ def test_a_removal_records_the_original_as_deleted(removal_stack: LocalStack) ->
     sequencer; an upload of the same key afterwards is a new record, processed again."""
     stack = removal_stack
     dynamodb, table = stack.clients.client("dynamodb"), stack.outputs["catalogueTable"]
-    key = stack.upload(samples.jpeg(400, 300, seed=104), fresh_key(stack, "recorded.jpg"))
-    stack.pump()
+    key = drive.upload(stack, samples.jpeg(400, 300, seed=104), fresh_key(stack, "recorded.jpg"))
+    drive.pump(stack)
     before = get_record(dynamodb, table, key)
     assert before is not None and before.status == "processed" and before.renditions
 
     stack.clients.client("s3").delete_object(Bucket=stack.source_bucket, Key=key)
-    stack.pump()
+    drive.pump(stack)
 
     after = get_record(dynamodb, table, key)
     assert after is not None
@@ -104,12 +105,12 @@ def test_a_removal_records_the_original_as_deleted(removal_stack: LocalStack) ->
     assert before.content_hash and after.content_hash is None  # out of the same-bytes index
     assert before.manifest_url and after.manifest_url is None  # the manifest went too
     sfn = stack.clients.client("stepfunctions")
-    runs = sfn.list_executions(stateMachineArn=stack.state_machine_arn_of("removal"))
+    runs = sfn.list_executions(stateMachineArn=drive.state_machine_arn_of(stack, "removal"))
     assert after.execution_arn in {e["executionArn"] for e in runs["executions"]}
-    assert stack.dlq_messages() == []
+    assert drive.dlq_messages(stack) == []
 
-    stack.upload(samples.jpeg(300, 400, seed=105), key)
-    stack.pump()
+    drive.upload(stack, samples.jpeg(300, 400, seed=105), key)
+    drive.pump(stack)
     again = get_record(dynamodb, table, key)
     assert again is not None and again.status == "processed"
     assert again.sequencer > after.sequencer
@@ -120,18 +121,18 @@ def test_removing_an_original_the_catalogue_never_saw_records_nothing(
 ) -> None:
     stack = removal_stack
     dynamodb, table = stack.clients.client("dynamodb"), stack.outputs["catalogueTable"]
-    key = stack.upload(samples.jpeg(200, 200, seed=106), fresh_key(stack, "unrecorded.jpg"))
-    stack.pump()
+    key = drive.upload(stack, samples.jpeg(200, 200, seed=106), fresh_key(stack, "unrecorded.jpg"))
+    drive.pump(stack)
     # As for an original that predates the catalogue: no record of it.
     dynamodb.delete_item(TableName=table, Key={"key": {"S": key}})
     stack.clients.client("s3").delete_object(Bucket=stack.source_bucket, Key=key)
-    stack.pump()
+    drive.pump(stack)
 
     assert get_record(dynamodb, table, key) is None
     sfn = stack.clients.client("stepfunctions")
-    runs = sfn.list_executions(stateMachineArn=stack.state_machine_arn_of("removal"))
+    runs = sfn.list_executions(stateMachineArn=drive.state_machine_arn_of(stack, "removal"))
     assert {e["status"] for e in runs["executions"]} == {"SUCCEEDED"}
-    assert stack.dlq_messages() == []
+    assert drive.dlq_messages(stack) == []
 
 
 def test_the_same_bytes_after_their_original_was_deleted_are_new_content(
@@ -139,12 +140,12 @@ def test_the_same_bytes_after_their_original_was_deleted_are_new_content(
 ) -> None:
     stack = removal_stack
     data = samples.jpeg(420, 280, seed=107)
-    gone = stack.upload(data, fresh_key(stack, "deleted original.jpg"))
-    stack.pump()
+    gone = drive.upload(stack, data, fresh_key(stack, "deleted original.jpg"))
+    drive.pump(stack)
     stack.clients.client("s3").delete_object(Bucket=stack.source_bucket, Key=gone)
-    stack.pump()
-    again = stack.upload(data, fresh_key(stack, "same bytes later.jpg"))
-    stack.pump()
+    drive.pump(stack)
+    again = drive.upload(stack, data, fresh_key(stack, "same bytes later.jpg"))
+    drive.pump(stack)
     record = get_record(stack.clients.client("dynamodb"), stack.outputs["catalogueTable"], again)
     assert record is not None and record.status == "processed"
     assert record.duplicate_of is None  # not a copy of an original that no longer exists
@@ -155,15 +156,15 @@ def test_a_removal_invalidates_exactly_what_was_served(removal_stack: LocalStack
     those paths are invalidated, once, through CloudFront's SDK integration, with the
     removal execution's name as CallerReference."""
     stack = removal_stack
-    key = stack.upload(samples.jpeg(640, 480, seed=108), fresh_key(stack, "served é+1.jpg"))
-    stack.pump()
+    key = drive.upload(stack, samples.jpeg(640, 480, seed=108), fresh_key(stack, "served é+1.jpg"))
+    drive.pump(stack)
     stem = key.removeprefix(stack.settings.upload_prefix).removesuffix(".jpg")
-    served = {k for k in stack.objects(stack.destination_bucket) if f"/{stem}." in k}
+    served = {k for k in drive.objects(stack, stack.destination_bucket) if f"/{stem}." in k}
     assert len(served) == len(stack.settings.renditions) + 1  # and its manifest
     before = len(invalidations(stack))
 
     stack.clients.client("s3").delete_object(Bucket=stack.source_bucket, Key=key)
-    stack.pump()
+    drive.pump(stack)
 
     [batch] = invalidations(stack)[before:]
     assert {unquote(p) for p in batch["Paths"]["Items"]} == {f"/{k}" for k in served}
@@ -174,11 +175,11 @@ def test_a_removal_invalidates_exactly_what_was_served(removal_stack: LocalStack
 
 def test_a_removal_with_nothing_served_invalidates_nothing(removal_stack: LocalStack) -> None:
     stack = removal_stack
-    key = stack.upload(b"not an image at all\n", fresh_key(stack, "never served.jpg"))
-    stack.pump()
+    key = drive.upload(stack, b"not an image at all\n", fresh_key(stack, "never served.jpg"))
+    drive.pump(stack)
     before = len(invalidations(stack))
     stack.clients.client("s3").delete_object(Bucket=stack.source_bucket, Key=key)
-    stack.pump()
+    drive.pump(stack)
     assert len(invalidations(stack)) == before
     assert removal_of(stack, key)["status"] == "SUCCEEDED"
 
@@ -189,11 +190,11 @@ def test_without_its_statement_the_removal_s_invalidation_fails_it(
     """The removal role may invalidate its own distribution (InvalidateStaleRenditions):
     without that statement CloudFront refuses, and the removal is dead-lettered."""
     stack = removal_stack
-    key = stack.upload(samples.jpeg(300, 300, seed=109), fresh_key(stack, "refused.jpg"))
-    stack.pump()
+    key = drive.upload(stack, samples.jpeg(300, 300, seed=109), fresh_key(stack, "refused.jpg"))
+    drive.pump(stack)
     with without_statement(stack, "-removal-role", "InvalidateStaleRenditions"):
         stack.clients.client("s3").delete_object(Bucket=stack.source_bucket, Key=key)
-        stack.pump()
+        drive.pump(stack)
     failed = removal_of(stack, key)
     assert failed["status"] == "FAILED"
     letter = dead_letter_for(stack, failed["executionArn"])

@@ -15,9 +15,10 @@ import pytest
 import requests
 
 from imagepipe.local import access, samples
-from imagepipe.local.stack import LocalStack, local_stack
+from imagepipe.local.stack import LocalStack, deploy_local
 from imagepipe.local.upload_api import MOUNT, LocalIssuer, wsgi_app
 from tests.integration.conftest import execution_for
+from tests.support import drive
 
 pytestmark = pytest.mark.integration
 
@@ -30,8 +31,8 @@ def stack() -> Iterator[LocalStack]:
     """The dev stack with a small maxInputBytes (a file past it stays small) and one
     browser origin (CORS on the API and the source bucket)."""
     config = {"maxInputBytes": MAX_BYTES, "corsOrigins": [ORIGIN]}
-    with local_stack("dev", config=config) as deployed:
-        deployed.pump()
+    with deploy_local("dev", config=config) as deployed:
+        drive.pump(deployed)
         yield deployed
 
 
@@ -156,7 +157,7 @@ def test_an_image_posted_with_the_grant_is_processed(stack: LocalStack) -> None:
     assert response.status_code == 204, response.text
     head = stack.clients.client("s3").head_object(Bucket=stack.source_bucket, Key=grant["key"])
     assert head["ContentType"] == "image/jpeg"
-    stack.pump()
+    drive.pump(stack)
     execution = execution_for(stack, grant["key"])
     assert execution.status == "SUCCEEDED"
 
@@ -166,7 +167,7 @@ def test_a_file_past_max_input_bytes_is_refused_by_s3(stack: LocalStack) -> None
     response = post_file(grant, b"\xff" * (MAX_BYTES + 1))
     assert response.status_code == 400
     assert "<Code>EntityTooLarge</Code>" in response.text
-    assert not stack.objects(stack.source_bucket, grant["key"])
+    assert not drive.objects(stack, stack.source_bucket, grant["key"])
     assert post_file(grant, b"").status_code == 400  # and an empty one: EntityTooSmall
 
 
@@ -189,7 +190,7 @@ def test_the_grant_cannot_be_bent_to_another_key_or_type(
     assert "<Code>AccessDenied</Code>" in response.text
     assert "Invalid according to Policy" in response.text
     for key in {grant["key"], forged.get("key", grant["key"])}:
-        assert not stack.objects(stack.source_bucket, key)
+        assert not drive.objects(stack, stack.source_bucket, key)
 
 
 def test_a_tampered_policy_breaks_the_signature(stack: LocalStack) -> None:
@@ -231,12 +232,12 @@ def test_without_put_object_the_role_cannot_grant_an_upload(
     assert response.status_code == 403
     assert "<Code>AccessDenied</Code>" in response.text
     assert any("s3:PutObject" in d and grant["key"] in d and role in d for d in access.denials())
-    assert not stack.objects(stack.source_bucket, grant["key"])
+    assert not drive.objects(stack, stack.source_bucket, grant["key"])
 
 
 def test_api_gateway_invokes_the_function_only_by_its_permission(stack: LocalStack) -> None:
     client = stack.clients.client("lambda")
-    name = stack.function_name("upload")
+    name = drive.function_name(stack, "upload")
     [statement] = json.loads(client.get_policy(FunctionName=name)["Policy"])["Statement"]
     source = statement["Condition"]["ArnLike"]["AWS:SourceArn"]
     assert source.endswith("/*/POST/uploads") and ":execute-api:" in source

@@ -12,6 +12,7 @@ import requests
 
 from imagepipe.local import samples
 from imagepipe.local.serve import free_port, start_server
+from tests.support import drive
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +46,7 @@ def test_an_app_uploads_through_the_api_to_the_served_stack() -> None:
         deadline = time.monotonic() + 60
         status = ""
         while time.monotonic() < deadline:
-            found = [e for e in local.stack.executions() if e.key == grant["key"]]
+            found = [e for e in drive.executions(local.stack) if e.key == grant["key"]]
             status = found[0].status if found else ""
             if status and status != "RUNNING":
                 break

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from imagepipe.local.stack import LocalStack, local_stack
+from imagepipe.local.stack import LocalStack, deploy_local
 from tests.reliability.corpus import Case, build_corpus, write_corpus
-from tests.support import faults
+from tests.support import drive, faults
 
 
 @pytest.fixture(scope="session")
@@ -26,8 +26,8 @@ def corpus_files(corpus: list[Case], tmp_path_factory: pytest.TempPathFactory) -
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
     """The dev stack on moto, deployed once per test module (S3's test event drained)."""
-    with local_stack("dev") as deployed:
-        deployed.pump()
+    with deploy_local("dev") as deployed:
+        drive.pump(deployed)
         yield deployed
 
 

@@ -32,6 +32,7 @@ from tests.reliability.core import HANG_SECONDS, Measured, run_core, worker_env
 from tests.reliability.corpus import OK, Case, build_corpus, write_corpus
 from tests.reliability.test_corpus_core import MEMORY_MARGIN
 from tests.reliability.test_corpus_render_cli import REPRESENTATIVE
+from tests.support import drive
 
 OUT = PROJECT_DIR / "docs" / "reliability.md"
 
@@ -96,7 +97,7 @@ def measure_render(files: dict[str, Path]) -> dict[str, Any]:
 def measure_stack(
     cases: list[Case], files: dict[str, Path], burst: int
 ) -> tuple[Any, Any, Any, dict[str, Any]]:
-    from imagepipe.local.stack import local_stack
+    from imagepipe.local.stack import deploy_local
     from imagepipe.redrive import redrive
     from tests.reliability.stack_runs import (
         SCENARIOS,
@@ -107,20 +108,20 @@ def measure_stack(
         run_scenarios,
     )
 
-    with local_stack("dev") as stack:
-        stack.pump()
+    with deploy_local("dev") as stack:
+        drive.pump(stack)
         corpus_run = run_corpus(stack, cases, files)
         scenario_runs = run_scenarios(stack, SCENARIOS)
         burst_run = run_burst(stack, burst) if burst else None
 
-        stack.dlq_messages()  # from here on, the queue holds only what the redrive sees
+        drive.dlq_messages(stack)  # from here on, the queue holds only what the redrive sees
         from imagepipe.local import samples
 
         keys = [stack.upload_key(f"report-redrive/{n}.jpg") for n in range(5)]
         with backup_bucket_missing(stack):
             for n, key in enumerate(keys):
-                stack.upload(samples.jpeg(640, 480, seed=n), key)
-            stack.pump()
+                drive.upload(stack, samples.jpeg(640, 480, seed=n), key)
+            drive.pump(stack)
             depth = stack.queue_depth(stack.dead_letter_queue_url)
             failed = sum(1 for o in observe_without_draining(stack, keys) if o == "FAILED")
         started = time.perf_counter()
@@ -129,7 +130,7 @@ def measure_stack(
             dead_letter_queue_url=stack.dead_letter_queue_url,
             state_machine_arn=stack.state_machine_arn,
         )
-        stack.wait()
+        drive.wait(stack)
         seen = observe(stack, keys)
         recorded = [o.recorded for o in seen.values()]
         redrive_figures = {
@@ -147,7 +148,7 @@ def measure_stack(
 
 def observe_without_draining(stack: Any, keys: list[str]) -> list[str]:
     """The last status of each key's executions (the DLQ left alone)."""
-    status = {e.key: e.status for e in stack.executions() if e.key in keys}
+    status = {e.key: e.status for e in drive.executions(stack) if e.key in keys}
     return [status.get(k, "NOT STARTED") for k in keys]
 
 

@@ -17,9 +17,10 @@ from imagefn.imaging import key_stem
 from imagepipe.catalogue import CatalogueRecord, scan_records
 from imagepipe.executions import ExecutionInfo as Execution
 from imagepipe.local import samples
-from imagepipe.local.stack import DeadLetter, LocalStack
+from imagepipe.local.stack import LocalStack
+from imagepipe.messages import DeadLetter
 from tests.reliability.corpus import OK, Case
-from tests.support import faults
+from tests.support import drive, faults
 
 PUMP_SECONDS: Final = 600.0
 """A hang guard for waiting on executions, not a performance bound."""
@@ -86,16 +87,16 @@ def observe(stack: LocalStack, keys: Iterable[str]) -> dict[str, Observed]:
     its catalogue record.
 
     Drains the dead-letter and notification queues into the stack handle (see
-    LocalStack.dlq_messages): call it after the work is done.
+    drive.dlq_messages): call it after the work is done.
     """
     seen = {key: Observed(key) for key in keys}
-    for execution in stack.executions():
+    for execution in drive.executions(stack):
         if execution.key in seen:
             seen[execution.key].executions.append(execution)
-    for letter in stack.dlq_messages():
+    for letter in drive.dlq_messages(stack):
         if letter.key in seen:
             seen[letter.key].dead_letters.append(letter)
-    for note in stack.notifications():
+    for note in drive.notifications(stack):
         source = note.message.get("source", {}) if isinstance(note.message, dict) else {}
         if source.get("key") in seen:
             seen[source["key"]].events.append(note.attributes.get("event", ""))
@@ -106,7 +107,7 @@ def observe(stack: LocalStack, keys: Iterable[str]) -> dict[str, Observed]:
     stems = {
         key_stem(key, stack.settings.upload_prefix): observed for key, observed in seen.items()
     }
-    for rendition_key in stack.objects(stack.destination_bucket):
+    for rendition_key in drive.objects(stack, stack.destination_bucket):
         name, _, rest = rendition_key.partition("/")
         stem = rest.rpartition(".")[0]
         if stem in stems and any(r.name == name for r in stack.settings.renditions):
@@ -117,7 +118,7 @@ def observe(stack: LocalStack, keys: Iterable[str]) -> dict[str, Observed]:
 def task_failures(stack: LocalStack, execution: Execution) -> list[str]:
     """Error names of every failed task attempt, in order."""
     failed = []
-    for event in stack.history(execution.arn):
+    for event in drive.history(stack, execution.arn):
         if event["type"] == "TaskFailed":
             failed.append(str(event["taskFailedEventDetails"].get("error")))
     return failed
@@ -128,7 +129,7 @@ def retry_delays(stack: LocalStack, execution: Execution) -> list[float]:
     (what Retry's backoff and jitter waited)."""
     pending: dict[str, list[Any]] = {}
     delays = []
-    for event in stack.history(execution.arn):
+    for event in drive.history(stack, execution.arn):
         if event["type"] == "TaskFailed":
             resource = event["taskFailedEventDetails"].get("resource", "")
             pending.setdefault(resource, []).append(event["timestamp"])
@@ -159,8 +160,8 @@ def run_corpus(stack: LocalStack, cases: list[Case], files: dict[str, Path]) -> 
     keys = {case.name: stack.upload_key(prefix + case.name) for case in cases}
     started = time.perf_counter()
     for case in cases:
-        stack.upload(files[case.name], keys[case.name])
-    stack.pump(timeout=PUMP_SECONDS)
+        drive.upload(stack, files[case.name], keys[case.name])
+    drive.pump(stack, timeout=PUMP_SECONDS)
     seconds = time.perf_counter() - started
     seen = observe(stack, keys.values())
     return CorpusRun(
@@ -212,7 +213,7 @@ def backup_bucket_missing(stack: LocalStack) -> Iterator[str]:
     out, empty and without its policies: the fix an operator would make."""
     s3 = stack.clients.client("s3")
     bucket = stack.backup_bucket
-    for key in stack.objects(bucket):
+    for key in drive.objects(stack, bucket):
         s3.delete_object(Bucket=bucket, Key=key)
     s3.delete_bucket(Bucket=bucket)
     try:
@@ -349,7 +350,7 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
     Scenario(
         "lambda-service-2",
         "Inspect: Lambda.ServiceException x2",
-        lambda s, k: faults.lambda_error(s.function_name("inspect"), times=2),
+        lambda s, k: faults.lambda_error(drive.function_name(s, "inspect"), times=2),
         "SUCCEEDED",
         keyed=False,
         failures=("Lambda.ServiceException", "Lambda.ServiceException"),
@@ -358,7 +359,7 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         "lambda-throttled-3",
         "Resize: Lambda.TooManyRequestsException x3",
         lambda s, k: faults.lambda_error(
-            s.function_name("resize"), "Lambda.TooManyRequestsException", times=3
+            drive.function_name(s, "resize"), "Lambda.TooManyRequestsException", times=3
         ),
         "SUCCEEDED",
         keyed=False,
@@ -367,7 +368,7 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
     Scenario(
         "lambda-service-always",
         "Inspect: Lambda.ServiceException on every attempt",
-        lambda s, k: faults.lambda_error(s.function_name("inspect"), times=ALWAYS),
+        lambda s, k: faults.lambda_error(drive.function_name(s, "inspect"), times=ALWAYS),
         "FAILED",
         keyed=False,
         failures=("Lambda.ServiceException",) * 5,  # the first attempt and 4 retries
@@ -434,8 +435,8 @@ def run_scenarios(stack: LocalStack, scenarios: Iterable[Scenario]) -> list[Scen
                 fault = entered.enter_context(s.make(stack, keys[s.name]))
                 counters[s.name] = _counter(fault)
             for s in group:
-                stack.upload(data, keys[s.name])
-            stack.pump(timeout=PUMP_SECONDS)
+                drive.upload(stack, data, keys[s.name])
+            drive.pump(stack, timeout=PUMP_SECONDS)
             # Counted before the faults are removed (leaving spends a Lambda fault).
             counted = {name: (c.times, c.raised) for name, c in counters.items()}
         seen = observe(stack, keys.values())
@@ -498,9 +499,9 @@ def run_burst(stack: LocalStack, uploads: int = 500, bad_every: int = 10) -> Bur
     keys = {stack.upload_key(f"{prefix}{i:04d}.jpg"): i % bad_every != 0 for i in range(uploads)}
     started = time.perf_counter()
     for key, good in keys.items():
-        stack.upload(good_bytes if good else b"this is not a picture\n", key)
+        drive.upload(stack, good_bytes if good else b"this is not a picture\n", key)
     uploaded = time.perf_counter()
-    stack.pump(timeout=PUMP_SECONDS)
+    drive.pump(stack, timeout=PUMP_SECONDS)
     drained = time.perf_counter()
     seen = observe(stack, keys)
     expected = len(stack.settings.renditions)

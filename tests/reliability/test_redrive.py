@@ -19,7 +19,7 @@ from imagepipe.local.stack import LocalStack
 from imagepipe.messages import DeadLetter, parse_json, pipe_input, sqs_record
 from imagepipe.redrive import Report, plan, redrive, state_machine_of
 from tests.reliability.stack_runs import backup_bucket_missing, observe
-from tests.support import faults
+from tests.support import drive, faults
 
 REGION_ARN = "arn:aws:states:eu-west-1:123456789012"
 UPLOAD_MACHINE = f"{REGION_ARN}:stateMachine:imagepipe-dev-abc1234"
@@ -127,8 +127,8 @@ def _empty_dlq(request: pytest.FixtureRequest) -> Iterator[None]:
     """Each stack test starts from an empty dead-letter queue (and a backup bucket)."""
     if "stack" in request.fixturenames:
         stack: LocalStack = request.getfixturevalue("stack")
-        stack.wait()
-        stack.dlq_messages()
+        drive.wait(stack)
+        drive.dlq_messages(stack)
     yield
 
 
@@ -152,7 +152,7 @@ def record(stack: LocalStack, key: str) -> CatalogueRecord | None:
 def legacy_rejection(stack: LocalStack, key: str) -> None:
     """The dead letter an older deployment sent for a rejected upload of `key` (the upload
     workflow now records and announces rejections instead): its execution's input."""
-    [execution] = [e for e in stack.executions() if e.key == key]
+    [execution] = [e for e in drive.executions(stack) if e.key == key]
     outcome = record(stack, key)
     assert outcome is not None and outcome.status == "rejected"
     body = {
@@ -175,7 +175,7 @@ def run(stack: LocalStack, **options: Any) -> Report:
         state_machine_arn=stack.state_machine_arn,
         **options,
     )
-    stack.wait()
+    drive.wait(stack)
     return report
 
 
@@ -184,8 +184,8 @@ def test_missing_backup_bucket_then_fixed_then_redriven(stack: LocalStack) -> No
     keys = [stack.upload_key(f"redrive-backup/{n}.jpg") for n in ("one", "two")]
     with backup_bucket_missing(stack):  # created again on the way out: the fix
         for n, key in enumerate(keys):
-            stack.upload(samples.jpeg(400, 300, seed=n), key)
-        stack.pump()
+            drive.upload(stack, samples.jpeg(400, 300, seed=n), key)
+        drive.pump(stack)
         letters = peek(stack)
         assert sorted((d.key, d.kind, d.reason) for d in letters) == sorted(
             (k, "failed", "processing_error") for k in keys
@@ -204,7 +204,7 @@ def test_missing_backup_bucket_then_fixed_then_redriven(stack: LocalStack) -> No
         assert statuses == ["FAILED", "SUCCEEDED"], key
         assert len(seen[key].renditions) == len(stack.settings.renditions)
         assert seen[key].notifications == 1
-        assert stack.objects(stack.backup_bucket, key)  # backed up this time
+        assert drive.objects(stack, stack.backup_bucket, key)  # backed up this time
     restarted = {r.execution_arn for r in report.results}
     assert {e.arn for k in keys for e in seen[k].executions if e.status == "SUCCEEDED"} == restarted
 
@@ -215,8 +215,8 @@ def test_a_redriven_failure_is_reprocessed_and_recorded_processed(stack: LocalSt
     record is `failed`, and the restart records `processed`, renditions and all."""
     key = stack.upload_key("redrive-recorded/photo.jpg")
     with backup_bucket_missing(stack):
-        stack.upload(samples.jpeg(360, 240, seed=21), key)
-        stack.pump()
+        drive.upload(stack, samples.jpeg(360, 240, seed=21), key)
+        drive.pump(stack)
     before = record(stack, key)
     assert before is not None
     assert (before.status, before.reason) == ("failed", "processing_error")
@@ -243,7 +243,7 @@ def test_a_redriven_failure_is_reprocessed_and_recorded_processed(stack: LocalSt
         name=f"again-{seen.executions[0].name}"[:80],
         input=json.dumps(seen.executions[0].input),
     )["executionArn"]
-    stack.wait()
+    drive.wait(stack)
     assert sfn.describe_execution(executionArn=again)["status"] == "SUCCEEDED"
     assert record(stack, key) == after
     assert observe(stack, [key])[key].events == ["image.processed"]
@@ -253,8 +253,8 @@ def test_a_redriven_failure_is_reprocessed_and_recorded_processed(stack: LocalSt
 def test_a_refused_restart_leaves_the_message_in_the_queue(stack: LocalStack) -> None:
     key = stack.upload_key("redrive-refused/photo.jpg")
     with faults.s3_error("get_object", "AccessDenied", times=None, bucket=stack.source_bucket):
-        stack.upload(samples.jpeg(300, 200, seed=3), key)
-        stack.pump()
+        drive.upload(stack, samples.jpeg(300, 200, seed=3), key)
+        drive.pump(stack)
     assert [d.key for d in peek(stack)] == [key]
 
     with faults.stepfunctions_error("start_execution", "ExecutionLimitExceeded", times=None):
@@ -273,8 +273,8 @@ def test_a_refused_restart_leaves_the_message_in_the_queue(stack: LocalStack) ->
 
 @pytest.mark.integration
 def test_a_rejection_leaves_nothing_to_redrive(stack: LocalStack) -> None:
-    key = stack.upload(b"just words\n", stack.upload_key("redrive-rejected/notes.jpg"))
-    stack.pump()
+    key = drive.upload(stack, b"just words\n", stack.upload_key("redrive-rejected/notes.jpg"))
+    drive.pump(stack)
     rejected = record(stack, key)
     assert rejected is not None and rejected.status == "rejected"
     assert peek(stack) == []
@@ -286,8 +286,8 @@ def test_an_old_rejection_is_skipped_and_kept_unless_included(stack: LocalStack)
     """A `kind: rejected` message an older deployment left: skipped with its reason; with
     --include-rejected restarted, and the restart ends as a duplicate of the recorded
     event (the same file would be rejected again), writing and sending nothing."""
-    key = stack.upload(b"just words\n", stack.upload_key("redrive-old-rejection/notes.jpg"))
-    stack.pump()
+    key = drive.upload(stack, b"just words\n", stack.upload_key("redrive-old-rejection/notes.jpg"))
+    drive.pump(stack)
     legacy_rejection(stack, key)
     rejected = record(stack, key)
 
@@ -310,13 +310,13 @@ def test_dry_run_and_max_change_nothing_they_should_not(stack: LocalStack) -> No
     keys = [stack.upload_key(f"redrive-dry/{n}.jpg") for n in range(3)]
     with faults.s3_error("get_object", "AccessDenied", times=None, bucket=stack.source_bucket):
         for n, key in enumerate(keys):
-            stack.upload(samples.jpeg(200, 150, seed=n), key)
-        stack.pump()
-    executions = len(stack.executions())
+            drive.upload(stack, samples.jpeg(200, 150, seed=n), key)
+        drive.pump(stack)
+    executions = len(drive.executions(stack))
 
     dry = run(stack, dry_run=True)
     assert [r.action for r in dry.results] == ["would restart"] * 3
-    assert len(stack.executions()) == executions
+    assert len(drive.executions(stack)) == executions
     assert sorted(str(d.key) for d in peek(stack)) == sorted(keys)
 
     one = run(stack, max_messages=1)
@@ -337,7 +337,7 @@ def test_a_raw_event_from_the_ingest_queue_is_restarted_as_the_pipe_would(
     """The pipe failed to start an execution ingestMaxReceiveCount times: SQS moved the raw
     S3 event to the dead-letter queue. Redrive gives it to the state machine as the pipe
     does, and the image comes out."""
-    key = stack.upload(samples.jpeg(320, 240, seed=9), stack.upload_key("redrive-raw/a.jpg"))
+    key = drive.upload(stack, samples.jpeg(320, 240, seed=9), stack.upload_key("redrive-raw/a.jpg"))
     sqs = stack.clients.client("sqs")
     for _ in range(stack.settings.ingest_max_receive_count):  # five failed pipe polls
         got = sqs.receive_message(
@@ -366,8 +366,8 @@ def test_a_restart_already_made_is_not_made_twice(stack: LocalStack) -> None:
     """A run cut short after StartExecution: the next run finds the execution name taken."""
     key = stack.upload_key("redrive-twice/photo.jpg")
     with faults.s3_error("get_object", "AccessDenied", times=None, bucket=stack.source_bucket):
-        stack.upload(samples.jpeg(200, 150, seed=4), key)
-        stack.pump()
+        drive.upload(stack, samples.jpeg(200, 150, seed=4), key)
+        drive.pump(stack)
     sqs = stack.clients.client("sqs")
     [message] = sqs.receive_message(QueueUrl=stack.dead_letter_queue_url, VisibilityTimeout=0)[
         "Messages"
@@ -378,7 +378,7 @@ def test_a_restart_already_made_is_not_made_twice(stack: LocalStack) -> None:
         name=f"redrive-{message['MessageId']}",
         input=json.dumps(body["input"]),
     )
-    stack.wait()
+    drive.wait(stack)
 
     report = run(stack)
 
@@ -395,10 +395,12 @@ def test_a_restart_already_made_is_not_made_twice(stack: LocalStack) -> None:
 def test_the_command_prints_json_and_a_table(
     stack: LocalStack, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    key = stack.upload(b"", stack.upload_key("redrive-cli/empty.jpg"))
+    key = drive.upload(stack, b"", stack.upload_key("redrive-cli/empty.jpg"))
     with faults.s3_error("get_object", "AccessDenied", times=None, bucket=stack.source_bucket):
-        failed = stack.upload(samples.jpeg(200, 150, seed=5), stack.upload_key("redrive-cli/a.jpg"))
-        stack.pump()
+        failed = drive.upload(
+            stack, samples.jpeg(200, 150, seed=5), stack.upload_key("redrive-cli/a.jpg")
+        )
+        drive.pump(stack)
     legacy_rejection(stack, key)  # recorded, not dead-lettered: as an older stack left it
     where = [
         "--dlq-url",
@@ -418,7 +420,7 @@ def test_the_command_prints_json_and_a_table(
     assert by_key[key]["action"] == "skipped" and by_key[key]["reason"] == "empty"
 
     assert main(["redrive", *where]) == 0
-    stack.wait()
+    drive.wait(stack)
     out = capsys.readouterr().out
     assert "1 restarted, 1 skipped, 0 refused" in out
     assert "redrive-" in out  # the new execution's name
