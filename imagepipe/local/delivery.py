@@ -6,14 +6,14 @@ emulate: README, "The local stack").
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Final
-from urllib.parse import unquote, urlsplit
+from typing import Final
+
+from werkzeug.wrappers import Request, Response
 
 from imagepipe.local.clients import Clients
 from imagepipe.local.iam import service_allowed
+from imagepipe.local.wsgi import BackgroundServer
 
 # What the managed SecurityHeadersPolicy adds to every response.
 # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/using-managed-response-headers-policies.html
@@ -35,6 +35,10 @@ class Origin:
     account: str
 
 
+def _text(status: int, text: str) -> Response:
+    return Response(text, status, SECURITY_HEADERS, content_type="text/plain")
+
+
 @dataclass
 class DeliveryServer:
     """Serves a bucket over plain HTTP at `base_url`; `origin` is set once deployed."""
@@ -43,35 +47,27 @@ class DeliveryServer:
     host: str = "127.0.0.1"
     port: int = 0
     origin: Origin | None = None
-    _server: ThreadingHTTPServer | None = field(default=None, repr=False)
-    _thread: threading.Thread | None = field(default=None, repr=False)
+    _server: BackgroundServer | None = field(default=None, repr=False)
 
     @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> DeliveryServer:
-        server = ThreadingHTTPServer((self.host, self.port), _handler_for(self))
-        server.daemon_threads = True
-        self.port = int(server.server_address[1])
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, name="imagepipe-delivery", daemon=True
-        )
-        self._thread.start()
+        self._server = BackgroundServer(Request.application(self.answer), self.host, self.port)
+        self.port = self._server.port
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
             self._server = None
 
-    def fetch(self, key: str) -> tuple[int, dict[str, str], bytes]:
-        """Status, headers and body for a key, as the distribution would answer."""
-        origin = self.origin
+    def answer(self, request: Request) -> Response:
+        """A key's object (GET, or HEAD without the body), as the distribution answers."""
+        origin, key = self.origin, request.path.lstrip("/")
         if origin is None or self.clients is None:
-            return 503, {"Content-Type": "text/plain"}, b"no distribution deployed yet\n"
+            return _text(503, "no distribution deployed yet\n")
         s3 = self.clients.client("s3")
         policy = s3.get_bucket_policy(Bucket=origin.bucket).get("Policy")
         decision = service_allowed(
@@ -86,44 +82,16 @@ class DeliveryServer:
             },
         )
         if not decision.allowed:
-            return 403, {"Content-Type": "text/plain"}, b"AccessDenied (bucket policy)\n"
+            return _text(403, "AccessDenied (bucket policy)\n")
         try:
             response = s3.get_object(Bucket=origin.bucket, Key=key)
         except s3.exceptions.NoSuchKey:
-            return 403, {"Content-Type": "text/plain"}, b"AccessDenied\n"
-        body: bytes = response["Body"].read()
+            return _text(403, "AccessDenied\n")
         headers = {
             "Content-Type": response.get("ContentType") or "application/octet-stream",
             "ETag": response.get("ETag", ""),
             "Last-Modified": response["LastModified"].strftime("%a, %d %b %Y %H:%M:%S GMT"),
+            **({"Cache-Control": response["CacheControl"]} if response.get("CacheControl") else {}),
+            **SECURITY_HEADERS,
         }
-        if response.get("CacheControl"):
-            headers["Cache-Control"] = response["CacheControl"]
-        return 200, headers, body
-
-
-def _handler_for(delivery: DeliveryServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "imagepipe-local-cdn"
-
-        def _answer(self, with_body: bool) -> None:
-            key = unquote(urlsplit(self.path).path.lstrip("/"))
-            status, headers, body = delivery.fetch(key)
-            self.send_response(status)
-            for name, value in {**headers, **SECURITY_HEADERS}.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            if with_body:
-                self.wfile.write(body)
-
-        def do_GET(self) -> None:
-            self._answer(True)
-
-        def do_HEAD(self) -> None:
-            self._answer(False)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # quiet, like the rest of the local stack
-
-    return Handler
+        return Response(response["Body"].read(), 200, headers)

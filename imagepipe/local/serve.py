@@ -20,20 +20,27 @@ import signal
 import socket
 import sys
 import threading
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
+
+import requests
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from imagepipe.local import lambda_runtime
 from imagepipe.local.clients import FAKE_CREDENTIALS, Clients
-from imagepipe.local.console import Console
+from imagepipe.local.console import PREFIX, Console
 from imagepipe.local.delivery import DeliveryServer
 from imagepipe.local.program import settings_for, stack_config
 from imagepipe.local.stack import MOTO_CONFIG, LocalStack, deploy_local
 from imagepipe.local.state import AlreadyServedError, claim, state_file, write_state
+from imagepipe.local.upload_api import MOUNT, api_app
+from imagepipe.local.wsgi import BackgroundServer
 from imagepipe.target import SETTING_OUTPUTS
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
 
 LOG: Final = logging.getLogger(__name__)
 # Where the renditions are served (imagepipe.local.delivery), whatever --host says.
@@ -67,51 +74,14 @@ def port_free(host: str, port: int) -> bool:
         return True
 
 
-class MotoServer:
-    """moto's ThreadedMotoServer, with the console mounted in front of moto's application.
+def _moto_app(console: Console, deployed: list[LocalStack]) -> WSGIApplication:
+    """moto's WSGI application, with the console and the stack's upload API (once
+    deployed) mounted."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    The same werkzeug server moto runs (threaded, moto's request handler): every request,
-    moto's or the console's, has its own thread.
-    """
-
-    def __init__(self, host: str, port: int, console: Console) -> None:
-        self.host, self.port, self.console = host, port, console
-        self.upload_api: Any = None  # the stack's LocalUploadApi, once deployed
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        from moto.moto_server.werkzeug_app import (
-            DomainDispatcherApplication,
-            MotoRequestHandler,
-            create_backend_app,
-        )
-        from werkzeug.serving import make_server
-
-        from imagepipe.local.console import PREFIX, Dispatcher
-        from imagepipe.local.upload_api import MOUNT, wsgi_app
-
-        mounts: dict[str, Any] = {
-            PREFIX: self.console,
-            MOUNT: wsgi_app(lambda: self.upload_api, MOUNT),
-        }
-        app = Dispatcher(DomainDispatcherApplication(create_backend_app), mounts)
-        self._server = make_server(
-            self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler
-        )
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="imagepipe-moto-server", daemon=True
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+    api = api_app(lambda: deployed[0].upload_api if deployed else None)
+    moto = DomainDispatcherApplication(create_backend_app)
+    return DispatcherMiddleware(moto, {PREFIX: console, MOUNT: api})
 
 
 @dataclass
@@ -197,11 +167,23 @@ def _restore(saved_env: Mapping[str, str | None], saved_sfn_config: Any) -> None
 
 
 def _post(url: str, body: dict[str, Any]) -> None:
-    request = urllib.request.Request(  # noqa: S310 - our own local http endpoint
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-        response.read()
+    requests.post(url, json=body, timeout=30).raise_for_status()
+
+
+def _check_ports(host: str, port: int, delivery_port: int, cdn: bool) -> None:
+    # werkzeug exits the process on a failed bind, and the deploy would otherwise go to
+    # whatever already listens there (another `imagepipe local serve`, say).
+    if not port_free(host, port):
+        raise PortInUseError(
+            f"{host}:{port} is in use (another `imagepipe local serve`?): stop it, or pick "
+            "another --port"
+        )
+    if cdn and not port_free(DELIVERY_HOST, delivery_port):
+        raise PortInUseError(
+            f"{DELIVERY_HOST}:{delivery_port} is in use: the renditions are served there "
+            "(--port + 1 unless --delivery-port says otherwise); stop what listens there, or "
+            "pick another --delivery-port"
+        )
 
 
 def start_server(
@@ -220,7 +202,7 @@ def start_server(
     from moto.core.config import default_user_config
 
     try:
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication  # noqa: F401
+        from moto.moto_server.werkzeug_app import MotoRequestHandler
     except ImportError as err:  # moto's server needs Flask: the moto[server] extra
         raise RuntimeError(
             f"imagepipe local serve needs moto's server ({err}): pip install 'moto[server]'"
@@ -229,22 +211,9 @@ def start_server(
     claim(stack_name)  # one server per stack: a second one is refused, not a takeover
     region = stack_config(stack_name).get("aws:region", "us-east-1")
     endpoint = f"http://{host}:{port}"
-    # ThreadedMotoServer only logs a failed bind, and the deploy below would then go to
-    # whatever already listens there (another `imagepipe local serve`, say).
-    if not port_free(host, port):
-        raise PortInUseError(
-            f"{host}:{port} is in use (another `imagepipe local serve`?): stop it, or pick "
-            "another --port"
-        )
     delivery_port = port + 1 if delivery_port is None else delivery_port
-    if settings_for(stack_config(stack_name, config or {})).cdn and not port_free(
-        DELIVERY_HOST, delivery_port
-    ):
-        raise PortInUseError(
-            f"{DELIVERY_HOST}:{delivery_port} is in use: the renditions are served there "
-            "(--port + 1 unless --delivery-port says otherwise); stop what listens there, or "
-            "pick another --delivery-port"
-        )
+    cdn = settings_for(stack_config(stack_name, config or {})).cdn
+    _check_ports(host, port, delivery_port, cdn)
     env = {
         # The Lambda handlers' boto3 clients (created at import) and any other SDK use.
         "AWS_ENDPOINT_URL": endpoint,
@@ -257,9 +226,8 @@ def start_server(
     saved_env = {key: os.environ.get(key) for key in env}
     saved_sfn_config = default_user_config.get("stepfunctions")
     os.environ.update(env)
-    console = Console()
-    server = MotoServer(host, port, console)
-    server.start()
+    console, deployed = Console(), list[LocalStack]()
+    server = BackgroundServer(_moto_app(console, deployed), host, port, MotoRequestHandler)
     try:
         # The server reads moto's config per request: turn execution on as a client would.
         _post(f"{endpoint}/moto-api/config", MOTO_CONFIG)
@@ -276,21 +244,13 @@ def start_server(
     for poller in stack.pollers:
         poller.start()
     local = LocalServer(host, port, stack, server, saved_env, saved_sfn_config)
-    _open_console(local, server, console)
-    return local
-
-
-def _open_console(local: LocalServer, server: MotoServer, console: Console) -> None:
-    """Point the console and the server's upload API mount at the deployed stack."""
-    from imagepipe.local.upload_api import MOUNT
-
-    stack = local.stack
     # The executions console the program exports is AWS's, which knows nothing of this
     # stack: here it is the local console.
     stack.outputs["executionsConsoleUrl"] = local.console_url
-    server.upload_api = stack.upload_api
+    deployed.append(stack)
     api = f"{local.endpoint}{MOUNT}" if stack.upload_api is not None else None
     console.attach(stack.target(), upload_api=api)
+    return local
 
 
 def usage(local: LocalServer) -> str:

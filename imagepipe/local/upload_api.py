@@ -23,26 +23,27 @@ import base64
 import ipaddress
 import json
 import secrets
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, RSAKey
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
-from werkzeug.wrappers import Request
-from werkzeug.wrappers import Response as WsgiResponse
+from werkzeug.datastructures import Headers
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from werkzeug.wrappers import Request, Response
 
 from imagepipe.local.clients import Clients
 from imagepipe.local.iam import service_allowed
 from imagepipe.local.providers import apigatewayv2
 from imagepipe.local.providers.base import CreatedResource
+from imagepipe.local.wsgi import BackgroundServer
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -51,7 +52,6 @@ MOUNT: Final = "/upload-api"
 LOCAL_AUDIENCE: Final = "imagepipe-local"
 # API Gateway takes RSA-signed tokens only.
 ALGORITHMS: Final = ("RS256", "RS384", "RS512")
-Response = tuple[int, dict[str, str], bytes]
 _UNAUTHORIZED: Final = b'{"message":"Unauthorized"}'
 _NOT_FOUND: Final = b'{"message":"Not Found"}'
 _INTERNAL: Final = b'{"message":"Internal Server Error"}'
@@ -60,7 +60,7 @@ _TEXT_TYPES: Final = ("text/", "application/json", "application/xml", "applicati
 
 def _json(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response:
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return status, {"Content-Type": "application/json", **(headers or {})}, data
+    return Response(data, status, headers, content_type="application/json")
 
 
 class LocalIssuer:
@@ -107,22 +107,18 @@ class LocalIssuer:
             "id_token_signing_alg_values_supported": ["RS256"],
         }
 
-    def respond(self, method: str, path: str, body: bytes) -> Response:
+    def respond(self, request: Request, path: str) -> Response:
         """The issuer's HTTP endpoints, `path` relative to the issuer URL."""
         public = {"Access-Control-Allow-Origin": "*"}  # public documents, like any IdP's
-        if method == "GET" and path == "/.well-known/openid-configuration":
+        if request.method == "GET" and path == "/.well-known/openid-configuration":
             return _json(200, self.discovery(), public)
-        if method == "GET" and path == "/.well-known/jwks.json":
+        if request.method == "GET" and path == "/.well-known/jwks.json":
             return _json(200, self.jwks(), public)
-        if method == "POST" and path == "/token":
-            return self._token_response(body)
+        if request.method == "POST" and path == "/token":
+            return self._token_response(request.get_json(force=True, silent=True))
         return _json(404, _NOT_FOUND)
 
-    def _token_response(self, body: bytes) -> Response:
-        try:
-            request = json.loads(body or b"{}")
-        except ValueError:
-            request = None
+    def _token_response(self, request: Any) -> Response:
         subject = request.get("sub") if isinstance(request, dict) else None
         ttl = request.get("ttl", 3600) if isinstance(request, dict) else 3600
         if not isinstance(subject, str) or not 0 < len(subject) <= 255:
@@ -212,6 +208,29 @@ def _function_arn(integration_uri: str) -> str:
     return integration_uri
 
 
+class ApiRequest(Request):
+    """A request to the API, with the id API Gateway gives it."""
+
+    @cached_property
+    def id(self) -> str:
+        return base64.b32encode(secrets.token_bytes(10)).decode().rstrip("=")
+
+    def body_is_text(self) -> bool:
+        """API Gateway base64-encodes bodies whose Content-Type is not text."""
+        content_type = (self.content_type or "").lower()
+        if (
+            content_type
+            and not content_type.startswith(_TEXT_TYPES)
+            and "+json" not in content_type
+        ):
+            return False
+        try:
+            self.get_data().decode()
+        except UnicodeDecodeError:
+            return False
+        return True
+
+
 @dataclass
 class _Deployed:
     """The API's configuration as moto holds it, read for one request."""
@@ -233,14 +252,6 @@ class _Deployed:
         return None
 
 
-def _lower(headers: Mapping[str, str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for key, value in headers.items():
-        name = key.lower()
-        out[name] = f"{out[name]},{value}" if name in out else str(value)
-    return out
-
-
 @dataclass
 class LocalUploadApi:
     """What API Gateway does for the stack's HTTP API, locally (see the module docstring)."""
@@ -251,7 +262,7 @@ class LocalUploadApi:
     issuer: LocalIssuer | None = None
     url: str = ""
     stage_name: str = "$default"
-    server: UploadApiServer | None = field(default=None, repr=False)
+    endpoint: LocalEndpoint | None = field(default=None, repr=False)
     _log_stream: str = field(default="", repr=False)
 
     @property
@@ -259,9 +270,9 @@ class LocalUploadApi:
         return self.clients.region
 
     def close(self) -> None:
-        if self.server is not None:
-            self.server.stop()
-            self.server = None
+        if self.endpoint is not None:
+            self.endpoint.stop()
+            self.endpoint = None
 
     def _jwks(self, issuer: str) -> Mapping[str, Any] | None:
         if self.issuer is not None and issuer.rstrip("/") == self.issuer.issuer:
@@ -278,45 +289,38 @@ class LocalUploadApi:
 
     # -- HTTP -------------------------------------------------------------------------
 
-    def respond(
-        self, method: str, path: str, headers: Mapping[str, str], body: bytes, remote: str
-    ) -> Response:
-        """Everything under the mount: the local issuer's endpoints, then the API.
-        `remote` is the client's address: tokens go to this machine only."""
+    def respond(self, request: ApiRequest) -> Response:
+        """Everything under the mount (`request.path` relative to it): the local issuer's
+        endpoints, then the API. Tokens go to clients on this machine only."""
+        path = request.path
         if self.issuer is not None and (path == "/issuer" or path.startswith("/issuer/")):
-            if path == "/issuer/token" and method == "OPTIONS":
-                return self.handle(method, path, headers, body)  # CORS as the API's
-            if path == "/issuer/token" and not _loopback(remote):
+            if path == "/issuer/token" and request.method == "OPTIONS":
+                return self.handle(request)  # CORS as the API's
+            if path == "/issuer/token" and not _loopback(request.remote_addr or ""):
                 why = "the local test issuer hands out tokens on this machine only (loopback)"
                 return _json(403, {"error": "loopback_only", "message": why})
-            status, out, data = self.issuer.respond(method, path.removeprefix("/issuer"), body)
+            response = self.issuer.respond(request, path.removeprefix("/issuer"))
             if path == "/issuer/token":
-                out.update(self._cors_headers(self._deployed(), _lower(headers)))
-            return status, out, data
-        return self.handle(method, path, headers, body)
+                response.headers.update(self._cors_headers(self._deployed().cors, request))
+            return response
+        return self.handle(request)
 
-    def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Response:
-        """One request to the API (`path` relative to the stage's URL, e.g. "/uploads"),
-        answered as API Gateway answers it."""
-        request = _Request(method.upper(), urlsplit(path).path or "/", _lower(headers), body)
+    def handle(self, request: ApiRequest) -> Response:
+        """One request to the API (`request.path` relative to the stage's URL, e.g.
+        "/uploads"), answered as API Gateway answers it."""
         deployed = self._deployed()
         if request.method == "OPTIONS" and deployed.cors and "origin" in request.headers:
-            return self._preflight(deployed, request)
-        status, out, data, details = self._route(deployed, request)
-        out = {
-            **out,
-            "apigw-requestid": request.id,
-            **self._cors_headers(deployed, request.headers),
-        }
-        self._access_log(deployed, request, status, len(data), details)
-        return status, out, data
+            return self._preflight(deployed.cors, request)
+        response, details = self._route(deployed, request)
+        response.headers["apigw-requestid"] = request.id
+        response.headers.update(self._cors_headers(deployed.cors, request))
+        self._access_log(deployed, request, response, details)
+        return response
 
-    def _route(
-        self, deployed: _Deployed, request: _Request
-    ) -> tuple[int, dict[str, str], bytes, dict[str, str]]:
+    def _route(self, deployed: _Deployed, request: ApiRequest) -> tuple[Response, dict[str, str]]:
         route = deployed.route_for(request.method, request.path)
         if route is None:
-            return *_json(404, _NOT_FOUND), {}
+            return _json(404, _NOT_FOUND), {}
         claims: dict[str, Any] | None = None
         if route.get("AuthorizationType") == "JWT":
             try:
@@ -324,23 +328,23 @@ class LocalUploadApi:
             except Unauthorized as refused:
                 why = f'Bearer error="invalid_token" error_description="{refused}"'
                 headers = {"www-authenticate": why}
-                return *_json(401, _UNAUTHORIZED, headers), {"authorizerError": str(refused)}
+                return _json(401, _UNAUTHORIZED, headers), {"authorizerError": str(refused)}
         details = {"sub": str((claims or {}).get("sub", "-"))}
-        status, out, data, error = self._integrate(route, request, claims)
-        return status, out, data, {**details, **({"integrationError": error} if error else {})}
+        response, error = self._integrate(route, request, claims)
+        return response, {**details, **({"integrationError": error} if error else {})}
 
-    def _authorize(self, route: Mapping[str, Any], request: _Request) -> dict[str, Any]:
+    def _authorize(self, route: Mapping[str, Any], request: ApiRequest) -> dict[str, Any]:
         client = self.clients.client("apigatewayv2")
         authorizer = client.get_authorizer(ApiId=self.api_id, AuthorizerId=route["AuthorizerId"])
         config = authorizer.get("JwtConfiguration") or {}
         issuer = str(config.get("Issuer", ""))
-        token = bearer_token(request.headers)
+        token = bearer_token(dict(request.headers))
         return verify_token(token, self._jwks(issuer), issuer, config.get("Audience") or [])
 
     # -- CORS -------------------------------------------------------------------------
 
-    def _cors_headers(self, deployed: _Deployed, headers: Mapping[str, str]) -> dict[str, str]:
-        cors, origin = deployed.cors, headers.get("origin")
+    def _cors_headers(self, cors: Mapping[str, Any] | None, request: Request) -> dict[str, str]:
+        origin = request.headers.get("origin")
         if not cors or not origin or not _allowed(origin, cors.get("AllowOrigins")):
             return {}
         out = {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
@@ -350,38 +354,32 @@ class LocalUploadApi:
             out["Access-Control-Allow-Credentials"] = "true"
         return out
 
-    def _preflight(self, deployed: _Deployed, request: _Request) -> Response:
+    def _preflight(self, cors: Mapping[str, Any], request: ApiRequest) -> Response:
         """API Gateway answers preflights itself when CORS is configured.
         https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-cors.html"""
-        cors = deployed.cors or {}
         wanted = request.headers.get("access-control-request-method", "")
-        asked = [
-            h.strip()
-            for h in request.headers.get("access-control-request-headers", "").split(",")
-            if h.strip()
-        ]
+        asked = request.headers.get("access-control-request-headers", "").split(",")
         out = {"apigw-requestid": request.id}
         origin_ok = _allowed(request.headers["origin"], cors.get("AllowOrigins"))
         method_ok = _allowed(wanted, cors.get("AllowMethods"), ignore_case=False)
-        headers_ok = all(_allowed(h, cors.get("AllowHeaders")) for h in asked)
+        headers_ok = all(_allowed(h.strip(), cors.get("AllowHeaders")) for h in asked if h.strip())
         if origin_ok and method_ok and headers_ok:
-            out |= self._cors_headers(deployed, request.headers)
+            out |= self._cors_headers(cors, request)
             out["Access-Control-Allow-Methods"] = ",".join(cors.get("AllowMethods") or [])
             if cors.get("AllowHeaders"):
                 out["Access-Control-Allow-Headers"] = ",".join(cors["AllowHeaders"])
             if cors.get("MaxAge") is not None:
                 out["Access-Control-Max-Age"] = str(cors["MaxAge"])
-        return 204, out, b""
+        return Response(b"", 204, out)
 
     # -- the integration --------------------------------------------------------------
 
     def _event(
-        self, route: Mapping[str, Any], request: _Request, claims: Mapping[str, Any] | None
+        self, route: Mapping[str, Any], request: ApiRequest, claims: Mapping[str, Any] | None
     ) -> dict[str, Any]:
         """The HTTP API payload format 2.0 event.
         https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html"""
-        text = request.body_is_text()
-        now = datetime.now(UTC)
+        text, now = request.body_is_text(), datetime.now(UTC)
         context: dict[str, Any] = {
             "accountId": self.account,
             "apiId": self.api_id,
@@ -412,19 +410,17 @@ class LocalUploadApi:
             "routeKey": route["RouteKey"],
             "rawPath": request.path,
             "rawQueryString": "",
-            "headers": dict(request.headers),
+            "headers": {k.lower(): v for k, v in request.headers.items()},
             "requestContext": context,
             "isBase64Encoded": not text,
         }
-        if request.body:
-            event["body"] = (
-                request.body.decode() if text else base64.b64encode(request.body).decode()
-            )
+        if body := request.get_data():
+            event["body"] = body.decode() if text else base64.b64encode(body).decode()
         return event
 
     def _integrate(
-        self, route: Mapping[str, Any], request: _Request, claims: Mapping[str, Any] | None
-    ) -> tuple[int, dict[str, str], bytes, str]:
+        self, route: Mapping[str, Any], request: ApiRequest, claims: Mapping[str, Any] | None
+    ) -> tuple[Response, str]:
         client = self.clients.client("apigatewayv2")
         integration_id = str(route.get("Target", "")).removeprefix("integrations/")
         integration = client.get_integration(ApiId=self.api_id, IntegrationId=integration_id)
@@ -442,22 +438,21 @@ class LocalUploadApi:
         if not service_allowed(
             policy, "apigateway.amazonaws.com", "lambda:InvokeFunction", function, context
         ).allowed:
-            return *_json(500, _INTERNAL), "API Gateway is not allowed to invoke the function"
+            return _json(500, _INTERNAL), "API Gateway is not allowed to invoke the function"
         event = self._event(route, request, claims)
         answer = lambda_client.invoke(FunctionName=function, Payload=json.dumps(event).encode())
         payload = answer["Payload"].read()
         if answer.get("FunctionError"):
-            return *_json(500, _INTERNAL), "The Lambda function returned an error"
-        return *_lambda_response(payload), ""
+            return _json(500, _INTERNAL), "The Lambda function returned an error"
+        return _lambda_response(payload), ""
 
     # -- access logs --------------------------------------------------------------------
 
     def _access_log(
         self,
         deployed: _Deployed,
-        request: _Request,
-        status: int,
-        length: int,
+        request: ApiRequest,
+        response: Response,
         details: Mapping[str, str],
     ) -> None:
         """One line in the stage's access log group, in its format."""
@@ -470,9 +465,9 @@ class LocalUploadApi:
             "$context.requestTime": datetime.now(UTC).strftime("%d/%b/%Y:%H:%M:%S +0000"),
             "$context.identity.sourceIp": "127.0.0.1",
             "$context.routeKey": f"{request.method} {request.path}",
-            "$context.status": str(status),
+            "$context.status": str(response.status_code),
             "$context.protocol": "HTTP/1.1",
-            "$context.responseLength": str(length),
+            "$context.responseLength": str(len(response.get_data())),
             "$context.httpMethod": request.method,
             "$context.path": request.path,
             "$context.authorizer.claims.sub": details.get("sub", "-"),
@@ -495,23 +490,6 @@ class LocalUploadApi:
         except Exception:  # noqa: S110 - a log line never fails a request
             pass
 
-    @classmethod
-    def deployed(
-        cls, clients: Clients, resources: Iterable[CreatedResource], account: str, **kwargs: Any
-    ) -> LocalUploadApi | None:
-        """The stack's HTTP API, if the program deployed one."""
-        apis = [r for r in resources if r.typ == "aws:apigatewayv2/api:Api"]
-        if not apis:
-            return None
-        [api] = apis
-        return cls(
-            clients=clients,
-            api_id=api.id,
-            account=account,
-            url=str(api.outputs.get("apiEndpoint", "")),
-            **kwargs,
-        )
-
 
 def _loopback(address: str) -> bool:
     """Whether a client address is this machine's loopback (IPv4-mapped too)."""
@@ -532,132 +510,65 @@ def _allowed(value: str, allowed: Any, *, ignore_case: bool = True) -> bool:
     return value in options
 
 
-@dataclass
-class _Request:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-    id: str = field(
-        default_factory=lambda: base64.b32encode(secrets.token_bytes(10)).decode().rstrip("=")
-    )
-
-    def body_is_text(self) -> bool:
-        """API Gateway base64-encodes bodies whose Content-Type is not text."""
-        content_type = self.headers.get("content-type", "").lower()
-        if not content_type or content_type.startswith(_TEXT_TYPES) or "+json" in content_type:
-            try:
-                self.body.decode()
-            except UnicodeDecodeError:
-                return False
-            return True
-        return False
-
-
-def _lambda_response(payload: bytes) -> tuple[int, dict[str, str], bytes]:
+def _lambda_response(payload: bytes) -> Response:
     """A payload 2.0 response as API Gateway maps it: a dict with statusCode is used as
     it is, anything else is a 200 JSON body."""
     try:
         result = json.loads(payload) if payload else None
     except ValueError:
-        return 500, {"Content-Type": "application/json"}, _INTERNAL
+        return _json(500, _INTERNAL)
     if isinstance(result, dict) and "statusCode" in result:
-        headers = {str(k): str(v) for k, v in (result.get("headers") or {}).items()}
+        headers = Headers({str(k): str(v) for k, v in (result.get("headers") or {}).items()})
         body = result.get("body") or ""
         data = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
         headers.setdefault("Content-Type", "application/json")
-        return int(result["statusCode"]), headers, data
+        return Response(data, int(result["statusCode"]), headers)
     data = result.encode() if isinstance(result, str) else json.dumps(result).encode()
-    return 200, {"Content-Type": "application/json"}, data
+    return _json(200, data)
 
 
-# -- HTTP adapters ----------------------------------------------------------------------
+# -- HTTP -------------------------------------------------------------------------------
 
 
-def _under(path: str, prefix: str) -> str | None:
-    """`path` relative to `prefix` (None when it is not under it)."""
-    prefix = prefix.rstrip("/")
-    if path == prefix or path.startswith(prefix + "/"):
-        return path[len(prefix) :] or "/"
-    return None
-
-
-def wsgi_app(api: Callable[[], LocalUploadApi | None], prefix: str = MOUNT) -> WSGIApplication:
-    """A WSGI application serving the API `api()` returns under `prefix` (503 while it
-    returns None, 404 elsewhere)."""
+def api_app(api: Callable[[], LocalUploadApi | None]) -> WSGIApplication:
+    """A WSGI application serving the API `api()` returns (503 while it returns None)."""
 
     def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        request, target = Request(environ), api()
-        path = _under(request.root_path + request.path, prefix)
-        if path is None:
-            status, headers, data = _json(404, _NOT_FOUND)
-        elif target is None:
-            status, headers, data = _json(503, b'{"message":"Service Unavailable"}')
+        request, target = ApiRequest(environ), api()
+        if target is None:
+            response = _json(503, b'{"message":"Service Unavailable"}')
         else:
-            status, headers, data = target.respond(
-                request.method,
-                path,
-                dict(request.headers),
-                request.get_data(),
-                request.remote_addr or "",
-            )
-        return WsgiResponse(data, status, headers)(environ, start_response)
+            response = target.respond(request)
+        return response(environ, start_response)
 
     return app
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, *args: Any) -> None:
-        pass  # no line per request, like the rest of the local stack
+def wsgi_app(api: Callable[[], LocalUploadApi | None]) -> WSGIApplication:
+    """`api_app` at `MOUNT`, 404 elsewhere: what the stack's own server for it serves."""
+
+    def not_found(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        return _json(404, _NOT_FOUND)(environ, start_response)
+
+    return DispatcherMiddleware(not_found, {MOUNT: api_app(api)})
 
 
-@dataclass
-class UploadApiServer:
-    """The local stack's HTTP endpoint for its API: 127.0.0.1:<port>, `MOUNT` served by
-    `api` (set once deployed; 503 until then), 404 elsewhere."""
-
-    port: int = 0
-    api: LocalUploadApi | None = None
-    _server: BaseWSGIServer | None = field(default=None, repr=False)
-
-    @property
-    def url(self) -> str:
-        """What the stack's uploadApiUrl is: the API's local root."""
-        return f"http://127.0.0.1:{self.port}{MOUNT}"
-
-    def start(self) -> UploadApiServer:
-        app = wsgi_app(lambda: self.api)
-        self._server = make_server(
-            "127.0.0.1", self.port, app, threaded=True, request_handler=_QuietHandler
-        )
-        self.port = self._server.port
-        threading.Thread(
-            target=self._server.serve_forever, name="imagepipe-upload-api", daemon=True
-        ).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-            apigatewayv2.serve_at(None)
-
-
-@dataclass
 class LocalEndpoint:
-    """What the local stack sets up around a deploy: before it, the server (whose port is
-    the API's URL, the stage's invoke URL) and the test issuer the API is configured
-    with; after it, the `LocalUploadApi` of what was deployed, answering on the server."""
+    """What the local stack sets up around a deploy: before it, the server on
+    127.0.0.1:<port> (whose URL is the API's, the stage's invoke URL) and the test issuer
+    the API is configured with; after it, the `LocalUploadApi` of what was deployed,
+    answering on the server (503 until then)."""
 
-    server: UploadApiServer
-    issuer: LocalIssuer
+    def __init__(self, port: int = 0) -> None:
+        self.api: LocalUploadApi | None = None
+        self.server = BackgroundServer(wsgi_app(lambda: self.api), port=port)
+        self.url = f"{self.server.url}{MOUNT}"
+        self.issuer = LocalIssuer(f"{self.url}/issuer")
+        apigatewayv2.serve_at(self.url)
 
     @classmethod
     def start(cls, port: int = 0) -> LocalEndpoint:
-        server = UploadApiServer(port=port).start()
-        apigatewayv2.serve_at(server.url)
-        return cls(server, LocalIssuer(f"{server.url}/issuer"))
+        return cls(port)
 
     def config(self) -> dict[str, Any]:
         """The config to deploy with: the upload API on, trusting the local issuer."""
@@ -672,13 +583,21 @@ class LocalEndpoint:
     ) -> LocalUploadApi | None:
         """The deployed API, served from now on (None, and the server stopped, if the
         program deployed none)."""
-        api = LocalUploadApi.deployed(
-            clients, resources, account, issuer=self.issuer, server=self.server
-        )
-        if api is None:
+        apis = [r for r in resources if r.typ == "aws:apigatewayv2/api:Api"]
+        if not apis:
             self.stop()
-        self.server.api = api
-        return api
+            return None
+        [api] = apis
+        self.api = LocalUploadApi(
+            clients=clients,
+            api_id=api.id,
+            account=account,
+            issuer=self.issuer,
+            url=str(api.outputs.get("apiEndpoint", "")),
+            endpoint=self,
+        )
+        return self.api
 
     def stop(self) -> None:
         self.server.stop()
+        apigatewayv2.serve_at(None)

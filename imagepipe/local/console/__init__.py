@@ -6,6 +6,6 @@ elsewhere) over JSON endpoints that answer what the commands' `--json` prints, b
 the commands' own functions from the same Target (imagepipe.local.console.app).
 """
 
-from imagepipe.local.console.app import PREFIX, Console, Dispatcher, state_marks
+from imagepipe.local.console.app import PREFIX, Console, state_marks
 
-__all__ = ["PREFIX", "Console", "Dispatcher", "state_marks"]
+__all__ = ["PREFIX", "Console", "state_marks"]

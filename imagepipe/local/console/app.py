@@ -31,18 +31,20 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Map, RequestRedirect, Rule
 from werkzeug.wrappers import Request, Response
 
 from imagepipe.errors import ExitCode, OpsError
 
 if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
     from imagepipe.executions import Step
     from imagepipe.target import Target
@@ -64,6 +66,23 @@ HTTP_STATUS: Final = {
     ExitCode.NO_STACK: 503,
     ExitCode.AWS_ERROR: 502,
 }
+# The JSON endpoints under api/: path -> (method, the Console method answering it).
+API: Final = {
+    "/api/stack": ("GET", "stack"),
+    "/api/executions": ("GET", "executions"),
+    "/api/execution": ("GET", "execution"),
+    "/api/graph.svg": ("GET", "graph"),
+    "/api/catalogue": ("GET", "catalogue"),
+    "/api/dead-letters": ("GET", "dead_letters"),
+    "/api/redrive": ("POST", "redrive"),
+}
+URLS: Final = Map(
+    [
+        Rule("/", endpoint="static", defaults={"name": "index.html"}, methods=["GET"]),
+        Rule("/<name>", endpoint="static", methods=["GET"]),
+        *(Rule(path, endpoint="api", methods=[method]) for path, (method, _) in API.items()),
+    ]
+)
 # How a state's mark outranks another when a state ran more than once (Map iterations).
 _RANK: Final = {"succeeded": 1, "running": 2, "caught": 3, "failed": 4}
 
@@ -106,6 +125,16 @@ def _json_response(document: Any, status: int = 200) -> Response:
         mimetype="application/json",
         headers={"Cache-Control": "no-store"},
     )
+
+
+def _refused(request: Request, err: HTTPException) -> Response:
+    """No such page or endpoint, or not by that method: JSON under api/, else text."""
+    if not request.path.startswith("/api/"):
+        return Response(f"{err.name.lower()}\n", status=err.code, mimetype="text/plain")
+    method = "GET" if request.method == "HEAD" else request.method
+    error = "method_not_allowed" if err.code == 405 else "not_found"
+    message = f"{method} {request.path.removeprefix('/api/')}"
+    return _json_response({"error": error, "message": message}, err.code or 500)
 
 
 def _limit(request: Request, default: int) -> int:
@@ -151,18 +180,16 @@ class Console:
         self.target, self.upload_api = target, upload_api
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        response = self.respond(Request(environ))
+        request = Request(environ)  # mounted at PREFIX: request.path is relative to it
+        try:
+            endpoint, args = URLS.bind_to_environ(environ).match()
+        except RequestRedirect as redirect:  # /console to /console/
+            response: Response = redirect.get_response()
+        except HTTPException as err:
+            response = _refused(request, err)
+        else:
+            response = self.static(args["name"]) if endpoint == "static" else self.api(request)
         return response(environ, start_response)
-
-    def respond(self, request: Request) -> Response:
-        sub = request.path.removeprefix(PREFIX)
-        if sub == "":
-            return Response(status=308, headers={"Location": f"{PREFIX}/"})
-        if sub.startswith("/api/"):
-            return self.api(request, sub.removeprefix("/api/"))
-        if request.method not in ("GET", "HEAD"):
-            return Response("method not allowed\n", status=405, mimetype="text/plain")
-        return self.static(sub.lstrip("/") or "index.html")
 
     def static(self, name: str) -> Response:
         """A file of static/ (by its plain name: no folders, nothing else)."""
@@ -194,32 +221,14 @@ class Console:
 
     # -- the JSON API --------------------------------------------------------------
 
-    def api(self, request: Request, name: str) -> Response:
-        routes: Mapping[tuple[str, str], Callable[[Target, Request], Response]] = {
-            ("GET", "stack"): self.stack,
-            ("GET", "executions"): self.executions,
-            ("GET", "execution"): self.execution,
-            ("GET", "graph.svg"): self.graph,
-            ("GET", "catalogue"): self.catalogue,
-            ("GET", "dead-letters"): self.dead_letters,
-            ("POST", "redrive"): self.redrive,
-        }
-        method = "GET" if request.method == "HEAD" else request.method
-        route = routes.get((method, name))
-        if route is None:
-            known = any(path == name for _, path in routes)
-            status, error = (405, "method_not_allowed") if known else (404, "not_found")
-            return _json_response({"error": error, "message": f"{method} {name}"}, status)
-        if self.target is None:
-            return _json_response({"error": "starting", "message": "the stack is deploying"}, 503)
-        return self._answer(route, self.target, request)
-
-    def _answer(
-        self, route: Callable[[Target, Request], Response], target: Target, request: Request
-    ) -> Response:
-        """The route's answer, or its failure as JSON: a reason, never a traceback."""
+    def api(self, request: Request) -> Response:
+        """The endpoint's answer, or its failure as JSON: a reason, never a traceback."""
         from imagepipe.target import translate
 
+        route: Callable[[Target, Request], Response] = getattr(self, API[request.path][1])
+        target = self.target
+        if target is None:
+            return _json_response({"error": "starting", "message": "the stack is deploying"}, 503)
         try:
             return route(target, request)
         except ApiError as err:
@@ -317,18 +326,3 @@ class Console:
                 wait_seconds=0,
             )
         return _json_response(report.to_dict())
-
-
-@dataclass
-class Dispatcher:
-    """WSGI: requests under a mounted prefix go to their application, the rest to moto."""
-
-    default: WSGIApplication
-    mounts: dict[str, WSGIApplication] = field(default_factory=dict)
-
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        path = str(environ.get("PATH_INFO") or "")
-        for prefix, app in self.mounts.items():
-            if path == prefix or path.startswith(prefix + "/"):
-                return app(environ, start_response)
-        return self.default(environ, start_response)
