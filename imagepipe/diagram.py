@@ -174,10 +174,9 @@ def _choice_label(rule: dict[str, Any]) -> str:
 
 def _edges(name: str, state: dict[str, Any], end: str | None) -> list[Edge]:
     choices = [(rule["Next"], _choice_label(rule)) for rule in state.get("Choices") or []]
-    nexts = [(state.get("Next"), ""), *choices, (state.get("Default"), "otherwise")]
-    edges = [
-        Edge(name, str(t), label) for t, label in [*nexts, (state.get("End") and end, "")] if t
-    ]
+    targets = [(state.get("Next"), ""), *choices, (state.get("Default"), "otherwise")]
+    targets.append((state.get("End") and end, ""))
+    edges = [Edge(name, str(target), label) for target, label in targets if target]
     catches = state.get("Catch") or []
     return edges + [Edge(name, str(c["Next"]), ", ".join(c["ErrorEquals"]), True) for c in catches]
 

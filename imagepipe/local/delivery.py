@@ -11,9 +11,9 @@ from typing import Final
 
 from werkzeug.wrappers import Request, Response
 
-from imagepipe.local.clients import Clients
 from imagepipe.local.iam import service_allowed
 from imagepipe.local.wsgi import BackgroundServer
+from imagepipe.target import Target
 
 # What the managed SecurityHeadersPolicy adds to every response.
 # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/using-managed-response-headers-policies.html
@@ -43,7 +43,7 @@ def _text(status: int, text: str) -> Response:
 class DeliveryServer:
     """Serves a bucket over plain HTTP at `base_url`; `origin` is set once deployed."""
 
-    clients: Clients | None = None
+    clients: Target | None = None
     host: str = "127.0.0.1"
     port: int = 0
     origin: Origin | None = None

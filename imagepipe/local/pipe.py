@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from imagepipe.local import access
-from imagepipe.local.clients import Clients
+from imagepipe.local.clients import signed_as
 from imagepipe.messages import pipe_input, sqs_record
+from imagepipe.target import Target
 
 LOG: Final = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ class PipeConfig:
         )
 
 
-def pipe_configs(clients: Clients) -> list[PipeConfig]:
+def pipe_configs(clients: Target) -> list[PipeConfig]:
     """Every pipe in the emulator with an SQS source and a Step Functions target."""
     pipes = clients.client("pipes")
     configs = []
@@ -119,7 +120,7 @@ class PollResult:
 class PipePoller:
     """Runs one pipe: `poll_once`, `drain` until the source is empty, or `start` a thread."""
 
-    def __init__(self, clients: Clients, config: PipeConfig) -> None:
+    def __init__(self, clients: Target, config: PipeConfig) -> None:
         self.clients = clients
         self.config = config
         account, name = config.source_arn.split(":")[4], config.source_arn.split(":")[5]
@@ -134,9 +135,7 @@ class PipePoller:
             source_arn=config.arn,
             region=clients.region,
         )
-        self.role_clients = clients.signed_as(
-            session.access_key_id, session.secret_access_key, session.session_token
-        )
+        self.role_clients = signed_as(clients, session)
         self.role_clients.client("sqs").get_queue_attributes(
             QueueUrl=self.queue_url, AttributeNames=["QueueArn"]
         )

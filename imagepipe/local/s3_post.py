@@ -42,7 +42,7 @@ from typing import Any, Final
 from xml.sax.saxutils import escape
 
 from imagepipe.local import access
-from imagepipe.local.clients import FAKE_CREDENTIALS
+from imagepipe.target import FAKE_CREDENTIALS
 
 # Form fields no condition needs to name.
 UNCONDITIONED: Final = frozenset({"x-amz-signature", "file", "policy"})

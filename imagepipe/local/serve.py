@@ -29,7 +29,6 @@ import requests
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from imagepipe.local import lambda_runtime
-from imagepipe.local.clients import FAKE_CREDENTIALS, Clients
 from imagepipe.local.console import PREFIX, Console
 from imagepipe.local.delivery import DeliveryServer
 from imagepipe.local.program import settings_for, stack_config
@@ -37,7 +36,7 @@ from imagepipe.local.stack import MOTO_CONFIG, LocalStack, deploy_local
 from imagepipe.local.state import AlreadyServedError, claim, state_file, write_state
 from imagepipe.local.upload_api import MOUNT, api_app
 from imagepipe.local.wsgi import BackgroundServer
-from imagepipe.target import SETTING_OUTPUTS
+from imagepipe.target import FAKE_CREDENTIALS, SETTING_OUTPUTS
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -209,7 +208,6 @@ def start_server(
         ) from err
 
     claim(stack_name)  # one server per stack: a second one is refused, not a takeover
-    region = stack_config(stack_name).get("aws:region", "us-east-1")
     endpoint = f"http://{host}:{port}"
     delivery_port = port + 1 if delivery_port is None else delivery_port
     cdn = settings_for(stack_config(stack_name, config or {})).cdn
@@ -234,7 +232,7 @@ def start_server(
         stack = deploy_local(
             stack_name,
             config=config,
-            clients=Clients.for_server(region, host, port),
+            endpoint=endpoint,
             delivery_port=delivery_port,
         )
     except BaseException:

@@ -39,11 +39,11 @@ from werkzeug.datastructures import Headers
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.wrappers import Request, Response
 
-from imagepipe.local.clients import Clients
 from imagepipe.local.iam import service_allowed
 from imagepipe.local.providers import apigatewayv2
 from imagepipe.local.providers.base import CreatedResource
 from imagepipe.local.wsgi import BackgroundServer
+from imagepipe.target import Target
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -256,7 +256,7 @@ class _Deployed:
 class LocalUploadApi:
     """What API Gateway does for the stack's HTTP API, locally (see the module docstring)."""
 
-    clients: Clients
+    clients: Target
     api_id: str
     account: str
     issuer: LocalIssuer | None = None
@@ -579,7 +579,7 @@ class LocalEndpoint:
         }
 
     def bind(
-        self, clients: Clients, resources: Iterable[CreatedResource], account: str
+        self, clients: Target, resources: Iterable[CreatedResource], account: str
     ) -> LocalUploadApi | None:
         """The deployed API, served from now on (None, and the server stopped, if the
         program deployed none)."""
