@@ -51,7 +51,8 @@ def chromium_path() -> str:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     pytest.importorskip("flask", reason="moto[server] (Flask) is not installed")
-    from imagepipe.local.serve import free_port, start_server
+    from imagepipe.local.serve import start_server
+    from tests.support.ports import free_port
 
     saved = os.environ.get("IMAGEPIPE_STATE_DIR")
     os.environ["IMAGEPIPE_STATE_DIR"] = str(tmp_path_factory.mktemp("state"))

@@ -19,8 +19,9 @@ from pathlib import Path
 from PIL import Image
 
 from imagepipe.local.samples import demo_samples
-from imagepipe.local.serve import free_port, start_server
+from imagepipe.local.serve import start_server
 from tests.browser.conftest import CHROMIUM_ARGS, chromium_path
+from tests.support.ports import free_port
 
 SAMPLES = ("portrait.jpg", "sunset.webp", "notes.jpg", "landscape.jpg")
 SIZE = {"width": 1400, "height": 1640}

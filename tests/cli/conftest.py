@@ -57,7 +57,8 @@ def _without_handler_logs(out: str) -> str:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A LocalServer for the dev stack, found by `--local` through its state file."""
     pytest.importorskip("flask", reason="moto[server] (Flask) is not installed")
-    from imagepipe.local.serve import free_port, start_server
+    from imagepipe.local.serve import start_server
+    from tests.support.ports import free_port
 
     state_dir = tmp_path_factory.mktemp("state")
     saved = os.environ.get("IMAGEPIPE_STATE_DIR")

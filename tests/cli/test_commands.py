@@ -677,7 +677,7 @@ def one_line(result: Result) -> str:
 def test_an_endpoint_without_a_server(
     served: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    from imagepipe.local.serve import free_port
+    from tests.support.ports import free_port
 
     """Bug 5: a wrong --endpoint was reported as a stale state file."""
     url = f"http://127.0.0.1:{free_port()}"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from imagepipe.local.serve import free_port
 from imagepipe.local.state import STATE_VERSION
 from tests.cli.conftest import Result, run
+from tests.support.ports import free_port
 
 COMMANDS = ("upload", "executions", "show", "backfill", "outputs")
 

@@ -11,7 +11,8 @@ import boto3  # type: ignore[import-untyped, unused-ignore]
 import pytest
 
 from imagepipe.local import samples
-from imagepipe.local.serve import free_port, start_server, usage
+from imagepipe.local.serve import start_server, usage
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.integration
 

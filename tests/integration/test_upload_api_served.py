@@ -11,8 +11,9 @@ import pytest
 import requests
 
 from imagepipe.local import samples
-from imagepipe.local.serve import free_port, start_server
+from imagepipe.local.serve import start_server
 from tests.support import drive
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.integration
 
