@@ -208,7 +208,7 @@ def _made_from(target: Target, key: str) -> str | None:
 
 
 def _plan_one(
-    target: Target, item: dict[str, Any], only_missing: bool, rejections: dict[str, Any]
+    target: Target, item: dict[str, Any], only_missing: bool, rejections: dict[str, CatalogueRecord]
 ) -> Planned:
     """One listed object, decided by the functions Inspect itself calls (imagefn.plan)."""
     from imagefn.imaging import key_stem
@@ -254,17 +254,15 @@ def dry_run(target: Target, prefix: str, only_missing: bool) -> DryRun:
 
 
 def _cell(p: Planned) -> str:
-    """What the dry run's table says of one object."""
-    if p.skipped == "rejected":
-        return f"[dim]skipped: this version was rejected before ({p.rejected})[/]"
-    if p.skipped:
-        why = "not under the upload prefix" if p.skipped == "prefix" else "not an allowed suffix"
-        return f"[dim]skipped: {why}[/]"
-    if p.rejected:
-        return f"[yellow]would be rejected[/] (recorded, not processed): {p.rejected}"
-    if p.renditions:  # names here; the keys are in --json
-        return ", ".join(r["name"] for r in p.renditions)
-    return "[green]none: all made from this version[/]"
+    """What the dry run's table says of one object (names here; the keys are in --json)."""
+    unread = "not under the upload prefix" if p.skipped == "prefix" else "not an allowed suffix"
+    return {
+        "skippedRejected": f"[dim]skipped: this version was rejected before ({p.rejected})[/]",
+        "skippedUnread": f"[dim]skipped: {unread}[/]",
+        "rejected": f"[yellow]would be rejected[/] (recorded, not processed): {p.rejected}",
+        "toProcess": ", ".join(r["name"] for r in p.renditions),
+        "complete": "[green]none: all made from this version[/]",
+    }[p.state]
 
 
 def show_dry_run(con: Console, result: DryRun) -> None:
