@@ -146,33 +146,29 @@ def conditions_hold(conditions: Mapping[str, Mapping[str, Any]] | None, context:
     )
 
 
-def _principal_matches(principal: Any, request: Request) -> bool:
+def _named(principal: Any, kind: str) -> list[Any]:
+    """What a statement's Principal names of one kind ("AWS", "Service"); "*": everyone."""
+    if principal == "*":
+        return ["*"]
+    return _as_list(principal.get(kind, [])) if isinstance(principal, Mapping) else []
+
+
+def _names_role(principal: Any, request: Request) -> bool:
     """Whether a resource policy's Principal names this role directly (or everyone).
 
     The account (`<account id>` or `arn:aws:iam::<account id>:root`) does not name the
     role: in a resource policy it delegates the decision to the account's IAM policies.
     """
-    if principal == "*":
-        return True
-    if not isinstance(principal, Mapping):
-        return False
-    named = _as_list(principal.get("AWS", []))
-    return any(p in ("*", request.principal, request.session) for p in named)
+    return any(p in ("*", request.principal, request.session) for p in _named(principal, "AWS"))
+
+
+def _names_account(principal: Any, account: str) -> bool:
+    return any(p in (account, f"arn:aws:iam::{account}:root") for p in _named(principal, "AWS"))
 
 
 def _names_service(principal: Any, service: str | None) -> bool:
     """Whether a Principal names an AWS service principal (or everyone); any, for None."""
-    if principal == "*" or service is None:
-        return True
-    return isinstance(principal, Mapping) and service in _as_list(principal.get("Service", []))
-
-
-def _names_account(principal: Any, account: str) -> bool:
-    if not isinstance(principal, Mapping):
-        return False
-    return any(
-        p in (account, f"arn:aws:iam::{account}:root") for p in _as_list(principal.get("AWS", []))
-    )
+    return service is None or principal == "*" or service in _named(principal, "Service")
 
 
 def statement_applies(statement: Mapping[str, Any], request: Request) -> bool:
@@ -193,12 +189,10 @@ def statement_applies(statement: Mapping[str, Any], request: Request) -> bool:
     return conditions_hold(statement.get("Condition"), request.context)
 
 
-def _statements(policy: Document | str | None) -> Sequence[Mapping[str, Any]]:
-    if policy is None or policy == "":
-        return ()
+def _statements(policy: Document | str | bytes | None) -> Sequence[Mapping[str, Any]]:
     if isinstance(policy, str | bytes):
-        return _parsed_statements(policy)
-    return _statements_of(policy)
+        return _parsed_statements(policy) if policy else ()
+    return _statements_of(policy or {})
 
 
 def _statements_of(document: Document) -> tuple[Mapping[str, Any], ...]:
@@ -226,11 +220,11 @@ def _resource(policy: Document | str | None, request: Request) -> tuple[bool, bo
     for statement in _statements(policy):
         principal = statement.get("Principal")
         if "NotPrincipal" in statement:
-            if _principal_matches(statement["NotPrincipal"], request):
+            if _names_role(statement["NotPrincipal"], request):
                 continue
             direct, account = True, False
         else:
-            direct = _principal_matches(principal, request)
+            direct = _names_role(principal, request)
             account = _names_account(principal, request.account)
         if not (direct or account) or not statement_applies(statement, request):
             continue
@@ -270,18 +264,11 @@ def evaluate(
 def trust_allows(trust_policy: Document | str, service: str, context: Context) -> bool:
     """Whether a role's trust policy lets an AWS service assume it (sts:AssumeRole),
     conditions such as aws:SourceAccount and aws:SourceArn included."""
-    allowed, denied = _effects(
-        s
-        for s in _statements(trust_policy)
-        if _names_service(s.get("Principal"), service)
-        and _matches_any(s.get("Action", []), "sts:AssumeRole", ignore_case=True)
-        and conditions_hold(s.get("Condition"), context)
-    )
-    return allowed and not denied
+    return service_allowed(trust_policy, service, "sts:AssumeRole", "", context).allowed
 
 
 def service_allowed(
-    resource_policy: Document | str | None,
+    resource_policy: Document | str | bytes | None,
     service: str | None,
     action: str,
     resource: str,

@@ -104,8 +104,7 @@ class _Output(io.TextIOBase):
         return bool(self.fallback.isatty())
 
 
-_stdout: _Output | None = None
-_stderr: _Output | None = None
+_streams: dict[str, _Output] = {}  # "stdout", "stderr": ours, while installed
 
 
 @contextmanager
@@ -123,7 +122,8 @@ def _isolated_import(code_dir: Path, environment: dict[str, str]) -> Iterator[No
         del sys.modules[k]
     sys.path.insert(0, str(code_dir))
     os.environ.update(environment)
-    sys.stdout, sys.stderr = _stdout or sys.stdout, _stderr or sys.stderr
+    sys.stdout = _streams.get("stdout", sys.stdout)
+    sys.stderr = _streams.get("stderr", sys.stderr)
     importlib.invalidate_caches()
     # boto3's default session caches the credentials it found first: the handler's clients
     # must find the ones in `environment` (its role's), not the host's.
@@ -253,30 +253,29 @@ def is_installed() -> bool:
 
 def install() -> None:
     """Route moto's Lambda invocations to this runtime (idempotent)."""
-    global _original_invoke, _stdout, _stderr
+    global _original_invoke
     with _lock:
         if _original_invoke is None:
             _original_invoke = LambdaFunction.invoke  # it runs a Docker container
             LambdaFunction.invoke = _invoke  # type: ignore[method-assign, assignment]
-        if not isinstance(sys.stdout, _Output):
-            _stdout = sys.stdout = _Output(sys.stdout)
-        if not isinstance(sys.stderr, _Output):
-            _stderr = sys.stderr = _Output(sys.stderr)
+        for name in ("stdout", "stderr"):
+            if not isinstance(getattr(sys, name), _Output):
+                _streams[name] = _Output(getattr(sys, name))
+                setattr(sys, name, _streams[name])
 
 
 def uninstall() -> None:
     """Give moto its own invoke back and forget loaded handlers."""
-    global _original_invoke, _stdout, _stderr
+    global _original_invoke
     with _lock:
         if _original_invoke is not None:
             LambdaFunction.invoke = _original_invoke  # type: ignore[method-assign]
             _original_invoke = None
-        # Only if nobody replaced them since (pytest's capture, rich's Live...).
-        if _stdout is not None and sys.stdout is _stdout:
-            sys.stdout = _stdout.fallback
-        if _stderr is not None and sys.stderr is _stderr:
-            sys.stderr = _stderr.fallback
-        _stdout = _stderr = None
+        for name, stream in _streams.items():
+            # Only if nobody replaced it since (pytest's capture, rich's Live...).
+            if getattr(sys, name) is stream:
+                setattr(sys, name, stream.fallback)
+        _streams.clear()
         _handlers.clear()
         for code_dir in _code_dirs:
             shutil.rmtree(code_dir, ignore_errors=True)

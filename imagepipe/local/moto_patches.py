@@ -131,28 +131,15 @@ def one_event_per_multipart_upload() -> None:
     """
     from moto.s3.models import S3Backend
 
-    completing = threading.local()  # per thread: other uploads keep their events
-
     def put(original: Any) -> Callable[..., Any]:
         def put_object(self: Any, *args: Any, **kwargs: Any) -> Any:
-            if getattr(completing, "active", False):
+            if kwargs.get("multipart") is not None:  # what CompleteMultipartUpload passes
                 kwargs["disable_notification"] = True
             return original(self, *args, **kwargs)
 
         return put_object
 
-    def complete(original: Any) -> Callable[..., Any]:
-        def complete_multipart_upload(self: Any, *args: Any, **kwargs: Any) -> Any:
-            completing.active = True
-            try:
-                return original(self, *args, **kwargs)
-            finally:
-                completing.active = False
-
-        return complete_multipart_upload
-
     _patch(S3Backend, "put_object", put)
-    _patch(S3Backend, "complete_multipart_upload", complete)
 
 
 def events_carry_sequencer_and_version() -> None:
@@ -243,23 +230,17 @@ def executions_parse_each_definition_once() -> None:
     from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
-    trees: dict[str, Any] = {}
     lock = threading.Lock()
+    tree = functools.lru_cache(maxsize=64)(lambda text: AmazonStateLanguageParser.parse(text)[1])
 
-    def entrypoint(original: Any) -> Callable[..., Any]:
-        def _get_evaluation_entrypoint(self: Any) -> Any:
-            definition = self._evaluation_details.state_machine_details.definition
-            # Held while parsing: a burst starts many executions of a definition at once,
-            # and each would otherwise parse it before the first one has finished.
-            with lock:
-                tree = trees.get(definition)
-                if tree is None:
-                    tree = trees[definition] = AmazonStateLanguageParser.parse(definition)[1]
-            return Preprocessor().visit(tree)
+    def _get_evaluation_entrypoint(self: Any) -> Any:
+        # Held while parsing: a burst starts many executions of a definition at once,
+        # and each would otherwise parse it before the first one has finished.
+        with lock:
+            parsed = tree(self._evaluation_details.state_machine_details.definition)
+        return Preprocessor().visit(parsed)
 
-        return _get_evaluation_entrypoint
-
-    _patch(ExecutionWorker, "_get_evaluation_entrypoint", entrypoint)
+    _patch(ExecutionWorker, "_get_evaluation_entrypoint", lambda _: _get_evaluation_entrypoint)
 
 
 def json_paths_parsed_once() -> None:

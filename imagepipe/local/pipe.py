@@ -141,7 +141,6 @@ class PipePoller:
         )
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.totals = PollResult()
 
     def poll_once(self, wait_seconds: int = 0) -> PollResult:
         """One ReceiveMessage and what Pipes does with the batch; returns what happened."""
@@ -179,7 +178,6 @@ class PipePoller:
                 result.started.append(started["executionArn"])
                 for _, receipt in batch:
                     sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=receipt)
-        self.totals.add(result)
         return result
 
     def drain(self, max_polls: int = 10_000) -> PollResult:
