@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from imagepipe.local import lambda_runtime, moto_patches
-from imagepipe.local.clients import FAKE_CREDENTIALS, Clients
+from imagepipe.local.clients import emulator
 from imagepipe.local.delivery import DeliveryServer, Origin
 from imagepipe.local.pipe import PipePoller, pipe_configs
 from imagepipe.local.program import run_program, settings_for, stack_config
@@ -23,31 +23,25 @@ from imagepipe.local.providers import CreatedResource, MotoMocks
 from imagepipe.local.upload_api import LocalEndpoint, LocalUploadApi
 from imagepipe.target import Target
 from infra.packaging import placeholder_layer
-from infra.settings import Settings
 
 # moto runs state machines (its Step Functions interpreter) only when asked to.
 MOTO_CONFIG: Final[dict[str, Any]] = {"stepfunctions": {"execute_state_machine": True}}
 
 
 class LocalStack:
-    """A deployed local stack: outputs, resources, and helpers to use it."""
+    """A deployed local stack: its Target (outputs, settings, clients), resources, and the
+    local stand-ins for what moto does not run."""
 
     def __init__(
         self,
-        *,
-        stack: str,
-        settings: Settings,
-        clients: Clients,
-        outputs: dict[str, Any],
+        clients: Target,
         resources: list[CreatedResource],
         mock: Any = None,
         delivery: DeliveryServer | None = None,
         upload_api: LocalUploadApi | None = None,
     ) -> None:
-        self.stack = stack
-        self.settings = settings
         self.clients = clients
-        self.outputs = outputs
+        self.stack, self.settings, self.outputs = clients.stack, clients.settings, clients.outputs
         self.resources = resources
         self._mock = mock
         # The CDN's stand-in, serving the renditions at outputs["renditionsBaseUrl"].
@@ -55,12 +49,12 @@ class LocalStack:
         # The upload API's stand-in for API Gateway, at outputs["uploadApiUrl"], with its
         # test issuer (imagepipe/local/upload_api.py).
         self.upload_api = upload_api
-        self.source_bucket: str = outputs["sourceBucket"]
-        self.destination_bucket: str = outputs["destinationBucket"]
-        self.backup_bucket: str = outputs["backupBucket"]
-        self.state_machine_arn: str = outputs["stateMachineArn"]
-        self.dead_letter_queue_url: str = outputs["deadLetterQueueUrl"]
-        self.topic_arn: str = outputs["topicArn"]
+        self.source_bucket: str = self.outputs["sourceBucket"]
+        self.destination_bucket: str = self.outputs["destinationBucket"]
+        self.backup_bucket: str = self.outputs["backupBucket"]
+        self.state_machine_arn: str = self.outputs["stateMachineArn"]
+        self.dead_letter_queue_url: str = self.outputs["deadLetterQueueUrl"]
+        self.topic_arn: str = self.outputs["topicArn"]
         self.pollers = [PipePoller(clients, config) for config in pipe_configs(clients)]
         uploads = [p for p in self.pollers if p.config.target_arn == self.state_machine_arn]
         if not uploads:
@@ -108,17 +102,9 @@ class LocalStack:
         return f"{self.settings.upload_prefix}{name}"
 
     def target(self) -> Target:
-        """This stack as the `imagepipe` commands see any stack: outputs, settings and
-        clients (in-process moto, or the server `serve` runs)."""
-        return Target(
-            stack=self.stack,
-            local=True,
-            region=self.clients.region,
-            outputs=dict(self.outputs),
-            settings=self.settings,
-            endpoint=self.clients.endpoint_url,
-            credentials=dict(FAKE_CREDENTIALS),
-        )
+        """This stack as the `imagepipe` commands see any stack (in-process moto, or the
+        server `serve` runs)."""
+        return self.clients
 
     def queue_depth(self, queue_url: str) -> int:
         """Messages in a queue, visible or in flight."""
@@ -135,16 +121,16 @@ def deploy_local(
     stack: str = "dev",
     *,
     config: Mapping[str, Any] | None = None,
-    clients: Clients | None = None,
+    endpoint: str | None = None,
     delivery_port: int = 0,
     upload_api_port: int = 0,
 ) -> LocalStack:
     """Deploy the Pulumi program's stack `stack` on moto and return a handle on it.
 
     `config` overrides stack config values for this deployment, like `pulumi config set`
-    (e.g. `{"deleteDerivatives": True}`). Without `clients`, moto runs in this process
-    (`mock_aws`, started here and stopped by `LocalStack.close`). With `clients` (pointing
-    at a moto server, see `imagepipe.local.serve`), the server must already run with
+    (e.g. `{"deleteDerivatives": True}`). Without `endpoint`, moto runs in this process
+    (`mock_aws`, started here and stopped by `LocalStack.close`). With `endpoint` (a moto
+    server's URL, see `imagepipe.local.serve`), the server must already run with
     state machine execution on. With a CDN (config `cdn`), the renditions are served on
     127.0.0.1:`delivery_port` (any free port for 0), which is the stack's renditionsBaseUrl.
     The upload API is on (unless `config` says `uploadApi`) with a local test issuer,
@@ -153,54 +139,44 @@ def deploy_local(
     # The functions run on this machine's Python and Pillow and never load the layer: a
     # placeholder spares downloading Lambda-platform wheels (infra/packaging.py).
     overrides = {"layerArchive": str(placeholder_layer().path), **(config or {})}
-    endpoint = None if "uploadApi" in (config or {}) else LocalEndpoint.start(upload_api_port)
-    if endpoint is not None:
-        overrides = {**endpoint.config(), **overrides}
+    api = None if "uploadApi" in (config or {}) else LocalEndpoint.start(upload_api_port)
+    if api is not None:
+        overrides = {**api.config(), **overrides}
     delivery = None
     if settings_for(stack_config(stack, overrides)).cdn:
         delivery = DeliveryServer(port=delivery_port).start()
         overrides = {"renditionsBaseUrl": delivery.base_url, **overrides}
     config_text = stack_config(stack, overrides)
     region = config_text.get("aws:region", "us-east-1")
+    target = emulator(region, endpoint, stack=stack, settings=settings_for(config_text))
     mock = None
-    if clients is None:
+    if endpoint is None:
         from moto import mock_aws
 
         config_arg: Any = MOTO_CONFIG
         mock = mock_aws(config=config_arg)
         mock.start()
-        clients = Clients(region=region)
     moto_patches.install()
     lambda_runtime.install()
     try:
-        mocks = MotoMocks(clients)
-        outputs = run_program(mocks, stack, config_text)
+        mocks = MotoMocks(target)
+        target.outputs.update(run_program(mocks, stack, config_text))
         if delivery is not None:
-            _serve_renditions(delivery, clients, mocks, outputs["destinationBucket"])
-        return LocalStack(
-            stack=stack,
-            settings=settings_for(config_text),
-            clients=clients,
-            outputs=outputs,
-            resources=mocks.created,
-            mock=mock,
-            delivery=delivery,
-            upload_api=endpoint.bind(clients, mocks.created, mocks.account_id)
-            if endpoint
-            else None,
-        )
+            _serve_renditions(delivery, target, mocks, target.outputs["destinationBucket"])
+        upload_api = api.bind(target, mocks.created, mocks.account_id) if api else None
+        return LocalStack(target, mocks.created, mock, delivery, upload_api)
     except BaseException:
         if delivery is not None:
             delivery.stop()
-        if endpoint is not None:
-            endpoint.stop()
+        if api is not None:
+            api.stop()
         if mock is not None:
             mock.stop()
         raise
 
 
 def _serve_renditions(
-    delivery: DeliveryServer, clients: Clients, mocks: MotoMocks, bucket: str
+    delivery: DeliveryServer, clients: Target, mocks: MotoMocks, bucket: str
 ) -> None:
     """Point the delivery server at the bucket the program's distribution serves."""
     [distribution] = [

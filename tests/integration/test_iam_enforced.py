@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from imagepipe.local import access, samples
+from imagepipe.local.clients import signed_as
 from imagepipe.local.stack import LocalStack, deploy_local
 from tests.integration.conftest import execution_for, fresh_key
 from tests.support import drive
@@ -184,9 +185,7 @@ def test_a_missing_key_is_403_for_a_role_that_cannot_list_the_bucket(stack: Loca
         )["Configuration"]["FunctionArn"],
         region=stack.clients.region,
     )
-    s3 = stack.clients.signed_as(
-        session.access_key_id, session.secret_access_key, session.session_token
-    ).client("s3")
+    s3 = signed_as(stack.clients, session).client("s3")
     with pytest.raises(ClientError) as missing:
         s3.head_object(Bucket=stack.source_bucket, Key=fresh_key(stack, "never.jpg"))
     assert missing.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403

@@ -287,11 +287,11 @@ def test_s3_refuses_a_notification_to_a_queue_whose_policy_does_not_let_it_send(
     """As PutBucketNotificationConfiguration does on AWS ("Unable to validate ...")."""
     from moto import mock_aws
 
-    from imagepipe.local.clients import Clients
+    from imagepipe.local.clients import emulator
     from imagepipe.local.providers import REGISTRY, MotoMocks, RefusedByAwsError
 
     with mock_aws():
-        clients = Clients(region="us-east-1")
+        clients = emulator("us-east-1")
         sqs = clients.client("sqs")
         url = sqs.create_queue(QueueName="imagepipe-dev-ingest")["QueueUrl"]
         clients.client("s3").create_bucket(Bucket="imagepipe-dev-source-1")

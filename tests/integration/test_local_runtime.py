@@ -479,10 +479,10 @@ def test_every_resource_type_the_program_registers_has_a_provider() -> None:
 def test_an_unknown_resource_type_is_refused_by_name() -> None:
     import pulumi
 
-    from imagepipe.local.clients import Clients
+    from imagepipe.local.clients import emulator
     from imagepipe.local.providers import MotoMocks, UnsupportedResourceError
 
-    mocks = MotoMocks(Clients(region=REGION))
+    mocks = MotoMocks(emulator(REGION))
     args = pulumi.runtime.MockResourceArgs("aws:ec2/vpc:Vpc", "main", {}, custom=True)
     with pytest.raises(UnsupportedResourceError, match=r"aws:ec2/vpc:Vpc \(resource 'main'\)"):
         mocks.new_resource(args)

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from moto import mock_aws
 
-from imagepipe.local.clients import Clients
+from imagepipe.local.clients import emulator
 from imagepipe.local.providers import MotoMocks, RefusedByAwsError, apigatewayv2, cloudwatch, kms
 
 pytestmark = pytest.mark.integration
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def ctx() -> Iterator[MotoMocks]:
     with mock_aws():
-        yield MotoMocks(Clients(region="eu-west-1"))
+        yield MotoMocks(emulator("eu-west-1"))
 
 
 def api(ctx: MotoMocks) -> str:

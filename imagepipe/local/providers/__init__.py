@@ -17,7 +17,6 @@ from typing import Any, Final
 
 import pulumi
 
-from imagepipe.local.clients import Clients
 from imagepipe.local.providers import (
     apigatewayv2,
     cloudfront,
@@ -40,6 +39,7 @@ from imagepipe.local.providers.base import (
     UnsupportedResourceError,
     whole_numbers,
 )
+from imagepipe.target import Target
 
 __all__ = [
     "REGISTRY",
@@ -73,7 +73,7 @@ def handler_for(typ: str, name: str) -> Handler:
 class MotoMocks(pulumi.runtime.Mocks):
     """Pulumi mocks that create every registered resource in moto through `clients`."""
 
-    clients: Clients
+    clients: Target
     created: list[CreatedResource] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
