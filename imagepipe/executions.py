@@ -8,7 +8,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
@@ -79,13 +79,11 @@ class ExecutionInfo:
 
     @property
     def key(self) -> str | None:
-        found = s3_object_of(self.input)
-        return found[0] if found else None
+        return (s3_object_of(self.input) or (None, None))[0]
 
     @property
     def etag(self) -> str | None:
-        found = s3_object_of(self.input)
-        return found[1] if found else None
+        return (s3_object_of(self.input) or (None, None))[1]
 
     @property
     def done(self) -> bool:
@@ -99,12 +97,14 @@ class ExecutionInfo:
         return (end - self.started).total_seconds() if end else None
 
     @property
+    def _output(self) -> dict[str, Any]:
+        return self.output if isinstance(self.output, dict) else {}
+
+    @property
     def renditions(self) -> list[dict[str, Any]]:
         """What the Resize steps returned (the output of a successful execution), with
         each rendition's public URL where the stack serves it."""
-        if not isinstance(self.output, dict):
-            return []
-        found = self.output.get("renditions") or []
+        found = self._output.get("renditions") or []
         fields = ("name", "key", "width", "height", "bytes", "format", "url")
         return [
             {k: r.get(k) for k in fields if k != "url" or r.get("url")}
@@ -116,7 +116,7 @@ class ExecutionInfo:
     def manifest_url(self) -> str | None:
         """Where the image's manifest is served: what `Write manifest` returned (in the
         output of a processed upload's execution), None otherwise."""
-        delivery = self.output.get("delivery") if isinstance(self.output, dict) else None
+        delivery = self._output.get("delivery")
         url = delivery.get("manifest") if isinstance(delivery, dict) else None
         return url if isinstance(url, str) and url else None
 
@@ -125,7 +125,7 @@ class ExecutionInfo:
         """Why it made no renditions (None if it processed the upload or still runs). A
         rejected upload ends SUCCEEDED (the workflow recorded and announced it) with its
         refusal in the output; executions from before the catalogue failed ImageRejected."""
-        refusal = self.output.get("rejection") if isinstance(self.output, dict) else None
+        refusal = self._output.get("rejection")
         if self.status == "SUCCEEDED" and isinstance(refusal, dict):
             message = str(refusal.get("message") or "")
             reason = str(refusal.get("reason") or reason_of(message) or "rejected")
@@ -166,6 +166,19 @@ def describe(target: HasClients, arn: str) -> ExecutionInfo:
     return ExecutionInfo.from_description(sfn.describe_execution(executionArn=arn))
 
 
+def describe_if_any(target: HasClients, arn: str) -> ExecutionInfo | None:
+    """DescribeExecution; None if there is no such execution (any longer: Step Functions
+    keeps an execution's history for 90 days)."""
+    from botocore.exceptions import ClientError  # type: ignore[import-untyped, unused-ignore]
+
+    try:
+        return describe(target, arn)
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") != "ExecutionDoesNotExist":
+            raise
+        return None
+
+
 def describe_many(target: HasClients, arns: list[str]) -> list[ExecutionInfo]:
     """DescribeExecution for each ARN, a few at a time, in the order given."""
     if len(arns) <= 1:
@@ -185,19 +198,13 @@ def list_summaries(
 ) -> Iterator[dict[str, Any]]:
     """ListExecutions, newest first, page by page (lazily: stop iterating to stop asking)."""
     sfn = target.client("stepfunctions")
-    token: str | None = None
-    while True:
-        kwargs: dict[str, Any] = {"stateMachineArn": state_machine_arn, "maxResults": page_size}
-        if status:
-            kwargs["statusFilter"] = status
-        if token:
-            kwargs["nextToken"] = token
-        page = sfn.list_executions(**kwargs)
+    kwargs = {"statusFilter": status} if status else {}
+    pages = sfn.get_paginator("list_executions").paginate(
+        stateMachineArn=state_machine_arn, PaginationConfig={"PageSize": page_size}, **kwargs
+    )
+    for page in pages:
         # AWS lists newest first; sort each page anyway (the emulator need not).
         yield from sorted(page["executions"], key=lambda e: e["startDate"], reverse=True)
-        token = page.get("nextToken")
-        if not token:
-            return
 
 
 def execution_arn(state_machine_arn: str, name: str) -> str:
@@ -209,73 +216,57 @@ def execution_arn(state_machine_arn: str, name: str) -> str:
 # -- following uploads to their executions ---------------------------------------------
 
 
-@dataclass
-class Follower:
-    """Finds the execution each upload started, and follows it to its end.
+def started_since(target: Target, state_machine_arn: str, since: datetime) -> Iterator[str]:
+    """The ARNs of the executions started since `since` (minus SKEW), newest first."""
+    for summary in list_summaries(target, state_machine_arn):
+        if summary["startDate"] < since - SKEW:
+            return
+        yield summary["executionArn"]
 
-    An upload's execution is the one whose input names the upload's key and ETag,
-    among those not listed before the upload (`snapshot`) and started after it, minus a
+
+def follow(
+    target: Target,
+    state_machine_arn: str,
+    wanted: Mapping[str, str | None],
+    *,
+    since: datetime,
+    before: set[str],
+    timeout: float,
+    interval: float,
+    on_progress: Callable[[dict[str, ExecutionInfo]], None] | None = None,
+) -> dict[str, ExecutionInfo]:
+    """Finds the execution each wanted upload (key -> ETag) started, and follows it until
+    all have ended or `timeout` passes; returns key -> its execution (latest state) for
+    those found (running or missing ones are what timed out).
+
+    An upload's execution is the one whose input names the upload's key and ETag, among
+    those not listed before the upload (`before`) and started after it (`since`), minus a
     clock-skew margin. Executions are listed newest first and only back to that moment;
-    each is described once. Uploads may finish in any order.
+    each is described until it has ended. Uploads may finish in any order.
     """
-
-    target: Target
-    state_machine_arn: str
-    since: datetime = field(default_factory=lambda: datetime.now(tz=UTC))
-    _before: set[str] = field(default_factory=set)
-    _described: dict[str, ExecutionInfo] = field(default_factory=dict)
-
-    def _recent(self) -> Iterator[str]:
-        """The ARNs of the executions started since `since` (minus SKEW), newest first."""
-        for summary in list_summaries(self.target, self.state_machine_arn):
-            if summary["startDate"] < self.since - SKEW:
-                return
-            yield summary["executionArn"]
-
-    def snapshot(self) -> None:
-        """Remember the executions that exist now: none of them is an upload's."""
-        self._before.update(self._recent())
-
-    def poll(self, wanted: Mapping[str, str | None]) -> dict[str, ExecutionInfo]:
-        """Key -> its execution (latest state) for the wanted keys (key -> ETag) found."""
+    deadline = time.monotonic() + timeout
+    described: dict[str, ExecutionInfo] = {}
+    while True:
         new = [
             arn
-            for arn in self._recent()
-            if arn not in self._before
-            and (arn not in self._described or not self._described[arn].done)
+            for arn in started_since(target, state_machine_arn, since)
+            if arn not in before and (arn not in described or not described[arn].done)
         ]
-        for info in describe_many(self.target, new):
-            self._described[info.arn] = info
+        described.update((info.arn, info) for info in describe_many(target, new))
         found: dict[str, ExecutionInfo] = {}
-        for info in sorted(self._described.values(), key=lambda e: e.started):
-            key = info.key
+        for info in sorted(described.values(), key=lambda e: e.started):
+            key, etag = info.key, info.etag
             if key is None or key not in wanted:
                 continue
-            etag = wanted[key]
-            if etag and info.etag and info.etag != etag:
+            if wanted[key] and etag and etag != wanted[key]:
                 continue  # an earlier (or later) version of the same key
             found.setdefault(key, info)  # the first one started after the upload
-        return found
-
-    def follow(
-        self,
-        wanted: Mapping[str, str | None],
-        *,
-        timeout: float,
-        interval: float,
-        on_progress: Callable[[dict[str, ExecutionInfo]], None] | None = None,
-    ) -> dict[str, ExecutionInfo]:
-        """Poll until every wanted key's execution has ended or `timeout` passes; returns
-        what was found (running or missing ones are what timed out)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            found = self.poll(wanted)
-            if on_progress is not None:
-                on_progress(found)
-            done = len(found) == len(wanted) and all(e.done for e in found.values())
-            if done or time.monotonic() >= deadline:
-                return found
-            time.sleep(interval)
+        if on_progress is not None:
+            on_progress(found)
+        done = len(found) == len(wanted) and all(e.done for e in found.values())
+        if done or time.monotonic() >= deadline:
+            return found
+        time.sleep(interval)
 
 
 def find_by_key(
@@ -294,18 +285,18 @@ def find_by_key(
 # -- state by state ---------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Step:
     """One state entered during an execution (a row of the console's table view)."""
 
     name: str
     type: str
-    entered: datetime
-    exited: datetime | None = None
-    depth: int = 0  # Map nesting
     map: str | None = None  # the Map state this ran in
     iteration: int | None = None  # the Map iteration index
     item: str | None = None  # what the iteration works on: a rendition's name
+    depth: int = 0  # Map nesting
+    entered: datetime
+    exited: datetime | None = None
     attempts: int = 0  # task attempts (Scheduled events)
     error: str | None = None
     cause: str | None = None
@@ -321,23 +312,13 @@ class Step:
         return (self.exited - self.entered).total_seconds() if self.exited else None
 
     def to_dict(self, started: datetime) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "type": self.type,
-            "map": self.map,
-            "iteration": self.iteration,
-            "item": self.item,
-            "depth": self.depth,
+        """The fields, times in ISO 8601, plus the offset from `started`, duration, retries."""
+        return asdict(self) | {
             "entered": _iso(self.entered),
             "exited": _iso(self.exited),
             "offsetSeconds": _round((self.entered - started).total_seconds()),
             "seconds": _round(self.seconds),
-            "attempts": self.attempts,
             "retries": self.retries,
-            "error": self.error,
-            "cause": self.cause,
-            "input": self.input,
-            "output": self.output,
         }
 
 
@@ -381,18 +362,18 @@ class _Timeline:
     """One pass over an execution's events, oldest first (see `timeline`)."""
 
     def __init__(self) -> None:
-        self.by_id: dict[int, Mapping[str, Any]] = {}
-        self.owner: dict[int, int] = {}  # event id -> its StateEntered event id
+        self.kind_of: dict[int, str] = {}
+        # event id -> the StateEntered event its previousEventId chain reaches first
+        self.owner: dict[int, int] = {}
         self.scope: dict[int, Scope] = {}
         self.steps: list[Step] = []
         self.step_of: dict[int, Step] = {}  # StateEntered id -> step
         self.open_maps: dict[Scope, list[Step]] = {}
-        self.failed_maps: set[int] = set()
         self.labels: dict[Scope, str | None] = {}
         self.execution_end: datetime | None = None
 
     def scope_of(self, kind: str, prev: int, details: Mapping[str, Any]) -> Scope:
-        prev_kind = str(self.by_id[prev]["type"]) if prev in self.by_id else ""
+        prev_kind = self.kind_of.get(prev, "")
         here = self.scope.get(prev, ())
         if prev_kind in _ITERATION_ENDS:
             here = here[:-1]  # the iteration is over
@@ -403,28 +384,13 @@ class _Timeline:
         return here
 
     def step_for(self, eid: int) -> Step | None:
-        """The step of the StateEntered event that `eid`'s previousEventId chain reaches
-        first (remembered for every event on the way)."""
-        path: list[int] = []
-        current, found = eid, None
-        while current and current in self.by_id:
-            if current in self.owner:
-                found = self.owner[current]
-                break
-            if str(self.by_id[current]["type"]).endswith("StateEntered"):
-                found = current
-                break
-            path.append(current)
-            current = int(self.by_id[current].get("previousEventId") or 0)
-        if found is None:
-            return None
-        self.owner.update(dict.fromkeys(path, found))
-        return self.step_of.get(found)
+        return self.step_of.get(self.owner.get(eid, 0))
 
     def add(self, event: Mapping[str, Any]) -> None:
         eid, kind, at = int(event["id"]), str(event["type"]), event["timestamp"]
-        self.by_id[eid] = event
         prev = int(event.get("previousEventId") or 0)
+        self.kind_of[eid] = kind
+        self.owner[eid] = eid if kind.endswith("StateEntered") else self.owner.get(prev, 0)
         details = _details(event)
         here = self.scope[eid] = self.scope_of(kind, prev, details)
         if kind.endswith("StateEntered"):
@@ -433,8 +399,7 @@ class _Timeline:
             self.exited(prev, kind, at, here, details)
         elif kind == "MapStateFailed":
             candidates = self.open_maps.get(here) or []
-            if candidates:
-                self.failed_maps.add(id(candidates[-1]))
+            if candidates:  # its error: "failed" until its StateExited says which
                 candidates[-1].error = candidates[-1].error or "failed"
         elif kind.startswith("Execution") and kind != "ExecutionStarted":
             self.execution_end = at
@@ -458,7 +423,6 @@ class _Timeline:
         )
         self.steps.append(step)
         self.step_of[eid] = step
-        self.owner[eid] = eid
         if step.type == "Map":
             self.open_maps.setdefault(here, []).append(step)
 
@@ -478,7 +442,7 @@ class _Timeline:
         current.exited = at
         if "output" in details:
             current.output = _json(details.get("output"))
-        if id(current) in self.failed_maps and isinstance(current.output, dict):
+        if current.type == "Map" and current.error and isinstance(current.output, dict):
             # The error its Catch received; a Catch with ResultPath "$.error" keeps the
             # state and adds the error there.
             inner = current.output.get("error")
@@ -539,17 +503,10 @@ def _short(text: Any, limit: int = 300) -> str | None:
 def history(target: HasClients, arn: str) -> list[dict[str, Any]]:
     """GetExecutionHistory's events, oldest first."""
     sfn = target.client("stepfunctions")
-    events: list[dict[str, Any]] = []
-    token: str | None = None
-    while True:
-        kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
-        if token:
-            kwargs["nextToken"] = token
-        page = sfn.get_execution_history(**kwargs)
-        events += page["events"]
-        token = page.get("nextToken")
-        if not token:
-            return events
+    pages = sfn.get_paginator("get_execution_history").paginate(
+        executionArn=arn, PaginationConfig={"PageSize": 1000}
+    )
+    return [event for page in pages for event in page["events"]]
 
 
 def map_runs(target: Target, events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -562,16 +519,13 @@ def map_runs(target: Target, events: Iterable[Mapping[str, Any]]) -> list[dict[s
     for event in events:
         if event["type"] == "MapStateEntered":
             state = str(_details(event).get("name"))
-        if event["type"] != "MapRunStarted":
-            continue
-        arn = str(_details(event).get("mapRunArn"))
-        run: dict[str, Any] = {"state": state, "mapRunArn": arn, "status": None, "itemCounts": None}
-        try:
-            described = target.client("stepfunctions").describe_map_run(mapRunArn=arn)
-        except ClientError:
-            pass
-        else:
-            run["status"] = described.get("status")
-            run["itemCounts"] = {k: int(v) for k, v in (described.get("itemCounts") or {}).items()}
-        runs.append(run)
+        elif event["type"] == "MapRunStarted":
+            arn = str(_details(event).get("mapRunArn"))
+            try:
+                found = target.client("stepfunctions").describe_map_run(mapRunArn=arn)
+                counts = {k: int(v) for k, v in (found.get("itemCounts") or {}).items()}
+            except ClientError:
+                found, counts = {}, None
+            run = {"state": state, "mapRunArn": arn, "status": found.get("status")}
+            runs.append(run | {"itemCounts": counts})
     return runs

@@ -1,5 +1,5 @@
 """`imagepipe upload`'s work: put files under the upload prefix and, with a wait, follow
-each to the execution it started (imagepipe.executions.Follower)."""
+each to the execution it started (imagepipe.executions.follow)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from imagepipe import display
-from imagepipe.executions import ExecutionInfo, Follower
+from imagepipe.executions import ExecutionInfo, follow, started_since
 from imagepipe.inputs import Input
 from imagepipe.target import Target
 
@@ -29,12 +29,11 @@ class Upload:
         e = self.execution
         if e is None:
             return "uploaded"
-        if e.status == "SUCCEEDED":  # a rejection ends SUCCEEDED too, with its outcome
-            return e.outcome.kind if e.outcome else "processed"
         if not e.done:
             return "timed_out"
-        found = e.outcome
-        return found.kind if found else "failed"
+        # Every ended execution but a processed upload's has an outcome (a rejection ends
+        # SUCCEEDED too).
+        return e.outcome.kind if e.outcome else "processed"
 
     def to_dict(self, target: Target, waited: bool) -> dict[str, Any]:
         e = self.execution
@@ -94,14 +93,12 @@ def upload(
     """Upload `inputs` as <uploadPrefix><prefix><name>; with `wait`, follow each."""
     base = target.upload_prefix + sub_prefix(prefix)
     report = Report(target, wait, timeout, [Upload(i.path, base + i.name, i.size) for i in inputs])
-    follower: Follower | None = None
-    if wait:
-        # Before uploading: executions that exist now are not these uploads'.
-        follower = Follower(target, target.state_machine_arn, since=datetime.now(tz=UTC))
-        follower.snapshot()
+    # Before uploading: executions that exist now are not these uploads'.
+    since = datetime.now(tz=UTC)
+    before = set(started_since(target, target.state_machine_arn, since)) if wait else set()
     _put(target, report.uploads, progress)
-    if follower is not None:
-        _wait(target, follower, report, progress)
+    if wait:
+        _wait(target, since, before, report, progress)
     return report
 
 
@@ -126,7 +123,9 @@ def _put(target: Target, uploads: list[Upload], show_progress: bool) -> None:
         bar.update(task, description=f"Uploaded {count}")
 
 
-def _wait(target: Target, follower: Follower, report: Report, show_progress: bool) -> None:
+def _wait(
+    target: Target, since: datetime, before: set[str], report: Report, show_progress: bool
+) -> None:
     with display.progress(enabled=show_progress) as bar:
         task = bar.add_task("Waiting for the executions", total=len(report.uploads))
 
@@ -135,8 +134,12 @@ def _wait(target: Target, follower: Follower, report: Report, show_progress: boo
             description = f"Executions: {len(found)} started, {done} ended"
             bar.update(task, completed=done, description=description)
 
-        found = follower.follow(
+        found = follow(
+            target,
+            target.state_machine_arn,
             {u.key: u.etag for u in report.uploads},
+            since=since,
+            before=before,
             timeout=report.timeout,
             interval=0.3 if target.local else 2.0,
             on_progress=progress,

@@ -60,16 +60,13 @@ class Listing:
 def listing(target: Target, status: str | None, limit: int) -> Listing:
     """The `limit` newest executions (of one `status`), described: what `executions`
     prints, and what the local console lists."""
+    import itertools
+
     from imagepipe.executions import describe_many, list_summaries
 
-    arns: list[str] = []
-    pages = list_summaries(
-        target, target.state_machine_arn, status=status, page_size=min(100, limit)
-    )
-    for summary in pages:
-        arns.append(summary["executionArn"])
-        if len(arns) >= limit:
-            break
+    machine = target.state_machine_arn
+    summaries = list_summaries(target, machine, status=status, page_size=min(100, limit))
+    arns = [s["executionArn"] for s in itertools.islice(summaries, limit)]
     return Listing(target, status, describe_many(target, arns))
 
 

@@ -78,20 +78,17 @@ def shown(target: Target, info: ExecutionInfo) -> Shown:
     from imagepipe.executions import history, map_runs, timeline
 
     events = history(target, info.arn)
-    return Shown(
-        target, info, timeline(events, info), map_runs(target, events), _record(target, info)
-    )
+    record = _record(target, info.key)
+    return Shown(target, info, timeline(events, info), map_runs(target, events), record)
 
 
-def _record(target: Target, info: ExecutionInfo) -> CatalogueRecord | None:
-    """The catalogue record of the execution's upload (None: no key, or a stack deployed
-    before the catalogue, which has no catalogueTable output)."""
+def _record(target: Target, key: str | None) -> CatalogueRecord | None:
+    """The catalogue record of the upload `key` (None: no key, no record, or a stack
+    deployed before the catalogue, which has no catalogueTable output)."""
     from imagepipe.catalogue import get_record
 
     table = target.outputs.get("catalogueTable")
-    if not info.key or not table:
-        return None
-    return get_record(target.client("dynamodb"), str(table), info.key)
+    return get_record(target.client("dynamodb"), str(table), key) if key and table else None
 
 
 def run(args: argparse.Namespace, target: Target) -> ExitCode:
@@ -130,37 +127,23 @@ def resolve(target: Target, what: str, search: int) -> ExecutionInfo:
 def _recorded_execution(target: Target, key: str) -> ExecutionInfo | None:
     """The execution the key's catalogue record names: an upload older than the recent
     listings, or an original recorded by a backfill (None: no record, or its execution
-    has left the history, which Step Functions keeps for 90 days)."""
-    from botocore.exceptions import ClientError  # type: ignore[import-untyped, unused-ignore]
+    has left the history)."""
+    from imagepipe.executions import describe_if_any
 
-    from imagepipe.catalogue import get_record
-    from imagepipe.executions import describe
-
-    table = target.outputs.get("catalogueTable")
-    record = get_record(target.client("dynamodb"), str(table), key) if table else None
-    if record is None or not record.execution_arn:
-        return None
-    try:
-        return describe(target, record.execution_arn)
-    except ClientError as err:
-        if err.response.get("Error", {}).get("Code") != "ExecutionDoesNotExist":
-            raise
-        return None
+    record = _record(target, key)
+    arn = record.execution_arn if record else None
+    return describe_if_any(target, arn) if arn else None
 
 
 def _by_name(target: Target, name: str, search: int) -> ExecutionInfo | None:
-    from botocore.exceptions import ClientError  # type: ignore[import-untyped, unused-ignore]
-
-    from imagepipe.executions import describe, execution_arn, list_summaries
+    from imagepipe.executions import describe, describe_if_any, execution_arn, list_summaries
 
     machines = [target.state_machine_arn, target.outputs.get("backfillStateMachineArn")]
     known = [str(m) for m in machines if m]
     for machine in known:
-        try:
-            return describe(target, execution_arn(machine, name))
-        except ClientError as err:
-            if err.response.get("Error", {}).get("Code") != "ExecutionDoesNotExist":
-                raise
+        found = describe_if_any(target, execution_arn(machine, name))
+        if found is not None:
+            return found
     # The first characters of a recent execution's name, as `executions` shows them.
     matches = [
         summary["executionArn"]
