@@ -21,9 +21,11 @@ import socket
 import sys
 import threading
 from collections.abc import Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
+from unittest.mock import patch
 
 import requests
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
@@ -78,9 +80,7 @@ class LocalServer:
     host: str
     port: int
     stack: LocalStack
-    server: Any
-    _saved_env: dict[str, str | None] = field(default_factory=dict, repr=False)
-    _saved_sfn_config: Any = None
+    _undo: ExitStack = field(repr=False)  # the server, the environment, moto's config
     state_path: Path | None = None
 
     @property
@@ -130,27 +130,14 @@ class LocalServer:
         try:
             _post(f"{self.endpoint}/moto-api/reset", {})
         finally:
-            self.server.stop()
+            self._undo.close()
             lambda_runtime.uninstall()  # handlers imported here hold clients for this server
-            _restore(self._saved_env, self._saved_sfn_config)
 
     def __enter__(self) -> LocalServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def _restore(saved_env: Mapping[str, str | None], saved_sfn_config: Any) -> None:
-    """Put back the environment and moto's Step Functions config `start_server` changed."""
-    from moto.core.config import default_user_config
-
-    default_user_config["stepfunctions"] = saved_sfn_config
-    for key, value in saved_env.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
 
 
 def _post(url: str, body: dict[str, Any]) -> None:
@@ -209,11 +196,12 @@ def start_server(
         # moto's Step Functions interpreter calls http://localhost:$MOTO_PORT.
         "MOTO_PORT": str(port),
     }
-    saved_env = {key: os.environ.get(key) for key in env}
-    saved_sfn_config = default_user_config.get("stepfunctions")
-    os.environ.update(env)
+    undo = ExitStack()
+    undo.enter_context(patch.dict(os.environ, env))
+    undo.enter_context(patch.dict(default_user_config))  # put back as it was when stopped
     console, deployed = Console(), list[LocalStack]()
     server = BackgroundServer(_moto_app(console, deployed), host, port, MotoRequestHandler)
+    undo.callback(server.stop)
     try:
         # The server reads moto's config per request: turn execution on as a client would.
         _post(f"{endpoint}/moto-api/config", MOTO_CONFIG)
@@ -224,12 +212,11 @@ def start_server(
             delivery_port=delivery_port,
         )
     except BaseException:
-        server.stop()
-        _restore(saved_env, saved_sfn_config)
+        undo.close()
         raise
     for poller in stack.pollers:
         poller.start()
-    local = LocalServer(host, port, stack, server, saved_env, saved_sfn_config)
+    local = LocalServer(host, port, stack, undo)
     # The executions console the program exports is AWS's, which knows nothing of this
     # stack: here it is the local console.
     stack.outputs["executionsConsoleUrl"] = local.console_url

@@ -151,7 +151,6 @@ def verify_token(
     jwks: Mapping[str, Any] | None,
     issuer: str,
     audiences: Iterable[str],
-    now: float | None = None,
 ) -> dict[str, Any]:
     """The claims of a token API Gateway's JWT authorizer would accept, or Unauthorized:
     RSA-signed by the issuer's key named by its kid; iss, exp (required), nbf and iat as
@@ -163,9 +162,7 @@ def verify_token(
         decoded = jwt.decode(token, key_set, algorithms=list(ALGORITHMS))
         claims = dict(decoded.claims)
         registry = jwt.JWTClaimsRegistry(
-            now=int(time.time() if now is None else now),
-            iss={"essential": True, "value": issuer},
-            exp={"essential": True},
+            iss={"essential": True, "value": issuer}, exp={"essential": True}
         )
         registry.validate({k: claims[k] for k in ("iss", "exp", "nbf", "iat") if k in claims})
     except (JoseError, ValueError, TypeError) as err:
@@ -217,12 +214,8 @@ class ApiRequest(Request):
 
     def body_is_text(self) -> bool:
         """API Gateway base64-encodes bodies whose Content-Type is not text."""
-        content_type = (self.content_type or "").lower()
-        if (
-            content_type
-            and not content_type.startswith(_TEXT_TYPES)
-            and "+json" not in content_type
-        ):
+        kind = (self.content_type or "").lower()
+        if kind and not (kind.startswith(_TEXT_TYPES) or "+json" in kind):
             return False
         try:
             self.get_data().decode()
@@ -259,25 +252,14 @@ class LocalUploadApi:
     clients: Target
     api_id: str
     account: str
-    issuer: LocalIssuer | None = None
+    issuer: LocalIssuer
+    endpoint: LocalEndpoint = field(repr=False)
     url: str = ""
     stage_name: str = "$default"
-    endpoint: LocalEndpoint | None = field(default=None, repr=False)
     _log_stream: str = field(default="", repr=False)
 
-    @property
-    def region(self) -> str:
-        return self.clients.region
-
     def close(self) -> None:
-        if self.endpoint is not None:
-            self.endpoint.stop()
-            self.endpoint = None
-
-    def _jwks(self, issuer: str) -> Mapping[str, Any] | None:
-        if self.issuer is not None and issuer.rstrip("/") == self.issuer.issuer:
-            return self.issuer.jwks()
-        return None
+        self.endpoint.stop()
 
     def _deployed(self) -> _Deployed:
         client = self.clients.client("apigatewayv2")
@@ -293,7 +275,7 @@ class LocalUploadApi:
         """Everything under the mount (`request.path` relative to it): the local issuer's
         endpoints, then the API. Tokens go to clients on this machine only."""
         path = request.path
-        if self.issuer is not None and (path == "/issuer" or path.startswith("/issuer/")):
+        if path == "/issuer" or path.startswith("/issuer/"):
             if path == "/issuer/token" and request.method == "OPTIONS":
                 return self.handle(request)  # CORS as the API's
             if path == "/issuer/token" and not _loopback(request.remote_addr or ""):
@@ -338,8 +320,9 @@ class LocalUploadApi:
         authorizer = client.get_authorizer(ApiId=self.api_id, AuthorizerId=route["AuthorizerId"])
         config = authorizer.get("JwtConfiguration") or {}
         issuer = str(config.get("Issuer", ""))
+        jwks = self.issuer.jwks() if issuer.rstrip("/") == self.issuer.issuer else None
         token = bearer_token(dict(request.headers))
-        return verify_token(token, self._jwks(issuer), issuer, config.get("Audience") or [])
+        return verify_token(token, jwks, issuer, config.get("Audience") or [])
 
     # -- CORS -------------------------------------------------------------------------
 
@@ -426,7 +409,7 @@ class LocalUploadApi:
         integration = client.get_integration(ApiId=self.api_id, IntegrationId=integration_id)
         function = _function_arn(str(integration.get("IntegrationUri", "")))
         source_arn = (
-            f"arn:aws:execute-api:{self.region}:{self.account}:{self.api_id}/{self.stage_name}"
+            f"arn:aws:execute-api:{self.clients.region}:{self.account}:{self.api_id}/{self.stage_name}"
             f"/{request.method}{request.path}"
         )
         lambda_client = self.clients.client("lambda")

@@ -66,21 +66,18 @@ HTTP_STATUS: Final = {
     ExitCode.NO_STACK: 503,
     ExitCode.AWS_ERROR: 502,
 }
-# The JSON endpoints under api/: path -> (method, the Console method answering it).
-API: Final = {
-    "/api/stack": ("GET", "stack"),
-    "/api/executions": ("GET", "executions"),
-    "/api/execution": ("GET", "execution"),
-    "/api/graph.svg": ("GET", "graph"),
-    "/api/catalogue": ("GET", "catalogue"),
-    "/api/dead-letters": ("GET", "dead_letters"),
-    "/api/redrive": ("POST", "redrive"),
-}
+# The pages, and the JSON endpoints under api/ (endpoint: the Console method answering).
 URLS: Final = Map(
     [
         Rule("/", endpoint="static", defaults={"name": "index.html"}, methods=["GET"]),
         Rule("/<name>", endpoint="static", methods=["GET"]),
-        *(Rule(path, endpoint="api", methods=[method]) for path, (method, _) in API.items()),
+        Rule("/api/stack", endpoint="stack", methods=["GET"]),
+        Rule("/api/executions", endpoint="executions", methods=["GET"]),
+        Rule("/api/execution", endpoint="execution", methods=["GET"]),
+        Rule("/api/graph.svg", endpoint="graph", methods=["GET"]),
+        Rule("/api/catalogue", endpoint="catalogue", methods=["GET"]),
+        Rule("/api/dead-letters", endpoint="dead_letters", methods=["GET"]),
+        Rule("/api/redrive", endpoint="redrive", methods=["POST"]),
     ]
 )
 # How a state's mark outranks another when a state ran more than once (Map iterations).
@@ -188,7 +185,7 @@ class Console:
         except HTTPException as err:
             response = _refused(request, err)
         else:
-            response = self.static(args["name"]) if endpoint == "static" else self.api(request)
+            response = self.static(**args) if endpoint == "static" else self.api(request, endpoint)
         return response(environ, start_response)
 
     def static(self, name: str) -> Response:
@@ -221,11 +218,11 @@ class Console:
 
     # -- the JSON API --------------------------------------------------------------
 
-    def api(self, request: Request) -> Response:
+    def api(self, request: Request, endpoint: str) -> Response:
         """The endpoint's answer, or its failure as JSON: a reason, never a traceback."""
         from imagepipe.target import translate
 
-        route: Callable[[Target, Request], Response] = getattr(self, API[request.path][1])
+        route: Callable[[Target, Request], Response] = getattr(self, endpoint)
         target = self.target
         if target is None:
             return _json_response({"error": "starting", "message": "the stack is deploying"}, 503)

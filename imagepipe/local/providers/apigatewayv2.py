@@ -24,6 +24,7 @@ from imagepipe.local.providers.base import (
     Inputs,
     Outputs,
     RefusedByAwsError,
+    given,
     pascal,
 )
 
@@ -32,10 +33,7 @@ _served_at: dict[str, str] = {}  # "url" -> where the local stack serves HTTP AP
 
 def serve_at(url: str | None) -> None:
     """The base URL of the local endpoint for the APIs deployed next (None: AWS's form)."""
-    if url is None:
-        _served_at.pop("url", None)
-    else:
-        _served_at["url"] = url.rstrip("/")
+    _served_at["url"] = (url or "").rstrip("/")
 
 
 def _client(ctx: Context) -> Any:
@@ -43,19 +41,15 @@ def _client(ctx: Context) -> Any:
 
 
 def _api(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
-    params: dict[str, Any] = {
-        "Name": inputs.get("name") or logical,
-        "ProtocolType": inputs["protocolType"],
-    }
-    if inputs.get("description"):
-        params["Description"] = inputs["description"]
-    if inputs.get("corsConfiguration"):
-        params["CorsConfiguration"] = pascal(inputs["corsConfiguration"])
-    api = _client(ctx).create_api(**params)
+    api = _client(ctx).create_api(
+        Name=inputs.get("name") or logical,
+        ProtocolType=inputs["protocolType"],
+        **given(inputs, "description"),
+        **pascal(given(inputs, "corsConfiguration")),
+    )
     api_id = api["ApiId"]
-    endpoint = _served_at.get("url") or api["ApiEndpoint"]
     return api_id, {
-        "apiEndpoint": endpoint,
+        "apiEndpoint": _served_at.get("url") or api["ApiEndpoint"],
         "arn": f"arn:aws:apigateway:{ctx.region}::/apis/{api_id}",
         "executionArn": f"arn:aws:execute-api:{ctx.region}:{ctx.account_id}:{api_id}",
     }
@@ -85,20 +79,14 @@ def _integration(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outpu
             f"integration {logical}: timeoutInMillis must be 50 to 30000 for an HTTP API, "
             f"got {timeout} (BadRequestException)"
         )
-    params: dict[str, Any] = {
-        "ApiId": inputs["apiId"],
-        "IntegrationType": inputs["integrationType"],
-        "TimeoutInMillis": timeout,
-    }
-    for key, name in (
-        ("integrationMethod", "IntegrationMethod"),
-        ("integrationUri", "IntegrationUri"),
-        ("payloadFormatVersion", "PayloadFormatVersion"),
-        ("description", "Description"),
-    ):
-        if inputs.get(key):
-            params[name] = inputs[key]
-    integration = _client(ctx).create_integration(**params)
+    integration = _client(ctx).create_integration(
+        ApiId=inputs["apiId"],
+        IntegrationType=inputs["integrationType"],
+        TimeoutInMillis=timeout,
+        **given(
+            inputs, "integrationMethod", "integrationUri", "payloadFormatVersion", "description"
+        ),
+    )
     return integration["IntegrationId"], {}
 
 
@@ -106,10 +94,8 @@ def _check_route(ctx: Context, logical: str, inputs: Inputs) -> None:
     client, api_id = _client(ctx), inputs["apiId"]
     if inputs.get("authorizationType") == "JWT":
         authorizer_id = str(inputs.get("authorizerId") or "")
-        found: dict[str, Any] = {}
         try:  # moto has no GetAuthorizers: one by id
-            if authorizer_id:
-                found = client.get_authorizer(ApiId=api_id, AuthorizerId=authorizer_id)
+            found = client.get_authorizer(ApiId=api_id, AuthorizerId=authorizer_id or "-")
         except ClientError:
             found = {}
         if found.get("AuthorizerType") != "JWT":
@@ -130,26 +116,16 @@ def _check_route(ctx: Context, logical: str, inputs: Inputs) -> None:
 
 def _route(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
     _check_route(ctx, logical, inputs)
-    params: dict[str, Any] = {"ApiId": inputs["apiId"], "RouteKey": inputs["routeKey"]}
-    for key, name in (
-        ("authorizationType", "AuthorizationType"),
-        ("authorizerId", "AuthorizerId"),
-        ("target", "Target"),
-        ("authorizationScopes", "AuthorizationScopes"),
-    ):
-        if inputs.get(key):
-            params[name] = inputs[key]
-    route = _client(ctx).create_route(**params)
+    route = _client(ctx).create_route(
+        ApiId=inputs["apiId"],
+        RouteKey=inputs["routeKey"],
+        **given(inputs, "authorizationType", "authorizerId", "target", "authorizationScopes"),
+    )
     return route["RouteId"], {}
 
 
 def _stage(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
     api_id, name = inputs["apiId"], inputs.get("name") or logical
-    params: dict[str, Any] = {
-        "ApiId": api_id,
-        "StageName": name,
-        "AutoDeploy": bool(inputs.get("autoDeploy")),
-    }
     logs = inputs.get("accessLogSettings")
     if logs:
         group = str(logs["destinationArn"]).split(":log-group:", 1)[-1].removesuffix(":*")
@@ -159,10 +135,12 @@ def _stage(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
                 f"stage {logical}: access log destination {logs['destinationArn']} does not "
                 "exist (BadRequestException)"
             )
-        params["AccessLogSettings"] = pascal(logs)
-    if inputs.get("defaultRouteSettings"):
-        params["DefaultRouteSettings"] = pascal(inputs["defaultRouteSettings"])
-    _client(ctx).create_stage(**params)
+    _client(ctx).create_stage(
+        ApiId=api_id,
+        StageName=name,
+        AutoDeploy=bool(inputs.get("autoDeploy")),
+        **pascal(given(inputs, "accessLogSettings", "defaultRouteSettings")),
+    )
     base = _served_at.get("url") or f"https://{api_id}.execute-api.{ctx.region}.amazonaws.com"
     # The $default stage is served at the API's root; any other under its name.
     invoke_url = f"{base}/" if name == "$default" else f"{base}/{name}"
