@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
 
+from imagepipe.commands.options import GIVEN_OUTPUTS, flag, snake, variable
 from imagepipe.errors import ExitCode, OpsError
 from imagepipe.local.state import StateFileError, reachable, read_state, state_file
 from infra.settings import PROJECT_DIR, ConfigError, Settings, settings_from_mapping
@@ -37,21 +38,6 @@ FAKE_CREDENTIALS: Final = {  # the emulator takes any; these are moto's usual on
     "aws_session_token": "testing",
 }
 
-# Stack output -> (command-line flag, environment variable). Flags beat variables, which
-# beat `pulumi stack output`.
-OUTPUT_SOURCES: Final[dict[str, tuple[str | None, str]]] = {
-    "sourceBucket": ("--source-bucket", "IMAGEPIPE_SOURCE_BUCKET"),
-    "destinationBucket": ("--destination-bucket", "IMAGEPIPE_DESTINATION_BUCKET"),
-    "backupBucket": (None, "IMAGEPIPE_BACKUP_BUCKET"),
-    "stateMachineArn": ("--state-machine-arn", "IMAGEPIPE_STATE_MACHINE_ARN"),
-    "backfillStateMachineArn": (
-        "--backfill-state-machine-arn",
-        "IMAGEPIPE_BACKFILL_STATE_MACHINE_ARN",
-    ),
-    "deadLetterQueueUrl": ("--dead-letter-queue-url", "IMAGEPIPE_DEAD_LETTER_QUEUE_URL"),
-    "topicArn": (None, "IMAGEPIPE_TOPIC_ARN"),
-    "catalogueTable": (None, "IMAGEPIPE_CATALOGUE_TABLE"),
-}
 # What most commands need; with these from flags or the environment, Pulumi is not run.
 ESSENTIAL_OUTPUTS: Final = ("sourceBucket", "destinationBucket", "stateMachineArn")
 # The settings the commands use, exported as outputs (older stacks: in Pulumi.<stack>.yaml).
@@ -77,7 +63,7 @@ def stack_settings(stack: str, project_dir: Path = PROJECT_DIR) -> Settings:
 
 def pulumi_outputs(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
     """`pulumi stack output --json --stack <stack>`, or OpsError saying what to do."""
-    given = ", ".join(env for _, env in (OUTPUT_SOURCES[k] for k in ESSENTIAL_OUTPUTS))
+    given = ", ".join(map(variable, ESSENTIAL_OUTPUTS))
     pulumi = shutil.which("pulumi")
     if pulumi is None:
         raise OpsError(
@@ -121,6 +107,16 @@ def pulumi_outputs(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any
 # -- the target ------------------------------------------------------------------------
 
 
+class _Output:
+    """A Target attribute that is the stack output `name` (Target.output)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, target: Target, owner: type | None = None) -> str:
+        return target.output(self.name)
+
+
 @dataclass
 class Target:
     """A stack to operate on: its names, its settings, and boto3 clients for it."""
@@ -158,13 +154,8 @@ class Target:
                 f"stale): start it with `imagepipe local serve --stack {stack}`",
             )
         outputs = dict(state.get("outputs") or {})
-        for name in ("backfillStateMachineArn", "removalStateMachineArn"):
-            if state.get(name):
-                outputs.setdefault(name, state[name])
         try:
-            settings = _settings_from_outputs(outputs) or settings_from_mapping(
-                state.get("config") or {}
-            )
+            settings = settings_from_mapping(_exported_settings(outputs))
         except ConfigError as err:
             raise OpsError(ExitCode.NO_STACK, f"{state_file(stack)}: {err}") from None
         return cls(
@@ -190,8 +181,8 @@ class Target:
         `pulumi stack output`; settings from the outputs (Pulumi.<stack>.yaml for an
         older stack that does not export them)."""
         given: dict[str, Any] = {}
-        for name, (_, env) in OUTPUT_SOURCES.items():
-            value = (overrides or {}).get(name) or os.environ.get(env, "").strip()
+        for name in GIVEN_OUTPUTS:
+            value = (overrides or {}).get(name) or os.environ.get(variable(name), "").strip()
             if value:
                 given[name] = value
         outputs: dict[str, Any] = {}
@@ -245,35 +236,21 @@ class Target:
                 ExitCode.NO_STACK,
                 f"the local stack has no output {name}: restart `imagepipe local serve`",
             )
-        flag, env = OUTPUT_SOURCES.get(name, (None, f"IMAGEPIPE_{name.upper()}"))
-        how = f"pass {flag} or set {env}" if flag else f"set {env}"
+        how = f"set {variable(name)}"
+        if GIVEN_OUTPUTS.get(name):
+            how = f"pass {flag(name)} or {how}"
         raise OpsError(
             ExitCode.NO_STACK,
             f"{name} of stack {self.stack!r} is unknown: {how} (from Pulumi, a stack "
             f"deployed before that output existed needs `pulumi up --stack {self.stack}`)",
         )
 
-    @property
-    def source_bucket(self) -> str:
-        return self.output("sourceBucket")
-
-    @property
-    def destination_bucket(self) -> str:
-        return self.output("destinationBucket")
-
-    @property
-    def state_machine_arn(self) -> str:
-        return self.output("stateMachineArn")
-
-    @property
-    def backfill_state_machine_arn(self) -> str:
-        """Only ever the output (or its override): an ARN is never guessed."""
-        return self.output("backfillStateMachineArn")
-
-    @property
-    def catalogue_table(self) -> str:
-        """The DynamoDB table with one record per upload (infra/catalogue.py)."""
-        return self.output("catalogueTable")
+    # Only ever the output (or its override): a name or ARN is never guessed.
+    source_bucket = _Output("sourceBucket")
+    destination_bucket = _Output("destinationBucket")
+    state_machine_arn = _Output("stateMachineArn")
+    backfill_state_machine_arn = _Output("backfillStateMachineArn")
+    catalogue_table = _Output("catalogueTable")  # one record per upload (infra/catalogue.py)
 
     @property
     def upload_prefix(self) -> str:
@@ -314,37 +291,33 @@ class Target:
         if self.local:
             console = self.local_console
             return f"{console}#/executions/{quote(execution_arn, safe='')}" if console else None
-        region = execution_arn.split(":")[3]
-        return (
-            f"https://{region}.console.aws.amazon.com/states/home?region={region}"
-            f"#/v2/executions/details/{quote(execution_arn, safe='')}"
-        )
+        return _states_console(execution_arn, "v2/executions/details")
 
     def state_machine_console_url(self, state_machine_arn: str | None) -> str | None:
         if self.local and state_machine_arn == self.outputs.get("stateMachineArn"):
             return self.local_console  # it lists the upload state machine's executions
         if self.local or not state_machine_arn:
             return None
-        region = state_machine_arn.split(":")[3]
-        return (
-            f"https://{region}.console.aws.amazon.com/states/home?region={region}"
-            f"#/statemachines/view/{quote(state_machine_arn, safe='')}"
-        )
+        return _states_console(state_machine_arn, "statemachines/view")
+
+
+def _states_console(arn: str, page: str) -> str:
+    """The Step Functions console's `page` of the state machine or execution `arn`."""
+    region = arn.split(":")[3]
+    return (
+        f"https://{region}.console.aws.amazon.com/states/home?region={region}"
+        f"#/{page}/{quote(arn, safe='')}"
+    )
 
 
 def target_for(args: argparse.Namespace, needs: tuple[str, ...] = ESSENTIAL_OUTPUTS) -> Target:
     """The Target the shared stack arguments (imagepipe.commands.options) name; `needs`:
     the outputs the command needs, which given by flags or variables spare Pulumi."""
-    overrides = {
-        name: getattr(args, name_flag[2:].replace("-", "_"), None)
-        for name, (name_flag, _) in OUTPUT_SOURCES.items()
-        if name_flag
-    }
+    overrides = {name: getattr(args, snake(name), None) for name in GIVEN_OUTPUTS}
     if args.local:
-        given = [OUTPUT_SOURCES[name][0] for name, value in overrides.items() if value]
+        given = ", ".join(flag(name) for name, value in overrides.items() if value)
         if given:
-            names = ", ".join(str(flag) for flag in given)
-            raise OpsError(ExitCode.USAGE, f"{names}: only for a deployed stack, not with --local")
+            raise OpsError(ExitCode.USAGE, f"{given}: only for a deployed stack, not with --local")
         return Target.local_stack(args.stack, args.endpoint)
     if args.endpoint:
         raise OpsError(
@@ -354,12 +327,9 @@ def target_for(args: argparse.Namespace, needs: tuple[str, ...] = ESSENTIAL_OUTP
     return Target.deployed(args.stack, overrides, needs=needs)
 
 
-def _settings_from_outputs(outputs: Mapping[str, Any]) -> Settings | None:
-    """The settings a stack exports (None if it exports none: an older stack)."""
-    exported = {name: outputs[name] for name in SETTING_OUTPUTS if outputs.get(name) is not None}
-    if not exported:
-        return None
-    return settings_from_mapping(exported)
+def _exported_settings(outputs: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings a stack exports (none: an older stack)."""
+    return {name: outputs[name] for name in SETTING_OUTPUTS if outputs.get(name) is not None}
 
 
 def _deployed_settings(stack: str, outputs: Mapping[str, Any], project_dir: Path) -> Settings:
@@ -369,17 +339,17 @@ def _deployed_settings(stack: str, outputs: Mapping[str, Any], project_dir: Path
 
     from infra.settings import read_stack_config
 
+    exported = _exported_settings(outputs)
     try:
-        settings = _settings_from_outputs(outputs)
+        settings = settings_from_mapping(exported)
     except ConfigError as err:
         raise OpsError(ExitCode.NO_STACK, f"stack {stack!r} outputs: {err}") from None
-    if settings is None and (project_dir / f"Pulumi.{stack}.yaml").exists():
+    if not exported and (project_dir / f"Pulumi.{stack}.yaml").exists():
         try:
             config = read_stack_config(stack, project_dir)
-            settings = settings_from_mapping({k: config[k] for k in SETTING_OUTPUTS if k in config})
+            settings = settings_from_mapping(_exported_settings(config))
         except (ConfigError, yaml.YAMLError) as err:
             raise OpsError(ExitCode.USAGE, f"Pulumi.{stack}.yaml: {err}") from None
-    settings = settings or Settings()
     prefix = os.environ.get("IMAGEPIPE_UPLOAD_PREFIX", "").strip()
     if prefix:
         try:
@@ -440,79 +410,71 @@ _MISSING_CODES: Final = frozenset(
 )
 
 
+# Where the stack is -> what its server being unreachable, and a resource missing, mean.
+_PLACES: Final[dict[str, tuple[tuple[ExitCode, str], str]]] = {
+    "aws": (
+        (ExitCode.AWS_ERROR, "cannot reach AWS ({err}): check the network and AWS_REGION"),
+        "{what} not found ({code}: {message}): is stack {stack!r} deployed in this account "
+        "and region? run `pulumi up --stack {stack}` or check --stack",
+    ),
+    "endpoint": (
+        (ExitCode.NO_STACK, "nothing answers at {endpoint} (--endpoint): check the URL"),
+        "the server at {endpoint} has no such {what} ({message}): is --endpoint the server "
+        "of `imagepipe local serve --stack {stack}`?",
+    ),
+    "local": (
+        (
+            ExitCode.NO_STACK,
+            "no local stack answers at {endpoint}: start it with "
+            "`imagepipe local serve --stack {stack}`",
+        ),
+        "the local stack has no such {what} ({message}): it was restarted; "
+        "restart `imagepipe local serve --stack {stack}` and the command",
+    ),
+}
+
+
 def translate(err: BaseException, target: Target | None = None) -> OpsError | None:
     """botocore's exception as an OpsError (None: not an AWS error)."""
     from botocore import exceptions as bx  # type: ignore[import-untyped, unused-ignore]
 
-    stack = target.stack if target else "dev"
-    if isinstance(err, bx.NoCredentialsError | bx.PartialCredentialsError):
-        return OpsError(
-            ExitCode.AWS_ERROR,
+    place, names = "aws", {"stack": target.stack if target else "dev"}
+    if target is not None and target.local:
+        place = "endpoint" if target.endpoint_given else "local"
+        names["endpoint"] = str(target.endpoint)
+    if isinstance(err, bx.ClientError):
+        return _client_error(err, place, names)
+    if isinstance(err, bx.EndpointConnectionError | bx.ConnectTimeoutError):
+        code, text = _PLACES[place][0]
+        return OpsError(code, text.format(err=err, **names))
+    for kinds, text in (
+        (
+            bx.NoCredentialsError | bx.PartialCredentialsError,
             "no AWS credentials: run `aws configure` or `aws sso login`, or set AWS_PROFILE "
             "(or use --local for the local stack)",
-        )
-    if isinstance(err, bx.TokenRetrievalError | bx.SSOError | bx.UnauthorizedSSOTokenError):
-        return OpsError(
-            ExitCode.AWS_ERROR, f"AWS credentials could not be loaded ({err}): run `aws sso login`"
-        )
-    if isinstance(err, bx.NoRegionError):
-        return OpsError(ExitCode.AWS_ERROR, "no AWS region: set AWS_REGION or a profile's region")
-    if isinstance(err, bx.EndpointConnectionError | bx.ConnectTimeoutError):
-        return _unreachable(err, target, stack)
-    if isinstance(err, bx.ClientError):
-        return _client_error(err, target, stack)
-    if isinstance(err, bx.BotoCoreError):
-        return OpsError(ExitCode.AWS_ERROR, f"AWS SDK error: {err}")
+        ),
+        (
+            bx.TokenRetrievalError | bx.SSOError | bx.UnauthorizedSSOTokenError,
+            "AWS credentials could not be loaded ({err}): run `aws sso login`",
+        ),
+        (bx.NoRegionError, "no AWS region: set AWS_REGION or a profile's region"),
+        (bx.BotoCoreError, "AWS SDK error: {err}"),
+    ):
+        if isinstance(err, kinds):
+            return OpsError(ExitCode.AWS_ERROR, text.format(err=err))
     return None
 
 
-def _unreachable(err: BaseException, target: Target | None, stack: str) -> OpsError:
-    if target is None or not target.local:
-        return OpsError(
-            ExitCode.AWS_ERROR, f"cannot reach AWS ({err}): check the network and AWS_REGION"
-        )
-    if target.endpoint_given:
-        return OpsError(
-            ExitCode.NO_STACK, f"nothing answers at {target.endpoint} (--endpoint): check the URL"
-        )
-    return OpsError(
-        ExitCode.NO_STACK,
-        f"no local stack answers at {target.endpoint}: start it with "
-        f"`imagepipe local serve --stack {stack}`",
-    )
-
-
-def _client_error(err: Any, target: Target | None, stack: str) -> OpsError:
+def _client_error(err: Any, place: str, names: dict[str, Any]) -> OpsError:
     error = err.response.get("Error", {})
     code = str(error.get("Code") or "")
     message = str(error.get("Message") or "").strip() or code
     operation = getattr(err, "operation_name", "") or "the request"
     if code in _MISSING_CODES or (code == "404" and operation == "HeadBucket"):
-        return _missing(code, message, operation, target, stack)
+        what = "bucket" if "Bucket" in code or operation == "HeadBucket" else "resource"
+        text = _PLACES[place][1].format(what=what, code=code, message=message, **names)
+        return OpsError(ExitCode.NO_STACK, text)
     exit_code, text = _CLIENT_ERRORS.get(
         code, (ExitCode.AWS_ERROR, "AWS error in {operation}: {code}: {message}")
     )
     return OpsError(exit_code, text.format(code=code, message=message, operation=operation))
-
-
-def _missing(
-    code: str, message: str, operation: str, target: Target | None, stack: str
-) -> OpsError:
-    what = "bucket" if "Bucket" in code or operation == "HeadBucket" else "resource"
-    if target is not None and target.local and target.endpoint_given:
-        return OpsError(
-            ExitCode.NO_STACK,
-            f"the server at {target.endpoint} has no such {what} ({message}): is --endpoint "
-            f"the server of `imagepipe local serve --stack {stack}`?",
-        )
-    if target is not None and target.local:
-        return OpsError(
-            ExitCode.NO_STACK,
-            f"the local stack has no such {what} ({message}): it was restarted; "
-            f"restart `imagepipe local serve --stack {stack}` and the command",
-        )
-    return OpsError(
-        ExitCode.NO_STACK,
-        f"{what} not found ({code}: {message}): is stack {stack!r} deployed in this "
-        f"account and region? run `pulumi up --stack {stack}` or check --stack",
-    )

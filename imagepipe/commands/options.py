@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import TYPE_CHECKING, TypeAlias
+import re
+from typing import TYPE_CHECKING, Final, TypeAlias
 
 if TYPE_CHECKING:
     Subparsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -36,6 +37,35 @@ class _ParagraphFormatter(argparse.HelpFormatter):
         )
 
 
+# The deployed stack's outputs that a flag or an IMAGEPIPE_* variable can give (flags beat
+# variables, which beat `pulumi stack output`), spelled after the output: sourceBucket is
+# --source-bucket and IMAGEPIPE_SOURCE_BUCKET. Output -> the flag's metavar and help, or
+# None for a variable only.
+GIVEN_OUTPUTS: Final[dict[str, tuple[str, str] | None]] = {
+    "sourceBucket": ("NAME", "source bucket"),
+    "destinationBucket": ("NAME", "renditions bucket"),
+    "stateMachineArn": ("ARN", "upload state machine"),
+    "backfillStateMachineArn": ("ARN", "backfill state machine"),
+    "deadLetterQueueUrl": ("URL", "dead-letter queue"),
+    "backupBucket": None,
+    "topicArn": None,
+    "catalogueTable": None,
+}
+
+
+def snake(output: str) -> str:
+    """sourceBucket -> source_bucket: the flag's argparse dest."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", output).lower()
+
+
+def flag(output: str) -> str:
+    return "--" + snake(output).replace("_", "-")
+
+
+def variable(output: str) -> str:
+    return "IMAGEPIPE_" + snake(output).upper()
+
+
 def command_parser(
     subparsers: Subparsers,
     name: str,
@@ -46,7 +76,8 @@ def command_parser(
     json_output: bool = True,
 ) -> argparse.ArgumentParser:
     """A command's parser: its description (plus WHERE for a stack command), the exit
-    codes as epilog, and with `stack` the shared stack arguments, with `json_output` --json."""
+    codes as epilog, and with `stack` the "which stack" group (--stack, --local,
+    --endpoint, the deployed stack's names), with `json_output` --json."""
     parser = subparsers.add_parser(
         name,
         help=help_text,
@@ -55,48 +86,35 @@ def command_parser(
         formatter_class=_ParagraphFormatter,
     )
     if stack:
-        stack_arguments(parser)
+        where = parser.add_argument_group("which stack")
+        where.add_argument(
+            "--stack",
+            default=os.environ.get("IMAGEPIPE_STACK", "dev"),
+            metavar="NAME",
+            help="stack name (default: $IMAGEPIPE_STACK or dev)",
+        )
+        where.add_argument(
+            "--local",
+            action="store_true",
+            help="use the local stack of a running `imagepipe local serve --stack NAME`",
+        )
+        where.add_argument(
+            "--endpoint",
+            metavar="URL",
+            help="with --local: the server's URL (default: the one serve recorded)",
+        )
+        for output, spec in GIVEN_OUTPUTS.items():
+            if spec is not None:
+                aliases = ("--dlq-url",) if output == "deadLetterQueueUrl" else ()
+                metavar, what = spec
+                where.add_argument(
+                    flag(output), *aliases, metavar=metavar, help=f"{what} (deployed stack)"
+                )
     if json_output:
-        json_flag(parser)
+        parser.add_argument(
+            "--json", action="store_true", help="print one JSON document (shapes: docs/cli.md)"
+        )
     return parser
-
-
-def stack_arguments(parser: argparse.ArgumentParser) -> None:
-    """The "which stack" group: --stack, --local, --endpoint, and the deployed stack's
-    names (imagepipe.target.OUTPUT_SOURCES: the flag of each output)."""
-    where = parser.add_argument_group("which stack")
-    where.add_argument(
-        "--stack",
-        default=os.environ.get("IMAGEPIPE_STACK", "dev"),
-        metavar="NAME",
-        help="stack name (default: $IMAGEPIPE_STACK or dev)",
-    )
-    where.add_argument(
-        "--local",
-        action="store_true",
-        help="use the local stack of a running `imagepipe local serve --stack NAME`",
-    )
-    where.add_argument(
-        "--endpoint",
-        metavar="URL",
-        help="with --local: the server's URL (default: the one serve recorded)",
-    )
-    names = (
-        ("--source-bucket", "NAME", "source bucket"),
-        ("--destination-bucket", "NAME", "renditions bucket"),
-        ("--state-machine-arn", "ARN", "upload state machine"),
-        ("--backfill-state-machine-arn", "ARN", "backfill state machine"),
-        ("--dead-letter-queue-url", "URL", "dead-letter queue"),
-    )
-    for flag, metavar, what in names:
-        aliases = ("--dlq-url",) if flag == "--dead-letter-queue-url" else ()
-        where.add_argument(flag, *aliases, metavar=metavar, help=f"{what} (deployed stack)")
-
-
-def json_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--json", action="store_true", help="print one JSON document (shapes: docs/cli.md)"
-    )
 
 
 def positive(text: str) -> int:
