@@ -3,6 +3,7 @@ local stack and the tests read it. The state machines write it; nothing here wri
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
@@ -95,10 +96,6 @@ def scan_records(
             "ExpressionAttributeNames": {"#status": "status"},
             "ExpressionAttributeValues": {":status": {"S": status}},
         }
-    given = 0
-    for page in dynamodb.get_paginator("scan").paginate(**params):
-        for item in page.get("Items", []):
-            if limit is not None and given >= limit:
-                return
-            given += 1
-            yield CatalogueRecord.from_item(item)
+    pages = dynamodb.get_paginator("scan").paginate(**params)
+    items = (item for page in pages for item in page.get("Items", []))
+    yield from map(CatalogueRecord.from_item, itertools.islice(items, limit))

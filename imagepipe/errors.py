@@ -53,18 +53,10 @@ def config_problem(err: BaseException) -> str | None:
             return one_line(str(current))
         if type(current).__module__.startswith("yaml"):  # a stack file PyYAML cannot read
             return one_line(f"the stack file is not valid YAML: {current}")
-        if type(current).__name__ == "RunError":
-            found = _config_line(str(current))
-            if found:
-                return found
+        if type(current).__name__ == "RunError":  # its `ConfigError: imagepipeline:...` line
+            for line in str(current).splitlines():
+                _, marker, rest = line.partition("ConfigError: ")
+                if marker:
+                    return one_line(rest)
         current = current.__cause__ or current.__context__
-    return None
-
-
-def _config_line(text: str) -> str | None:
-    """The `ConfigError: imagepipeline:<key>: ...` line of a RunError's text."""
-    for line in text.splitlines():
-        _, marker, rest = line.partition("ConfigError: ")
-        if marker:
-            return one_line(rest)
     return None

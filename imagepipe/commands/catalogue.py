@@ -4,6 +4,7 @@ status: what happened to every upload, without scanning executions."""
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -53,10 +54,7 @@ class Listing:
         return any(r.status == "failed" for r in self.records)
 
     def counts(self) -> dict[str, int]:
-        found: dict[str, int] = {}
-        for record in self.records:
-            found[record.status] = found.get(record.status, 0) + 1
-        return found
+        return dict(Counter(record.status for record in self.records))
 
     def to_dict(self) -> dict[str, Any]:
         return {
