@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -20,16 +19,16 @@ from urllib.parse import quote
 import blurhash  # type: ignore[import-untyped, unused-ignore]
 from PIL import Image
 
+from imagepipe.local.samples import encode
+
 
 def placeholder_png(placeholder: Mapping[str, Any]) -> str:
     """The BlurHash decoded at its own size, as a PNG data URL."""
     width, height = int(placeholder["width"]), int(placeholder["height"])
     rows = blurhash.decode(str(placeholder["blurhash"]), width, height)
-    im = Image.new("RGB", (width, height))
-    im.putdata([tuple(int(c) for c in px[:3]) for row in rows for px in row])
-    data = io.BytesIO()
-    im.save(data, "PNG")
-    return "data:image/png;base64," + base64.b64encode(data.getvalue()).decode()
+    pixels = bytes(int(c) for row in rows for px in row for c in px[:3])
+    png = encode(Image.frombytes("RGB", (width, height), pixels), "PNG")
+    return "data:image/png;base64," + base64.b64encode(png).decode()
 
 
 def _figure(manifest: Mapping[str, Any]) -> str:

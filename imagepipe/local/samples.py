@@ -22,17 +22,12 @@ EXIF_ORIENTATION: Final = 0x0112
 
 @dataclass(frozen=True)
 class Sample:
-    """A file to upload, its name under the upload prefix, and its expected outcome.
-
-    `reason` is None for an image that must produce renditions, else the reason code
-    its dead-letter message must carry. `size` is the displayed (EXIF-rotated) size.
-    """
+    """A file to upload, its name under the upload prefix, and its expected outcome:
+    renditions (`reason` None), or the dead-letter queue with that reason code."""
 
     name: str
     data: bytes
-    description: str
     reason: str | None = None
-    size: tuple[int, int] | None = None
 
     @property
     def good(self) -> bool:
@@ -101,12 +96,7 @@ def png_bomb(width: int = 100_000, height: int = 100_000) -> bytes:
     """A tiny PNG whose header declares width x height pixels (a decompression bomb)."""
 
     def chunk(kind: bytes, body: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(body))
-            + kind
-            + body
-            + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
-        )
+        return len(body).to_bytes(4, "big") + kind + body + zlib.crc32(kind + body).to_bytes(4)
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     pixels = zlib.compress(b"\x00" * 1024)  # far fewer rows than declared
@@ -119,39 +109,16 @@ def demo_samples() -> list[Sample]:
     """What `imagepipe local demo` uploads: every kind of good image, and bad files."""
     landscape = jpeg(3000, 2000, seed=1)
     return [
-        Sample("landscape.jpg", landscape, "JPEG photo 3000x2000", size=(3000, 2000)),
-        Sample("portrait.jpg", jpeg(1200, 1800, seed=2), "JPEG photo 1200x1800", size=(1200, 1800)),
-        Sample(
-            "small.jpg", jpeg(320, 240, seed=3), "JPEG smaller than renditions", size=(320, 240)
-        ),
-        Sample(
-            "logo.png",
-            transparent_png(900, 900, seed=4),
-            "PNG with transparency",
-            size=(900, 900),
-        ),
-        Sample(
-            "rotated.jpg",
-            rotated_jpeg(1600, 1200, seed=5),
-            "JPEG with EXIF rotation (stored 1600x1200)",
-            size=(1200, 1600),
-        ),
-        Sample("sunset.webp", webp(2000, 1000, seed=6), "WebP photo", size=(2000, 1000)),
-        Sample(
-            "holiday 2024/plage + soleil 100% été 東京.jpg",
-            jpeg(1024, 768, seed=7),
-            "key with spaces, '+', '%' and unicode",
-            size=(1024, 768),
-        ),
-        Sample("truncated.jpg", truncated(landscape), "JPEG cut off at 60%", reason="corrupt"),
-        Sample(
-            "notes.jpg",
-            b"meeting notes, not a picture\n" * 20,
-            "text named .jpg",
-            reason="not_an_image",
-        ),
-        Sample(
-            "bomb.png", png_bomb(), "PNG header declaring 10 gigapixels", reason="too_many_pixels"
-        ),
-        Sample("empty.png", b"", "zero bytes", reason="empty"),
+        Sample("landscape.jpg", landscape),
+        Sample("portrait.jpg", jpeg(1200, 1800, seed=2)),
+        Sample("small.jpg", jpeg(320, 240, seed=3)),  # smaller than the renditions
+        Sample("logo.png", transparent_png(900, 900, seed=4)),
+        Sample("rotated.jpg", rotated_jpeg(1600, 1200, seed=5)),  # EXIF: shown 1200x1600
+        Sample("sunset.webp", webp(2000, 1000, seed=6)),
+        # A key with spaces, '+', '%' and unicode.
+        Sample("holiday 2024/plage + soleil 100% été 東京.jpg", jpeg(1024, 768, seed=7)),
+        Sample("truncated.jpg", truncated(landscape), "corrupt"),  # cut off at 60%
+        Sample("notes.jpg", b"meeting notes, not a picture\n" * 20, "not_an_image"),
+        Sample("bomb.png", png_bomb(), "too_many_pixels"),  # declares 10 gigapixels
+        Sample("empty.png", b"", "empty"),
     ]
