@@ -270,16 +270,12 @@ def _table_arn(param: Callable[[str], Any], region: str, account: str) -> str:
     return f"{arn}/index/{index}" if index else arn
 
 
-def _path_part(path: str, after: str) -> str:
-    """The path segment after `/<after>/` (a function name, a distribution id)."""
-    return unquote(path.split(f"/{after}/", 1)[1].split("/", 1)[0])
-
-
 def api_checks(
-    service: str, operation: str, param: Callable[[str], Any], path: str, region: str, account: str
+    service: str, operation: str, param: Callable[[str], Any], region: str, account: str
 ) -> list[Check] | None:
-    """The IAM authorizations AWS makes for one call of a JSON or query API (None: not
-    modelled here). `param` reads a request parameter by its API name."""
+    """The IAM authorizations AWS makes for one call of a JSON, query or REST API (None:
+    not modelled here). `param` reads a request parameter by its API name (moto's, parsed
+    with the service's model: from the body, the query or the path)."""
     if service == "sts" and operation == "GetCallerIdentity":
         return []  # needs no permission
     if service == "sqs" and param("QueueUrl"):
@@ -288,7 +284,7 @@ def api_checks(
     if service == "sns" and operation == "Publish":
         return [Check("sns:Publish", str(param("TopicArn") or param("TargetArn")))]
     if service == "lambda" and operation in ("Invoke", "InvokeAsync"):
-        name = _path_part(path, "functions")
+        name = str(param("FunctionName"))
         if not name.startswith("arn:"):
             name = f"arn:aws:lambda:{region}:{account}:function:{name}"
         qualifier = param("Qualifier")
@@ -302,9 +298,9 @@ def api_checks(
         return [Check(f"kms:{operation}", str(param("KeyId")))]
     if service == "dynamodb" and param("TableName"):
         return [Check(f"dynamodb:{operation}", _table_arn(param, region, account))]
-    if service == "cloudfront" and operation == "CreateInvalidation" and "/distribution/" in path:
-        # POST /2020-05-31/distribution/<id>/invalidation; a distribution's ARN has no region.
-        arn = f"arn:aws:cloudfront::{account}:distribution/{_path_part(path, 'distribution')}"
+    if service == "cloudfront" and operation == "CreateInvalidation":
+        # A distribution's ARN has no region.
+        arn = f"arn:aws:cloudfront::{account}:distribution/{param('DistributionId')}"
         return [Check(f"cloudfront:{operation}", arn)]
     return None
 

@@ -40,8 +40,8 @@ from imagepipe.local.iam import Decision, service_allowed
 
 LOG: Final = logging.getLogger(__name__)
 _MARK: Final = "_imagepipe_patched"
-_definitions: dict[str, str] = {}  # state machine ARN -> the definition deployed (not moto's copy)
-_roles: dict[str, str] = {}  # state machine ARN -> the role it runs as
+# state machine ARN -> (the definition deployed, not moto's copy; the role it runs as)
+_machines: dict[str, tuple[str, str]] = {}
 
 # moto's ASL grammar takes only decimals for these numbers, where AWS takes any number.
 _DECIMAL_FIELDS: Final = frozenset({"BackoffRate", "ToleratedFailurePercentage"})
@@ -295,8 +295,16 @@ def moto_compatible(definition: str) -> tuple[str, list[str]]:
 def register_state_machine(state_machine_arn: str, definition: str, role_arn: str) -> None:
     """A state machine of the stack: its definition as deployed (moto runs a locally
     adapted copy, see moto_compatible) and the role its integrations run as."""
-    _definitions[state_machine_arn] = definition
-    _roles[state_machine_arn] = role_arn
+    _machines[state_machine_arn] = (definition, role_arn)
+
+
+def _machine_session(machine: str) -> access.Session:
+    """The credentials a state machine's integrations run with: its role, assumed by
+    Step Functions for that state machine."""
+    role_arn, region = _machines[machine][1], machine.split(":")[3]
+    return access.session_for(
+        role_arn, service="states.amazonaws.com", source_arn=machine, region=region
+    )
 
 
 class _AccessDenied(ServiceException):
@@ -398,10 +406,8 @@ def _api_hook(original: Any) -> Callable[..., Any]:
         if session is None:
             return original(self)
         service, operation = str(self.boto3_service_name), str(self._get_action())
-        region, path = str(self.region), str(getattr(self, "path", "") or "")
-        checks = access.api_checks(
-            service, operation, self._get_param, path, region, session.account
-        )
+        region = str(self.region)
+        checks = access.api_checks(service, operation, self._get_param, region, session.account)
         if checks is None:
             _refuse_unmodelled(session, f"{service}:{operation}")
             return denied_response(self, f"{operation} is not modelled locally")
@@ -444,14 +450,12 @@ def _signed_boto_client_for(original: Any) -> Callable[..., Any]:
 
     def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
         role_arn = getattr(state_credentials, "role_arn", None)
-        machine = next((arn for arn, role in _roles.items() if role == role_arn), None)
+        machine = next((arn for arn, (_, role) in _machines.items() if role == role_arn), None)
         # Only the stack's own state machines (registered when deployed) run as their
         # role; one a test made directly in moto keeps moto's behaviour.
-        if not role_arn or machine is None:
+        if machine is None:
             return original(region, service, state_credentials)
-        session = access.session_for(
-            role_arn, service="states.amazonaws.com", source_arn=machine, region=region
-        )
+        session = _machine_session(machine)
         endpoint = None if botocore_stubber.enabled else f"http://localhost:{moto_server_port()}"
         with lock:
             return _client(
@@ -524,21 +528,13 @@ def distributed_map_checks(state_machine_arn: str, state: Mapping[str, Any]) -> 
 
 
 def _check_distributed_map(state: Any, env: Any) -> None:
-    role_arn = env.aws_execution_details.role_arn
-    state_machine_arn = env.states.context_object.context_object_data["StateMachine"]["Id"]
-    definition = _definitions.get(state_machine_arn)
-    if definition is None:
+    machine = env.states.context_object.context_object_data["StateMachine"]["Id"]
+    if machine not in _machines:
         return
-    found = _find_state(json.loads(definition), state.name)
-    checks = distributed_map_checks(state_machine_arn, found or {})
-    if not checks:
-        return
-    region = state_machine_arn.split(":")[3]
-    session = access.session_for(
-        role_arn, service="states.amazonaws.com", source_arn=state_machine_arn, region=region
-    )
-    refusal = access.authorize(session, checks, region)
-    if refusal is not None:
+    found = _find_state(json.loads(_machines[machine][0]), state.name)
+    checks = distributed_map_checks(machine, found or {})
+    region = machine.split(":")[3]
+    if checks and (refusal := access.authorize(_machine_session(machine), checks, region)):
         raise access.AccessDeniedError(f"AccessDeniedException: {refusal.message}")
 
 
