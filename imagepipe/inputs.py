@@ -7,6 +7,7 @@ excepted, by its path in DIR. A missing path, or a folder without images, is a u
 from __future__ import annotations
 
 import posixpath
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,8 +41,7 @@ def collect(paths: Iterable[Path], allowed_suffixes: Sequence[str]) -> list[Inpu
             found.append(Input(path, path.name, path.stat().st_size))
         else:
             raise OpsError(ExitCode.USAGE, f"{path}: no such file or folder")
-    names = [i.name for i in found]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
+    duplicates = sorted(name for name, n in Counter(i.name for i in found).items() if n > 1)
     if duplicates:
         raise OpsError(ExitCode.USAGE, f"two files have the same name: {duplicates[0]}")
     return found
