@@ -49,8 +49,8 @@ UNCONDITIONED: Final = frozenset({"x-amz-signature", "file", "policy"})
 ALGORITHM: Final = "AWS4-HMAC-SHA256"
 
 
-@dataclass(frozen=True)
-class PostRefusal:
+@dataclass(eq=False)
+class PostRefusal(Exception):  # noqa: N818 - S3's answer, raised by the checks
     """What S3 answers a POST it refuses: HTTP status, error code, message, extras."""
 
     status: int
@@ -66,30 +66,21 @@ class PostRefusal:
             f"<Error><Code>{self.code}</Code><Message>{escape(self.message)}</Message>"
             f"{extras}<RequestId>{request_id}</RequestId></Error>"
         )
-        return (
-            self.status,
-            {"Content-Type": "application/xml", "x-amz-request-id": request_id},
-            body,
-        )
+        headers = {"Content-Type": "application/xml", "x-amz-request-id": request_id}
+        return self.status, headers, body
 
 
 def _denied(message: str) -> PostRefusal:
     return PostRefusal(403, "AccessDenied", message)
 
 
-def signing_key(secret: str, date: str, region: str, service: str = "s3") -> bytes:
-    """SigV4's derived key for one day, region and service."""
+def post_signature(secret: str, credential: str, policy_b64: str) -> str:
+    """The x-amz-signature S3 expects for a POST policy signed with `credential`
+    (AKID/date/region/service/aws4_request): the HMAC under SigV4's derived key."""
+    _, date, region, service, _ = credential.split("/")
     key = f"AWS4{secret}".encode()
     for part in (date, region, service, "aws4_request"):
         key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-    return key
-
-
-def post_signature(secret: str, credential: str, policy_b64: str) -> str:
-    """The x-amz-signature S3 expects for a POST policy signed with `credential`
-    (AKID/date/region/service/aws4_request)."""
-    _, date, region, service, _ = credential.split("/")
-    key = signing_key(secret, date, region, service)
     return hmac.new(key, policy_b64.encode(), hashlib.sha256).hexdigest()
 
 
@@ -115,40 +106,83 @@ def _holds(condition: Any, form: Mapping[str, str], bucket: str) -> bool:
     return False
 
 
-def _policy(form: Mapping[str, str]) -> tuple[Mapping[str, Any] | None, PostRefusal | None]:
+def _policy(form: Mapping[str, str]) -> tuple[datetime, list[Any]]:
+    """The policy's expiration and conditions."""
     try:
         document = json.loads(base64.b64decode(form["policy"], validate=True))
         expiration = datetime.strptime(document["expiration"], "%Y-%m-%dT%H:%M:%S%z")
-        conditions = document["conditions"]
+        if isinstance(document["conditions"], list):
+            return expiration, document["conditions"]
     except (binascii.Error, ValueError, KeyError, TypeError):
-        return None, PostRefusal(400, "InvalidPolicyDocument", "Invalid Policy: Invalid JSON.")
-    if not isinstance(conditions, list):
-        return None, PostRefusal(400, "InvalidPolicyDocument", "Invalid Policy: Invalid JSON.")
-    return {"expiration": expiration, "conditions": conditions}, None
+        pass
+    raise PostRefusal(400, "InvalidPolicyDocument", "Invalid Policy: Invalid JSON.")
 
 
-def _signature(
-    form: Mapping[str, str], secret_for: Callable[[str], str | None]
-) -> PostRefusal | None:
+def _check_signature(form: Mapping[str, str], secret_for: Callable[[str], str | None]) -> None:
     credential = form.get("x-amz-credential", "")
     if form.get("x-amz-algorithm") != ALGORITHM or credential.count("/") != 4:
-        return PostRefusal(
+        raise PostRefusal(
             400,
             "InvalidArgument",
             f"x-amz-algorithm must be {ALGORITHM} "
             "with an x-amz-credential AKID/date/region/s3/aws4_request",
         )
     secret = secret_for(credential.split("/", 1)[0])
-    if secret is None:
-        return None  # credentials moto accepts whatever they sign: the policy still counts
-    expected = post_signature(secret, credential, form["policy"])
-    if not hmac.compare_digest(expected, form.get("x-amz-signature", "")):
-        return PostRefusal(
+    # Credentials moto accepts whatever they sign (no secret): the policy still counts.
+    if secret is not None and not hmac.compare_digest(
+        post_signature(secret, credential, form["policy"]), form.get("x-amz-signature", "")
+    ):
+        raise PostRefusal(
             403,
             "SignatureDoesNotMatch",
             "The request signature we calculated does not match the signature you provided.",
         )
-    return None
+
+
+def _check_size(condition: list[Any], size: int) -> None:
+    low, high = int(condition[1]), int(condition[2])
+    if size < low:
+        raise PostRefusal(
+            400,
+            "EntityTooSmall",
+            "Your proposed upload is smaller than the minimum allowed size",
+            {"ProposedSize": str(size), "MinSizeAllowed": str(low)},
+        )
+    if size > high:
+        raise PostRefusal(
+            400,
+            "EntityTooLarge",
+            "Your proposed upload exceeds the maximum allowed size",
+            {"ProposedSize": str(size), "MaxSizeAllowed": str(high)},
+        )
+
+
+def _check(
+    form: Mapping[str, str],
+    size: int,
+    bucket: str,
+    now: datetime,
+    secret_for: Callable[[str], str | None],
+) -> None:
+    if "policy" not in form or "key" not in form:
+        raise _denied("Access Denied")  # anonymous: the buckets block public writes
+    _check_signature(form, secret_for)
+    expiration, conditions = _policy(form)
+    if now >= expiration:
+        raise _denied("Invalid according to Policy: Policy expired.")
+    named = {name for condition in conditions for name in _condition_fields(condition)}
+    extra = sorted(
+        f for f in form if f not in UNCONDITIONED | named and not f.startswith("x-ignore-")
+    )
+    if extra:
+        raise _denied(f"Invalid according to Policy: Extra input fields: {', '.join(extra)}")
+    for condition in conditions:
+        if isinstance(condition, list) and condition and condition[0] == "content-length-range":
+            _check_size(condition, size)
+        elif not _holds(condition, form, bucket):
+            raise _denied(
+                f"Invalid according to Policy: Policy Condition failed: {json.dumps(condition)}"
+            )
 
 
 def check_post(
@@ -159,44 +193,10 @@ def check_post(
     secret_for: Callable[[str], str | None],
 ) -> PostRefusal | None:
     """What S3 refuses of a POST Object form (field names lowercase), before IAM."""
-    if "policy" not in form or "key" not in form:
-        return _denied("Access Denied")  # anonymous: the buckets block public writes
-    refusal = _signature(form, secret_for)
-    if refusal is not None:
+    try:
+        _check(form, size, bucket, now, secret_for)
+    except PostRefusal as refusal:
         return refusal
-    policy, refusal = _policy(form)
-    if refusal is not None or policy is None:
-        return refusal
-    if now >= policy["expiration"]:
-        return _denied("Invalid according to Policy: Policy expired.")
-    conditions = policy["conditions"]
-    named = {name for condition in conditions for name in _condition_fields(condition)}
-    extra = sorted(
-        f for f in form if f not in UNCONDITIONED | named and not f.startswith("x-ignore-")
-    )
-    if extra:
-        return _denied(f"Invalid according to Policy: Extra input fields: {', '.join(extra)}")
-    for condition in conditions:
-        if isinstance(condition, list) and condition and condition[0] == "content-length-range":
-            low, high = int(condition[1]), int(condition[2])
-            if size < low:
-                return PostRefusal(
-                    400,
-                    "EntityTooSmall",
-                    "Your proposed upload is smaller than the minimum allowed size",
-                    {"ProposedSize": str(size), "MinSizeAllowed": str(low)},
-                )
-            if size > high:
-                return PostRefusal(
-                    400,
-                    "EntityTooLarge",
-                    "Your proposed upload exceeds the maximum allowed size",
-                    {"ProposedSize": str(size), "MaxSizeAllowed": str(high)},
-                )
-        elif not _holds(condition, form, bucket):
-            return _denied(
-                f"Invalid according to Policy: Policy Condition failed: {json.dumps(condition)}"
-            )
     return None
 
 
@@ -211,40 +211,31 @@ def secret_of(access_key_id: str) -> str | None:
     return None
 
 
-def _form_of(response: Any) -> dict[str, str] | None:
-    """The POST's form fields (lowercase names) when it is a browser-based upload."""
+def _authorize_post(response: Any, bucket_name: str) -> None:
+    """Every check S3 makes of a browser-based upload to `bucket_name`, IAM included."""
     form = getattr(response, "form_data", None) or {}
     if "policy" not in {str(k).lower() for k in form}:
-        return None
-    return {str(k).lower(): str(v) for k, v in form.items() if str(k).lower() != "file"}
-
-
-def authorize_post(response: Any, bucket_name: str) -> PostRefusal | None:
-    """Every check S3 makes of a browser-based upload to `bucket_name`, IAM included."""
-    form = _form_of(response)
-    if form is None:
-        return None
+        return  # not a browser-based upload
+    form = {str(k).lower(): str(v) for k, v in form.items() if str(k).lower() != "file"}
     body = getattr(response, "raw_body", b"") or b""
     size = len(body if isinstance(body, bytes) else str(body).encode())
-    refusal = check_post(form, size, bucket_name, datetime.now(UTC), secret_of)
-    if refusal is not None:
-        return refusal
+    _check(form, size, bucket_name, datetime.now(UTC), secret_of)
     session = access.session_of({}, {"X-Amz-Credential": form["x-amz-credential"]})
     if session is None:
-        return None  # the administrator, or credentials moto takes unchecked
+        return  # the administrator, or credentials moto takes unchecked
     check = access.Check("s3:PutObject", f"arn:aws:s3:::{bucket_name}/{form['key']}")
     region = str(getattr(response, "region", "us-east-1"))
     if access.authorize(session, [check], region) is not None:
-        return _denied("Access Denied")
-    return None
+        raise _denied("Access Denied")
 
 
 def hook(original: Any) -> Callable[..., Any]:
     """moto's S3Response._bucket_response_post, refusing what S3 refuses of a form POST."""
 
     def bucket_response_post(self: Any, request: Any, bucket_name: str) -> Any:
-        refusal = authorize_post(self, bucket_name)
-        if refusal is not None:
+        try:
+            _authorize_post(self, bucket_name)
+        except PostRefusal as refusal:
             return refusal.response()
         return original(self, request, bucket_name)
 
