@@ -97,21 +97,19 @@ class LocalIssuer:
         header = {"alg": "RS256", "kid": self.kid, "typ": "JWT"}
         return jwt.encode(header, payload, self._key)
 
-    def discovery(self) -> dict[str, Any]:
-        return {
-            "issuer": self.issuer,
-            "jwks_uri": f"{self.issuer}/.well-known/jwks.json",
-            "token_endpoint": f"{self.issuer}/token",
-            "response_types_supported": ["token"],
-            "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": ["RS256"],
-        }
-
     def respond(self, request: Request, path: str) -> Response:
         """The issuer's HTTP endpoints, `path` relative to the issuer URL."""
         public = {"Access-Control-Allow-Origin": "*"}  # public documents, like any IdP's
         if request.method == "GET" and path == "/.well-known/openid-configuration":
-            return _json(200, self.discovery(), public)
+            discovery = {
+                "issuer": self.issuer,
+                "jwks_uri": f"{self.issuer}/.well-known/jwks.json",
+                "token_endpoint": f"{self.issuer}/token",
+                "response_types_supported": ["token"],
+                "subject_types_supported": ["public"],
+                "id_token_signing_alg_values_supported": ["RS256"],
+            }
+            return _json(200, discovery, public)
         if request.method == "GET" and path == "/.well-known/jwks.json":
             return _json(200, self.jwks(), public)
         if request.method == "POST" and path == "/token":
@@ -225,27 +223,6 @@ class ApiRequest(Request):
 
 
 @dataclass
-class _Deployed:
-    """The API's configuration as moto holds it, read for one request."""
-
-    api: dict[str, Any]
-    routes: list[dict[str, Any]]
-    stage: dict[str, Any]
-
-    @property
-    def cors(self) -> dict[str, Any] | None:
-        cors = self.api.get("CorsConfiguration")
-        return cors if cors and cors.get("AllowOrigins") else None
-
-    def route_for(self, method: str, path: str) -> dict[str, Any] | None:
-        for route in self.routes:
-            verb, _, route_path = str(route["RouteKey"]).partition(" ")
-            if route_path == path and verb in (method, "ANY"):
-                return route
-        return None
-
-
-@dataclass
 class LocalUploadApi:
     """What API Gateway does for the stack's HTTP API, locally (see the module docstring)."""
 
@@ -261,13 +238,13 @@ class LocalUploadApi:
     def close(self) -> None:
         self.endpoint.stop()
 
-    def _deployed(self) -> _Deployed:
-        client = self.clients.client("apigatewayv2")
-        return _Deployed(
-            api=client.get_api(ApiId=self.api_id),
-            routes=client.get_routes(ApiId=self.api_id)["Items"],
-            stage=client.get_stage(ApiId=self.api_id, StageName=self.stage_name),
-        )
+    def _client(self) -> Any:
+        return self.clients.client("apigatewayv2")
+
+    def _cors(self) -> dict[str, Any] | None:
+        """The API's CORS configuration, as moto holds it (None: no origin allowed)."""
+        cors = self._client().get_api(ApiId=self.api_id).get("CorsConfiguration")
+        return cors if cors and cors.get("AllowOrigins") else None
 
     # -- HTTP -------------------------------------------------------------------------
 
@@ -283,25 +260,28 @@ class LocalUploadApi:
                 return _json(403, {"error": "loopback_only", "message": why})
             response = self.issuer.respond(request, path.removeprefix("/issuer"))
             if path == "/issuer/token":
-                response.headers.update(self._cors_headers(self._deployed().cors, request))
+                response.headers.update(self._cors_headers(self._cors(), request))
             return response
         return self.handle(request)
 
     def handle(self, request: ApiRequest) -> Response:
         """One request to the API (`request.path` relative to the stage's URL, e.g.
         "/uploads"), answered as API Gateway answers it."""
-        deployed = self._deployed()
-        if request.method == "OPTIONS" and deployed.cors and "origin" in request.headers:
-            return self._preflight(deployed.cors, request)
-        response, details = self._route(deployed, request)
+        cors = self._cors()
+        if request.method == "OPTIONS" and cors and "origin" in request.headers:
+            return self._preflight(cors, request)
+        response, details = self._route(request)
         response.headers["apigw-requestid"] = request.id
-        response.headers.update(self._cors_headers(deployed.cors, request))
-        self._access_log(deployed, request, response, details)
+        response.headers.update(self._cors_headers(cors, request))
+        self._access_log(request, response, details)
         return response
 
-    def _route(self, deployed: _Deployed, request: ApiRequest) -> tuple[Response, dict[str, str]]:
-        route = deployed.route_for(request.method, request.path)
-        if route is None:
+    def _route(self, request: ApiRequest) -> tuple[Response, dict[str, str]]:
+        for route in self._client().get_routes(ApiId=self.api_id)["Items"]:
+            verb, _, path = str(route["RouteKey"]).partition(" ")
+            if path == request.path and verb in (request.method, "ANY"):
+                break
+        else:
             return _json(404, _NOT_FOUND), {}
         claims: dict[str, Any] | None = None
         if route.get("AuthorizationType") == "JWT":
@@ -316,8 +296,9 @@ class LocalUploadApi:
         return response, {**details, **({"integrationError": error} if error else {})}
 
     def _authorize(self, route: Mapping[str, Any], request: ApiRequest) -> dict[str, Any]:
-        client = self.clients.client("apigatewayv2")
-        authorizer = client.get_authorizer(ApiId=self.api_id, AuthorizerId=route["AuthorizerId"])
+        authorizer = self._client().get_authorizer(
+            ApiId=self.api_id, AuthorizerId=route["AuthorizerId"]
+        )
         config = authorizer.get("JwtConfiguration") or {}
         issuer = str(config.get("Issuer", ""))
         jwks = self.issuer.jwks() if issuer.rstrip("/") == self.issuer.issuer else None
@@ -404,9 +385,10 @@ class LocalUploadApi:
     def _integrate(
         self, route: Mapping[str, Any], request: ApiRequest, claims: Mapping[str, Any] | None
     ) -> tuple[Response, str]:
-        client = self.clients.client("apigatewayv2")
         integration_id = str(route.get("Target", "")).removeprefix("integrations/")
-        integration = client.get_integration(ApiId=self.api_id, IntegrationId=integration_id)
+        integration = self._client().get_integration(
+            ApiId=self.api_id, IntegrationId=integration_id
+        )
         function = _function_arn(str(integration.get("IntegrationUri", "")))
         source_arn = (
             f"arn:aws:execute-api:{self.clients.region}:{self.account}:{self.api_id}/{self.stage_name}"
@@ -433,13 +415,13 @@ class LocalUploadApi:
 
     def _access_log(
         self,
-        deployed: _Deployed,
         request: ApiRequest,
         response: Response,
         details: Mapping[str, str],
     ) -> None:
         """One line in the stage's access log group, in its format."""
-        settings = deployed.stage.get("AccessLogSettings") or {}
+        stage = self._client().get_stage(ApiId=self.api_id, StageName=self.stage_name)
+        settings = stage.get("AccessLogSettings") or {}
         destination, template = settings.get("DestinationArn"), settings.get("Format")
         if not destination or not template:
             return
