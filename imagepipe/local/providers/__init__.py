@@ -58,17 +58,6 @@ REGISTRY: Final[Mapping[str, Handler]] = {
 }
 
 
-def handler_for(typ: str, name: str) -> Handler:
-    """The handler of type token `typ`, or an error naming the type (never skipped)."""
-    handler = REGISTRY.get(typ)
-    if handler is None:
-        raise UnsupportedResourceError(
-            f"the local stack cannot create resources of type {typ} "
-            f"(resource {name!r}): teach imagepipe/local/providers/ this type"
-        )
-    return handler
-
-
 @dataclass
 class MotoMocks(pulumi.runtime.Mocks):
     """Pulumi mocks that create every registered resource in moto through `clients`."""
@@ -91,7 +80,12 @@ class MotoMocks(pulumi.runtime.Mocks):
             return "", {}  # a component: nothing to create, its children come on their own
         if args.typ.startswith("pulumi:providers:"):
             return f"{args.name}-provider", inputs
-        handler = handler_for(args.typ, args.name)
+        handler = REGISTRY.get(args.typ)
+        if handler is None:  # never skipped
+            raise UnsupportedResourceError(
+                f"the local stack cannot create resources of type {args.typ} "
+                f"(resource {args.name!r}): teach imagepipe/local/providers/ this type"
+            )
         # Serialized: resources register concurrently, and deploy order is Pulumi's
         # dependency order already (inputs arrive resolved).
         with self._lock:

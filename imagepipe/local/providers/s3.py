@@ -17,6 +17,7 @@ from imagepipe.local.providers.base import (
     Outputs,
     RefusedByAwsError,
     as_json,
+    given,
     pascal,
     physical_name,
 )
@@ -58,16 +59,22 @@ _PUBLIC_ACCESS: Final = (
 _RENAMES: Final = {"id": "ID", "sseAlgorithm": "SSEAlgorithm", "kmsMasterKeyId": "KMSMasterKeyID"}
 
 
-def _destination(item: Mapping[str, Any], arn_key: str, api_arn_key: str) -> dict[str, Any]:
+# A notification's destinations: input key, the API's configuration list, the ARN's key.
+_DESTINATIONS: Final = (
+    ("queues", "QueueConfigurations", "queueArn"),
+    ("topics", "TopicConfigurations", "topicArn"),
+    ("lambdaFunctions", "LambdaFunctionConfigurations", "lambdaFunctionArn"),
+)
+
+
+def _destination(item: Mapping[str, Any], arn_key: str) -> dict[str, Any]:
     """One queue/topic/function configuration of a notification, as the API takes it."""
     rules = [
         {"Name": name, "Value": item[key]}
         for name, key in (("prefix", "filterPrefix"), ("suffix", "filterSuffix"))
         if item.get(key)
     ]
-    out: dict[str, Any] = {api_arn_key: item[arn_key], "Events": list(item["events"])}
-    if item.get("id"):
-        out["Id"] = item["id"]
+    out = {"Events": list(item["events"]), **given(item, arn_key, "id")}
     if rules:
         out["Filter"] = {"Key": {"FilterRules": rules}}
     return out
@@ -76,16 +83,8 @@ def _destination(item: Mapping[str, Any], arn_key: str, api_arn_key: str) -> dic
 def _notification(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
     bucket = inputs["bucket"]
     configuration: dict[str, Any] = {
-        "QueueConfigurations": [
-            _destination(q, "queueArn", "QueueArn") for q in inputs.get("queues") or []
-        ],
-        "TopicConfigurations": [
-            _destination(t, "topicArn", "TopicArn") for t in inputs.get("topics") or []
-        ],
-        "LambdaFunctionConfigurations": [
-            _destination(f, "lambdaFunctionArn", "LambdaFunctionArn")
-            for f in inputs.get("lambdaFunctions") or []
-        ],
+        api: [_destination(item, arn_key) for item in inputs.get(key) or []]
+        for key, api, arn_key in _DESTINATIONS
     }
     if inputs.get("eventbridge"):
         configuration["EventBridgeConfiguration"] = {}
