@@ -25,7 +25,6 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -74,19 +73,12 @@ _lock = threading.RLock()
 _sessions: dict[str, Session] = {}  # by access key id
 _by_principal: dict[tuple[str, str, str], Session] = {}  # by (role, service, source ARN)
 _denials: list[str] = []  # what was refused, for people
-_decisions: Counter[tuple[str, str, bool]] = Counter()
 
 
 def denials() -> list[str]:
     """Every refusal so far, as AWS would word it (newest last)."""
     with _lock:
         return list(_denials)
-
-
-def decisions() -> dict[tuple[str, str, bool], int]:
-    """How often each (role ARN, action, allowed) was decided: proof that calls were checked."""
-    with _lock:
-        return dict(_decisions)
 
 
 # -- principals ------------------------------------------------------------------------
@@ -377,8 +369,6 @@ def authorize(session: Session, checks: list[Check], region: str) -> Refusal | N
         )
         policy, key_policy = _resource_policy(check)
         decision = evaluate(request, identity, policy, key_policy=key_policy)
-        with _lock:
-            _decisions[(session.role_arn, check.action, decision.allowed)] += 1
         if not decision.allowed:
             why = (
                 "an explicit deny in a policy"

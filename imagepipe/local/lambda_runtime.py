@@ -94,8 +94,7 @@ class _Output(io.TextIOBase):
         if buffer is not None:
             buffer.append(text)
             return len(text)
-        written: int = self.fallback.write(text)
-        return written
+        return int(self.fallback.write(text))
 
     def flush(self) -> None:
         self.fallback.flush()
@@ -211,9 +210,7 @@ def run(fn: Any, event: Any) -> tuple[Any, bool]:
     outer: list[str] | None = getattr(_current, "buffer", None)  # a function invoking another
     _current.buffer = lines
     try:
-        handler = load_handler(fn)
-        result = handler(event, context)
-        payload, failed = result, False
+        payload, failed = load_handler(fn)(event, context), False
     except Exception as err:
         payload = {
             "errorMessage": str(err),

@@ -378,13 +378,11 @@ def _authorize_s3(
         raise S3AccessDeniedError()
     # A missing key is 404 only for a caller that may list the bucket; else 403 (S3 API
     # reference, GetObject/HeadObject "Permissions").
-    reads = {"s3:GetObject", "s3:GetObjectVersion"}
+    reads = {"s3:GetObject", "s3:GetObjectVersion"}  # only an object GET or HEAD is just these
     if (
-        key_name
-        and bucket_name
+        checks
         and {c.action for c in checks} <= reads
-        and method in ("GET", "HEAD")
-        and _s3_object(session.account, bucket_name, key_name) is None
+        and _s3_object(session.account, str(bucket_name), str(key_name)) is None
     ):
         listing = access.Check("s3:ListBucket", f"arn:aws:s3:::{bucket_name}")
         if access.authorize(session, [listing], region) is not None:

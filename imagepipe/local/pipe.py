@@ -80,12 +80,11 @@ def _flatten(node: Any, prefix: str, out: dict[str, Any]) -> None:
         for item in node:
             _flatten(item, prefix, out)
         out.setdefault(prefix, [])  # an empty array still "exists"
+    elif prefix not in out:
+        out[prefix] = node
     else:
-        if prefix in out:
-            existing = out[prefix]
-            out[prefix] = [*existing, node] if isinstance(existing, list) else [existing, node]
-        else:
-            out[prefix] = node
+        existing = out[prefix]
+        out[prefix] = [*existing, node] if isinstance(existing, list) else [existing, node]
 
 
 def matches(record: Mapping[str, Any], patterns: tuple[str, ...]) -> bool:

@@ -17,6 +17,7 @@ import pytest
 
 from imagepipe.local import access, samples
 from imagepipe.local.clients import signed_as
+from imagepipe.local.iam import Decision, Request, evaluate
 from imagepipe.local.stack import LocalStack, deploy_local
 from tests.integration.conftest import execution_for, fresh_key
 from tests.support import drive
@@ -84,17 +85,21 @@ def stack() -> Iterator[LocalStack]:
         yield deployed
 
 
-def test_every_principal_of_an_upload_is_checked_and_allowed(stack: LocalStack) -> None:
+def test_every_principal_of_an_upload_is_checked_and_allowed(
+    stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Enforcement that never ran would pass everything: show each role's calls decided."""
-    before = access.decisions()
+    decided: set[tuple[str, str]] = set()
+
+    def recorded(request: Request, *args: Any, **kwargs: Any) -> Decision:
+        decision = evaluate(request, *args, **kwargs)
+        if decision.allowed:
+            decided.add((request.principal.split("/")[-1], request.action))
+        return decision
+
+    monkeypatch.setattr(access, "evaluate", recorded)  # what access.authorize decides with
     _, execution = run_upload(stack)
     assert execution.status == "SUCCEEDED"
-    after = access.decisions()
-    decided = {
-        (role.split("/")[-1], action)
-        for (role, action, allowed), count in after.items()
-        if allowed and count > before.get((role, action, allowed), 0)
-    }
 
     def role_did(part: str, action: str) -> bool:
         return any(part in role and a == action for role, a in decided)
