@@ -3,7 +3,7 @@ permissions of their resource policies."""
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Final
 
 from imagepipe.local import lambda_runtime
 from imagepipe.local.providers.base import (
@@ -13,6 +13,7 @@ from imagepipe.local.providers.base import (
     Outputs,
     archive_bytes,
     given,
+    pascal,
     physical_name,
 )
 
@@ -32,35 +33,25 @@ def _layer(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
     }
 
 
-def _function_params(name: str, inputs: Inputs) -> dict[str, Any]:
-    """CreateFunction's arguments, with the provider's defaults for what is not set."""
-    params: dict[str, Any] = {
-        "FunctionName": name,
-        "Role": inputs["role"],
-        "Code": {"ZipFile": archive_bytes(inputs["code"])},
-        "Runtime": inputs.get("runtime"),
-        "Handler": inputs.get("handler"),
-        "Description": inputs.get("description", ""),
-        "Timeout": int(inputs.get("timeout", 3)),
-        "MemorySize": int(inputs.get("memorySize", 128)),
-        "Layers": list(inputs.get("layers") or []),
-        "Architectures": list(inputs.get("architectures") or ["x86_64"]),
-        # Keys of a user map: copied as they are, values as text like AWS stores them.
-        "Environment": {
-            "Variables": {
-                k: str(v)
-                for k, v in ((inputs.get("environment") or {}).get("variables") or {}).items()
-            }
-        },
-    }
-    if inputs.get("tracingConfig"):
-        params["TracingConfig"] = {"Mode": inputs["tracingConfig"]["mode"]}
-    return params
-
-
 def _function(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
+    """CreateFunction, with the provider's defaults for what is not set."""
     name = physical_name(logical, inputs)
-    function = ctx.clients.client("lambda").create_function(**_function_params(name, inputs))
+    variables = (inputs.get("environment") or {}).get("variables") or {}
+    function = ctx.clients.client("lambda").create_function(
+        FunctionName=name,
+        Role=inputs["role"],
+        Code={"ZipFile": archive_bytes(inputs["code"])},
+        Runtime=inputs.get("runtime"),
+        Handler=inputs.get("handler"),
+        Description=inputs.get("description", ""),
+        Timeout=int(inputs.get("timeout", 3)),
+        MemorySize=int(inputs.get("memorySize", 128)),
+        Layers=list(inputs.get("layers") or []),
+        Architectures=list(inputs.get("architectures") or ["x86_64"]),
+        # Keys of a user map: copied as they are, values as text like AWS stores them.
+        Environment={"Variables": {k: str(v) for k, v in variables.items()}},
+        **pascal(given(inputs, "tracingConfig")),
+    )
     # moto does not keep LoggingConfig; the local runtime writes where AWS would.
     log_group = (inputs.get("loggingConfig") or {}).get("logGroup")
     if log_group:
