@@ -218,12 +218,10 @@ def _resource(policy: Document | str | None, request: Request) -> tuple[bool, bo
     """(allow, deny, delegates: a statement allowing the account as a whole)."""
     allow = deny = delegates = False
     for statement in _statements(policy):
-        principal = statement.get("Principal")
-        if "NotPrincipal" in statement:
-            if _names_role(statement["NotPrincipal"], request):
-                continue
-            direct, account = True, False
+        if "NotPrincipal" in statement:  # everyone but whom it names
+            direct, account = not _names_role(statement["NotPrincipal"], request), False
         else:
+            principal = statement.get("Principal")
             direct = _names_role(principal, request)
             account = _names_account(principal, request.account)
         if not (direct or account) or not statement_applies(statement, request):
