@@ -19,7 +19,7 @@ import os
 import signal
 import socket
 import sys
-import threading
+import time
 from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -132,12 +132,6 @@ class LocalServer:
         finally:
             self._undo.close()
             lambda_runtime.uninstall()  # handlers imported here hold clients for this server
-
-    def __enter__(self) -> LocalServer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def _post(url: str, body: dict[str, Any]) -> None:
@@ -259,10 +253,6 @@ def usage(local: LocalServer) -> str:
     return "\n".join(lines)
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def serve(
     stack_name: str = "dev",
     host: str = "127.0.0.1",
@@ -281,14 +271,13 @@ def serve(
         print(f"imagepipe local serve: {err}", file=sys.stderr, flush=True)
         return 1
     # `kill` (SIGTERM) stops it like Ctrl-C, so the state file goes away with it.
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     path = local.write_state()
     print(usage(local), flush=True)
     print(f"State for `imagepipe ... --local`: {path}", flush=True)
-    stopped = threading.Event()
     try:
-        while not stopped.wait(1.0):
-            pass
+        while True:
+            time.sleep(1.0)
     except KeyboardInterrupt:
         print("\nstopping", flush=True)
     finally:

@@ -230,17 +230,15 @@ class Console:
             return route(target, request)
         except ApiError as err:
             return _json_response({"error": err.error, "message": err.message}, err.status)
-        except OpsError as err:
-            status = HTTP_STATUS.get(err.code, 500)
-            return _json_response({"error": err.code.name.lower(), "message": err.message}, status)
         except Exception as err:
-            translated = translate(err, target)
-            if translated is None:
+            failure = err if isinstance(err, OpsError) else translate(err, target)
+            if failure is None:
                 LOG.exception("console: %s %s", request.method, request.path)
                 message = f"{type(err).__name__}: {err}"
                 return _json_response({"error": "internal", "message": message}, 500)
-            status = HTTP_STATUS.get(translated.code, 502)
-            document = {"error": translated.code.name.lower(), "message": translated.message}
+            # An OpsError says what went wrong (500 unless known); an AWS error's is 502.
+            status = HTTP_STATUS.get(failure.code, 500 if failure is err else 502)
+            document = {"error": failure.code.name.lower(), "message": failure.message}
             return _json_response(document, status)
 
     def stack(self, target: Target, request: Request) -> Response:
