@@ -1,1 +1,2 @@
-"""Test support: fault injection into the local stack (never part of the product)."""
+"""Test support (never part of the product): driving the local stack (drive), fault
+injection into it (faults), free ports for its servers (ports)."""
