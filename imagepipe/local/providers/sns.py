@@ -11,7 +11,6 @@ from imagepipe.local.providers.base import (
     Outputs,
     as_json,
     attributes,
-    flag,
     physical_name,
 )
 
@@ -23,6 +22,12 @@ _TOPIC_ATTRIBUTES: Final = {
     "deliveryPolicy": "DeliveryPolicy",
     "fifoTopic": "FifoTopic",
     "contentBasedDeduplication": "ContentBasedDeduplication",
+}
+
+# ... and the subscription attribute Subscribe takes it as.
+_SUBSCRIPTION_ATTRIBUTES: Final = {
+    "rawMessageDelivery": "RawMessageDelivery",
+    "filterPolicy": "FilterPolicy",  # JSON text, as the provider takes it
 }
 
 
@@ -45,16 +50,11 @@ def _topic_policy(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outp
 
 
 def _subscription(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
-    subscription_attributes = {}
-    if inputs.get("rawMessageDelivery") is not None:
-        subscription_attributes["RawMessageDelivery"] = flag(inputs["rawMessageDelivery"])
-    if inputs.get("filterPolicy"):
-        subscription_attributes["FilterPolicy"] = as_json(inputs["filterPolicy"])
     arn = ctx.clients.client("sns").subscribe(
         TopicArn=inputs["topic"],
         Protocol=inputs["protocol"],
         Endpoint=inputs["endpoint"],
-        Attributes=subscription_attributes,
+        Attributes=attributes(inputs, _SUBSCRIPTION_ATTRIBUTES),
         ReturnSubscriptionArn=True,
     )["SubscriptionArn"]
     return arn, {"arn": arn}
