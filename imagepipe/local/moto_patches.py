@@ -26,12 +26,12 @@ import sys
 import threading
 import time
 import uuid
-import warnings
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import unquote
 
+from moto.core.errors import COMMON_ERROR_CODES
 from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult
 
@@ -545,8 +545,8 @@ def _enforce_iam() -> None:
     # A browser-based upload (presigned POST): its policy, signature and signer (s3_post).
     _patch(S3Response, "_bucket_response_post", s3_post.hook)
     _patch(BaseResponse, "call_action", _api_hook)
-    # moto warns that its service models have no shape for some of the refusals' codes.
-    warnings.filterwarnings("ignore", r"Exception\(_AccessDenied\)", UserWarning)
+    # AWS's common errors, which moto warns of where a service's model has no shape for them.
+    COMMON_ERROR_CODES.extend({"AccessDenied", "AccessDeniedException"} - set(COMMON_ERROR_CODES))
     _sign_interpreter_calls()
     _patch(StateMap, "_eval_execution", _before(_check_distributed_map))
 
