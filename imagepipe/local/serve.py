@@ -107,9 +107,9 @@ class LocalServer:
             "config": {k: s.outputs[k] for k in SETTING_OUTPUTS if k in s.outputs},
         }
 
-    def write_state(self, directory: Path | None = None) -> Path:
+    def write_state(self) -> Path:
         """Write the state file (removed again by `stop`); returns its path."""
-        self.state_path = write_state(state_file(self.stack.stack, directory), self.state())
+        self.state_path = write_state(state_file(self.stack.stack), self.state())
         return self.state_path
 
     def _remove_state(self, path: Path) -> None:

@@ -34,8 +34,8 @@ def state_dir() -> Path:
     return Path(configured) if configured else PROJECT_DIR / ".imagepipe"
 
 
-def state_file(stack: str, directory: Path | None = None) -> Path:
-    return (directory or state_dir()) / f"local-{stack}.json"
+def state_file(stack: str) -> Path:
+    return state_dir() / f"local-{stack}.json"
 
 
 def write_state(path: Path, document: Mapping[str, Any]) -> Path:
@@ -47,9 +47,9 @@ def write_state(path: Path, document: Mapping[str, Any]) -> Path:
     return path
 
 
-def read_state(stack: str, directory: Path | None = None) -> dict[str, Any]:
+def read_state(stack: str) -> dict[str, Any]:
     """The state file's document, or StateFileError saying what to do."""
-    path = state_file(stack, directory)
+    path = state_file(stack)
     hint = f"start it with `imagepipe local serve --stack {stack}`"
     try:
         document = json.loads(path.read_text())
@@ -76,20 +76,20 @@ def reachable(endpoint: str, timeout: float = 1.0) -> bool:
         return False
 
 
-def claim(stack: str, directory: Path | None = None) -> None:
+def claim(stack: str) -> None:
     """Refuse to serve `stack` when another server of it still answers.
 
     A state file whose server no longer answers is stale (a server that was killed):
     the new server may replace it.
     """
     try:
-        document = read_state(stack, directory)
+        document = read_state(stack)
     except StateFileError:
         return
     endpoint = str(document.get("endpoint") or "")
     if endpoint and reachable(endpoint):
         raise AlreadyServedError(
             f"stack {stack!r} is already served at {endpoint} (pid {document.get('pid', '?')}, "
-            f"{state_file(stack, directory)}): use that server, stop it first, or serve "
+            f"{state_file(stack)}): use that server, stop it first, or serve "
             "another stack with --stack NAME"
         )

@@ -468,11 +468,8 @@ def _loopback(address: str) -> bool:
 
 def _allowed(value: str, allowed: Any, *, ignore_case: bool = True) -> bool:
     options = [str(a) for a in allowed or []]
-    if "*" in options:
-        return True
-    if ignore_case:
-        return value.lower() in {o.lower() for o in options}
-    return value in options
+    fold = str.lower if ignore_case else str
+    return "*" in options or fold(value) in {fold(o) for o in options}
 
 
 def _lambda_response(payload: bytes) -> Response:
@@ -499,12 +496,10 @@ def api_app(api: Callable[[], LocalUploadApi | None]) -> WSGIApplication:
     """A WSGI application serving the API `api()` returns (503 while it returns None)."""
 
     def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        request, target = ApiRequest(environ), api()
+        target = api()
         if target is None:
-            response = _json(503, b'{"message":"Service Unavailable"}')
-        else:
-            response = target.respond(request)
-        return response(environ, start_response)
+            return _json(503, b'{"message":"Service Unavailable"}')(environ, start_response)
+        return target.respond(ApiRequest(environ))(environ, start_response)
 
     return app
 
