@@ -695,7 +695,7 @@ def test_an_endpoint_of_another_server(
     from imagepipe.target import Target, translate
     from tests.cli.test_errors import _client_error
 
-    target = Target.deploy_local("dev", served.endpoint)
+    target = Target.local_stack("dev", served.endpoint)
     translated = translate(_client_error("NoSuchBucket", "PutObject"), target)
     assert translated is not None and translated.code == 3
     assert f"the server at {served.endpoint} has no such bucket" in translated.message
