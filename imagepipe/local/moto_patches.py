@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib
+import itertools
 import json
 import logging
 import pkgutil
@@ -147,22 +148,19 @@ def events_carry_sequencer_and_version() -> None:
     PUT or DELETE of a key) and its `versionId` in a versioned bucket; moto's queue
     notifications carry neither, and the workflow's duplicate check compares sequencers.
     Each event now gets a sequencer from a process-wide counter (hex, growing, of varying
-    length like S3's) and the version id when the key has one.
+    length like S3's; it starts at the clock in nanoseconds, so a later process's are
+    greater) and the version id when the key has one.
     https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html
     """
     from moto.s3 import notifications
 
-    lock = threading.Lock()
-    counter = [time.time_ns()]
+    sequencers = itertools.count(time.time_ns())  # next() is atomic: no lock needed
 
     def event(original: Any) -> Callable[..., Any]:
         def _get_s3_event(event_name: str, bucket: Any, key: Any, notification_id: str) -> Any:
             found = original(event_name, bucket, key, notification_id)
-            with lock:
-                counter[0] = max(counter[0] + 1, time.time_ns())
-                sequencer = format(counter[0], "X")
             described = found["Records"][0]["s3"]["object"]
-            described["sequencer"] = sequencer
+            described["sequencer"] = format(next(sequencers), "X")
             version = getattr(key, "version_id", None)
             if version and version != "null":
                 described["versionId"] = version
