@@ -72,13 +72,6 @@ class Session:
 _lock = threading.RLock()
 _sessions: dict[str, Session] = {}  # by access key id
 _by_principal: dict[tuple[str, str, str], Session] = {}  # by (role, service, source ARN)
-_denials: list[str] = []  # what was refused, for people
-
-
-def denials() -> list[str]:
-    """Every refusal so far, as AWS would word it (newest last)."""
-    with _lock:
-        return list(_denials)
 
 
 # -- principals ------------------------------------------------------------------------
@@ -379,8 +372,6 @@ def authorize(session: Session, checks: list[Check], region: str) -> Refusal | N
                 f"User: {session.session_arn} is not authorized to perform: {check.action} "
                 f"on resource: {check.resource} because {why}"
             )
-            with _lock:
-                _denials.append(message)
-            LOG.info("denied: %s", message)
+            LOG.info("denied: %s", message)  # one line per refusal, for people (and tests)
             return Refusal(check, message)
     return None

@@ -6,8 +6,9 @@ only at what those keys caused; faults injected by a test are cleared after it.
 
 from __future__ import annotations
 
+import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -28,6 +29,19 @@ def stack(request: pytest.FixtureRequest) -> Iterator[LocalStack]:
         DEPLOY_POLLS[request.module.__name__] = drive.poll(deployed)
         drive.wait(deployed)
         yield deployed
+
+
+@pytest.fixture
+def denials(caplog: pytest.LogCaptureFixture) -> Callable[[], list[str]]:
+    """The IAM refusals of the local stack during the test, as AWS words them (read from
+    imagepipe.local.access's log, which has one `denied: <message>` per refusal)."""
+    caplog.set_level(logging.INFO, logger="imagepipe.local.access")
+
+    def logged() -> list[str]:
+        messages = [r.getMessage() for r in caplog.records if r.name == "imagepipe.local.access"]
+        return [m.removeprefix("denied: ") for m in messages if m.startswith("denied: ")]
+
+    return logged
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -86,7 +86,7 @@ def stack() -> Iterator[LocalStack]:
 
 
 def test_every_principal_of_an_upload_is_checked_and_allowed(
-    stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+    stack: LocalStack, monkeypatch: pytest.MonkeyPatch, denials: Callable[[], list[str]]
 ) -> None:
     """Enforcement that never ran would pass everything: show each role's calls decided."""
     decided: set[tuple[str, str]] = set()
@@ -114,7 +114,7 @@ def test_every_principal_of_an_upload_is_checked_and_allowed(
     assert role_did("-workflow-role", "kms:GenerateDataKey")  # the topic's key
     assert role_did("-pipe-role", "sqs:ReceiveMessage")
     assert role_did("-pipe-role", "states:StartExecution")
-    assert not [d for d in access.denials() if "-pipe-role" in d or "-resize-role" in d]
+    assert not [d for d in denials() if "-pipe-role" in d or "-resize-role" in d]
 
 
 @pytest.mark.parametrize(
@@ -138,7 +138,9 @@ def test_a_missing_statement_fails_the_execution_into_the_dead_letter_queue(
     assert expected_error in json.dumps(letter), letter
 
 
-def test_a_workflow_that_cannot_dead_letter_fails_without_a_message(stack: LocalStack) -> None:
+def test_a_workflow_that_cannot_dead_letter_fails_without_a_message(
+    stack: LocalStack, denials: Callable[[], list[str]]
+) -> None:
     """Without sqs:SendMessage the failure path itself is refused: the execution fails
     and the dead-letter queue gets nothing, which is why the alarm on failed executions
     exists beside the one on the queue's depth."""
@@ -149,17 +151,19 @@ def test_a_workflow_that_cannot_dead_letter_fails_without_a_message(stack: Local
         _, execution = run_upload(stack)
     assert execution.status == "FAILED"
     assert not [d for d in drive.dlq_messages(stack) if d.execution_arn == execution.arn]
-    assert any("sqs:SendMessage" in d for d in access.denials())
+    assert any("sqs:SendMessage" in d for d in denials())
 
 
-def test_the_pipe_cannot_start_executions_without_its_statement(stack: LocalStack) -> None:
+def test_the_pipe_cannot_start_executions_without_its_statement(
+    stack: LocalStack, denials: Callable[[], list[str]]
+) -> None:
     with without_statement(stack, "-dev-pipe-role", "StartExecutions"):
         key = fresh_key(stack, "stuck.jpg")
         drive.upload(stack, samples.jpeg(64, 64), key)
         ingest = [p for p in stack.pollers if p.config.target_arn == stack.state_machine_arn]
         result = ingest[0].poll_once()
     assert result.failed == 1 and not result.started
-    assert any("states:StartExecution" in d and "-dev-pipe-role" in d for d in access.denials())
+    assert any("states:StartExecution" in d and "-dev-pipe-role" in d for d in denials())
     # The message stays in the queue (retried after its visibility timeout, then
     # dead-lettered by the queue's redrive policy), exactly as Pipes leaves it.
     assert not [e for e in drive.executions(stack) if e.key == key]
