@@ -60,14 +60,6 @@ class Session:
     def account(self) -> str:
         return self.role_arn.split(":")[4]
 
-    def environment(self) -> dict[str, str]:
-        """What Lambda puts in a function's environment for its execution role."""
-        return {
-            "AWS_ACCESS_KEY_ID": self.access_key_id,
-            "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
-            "AWS_SESSION_TOKEN": self.session_token,
-        }
-
 
 _lock = threading.RLock()
 _sessions: dict[str, Session] = {}  # by access key id

@@ -144,19 +144,21 @@ def _lambda_environment(fn: Any) -> dict[str, str]:
     """What Lambda sets (minus LAMBDA_TASK_ROOT: Powertools would start X-Ray), the
     function's own variables, and its execution role's credentials, assumed as Lambda
     assumes it (imagepipe.local.access)."""
-    env = {
+    session = access.session_for(
+        fn.role, service="lambda.amazonaws.com", source_arn=fn.function_arn, region=fn.region
+    )
+    return {
         "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
         "AWS_REGION": fn.region,
         "AWS_DEFAULT_REGION": fn.region,
         "_HANDLER": fn.handler,
+        **{k: str(v) for k, v in (fn.environment_vars or {}).items()},
+        "AWS_ACCESS_KEY_ID": session.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": session.secret_access_key,
+        "AWS_SESSION_TOKEN": session.session_token,
     }
-    env.update({k: str(v) for k, v in (fn.environment_vars or {}).items()})
-    session = access.session_for(
-        fn.role, service="lambda.amazonaws.com", source_arn=fn.function_arn, region=fn.region
-    )
-    return env | session.environment()
 
 
 def load_handler(fn: Any) -> Handler:
