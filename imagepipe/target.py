@@ -294,11 +294,10 @@ class Target:
         return _states_console(execution_arn, "v2/executions/details")
 
     def state_machine_console_url(self, state_machine_arn: str | None) -> str | None:
-        if self.local and state_machine_arn == self.outputs.get("stateMachineArn"):
-            return self.local_console  # it lists the upload state machine's executions
-        if self.local or not state_machine_arn:
-            return None
-        return _states_console(state_machine_arn, "statemachines/view")
+        """A deployed state machine's page (the local console: `local_console`)."""
+        return (
+            _states_console(state_machine_arn, "statemachines/view") if state_machine_arn else None
+        )
 
 
 def _states_console(arn: str, page: str) -> str:
