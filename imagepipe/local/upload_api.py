@@ -2,7 +2,7 @@
 test issuer the stack trusts, and the HTTP endpoint serving both.
 
 `LocalEndpoint.start` serves `MOUNT` on 127.0.0.1: the stack's uploadApiUrl, the stage's
-invoke URL (`imagepipe local serve` also mounts it on its own address, `wsgi_app`).
+invoke URL (`imagepipe local serve` also mounts it on its own address, `api_app`).
 Under it, `/uploads` is the API and `/issuer` the test issuer: its discovery document
 and JWKS, and, local only and for loopback clients only, ``POST /issuer/token
 {"sub": ...}`` (README: Upload API for apps).
