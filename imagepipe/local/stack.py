@@ -161,8 +161,13 @@ def deploy_local(
     try:
         mocks = MotoMocks(target)
         target.outputs.update(run_program(mocks, stack, config_text))
-        if delivery is not None:
-            _serve_renditions(delivery, target, mocks, target.outputs["destinationBucket"])
+        if delivery is not None:  # it serves the bucket the program's distribution serves
+            [cdn] = [
+                r for r in mocks.created if r.typ == "aws:cloudfront/distribution:Distribution"
+            ]
+            bucket = target.outputs["destinationBucket"]
+            delivery.clients = target
+            delivery.origin = Origin(bucket, str(cdn.outputs["arn"]), mocks.account_id)
         upload_api = api.bind(target, mocks.created, mocks.account_id) if api else None
         return LocalStack(target, mocks.created, mock, delivery, upload_api)
     except BaseException:
@@ -173,14 +178,3 @@ def deploy_local(
         if mock is not None:
             mock.stop()
         raise
-
-
-def _serve_renditions(
-    delivery: DeliveryServer, clients: Target, mocks: MotoMocks, bucket: str
-) -> None:
-    """Point the delivery server at the bucket the program's distribution serves."""
-    [distribution] = [
-        r for r in mocks.created if r.typ == "aws:cloudfront/distribution:Distribution"
-    ]
-    delivery.clients = clients
-    delivery.origin = Origin(bucket, str(distribution.outputs["arn"]), mocks.account_id)
