@@ -416,9 +416,7 @@ def _api_hook(original: Any) -> Callable[..., Any]:
 
 
 @functools.lru_cache(maxsize=64)  # those of stacks closed since age out (sessions are new)
-def _client(
-    service: str, region: str, key_id: str, secret: str, token: str, endpoint: str | None
-) -> Any:
+def _client(service: str, region: str, session: access.Session, endpoint: str | None) -> Any:
     """A client per task cost more than the call it made (loading the service model, the
     endpoint rules): one per role session, service, region and endpoint is kept; botocore
     clients are thread safe, and a new session is a new key."""
@@ -428,9 +426,9 @@ def _client(
     return boto3.client(
         service_name=service,
         region_name=region,
-        aws_access_key_id=key_id,
-        aws_secret_access_key=secret,
-        aws_session_token=token,
+        aws_access_key_id=session.access_key_id,
+        aws_secret_access_key=session.secret_access_key,
+        aws_session_token=session.session_token,
         endpoint_url=endpoint,
         config=Config(
             parameter_validation=False, retries={"max_attempts": 0, "total_max_attempts": 1}
@@ -451,17 +449,9 @@ def _signed_boto_client_for(original: Any) -> Callable[..., Any]:
         # role; one a test made directly in moto keeps moto's behaviour.
         if machine is None:
             return original(region, service, state_credentials)
-        session = _machine_session(machine)
         endpoint = None if botocore_stubber.enabled else f"http://localhost:{moto_server_port()}"
         with lock:
-            return _client(
-                service,
-                region,
-                session.access_key_id,
-                session.secret_access_key,
-                session.session_token,
-                endpoint,
-            )
+            return _client(service, region, _machine_session(machine), endpoint)
 
     return boto_client_for
 
