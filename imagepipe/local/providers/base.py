@@ -118,18 +118,11 @@ def given(inputs: Inputs, *keys: str) -> dict[str, Any]:
     return {key[:1].upper() + key[1:]: inputs[key] for key in keys if inputs.get(key)}
 
 
-def flag(value: Any) -> str:
-    """A boolean as the text attribute APIs (SQS, SNS) take it."""
-    return "true" if value else "false"
-
-
 def attributes(inputs: Inputs, mapping: Mapping[str, str]) -> dict[str, str]:
-    """The text attributes of a queue or topic: the inputs named in `mapping` (input key ->
-    attribute name) that are set, as the text the API stores."""
-    out: dict[str, str] = {}
-    for key, attribute in mapping.items():
-        value = inputs.get(key)
-        if value is None or value == "":
-            continue
-        out[attribute] = flag(value) if isinstance(value, bool) else str(value)
-    return out
+    """The text attributes of a queue, topic or subscription (SQS, SNS): the inputs named in
+    `mapping` (input key -> attribute name) that are set, as the text the API stores."""
+    return {
+        attribute: str(value).lower() if isinstance(value, bool) else str(value)
+        for key, attribute in mapping.items()
+        if (value := inputs.get(key)) not in (None, "")
+    }
