@@ -109,18 +109,11 @@ class PollResult:
     filtered: int = 0  # messages deleted because no filter matched
     failed: int = 0  # messages left in the queue: StartExecution failed
 
-    def add(self, other: PollResult) -> PollResult:
-        self.started += other.started
-        self.filtered += other.filtered
-        self.failed += other.failed
-        return self
-
 
 class PipePoller:
-    """Runs one pipe: `poll_once`, `drain` until the source is empty, or `start` a thread."""
+    """Runs one pipe: `poll_once`, or `start` a thread that polls until `stop`."""
 
     def __init__(self, clients: Target, config: PipeConfig) -> None:
-        self.clients = clients
         self.config = config
         account, name = config.source_arn.split(":")[4], config.source_arn.split(":")[5]
         self.queue_url: str = clients.client("sqs").get_queue_url(
@@ -178,16 +171,6 @@ class PipePoller:
                 for _, receipt in batch:
                     sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=receipt)
         return result
-
-    def drain(self, max_polls: int = 10_000) -> PollResult:
-        """Poll until a receive comes back empty; returns the sum of what happened."""
-        total = PollResult()
-        for _ in range(max_polls):
-            result = self.poll_once(wait_seconds=0)
-            total.add(result)
-            if not (result.started or result.filtered or result.failed):
-                break
-        return total
 
     def start(self, wait_seconds: int = 1) -> None:
         """Poll in a background thread (long polling) until `stop`."""
