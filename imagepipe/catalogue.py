@@ -9,6 +9,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Final
 
+from imagepipe.messages import camel
+
 STATUSES: Final = ("processing", "processed", "rejected", "failed", "deleted")
 
 
@@ -56,7 +58,7 @@ class CatalogueRecord:
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> CatalogueRecord:
         plain = {name: _plain(value) for name, value in item.items()}
-        values: dict[str, Any] = {f.name: plain.get(_camel(f.name)) for f in fields(cls)}
+        values: dict[str, Any] = {f.name: plain.get(camel(f.name)) for f in fields(cls)}
         for name in ("key", "status", "etag", "version_id", "sequencer"):
             values[name] = str(values[name] or "")
         renditions = values["renditions"]
@@ -70,12 +72,7 @@ class CatalogueRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """The record in the item's own (camelCase) names: docs/schemas/catalogue-record.json."""
-        return {_camel(f.name): getattr(self, f.name) for f in fields(self)}
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
+        return {camel(f.name): getattr(self, f.name) for f in fields(self)}
 
 
 def get_record(dynamodb: Any, table: str, key: str) -> CatalogueRecord | None:

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final
 
 from imagefn.errors import reason_of
 from imagepipe.messages import parse_json as _json
@@ -18,10 +18,6 @@ from imagepipe.messages import s3_object_of
 
 if TYPE_CHECKING:
     from imagepipe.target import Target
-
-
-class HasClients(Protocol):  # a Target, or the local stack's Clients
-    def client(self, service: str) -> Any: ...
 
 
 TERMINAL: Final = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
@@ -161,12 +157,12 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
-def describe(target: HasClients, arn: str) -> ExecutionInfo:
+def describe(target: Target, arn: str) -> ExecutionInfo:
     sfn = target.client("stepfunctions")
     return ExecutionInfo.from_description(sfn.describe_execution(executionArn=arn))
 
 
-def describe_if_any(target: HasClients, arn: str) -> ExecutionInfo | None:
+def describe_if_any(target: Target, arn: str) -> ExecutionInfo | None:
     """DescribeExecution; None if there is no such execution (any longer: Step Functions
     keeps an execution's history for 90 days)."""
     from botocore.exceptions import ClientError  # type: ignore[import-untyped, unused-ignore]
@@ -179,7 +175,7 @@ def describe_if_any(target: HasClients, arn: str) -> ExecutionInfo | None:
         return None
 
 
-def describe_many(target: HasClients, arns: list[str]) -> list[ExecutionInfo]:
+def describe_many(target: Target, arns: list[str]) -> list[ExecutionInfo]:
     """DescribeExecution for each ARN, a few at a time, in the order given."""
     if len(arns) <= 1:
         return [describe(target, a) for a in arns]
@@ -500,7 +496,7 @@ def _short(text: Any, limit: int = 300) -> str | None:
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
-def history(target: HasClients, arn: str) -> list[dict[str, Any]]:
+def history(target: Target, arn: str) -> list[dict[str, Any]]:
     """GetExecutionHistory's events, oldest first."""
     sfn = target.client("stepfunctions")
     pages = sfn.get_paginator("get_execution_history").paginate(

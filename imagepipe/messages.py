@@ -7,6 +7,7 @@ EventBridge Pipes gives the upload state machine (built by the local pipe, and b
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -119,3 +120,9 @@ class DeadLetter:
     def key(self) -> str | None:
         found = s3_object_of(self.body if self.kind == "redriven" else self._fields.get("input"))
         return found[0] if found else None
+
+
+def camel(name: str) -> str:
+    """message_id -> messageId, "would restart" -> wouldRestart: how --json and the
+    catalogue's items spell a field."""
+    return re.sub(r"[_ ]([a-z])", lambda m: m[1].upper(), name)

@@ -19,13 +19,15 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from imagepipe.executions import HasClients, execution_arn
-from imagepipe.messages import DeadLetter, parse_json, pipe_input, s3_records, sqs_record
+from imagepipe.executions import execution_arn
+from imagepipe.messages import DeadLetter, camel, parse_json, pipe_input, s3_records, sqs_record
+
+if TYPE_CHECKING:
+    from imagepipe.target import Target
 
 METHOD: Final = "StartExecution"
 VISIBILITY_SECONDS: Final = 300  # how long received messages stay hidden meanwhile
@@ -101,11 +103,6 @@ def plan(
 ACTIONS: Final = ("restarted", "would restart", "skipped", "failed")  # "failed": refused
 
 
-def _camel(name: str) -> str:
-    """message_id -> messageId, "would restart" -> wouldRestart: the --json spelling."""
-    return re.sub(r"[_ ]([a-z])", lambda m: m[1].upper(), name)
-
-
 @dataclass
 class Result:
     """What happened to one message."""
@@ -123,7 +120,7 @@ class Result:
     deleted: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {_camel(name): value for name, value in asdict(self).items()}
+        return {camel(name): value for name, value in asdict(self).items()}
 
 
 @dataclass
@@ -144,7 +141,7 @@ class Report:
             "deadLetterQueueUrl": self.dead_letter_queue_url,
             "dryRun": self.dry_run,
             "messages": [r.to_dict() for r in self.results],
-            "summary": {_camel(action): self.count(action) for action in ACTIONS},
+            "summary": {camel(action): self.count(action) for action in ACTIONS},
         }
 
 
@@ -177,7 +174,7 @@ def _error_code(err: BaseException) -> str:
 
 
 def redrive(
-    clients: HasClients,
+    clients: Target,
     *,
     dead_letter_queue_url: str,
     state_machine_arn: str,
