@@ -154,6 +154,25 @@ def _check_ports(host: str, port: int, delivery_port: int, cdn: bool) -> None:
         )
 
 
+def _environment(endpoint: str, port: int) -> ExitStack:
+    """Point this process's SDK use at the server, until the returned stack is closed."""
+    from moto.core.config import default_user_config
+
+    env = {
+        # The Lambda handlers' boto3 clients (created at import) and any other SDK use.
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": FAKE_CREDENTIALS["aws_access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": FAKE_CREDENTIALS["aws_secret_access_key"],
+        "AWS_SESSION_TOKEN": FAKE_CREDENTIALS["aws_session_token"],
+        # moto's Step Functions interpreter calls http://localhost:$MOTO_PORT.
+        "MOTO_PORT": str(port),
+    }
+    undo = ExitStack()
+    undo.enter_context(patch.dict(os.environ, env))
+    undo.enter_context(patch.dict(default_user_config))  # put back as it was when stopped
+    return undo
+
+
 def start_server(
     stack_name: str = "dev",
     host: str = "127.0.0.1",
@@ -167,8 +186,6 @@ def start_server(
     renditions are served on 127.0.0.1:`delivery_port` (default `port` + 1: a URL that
     stays the same from one run to the next), the stack's renditionsBaseUrl.
     """
-    from moto.core.config import default_user_config
-
     try:
         from moto.moto_server.werkzeug_app import MotoRequestHandler
     except ImportError as err:  # moto's server needs Flask: the moto[server] extra
@@ -181,18 +198,7 @@ def start_server(
     delivery_port = port + 1 if delivery_port is None else delivery_port
     cdn = settings_for(stack_config(stack_name, config or {})).cdn
     _check_ports(host, port, delivery_port, cdn)
-    env = {
-        # The Lambda handlers' boto3 clients (created at import) and any other SDK use.
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": FAKE_CREDENTIALS["aws_access_key_id"],
-        "AWS_SECRET_ACCESS_KEY": FAKE_CREDENTIALS["aws_secret_access_key"],
-        "AWS_SESSION_TOKEN": FAKE_CREDENTIALS["aws_session_token"],
-        # moto's Step Functions interpreter calls http://localhost:$MOTO_PORT.
-        "MOTO_PORT": str(port),
-    }
-    undo = ExitStack()
-    undo.enter_context(patch.dict(os.environ, env))
-    undo.enter_context(patch.dict(default_user_config))  # put back as it was when stopped
+    undo = _environment(endpoint, port)
     console, deployed = Console(), list[LocalStack]()
     server = BackgroundServer(_moto_app(console, deployed), host, port, MotoRequestHandler)
     undo.callback(server.stop)

@@ -117,6 +117,25 @@ class LocalStack:
         )
 
 
+def _stand_ins(
+    stack: str, config: Mapping[str, Any], delivery_port: int, upload_api_port: int
+) -> tuple[dict[str, Any], LocalEndpoint | None, DeliveryServer | None]:
+    """The config the local stack deploys with, and the stand-ins it names, started: the
+    upload API's endpoint (unless `config` says `uploadApi`) and, with a CDN, the server
+    that is the stack's renditionsBaseUrl."""
+    # The functions run on this machine's Python and Pillow and never load the layer: a
+    # placeholder spares downloading Lambda-platform wheels (infra/packaging.py).
+    overrides = {"layerArchive": str(placeholder_layer().path), **config}
+    api = None if "uploadApi" in config else LocalEndpoint.start(upload_api_port)
+    if api is not None:
+        overrides = {**api.config(), **overrides}
+    delivery = None
+    if settings_for(stack_config(stack, overrides)).cdn:
+        delivery = DeliveryServer(port=delivery_port).start()
+        overrides = {"renditionsBaseUrl": delivery.base_url, **overrides}
+    return overrides, api, delivery
+
+
 def deploy_local(
     stack: str = "dev",
     *,
@@ -136,16 +155,7 @@ def deploy_local(
     The upload API is on (unless `config` says `uploadApi`) with a local test issuer,
     served on 127.0.0.1:`upload_api_port`: the stack's uploadApiUrl.
     """
-    # The functions run on this machine's Python and Pillow and never load the layer: a
-    # placeholder spares downloading Lambda-platform wheels (infra/packaging.py).
-    overrides = {"layerArchive": str(placeholder_layer().path), **(config or {})}
-    api = None if "uploadApi" in (config or {}) else LocalEndpoint.start(upload_api_port)
-    if api is not None:
-        overrides = {**api.config(), **overrides}
-    delivery = None
-    if settings_for(stack_config(stack, overrides)).cdn:
-        delivery = DeliveryServer(port=delivery_port).start()
-        overrides = {"renditionsBaseUrl": delivery.base_url, **overrides}
+    overrides, api, delivery = _stand_ins(stack, config or {}, delivery_port, upload_api_port)
     config_text = stack_config(stack, overrides)
     region = config_text.get("aws:region", "us-east-1")
     target = emulator(region, endpoint, stack=stack, settings=settings_for(config_text))
