@@ -80,7 +80,6 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.data_classes import S3Event, SQSRecord
 from botocore.config import Config  # type: ignore[import-untyped, unused-ignore]
-from botocore.exceptions import ClientError  # type: ignore[import-untyped, unused-ignore]
 
 from .env import env_int
 from .errors import BAD_EVENT, UNSUPPORTED_SUFFIX, ImageRejected
@@ -94,6 +93,7 @@ from .plan import (
     suffix_allowed,
     unrecorded,
 )
+from .provenance import head, made_from
 from .renditions import Rendition, parse_renditions
 from .transient import transient_aws_errors
 
@@ -269,25 +269,6 @@ def _listed_object(event: Mapping[str, Any]) -> tuple[str, str]:
     return str(target["bucket"]), str(target["key"])
 
 
-def _rendition_head(key: str) -> Mapping[str, Any] | None:
-    """HEAD of a key in the renditions bucket, None if it does not exist."""
-    try:
-        head: Mapping[str, Any] = s3.head_object(Bucket=DESTINATION_BUCKET, Key=key)
-    except ClientError as err:
-        if err.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
-            return None
-        raise
-    return head
-
-
-def _made_from(key: str) -> str | None:
-    """The version of the original a rendition was written from (its `source-etag`
-    metadata), None if it does not exist."""
-    head = _rendition_head(key)
-    made_from = head.get("Metadata", {}).get("source-etag") if head is not None else None
-    return str(made_from) if made_from is not None else None
-
-
 def inspect(event: Any) -> dict[str, Any]:
     """The work of the handler, without the logging around it."""
     if isinstance(event, Mapping) and event.get("removed") is True:
@@ -408,7 +389,7 @@ def _checked(
         source_format=info.format,
         stem=key_stem(key, UPLOAD_PREFIX),
         etag=etag,
-        made_from=_made_from if only_missing else None,
+        made_from=(lambda k: made_from(s3, DESTINATION_BUCKET, k)) if only_missing else None,
     )
     return {
         "source": {
@@ -434,7 +415,7 @@ def removal(event: Mapping[str, Any]) -> dict[str, Any]:
     stem = key_stem(key, UPLOAD_PREFIX)
     # Its manifest (manifests/<stem>.json) goes with its renditions.
     keys = [*derivative_keys(RENDITIONS, stem), manifest_key(stem)]
-    served = [k for k in keys if _rendition_head(k) is not None] if INVALIDATE else []
+    served = [k for k in keys if head(s3, DESTINATION_BUCKET, k) is not None] if INVALIDATE else []
     return {
         "source": {"bucket": bucket, "key": key, "sequencer": removed.sequencer},
         "derivatives": [{"Key": k} for k in keys],

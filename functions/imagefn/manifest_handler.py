@@ -49,6 +49,7 @@ from .manifest import (
     smallest,
     with_unchanged,
 )
+from .provenance import metadata
 from .transient import transient_aws_errors
 
 DESTINATION_BUCKET: Final = required("DESTINATION_BUCKET")
@@ -129,7 +130,7 @@ def write_manifest(event: Any) -> dict[str, Any]:
         Body=json.dumps(manifest, ensure_ascii=False, separators=(",", ":")).encode(),
         ContentType="application/json",
         CacheControl=CACHE_CONTROL,
-        Metadata={"source-etag": str(source["etag"])},
+        Metadata=metadata(str(source["etag"])),
     )
     paths = invalidation_paths(previous, manifest) if INVALIDATE else []
     return {

@@ -38,6 +38,7 @@ from .env import env_int, required
 from .errors import ImageRejected
 from .imaging import render
 from .manifest import url_for
+from .provenance import metadata
 from .renditions import Rendition
 from .transient import transient_aws_errors
 
@@ -115,7 +116,7 @@ def resize(event: Any, deadline: float | None = None) -> dict[str, Any]:
         Body=out.data,
         ContentType=out.content_type,
         CacheControl=CACHE_CONTROL,
-        Metadata={"source-etag": source["etag"]},
+        Metadata=metadata(source["etag"]),
     )
     stale = [k for k in planned.get("staleKeys") or [] if isinstance(k, str) and k]
     if stale:

@@ -193,26 +193,13 @@ def _source_format(target: Target, key: str, etag: str, size: int) -> tuple[str 
         return None, str(rejected)
 
 
-def _made_from(target: Target, key: str) -> str | None:
-    """A rendition's `source-etag` metadata, None if it does not exist (as Inspect reads it)."""
-    from botocore.exceptions import ClientError  # type: ignore[import-untyped, unused-ignore]
-
-    try:
-        head = target.client("s3").head_object(Bucket=target.destination_bucket, Key=key)
-    except ClientError as err:
-        if err.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
-            return None
-        raise
-    made_from = head.get("Metadata", {}).get("source-etag")
-    return str(made_from) if made_from is not None else None
-
-
 def _plan_one(
     target: Target, item: dict[str, Any], only_missing: bool, rejections: dict[str, CatalogueRecord]
 ) -> Planned:
     """One listed object, decided by the functions Inspect itself calls (imagefn.plan)."""
     from imagefn.imaging import key_stem
     from imagefn.plan import rejected_before, renditions_to_make
+    from imagefn.provenance import made_from
 
     key, etag = str(item["Key"]), str(item.get("ETag", "")).strip('"')
     planned = Planned(key, int(item.get("Size", 0)), etag, skipped=_skip(target, key))
@@ -228,12 +215,13 @@ def _plan_one(
     source_format, planned.rejected = _source_format(target, key, etag, planned.bytes)
     if source_format is None:
         return planned
+    s3 = target.client("s3")
     to_make = renditions_to_make(
         target.settings.renditions,
         source_format=source_format,
         stem=key_stem(key, target.settings.upload_prefix),
         etag=etag,
-        made_from=(lambda k: _made_from(target, k)) if only_missing else None,
+        made_from=(lambda k: made_from(s3, target.destination_bucket, k)) if only_missing else None,
     )
     planned.renditions = [{"name": r["name"], "key": r["key"]} for r in to_make]
     return planned
