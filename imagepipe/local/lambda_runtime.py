@@ -34,6 +34,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
+from unittest.mock import patch
 
 import boto3  # type: ignore[import-untyped, unused-ignore]
 from moto.awslambda.models import LambdaFunction
@@ -115,29 +116,24 @@ def _isolated_import(code_dir: Path, environment: dict[str, str]) -> Iterator[No
         return module.split(".", 1)[0] in names
 
     saved_modules = {k: v for k, v in sys.modules.items() if ours(k)}
-    saved_env = dict(os.environ)
-    saved_streams = sys.stdout, sys.stderr
     for k in saved_modules:
         del sys.modules[k]
-    sys.path.insert(0, str(code_dir))
-    os.environ.update(environment)
-    sys.stdout = _streams.get("stdout", sys.stdout)
-    sys.stderr = _streams.get("stderr", sys.stderr)
-    importlib.invalidate_caches()
     # boto3's default session caches the credentials it found first: the handler's clients
     # must find the ones in `environment` (its role's), not the host's.
-    saved_session, boto3.DEFAULT_SESSION = boto3.DEFAULT_SESSION, None
-    try:
-        yield
-    finally:
-        boto3.DEFAULT_SESSION = saved_session
-        sys.stdout, sys.stderr = saved_streams
-        os.environ.clear()
-        os.environ.update(saved_env)
-        sys.path.remove(str(code_dir))
-        for k in [k for k in sys.modules if ours(k)]:
-            del sys.modules[k]
-        sys.modules.update(saved_modules)
+    with (
+        patch.object(sys, "path", [str(code_dir), *sys.path]),
+        patch.dict(os.environ, environment),
+        patch.object(sys, "stdout", _streams.get("stdout", sys.stdout)),
+        patch.object(sys, "stderr", _streams.get("stderr", sys.stderr)),
+        patch.object(boto3, "DEFAULT_SESSION", None),
+    ):
+        importlib.invalidate_caches()
+        try:
+            yield
+        finally:
+            for k in [k for k in sys.modules if ours(k)]:
+                del sys.modules[k]
+            sys.modules.update(saved_modules)
 
 
 def _lambda_environment(fn: Any) -> dict[str, str]:
