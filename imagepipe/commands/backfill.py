@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from imagepipe.commands.options import command_parser
 from imagepipe.errors import ExitCode, OpsError
+from imagepipe.messages import camel
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace, target: Target) -> ExitCode:
     skipped = recorded_rejections(target, prefix)  # what its children will skip
     arn, request = start(target, prefix, bool(args.only_missing))
     if not args.json:  # before the progress bar: what was started, and where to see it
-        show_start(con, target, arn, request, len(skipped))
+        show_start(con, target, arn, request, skipped)
     if args.wait:
         result = _follow(target, arn, request, args.timeout, progress=not args.json)
     else:
@@ -119,15 +120,15 @@ class DryRun:
     prefix: str
     only_missing: bool
     state_machine_arn: str | None
-    planned: list[Planned]
+    objects: list[Planned]
 
     @property
     def summary(self) -> dict[str, int]:
-        counts = Counter(p.state for p in self.planned)
+        counts = Counter(p.state for p in self.objects)
         return {
-            "objects": len(self.planned),
+            "objects": len(self.objects),
             "toProcess": counts["toProcess"],
-            "renditions": sum(len(p.renditions) for p in self.planned),
+            "renditions": sum(len(p.renditions) for p in self.objects),
             "complete": counts["complete"],
             "rejected": counts["rejected"],
             "skipped": counts["skippedUnread"] + counts["skippedRejected"],
@@ -135,14 +136,8 @@ class DryRun:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "dryRun": True,
-            "prefix": self.prefix,
-            "onlyMissing": self.only_missing,
-            "stateMachineArn": self.state_machine_arn,
-            "objects": [asdict(p) for p in self.planned],
-            "summary": self.summary,
-        }
+        fields = {camel(name): value for name, value in asdict(self).items()}
+        return {"dryRun": True, **fields, "summary": self.summary}
 
 
 def full_prefix(target: Target, prefix: str) -> str:
@@ -263,9 +258,9 @@ def show_dry_run(con: Console, result: DryRun) -> None:
     table.add_column("object", no_wrap=True)
     table.add_column("size", justify="right")
     table.add_column(what, overflow="fold")
-    for p in result.planned:
+    for p in result.objects:
         table.add_row(p.key, display.size(p.bytes), _cell(p))
-    if result.planned:
+    if result.objects:
         con.print(table)
     s = result.summary
     line = (
@@ -294,9 +289,9 @@ class Started:
     waited: bool
     items: dict[str, int] | None = None
     failed_items: list[dict[str, Any]] | None = None
-    # Keys whose current version the catalogue recorded as rejected when the backfill
+    # Objects whose current version the catalogue recorded as rejected when the backfill
     # started: its children skip them (counted among the map run's succeeded items).
-    skipped_rejected: list[str] = field(default_factory=list)
+    skipped_rejected: int = 0
 
     @property
     def failed(self) -> bool:
@@ -312,27 +307,27 @@ class Started:
             "execution": self.execution.to_dict(self.target),
             "items": self.items,
             "failedItems": self.failed_items,
-            "skippedRejected": len(self.skipped_rejected),
+            "skippedRejected": self.skipped_rejected,
         }
 
 
-def recorded_rejections(target: Target, prefix: str) -> list[str]:
-    """The keys under `prefix` whose current version the catalogue records as rejected:
-    what a backfill started now skips. Read from the catalogue's rejected records and a
-    HEAD of each, so the cost follows the rejections, not the listing."""
+def recorded_rejections(target: Target, prefix: str) -> int:
+    """How many objects under `prefix` have a current version the catalogue records as
+    rejected: what a backfill started now skips. Read from the catalogue's rejected
+    records and a HEAD of each, so the cost follows the rejections, not the listing."""
     from botocore.exceptions import ClientError  # type: ignore[import-untyped, unused-ignore]
 
     from imagefn.plan import rejected_before
 
-    s3, keys = target.client("s3"), []
+    s3, count = target.client("s3"), 0
     for found in _rejections(target, prefix).values():
         try:
             head = s3.head_object(Bucket=target.source_bucket, Key=found.key)
         except ClientError:
             continue  # gone since: nothing to skip
         if rejected_before(found.status, found.etag, str(head.get("ETag", ""))):
-            keys.append(found.key)
-    return sorted(keys)
+            count += 1
+    return count
 
 
 def start(target: Target, prefix: str, only_missing: bool) -> tuple[str, dict[str, Any]]:
@@ -440,7 +435,7 @@ def show(con: Console, result: Started) -> None:
             f"{counts.get('succeeded', 0)} done, {counts.get('failed', 0)} failed"
         )
     if result.skipped_rejected:
-        line += f" ({len(result.skipped_rejected)} skipped: recorded as rejected)"
+        line += f" ({result.skipped_rejected} skipped: recorded as rejected)"
     con.print(line)
     if counts and counts.get("failed"):
         for item in result.failed_items or []:
