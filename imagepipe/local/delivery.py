@@ -6,12 +6,13 @@ emulate: README, "The local stack").
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import Final
 
 from werkzeug.wrappers import Request, Response
 
 from imagepipe.local.iam import service_allowed
+from imagepipe.local.providers.base import CreatedResource
 from imagepipe.local.wsgi import BackgroundServer
 from imagepipe.target import Target
 
@@ -26,65 +27,58 @@ SECURITY_HEADERS: Final = {
 }
 
 
-@dataclass
-class Origin:
-    """What the distribution serves: a bucket, read on behalf of the distribution."""
-
-    bucket: str
-    distribution_arn: str
-    account: str
-
-
 def _text(status: int, text: str) -> Response:
     return Response(text, status, SECURITY_HEADERS, content_type="text/plain")
 
 
-@dataclass
 class DeliveryServer:
-    """Serves a bucket over plain HTTP at `base_url`; `origin` is set once deployed."""
+    """Serves the distribution's bucket over plain HTTP at `base_url` (127.0.0.1:<port>, any
+    free port for 0), read on behalf of the distribution; `bind` says which once deployed
+    (503 until then)."""
 
-    clients: Target | None = None
-    host: str = "127.0.0.1"
-    port: int = 0
-    origin: Origin | None = None
-    _server: BackgroundServer | None = field(default=None, repr=False)
+    host: Final = "127.0.0.1"
+    # What was deployed, set by `bind`.
+    clients: Target
+    bucket: str = ""
+    distribution_arn: str = ""
+    account: str = ""
 
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+    def __init__(self, port: int = 0) -> None:
+        self._server = BackgroundServer(Request.application(self.answer), self.host, port)
+        self.base_url = self._server.url
 
-    def start(self) -> DeliveryServer:
-        self._server = BackgroundServer(Request.application(self.answer), self.host, self.port)
-        self.port = self._server.port
-        return self
+    def bind(self, clients: Target, resources: Iterable[CreatedResource], account: str) -> None:
+        """Serve the bucket the program's distribution serves, from now on."""
+        [cdn] = [r for r in resources if r.typ == "aws:cloudfront/distribution:Distribution"]
+        self.clients, self.account = clients, account
+        self.distribution_arn = str(cdn.outputs["arn"])
+        self.bucket = clients.outputs["destinationBucket"]  # answered from now on
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
+        self._server.stop()
 
     def answer(self, request: Request) -> Response:
         """A key's object (GET, or HEAD without the body), as the distribution answers."""
-        origin, key = self.origin, request.path.lstrip("/")
-        if origin is None or self.clients is None:
+        bucket, key = self.bucket, request.path.lstrip("/")
+        if not bucket:
             return _text(503, "no distribution deployed yet\n")
         s3 = self.clients.client("s3")
-        policy = s3.get_bucket_policy(Bucket=origin.bucket).get("Policy")
+        policy = s3.get_bucket_policy(Bucket=bucket).get("Policy")
         decision = service_allowed(
             policy,
             "cloudfront.amazonaws.com",
             "s3:GetObject",
-            f"arn:aws:s3:::{origin.bucket}/{key}",
+            f"arn:aws:s3:::{bucket}/{key}",
             {
-                "aws:SourceArn": origin.distribution_arn,
-                "aws:SourceAccount": origin.account,
+                "aws:SourceArn": self.distribution_arn,
+                "aws:SourceAccount": self.account,
                 "aws:SecureTransport": "true",
             },
         )
         if not decision.allowed:
             return _text(403, "AccessDenied (bucket policy)\n")
         try:
-            response = s3.get_object(Bucket=origin.bucket, Key=key)
+            response = s3.get_object(Bucket=bucket, Key=key)
         except s3.exceptions.NoSuchKey:
             return _text(403, "AccessDenied\n")
         headers = {

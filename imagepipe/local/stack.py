@@ -16,11 +16,11 @@ from typing import Any, Final
 
 from imagepipe.local import lambda_runtime, moto_patches
 from imagepipe.local.clients import emulator
-from imagepipe.local.delivery import DeliveryServer, Origin
+from imagepipe.local.delivery import DeliveryServer
 from imagepipe.local.pipe import PipePoller, pipe_configs
 from imagepipe.local.program import run_program, settings_for, stack_config
 from imagepipe.local.providers import CreatedResource, MotoMocks
-from imagepipe.local.upload_api import LocalEndpoint, LocalUploadApi
+from imagepipe.local.upload_api import LocalUploadApi
 from imagepipe.target import Target
 from infra.packaging import placeholder_layer
 
@@ -119,19 +119,19 @@ class LocalStack:
 
 def _stand_ins(
     stack: str, config: Mapping[str, Any], delivery_port: int, upload_api_port: int
-) -> tuple[dict[str, Any], LocalEndpoint | None, DeliveryServer | None]:
+) -> tuple[dict[str, Any], LocalUploadApi | None, DeliveryServer | None]:
     """The config the local stack deploys with, and the stand-ins it names, started: the
     upload API's endpoint (unless `config` says `uploadApi`) and, with a CDN, the server
     that is the stack's renditionsBaseUrl."""
     # The functions run on this machine's Python and Pillow and never load the layer: a
     # placeholder spares downloading Lambda-platform wheels (infra/packaging.py).
     overrides = {"layerArchive": str(placeholder_layer().path), **config}
-    api = None if "uploadApi" in config else LocalEndpoint.start(upload_api_port)
+    api = None if "uploadApi" in config else LocalUploadApi(upload_api_port)
     if api is not None:
         overrides = {**api.config(), **overrides}
     delivery = None
     if settings_for(stack_config(stack, overrides)).cdn:
-        delivery = DeliveryServer(port=delivery_port).start()
+        delivery = DeliveryServer(delivery_port)
         overrides = {"renditionsBaseUrl": delivery.base_url, **overrides}
     return overrides, api, delivery
 
@@ -171,20 +171,15 @@ def deploy_local(
     try:
         mocks = MotoMocks(target)
         target.outputs.update(run_program(mocks, stack, config_text))
-        if delivery is not None:  # it serves the bucket the program's distribution serves
-            [cdn] = [
-                r for r in mocks.created if r.typ == "aws:cloudfront/distribution:Distribution"
-            ]
-            bucket = target.outputs["destinationBucket"]
-            delivery.clients = target
-            delivery.origin = Origin(bucket, str(cdn.outputs["arn"]), mocks.account_id)
+        if delivery is not None:
+            delivery.bind(target, mocks.created, mocks.account_id)
         upload_api = api.bind(target, mocks.created, mocks.account_id) if api else None
         return LocalStack(target, mocks.created, mock, delivery, upload_api)
     except BaseException:
         if delivery is not None:
             delivery.stop()
         if api is not None:
-            api.stop()
+            api.close()
         if mock is not None:
             mock.stop()
         raise

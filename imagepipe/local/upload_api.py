@@ -1,7 +1,7 @@
 """The upload API on the local stack: what API Gateway does for the deployed HTTP API, the
 test issuer the stack trusts, and the HTTP endpoint serving both.
 
-`LocalEndpoint.start` serves `MOUNT` on 127.0.0.1: the stack's uploadApiUrl, the stage's
+`LocalUploadApi(port)` serves `MOUNT` on 127.0.0.1: the stack's uploadApiUrl, the stage's
 invoke URL (`imagepipe local serve` also mounts it on its own address, `api_app`).
 Under it, `/uploads` is the API and `/issuer` the test issuer: its discovery document
 and JWKS, and, local only and for loopback clients only, ``POST /issuer/token
@@ -26,7 +26,6 @@ import secrets
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Final
@@ -222,21 +221,49 @@ class ApiRequest(Request):
         return True
 
 
-@dataclass
 class LocalUploadApi:
-    """What API Gateway does for the stack's HTTP API, locally (see the module docstring)."""
+    """What API Gateway does for the stack's HTTP API, locally (see the module docstring).
+    Made before the deploy: the server on 127.0.0.1:<port>, whose URL becomes the API's
+    (the stage's invoke URL), and the test issuer to configure the API with (`config`).
+    `bind` gives it what was deployed; until then the server answers 503."""
 
+    # What was deployed, set by `bind`.
     clients: Target
-    api_id: str
-    account: str
-    issuer: LocalIssuer
-    endpoint: LocalEndpoint = field(repr=False)
-    url: str = ""
+    api_id: str = ""
+    account: str = ""
     stage_name: str = "$default"
-    _log_stream: str = field(default="", repr=False)
+
+    def __init__(self, port: int = 0) -> None:
+        self._server = BackgroundServer(wsgi_app(lambda: self if self.api_id else None), port=port)
+        self.url = f"{self._server.url}{MOUNT}"
+        self.issuer = LocalIssuer(f"{self.url}/issuer")
+        self._log_stream = ""
+        apigatewayv2.serve_at(self.url)
+
+    def config(self) -> dict[str, Any]:
+        """The config to deploy with: the upload API on, trusting the local issuer."""
+        return {
+            "uploadApi": True,
+            "uploadApiIssuer": self.issuer.issuer,
+            "uploadApiAudience": [self.issuer.audience],
+        }
+
+    def bind(
+        self, clients: Target, resources: Iterable[CreatedResource], account: str
+    ) -> LocalUploadApi | None:
+        """The deployed API, served from now on (None, and the server stopped, if the
+        program deployed none)."""
+        apis = [r.id for r in resources if r.typ == "aws:apigatewayv2/api:Api"]
+        if not apis:
+            self.close()
+            return None
+        self.clients, self.account = clients, account
+        [self.api_id] = apis  # answered from now on
+        return self
 
     def close(self) -> None:
-        self.endpoint.stop()
+        self._server.stop()
+        apigatewayv2.serve_at(None)
 
     def _client(self) -> Any:
         return self.clients.client("apigatewayv2")
@@ -511,53 +538,3 @@ def wsgi_app(api: Callable[[], LocalUploadApi | None]) -> WSGIApplication:
         return _json(404, _NOT_FOUND)(environ, start_response)
 
     return DispatcherMiddleware(not_found, {MOUNT: api_app(api)})
-
-
-class LocalEndpoint:
-    """What the local stack sets up around a deploy: before it, the server on
-    127.0.0.1:<port> (whose URL is the API's, the stage's invoke URL) and the test issuer
-    the API is configured with; after it, the `LocalUploadApi` of what was deployed,
-    answering on the server (503 until then)."""
-
-    def __init__(self, port: int = 0) -> None:
-        self.api: LocalUploadApi | None = None
-        self.server = BackgroundServer(wsgi_app(lambda: self.api), port=port)
-        self.url = f"{self.server.url}{MOUNT}"
-        self.issuer = LocalIssuer(f"{self.url}/issuer")
-        apigatewayv2.serve_at(self.url)
-
-    @classmethod
-    def start(cls, port: int = 0) -> LocalEndpoint:
-        return cls(port)
-
-    def config(self) -> dict[str, Any]:
-        """The config to deploy with: the upload API on, trusting the local issuer."""
-        return {
-            "uploadApi": True,
-            "uploadApiIssuer": self.issuer.issuer,
-            "uploadApiAudience": [self.issuer.audience],
-        }
-
-    def bind(
-        self, clients: Target, resources: Iterable[CreatedResource], account: str
-    ) -> LocalUploadApi | None:
-        """The deployed API, served from now on (None, and the server stopped, if the
-        program deployed none)."""
-        apis = [r for r in resources if r.typ == "aws:apigatewayv2/api:Api"]
-        if not apis:
-            self.stop()
-            return None
-        [api] = apis
-        self.api = LocalUploadApi(
-            clients=clients,
-            api_id=api.id,
-            account=account,
-            issuer=self.issuer,
-            url=str(api.outputs.get("apiEndpoint", "")),
-            endpoint=self,
-        )
-        return self.api
-
-    def stop(self) -> None:
-        self.server.stop()
-        apigatewayv2.serve_at(None)
