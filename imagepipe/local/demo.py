@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 from imagepipe import display
 from imagepipe.commands import show as show_command
@@ -29,14 +29,6 @@ from imagepipe.uploads import Report, upload
 
 if TYPE_CHECKING:
     from rich.console import Console
-
-# What `imagepipe local serve` quiets too: moto logs every error a state machine catches,
-# with the whole state's repr, and notes its own limits; rejections are expected here.
-QUIET_LOGGERS: Final = (
-    "moto.stepfunctions.parser.asl.component.eval_component",
-    "imagepipe.local.providers.sfn",  # logs the definition changes moto needs
-    "moto.stepfunctions.parser.asl.parse.preprocessor",
-)
 
 
 @contextmanager

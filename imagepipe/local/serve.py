@@ -47,6 +47,13 @@ LOG: Final = logging.getLogger(__name__)
 # Where the renditions are served (imagepipe.local.delivery), whatever --host says.
 DELIVERY_HOST: Final = DeliveryServer.host
 CONSOLE_PATH: Final = "/console/"
+# moto logs every error a state machine catches, with the whole state's repr, and notes
+# its own limits; rejections are expected here.
+QUIET_LOGGERS: Final = (
+    "moto.stepfunctions.parser.asl.component.eval_component",
+    "imagepipe.local.providers.sfn",  # logs the definition changes moto needs
+    "moto.stepfunctions.parser.asl.parse.preprocessor",
+)
 
 
 class PortInUseError(RuntimeError):
@@ -266,8 +273,6 @@ def serve(
     delivery_port: int | None = None,
 ) -> int:
     """Serve until interrupted; returns the exit status."""
-    from imagepipe.local.demo import QUIET_LOGGERS
-
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.CRITICAL)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
