@@ -157,13 +157,15 @@ def _check_size(condition: list[Any], size: int) -> None:
         )
 
 
-def _check(
+def check_post(
     form: Mapping[str, str],
     size: int,
     bucket: str,
     now: datetime,
     secret_for: Callable[[str], str | None],
 ) -> None:
+    """Raise the PostRefusal S3 answers a POST Object form (field names lowercase) with,
+    if it refuses it before IAM."""
     if "policy" not in form or "key" not in form:
         raise _denied("Access Denied")  # anonymous: the buckets block public writes
     _check_signature(form, secret_for)
@@ -185,21 +187,6 @@ def _check(
             )
 
 
-def check_post(
-    form: Mapping[str, str],
-    size: int,
-    bucket: str,
-    now: datetime,
-    secret_for: Callable[[str], str | None],
-) -> PostRefusal | None:
-    """What S3 refuses of a POST Object form (field names lowercase), before IAM."""
-    try:
-        _check(form, size, bucket, now, secret_for)
-    except PostRefusal as refusal:
-        return refusal
-    return None
-
-
 def secret_of(access_key_id: str) -> str | None:
     """The secret of credentials the local stack knows: an enforced session's, or the
     emulator administrator's; None for any other (moto takes them unchecked)."""
@@ -219,7 +206,7 @@ def _authorize_post(response: Any, bucket_name: str) -> None:
     form = {str(k).lower(): str(v) for k, v in form.items() if str(k).lower() != "file"}
     body = getattr(response, "raw_body", b"") or b""
     size = len(body if isinstance(body, bytes) else str(body).encode())
-    _check(form, size, bucket_name, datetime.now(UTC), secret_of)
+    check_post(form, size, bucket_name, datetime.now(UTC), secret_of)
     session = access.session_of({}, {"X-Amz-Credential": form["x-amz-credential"]})
     if session is None:
         return  # the administrator, or credentials moto takes unchecked

@@ -12,7 +12,8 @@ import boto3  # type: ignore[import-untyped, unused-ignore]
 import pytest
 from botocore.config import Config  # type: ignore[import-untyped, unused-ignore]
 
-from imagepipe.local.s3_post import check_post, post_signature
+from imagepipe.local import s3_post
+from imagepipe.local.s3_post import PostRefusal, post_signature
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 SECRET = "s3cr3t"
@@ -36,6 +37,15 @@ def grant() -> dict[str, str]:
         ExpiresIn=300,
     )
     return {k.lower(): v for k, v in post["fields"].items()}
+
+
+def check_post(form: dict[str, str], *args: Any) -> PostRefusal | None:
+    """What s3_post.check_post refuses the form with, None if it accepts it."""
+    try:
+        s3_post.check_post(form, *args)
+    except PostRefusal as refusal:
+        return refusal
+    return None
 
 
 def check(form: dict[str, str], size: int = 10, now: datetime | None = None) -> Any:
