@@ -1,17 +1,45 @@
-"""The `imagepipe` command line: the parser the command registry (imagepipe.commands)
-assembles, and `main`. Exit codes: imagepipe.errors.ExitCode (docs/cli.md)."""
+"""The `imagepipe` command line: the commands (imagepipe.commands), in the order
+`imagepipe --help` lists them, their parser, and `main` with the one error boundary.
+Exit codes: imagepipe.errors.ExitCode (docs/cli.md)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from contextvars import ContextVar
-from typing import NoReturn
+from types import ModuleType
+from typing import Any, Final, NoReturn
 
-from imagepipe import commands
-from imagepipe.errors import ExitCode
+from imagepipe.commands import (
+    backfill,
+    catalogue,
+    diagram,
+    executions,
+    local,
+    outputs,
+    redrive,
+    render,
+    show,
+    upload,
+)
+from imagepipe.errors import ExitCode, OpsError, config_problem, one_line
+
+COMMANDS: Final[tuple[ModuleType, ...]] = (
+    render,
+    upload,
+    executions,
+    show,
+    catalogue,
+    outputs,
+    backfill,
+    redrive,
+    diagram,
+    local,
+)
+_BY_NAME: Final = {module.NAME: module for module in COMMANDS}
 
 # Whether the command line asked for --json: argument errors then print the JSON error
 # document too, as every other error does.
@@ -50,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(
         dest="command", metavar="COMMAND", required=True, title="commands"
     )
-    commands.register_all(subparsers)
+    for module in COMMANDS:
+        module.register(subparsers)
     return parser
 
 
@@ -61,4 +90,78 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(arguments)
     finally:
         _JSON_ERRORS.reset(token)
-    return commands.run(args)
+    return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the command `args` name; every failure becomes one line and an exit code."""
+    module = _BY_NAME[args.command]
+    sub = getattr(args, "sub", None)  # `local demo`: the subcommand too
+    label = f"imagepipe {args.command}" + (f" {sub}" if sub else "")
+    target = None
+    try:
+        if getattr(module, "STACK", False):
+            from imagepipe.stack_outputs import ESSENTIAL_OUTPUTS
+            from imagepipe.target import target_for
+
+            target = target_for(args, getattr(module, "NEEDS", ESSENTIAL_OUTPUTS))
+        code = int(module.run(args, target))
+        sys.stdout.flush()  # here, not at exit: a closed pipe is then the branch below
+        return code
+    except OpsError as err:
+        return fail(label, args, err.code, err.message)
+    except BrokenPipeError:  # `imagepipe ... | head`: the reader has what it wanted
+        _quiet_stdout()
+        return ExitCode.OK
+    except KeyboardInterrupt:
+        print(f"{label}: interrupted", file=sys.stderr, flush=True)
+        return ExitCode.INTERRUPTED
+    except Exception as err:  # never a traceback: say what it was, or call it a bug
+        return _unexpected(label, args, err, target)
+
+
+def _unexpected(label: str, args: argparse.Namespace, err: Exception, target: Any) -> int:
+    problem = config_problem(err)
+    if problem is not None:
+        return fail(label, args, ExitCode.USAGE, problem)
+    from imagepipe.target import translate
+
+    ops = translate(err, target)
+    cause = err.__cause__ or err.__context__
+    if ops is None and cause is not None:
+        ops = translate(cause, target)  # e.g. boto3's S3UploadFailedError
+    if ops is not None:
+        return fail(label, args, ops.code, ops.message)
+    if os.environ.get("IMAGEPIPE_DEBUG"):
+        raise err
+    return fail(
+        label,
+        args,
+        ExitCode.INTERNAL,
+        f"unexpected {type(err).__name__}: {err} (a bug: rerun with IMAGEPIPE_DEBUG=1 for "
+        "the traceback and report it)",
+    )
+
+
+def fail(label: str, args: argparse.Namespace, code: int, message: str) -> int:
+    """One line on stderr; with --json also {"error": ...} on stdout."""
+    import json
+
+    line = one_line(message)
+    try:
+        if getattr(args, "json", False):
+            print(json.dumps({"error": {"code": int(code), "message": line}}), flush=True)
+        print(f"{label}: {line}", file=sys.stderr, flush=True)
+    except BrokenPipeError:
+        _quiet_stdout()
+    return int(code)
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null: what is still buffered would otherwise fail again when
+    Python flushes it at exit, and print a warning after all."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real stdout (captured in tests): nothing to flush
+        pass

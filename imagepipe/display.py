@@ -19,7 +19,7 @@ from rich.progress import Progress
 class _Console(Console):
     def on_broken_pipe(self) -> None:
         # rich would exit 1 here; the reader (`| head`) has what it wanted, and the
-        # error boundary (imagepipe.commands.run) makes that exit 0.
+        # error boundary (imagepipe.cli.run) makes that exit 0.
         raise BrokenPipeError
 
 

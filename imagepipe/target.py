@@ -26,9 +26,10 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
 
-from imagepipe.commands.options import GIVEN_OUTPUTS, flag, snake, variable
 from imagepipe.errors import ExitCode, OpsError
 from imagepipe.local.state import StateFileError, reachable, read_state, state_file
+from imagepipe.stack_outputs import ESSENTIAL_OUTPUTS, GIVEN_OUTPUTS, flag, snake, variable
+from imagepipe.stack_outputs import SETTING_OUTPUTS as SETTING_OUTPUTS  # local.serve reads it
 from infra.settings import PROJECT_DIR, ConfigError, Settings, settings_from_mapping
 
 DEFAULT_ENDPOINT: Final = "http://127.0.0.1:5000"
@@ -37,11 +38,6 @@ FAKE_CREDENTIALS: Final = {  # the emulator takes any; these are moto's usual on
     "aws_secret_access_key": "testing",
     "aws_session_token": "testing",
 }
-
-# What most commands need; with these from flags or the environment, Pulumi is not run.
-ESSENTIAL_OUTPUTS: Final = ("sourceBucket", "destinationBucket", "stateMachineArn")
-# The settings the commands use, exported as outputs (older stacks: in Pulumi.<stack>.yaml).
-SETTING_OUTPUTS: Final = ("uploadPrefix", "allowedSuffixes", "renditions")
 
 
 # -- a stack's config ------------------------------------------------------------------

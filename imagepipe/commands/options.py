@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
-from typing import TYPE_CHECKING, Final, TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
+
+from imagepipe.stack_outputs import GIVEN_OUTPUTS, flag, variable
 
 if TYPE_CHECKING:
     Subparsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -19,11 +20,10 @@ EXIT_CODES = (
 )
 WHERE = (
     "The stack: a deployed one by default (names and settings from `pulumi stack output "
-    "--json --stack NAME`, or the names from the flags below or IMAGEPIPE_SOURCE_BUCKET, "
-    "IMAGEPIPE_DESTINATION_BUCKET, IMAGEPIPE_STATE_MACHINE_ARN, "
-    "IMAGEPIPE_BACKFILL_STATE_MACHINE_ARN, IMAGEPIPE_DEAD_LETTER_QUEUE_URL; AWS "
-    "credentials and region as the AWS CLI finds them), or with --local the one a running "
-    "`imagepipe local serve` serves."
+    "--json --stack NAME`, or the names from the flags below or "
+    + ", ".join(variable(output) for output, spec in GIVEN_OUTPUTS.items() if spec)
+    + "; AWS credentials and region as the AWS CLI finds them), or with --local the one a "
+    "running `imagepipe local serve` serves."
 )
 
 
@@ -35,35 +35,6 @@ class _ParagraphFormatter(argparse.HelpFormatter):
             super(_ParagraphFormatter, self)._fill_text(paragraph, width, indent)
             for paragraph in text.split("\n\n")
         )
-
-
-# The deployed stack's outputs that a flag or an IMAGEPIPE_* variable can give (flags beat
-# variables, which beat `pulumi stack output`), spelled after the output: sourceBucket is
-# --source-bucket and IMAGEPIPE_SOURCE_BUCKET. Output -> the flag's metavar and help, or
-# None for a variable only.
-GIVEN_OUTPUTS: Final[dict[str, tuple[str, str] | None]] = {
-    "sourceBucket": ("NAME", "source bucket"),
-    "destinationBucket": ("NAME", "renditions bucket"),
-    "stateMachineArn": ("ARN", "upload state machine"),
-    "backfillStateMachineArn": ("ARN", "backfill state machine"),
-    "deadLetterQueueUrl": ("URL", "dead-letter queue"),
-    "backupBucket": None,
-    "topicArn": None,
-    "catalogueTable": None,
-}
-
-
-def snake(output: str) -> str:
-    """sourceBucket -> source_bucket: the flag's argparse dest."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", output).lower()
-
-
-def flag(output: str) -> str:
-    return "--" + snake(output).replace("_", "-")
-
-
-def variable(output: str) -> str:
-    return "IMAGEPIPE_" + snake(output).upper()
 
 
 def command_parser(
