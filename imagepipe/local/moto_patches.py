@@ -368,11 +368,9 @@ def _authorize_s3(
     checks = access.s3_checks(
         method, bucket_name, key_name, query, dict(response.headers), body, tagged
     )
-    if checks is None:
-        _refuse_unmodelled(session, f"S3 {method} on {bucket_name}/{key_name or ''} {query}")
-        raise S3AccessDeniedError()
     region = str(getattr(response, "region", "us-east-1"))
-    if access.authorize(session, checks, region) is not None:
+    what = f"S3 {method} on {bucket_name}/{key_name or ''} {query}"
+    if _refusal(session, checks, what, region) is not None:
         raise S3AccessDeniedError()
     # A missing key is 404 only for a caller that may list the bucket; else 403 (S3 API
     # reference, GetObject/HeadObject "Permissions").
@@ -387,13 +385,19 @@ def _authorize_s3(
             raise S3AccessDeniedError()
 
 
-def _refuse_unmodelled(session: access.Session, what: str) -> None:
+def _refusal(
+    session: access.Session, checks: list[access.Check] | None, what: str, region: str
+) -> access.Refusal | None:
+    """access.authorize, and a refusal of a request whose checks are not modelled (None)."""
+    if checks is not None:
+        return access.authorize(session, checks, region)
     LOG.warning(
         "the local stack does not model the permissions AWS checks for %s (made as %s): "
         "teach imagepipe/local/access.py, refusing meanwhile",
         what,
         session.role_arn,
     )
+    return access.Refusal(access.Check("", ""), f"{what} is not modelled locally")
 
 
 def _api_hook(original: Any) -> Callable[..., Any]:
@@ -404,10 +408,7 @@ def _api_hook(original: Any) -> Callable[..., Any]:
         service, operation = str(self.boto3_service_name), str(self._get_action())
         region = str(self.region)
         checks = access.api_checks(service, operation, self._get_param, region, session.account)
-        if checks is None:
-            _refuse_unmodelled(session, f"{service}:{operation}")
-            return denied_response(self, f"{operation} is not modelled locally")
-        refusal = access.authorize(session, checks, region)
+        refusal = _refusal(session, checks, f"{service}:{operation}", region)
         if refusal is not None:
             return denied_response(self, refusal.message, refusal.check.action)
         return original(self)
