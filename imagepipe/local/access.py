@@ -285,8 +285,8 @@ def api_checks(
 # -- resource policies -------------------------------------------------------------------
 
 
-def _resource_policy(check: Check) -> tuple[Any, bool]:
-    """The resource policy that applies to a check (and whether it is a key policy)."""
+def _resource_policy(check: Check) -> Any:
+    """The resource policy that applies to a check (None: the resource has none)."""
     from moto.kms.models import kms_backends
     from moto.s3.models import s3_backends
     from moto.sns.models import sns_backends
@@ -298,17 +298,17 @@ def _resource_policy(check: Check) -> tuple[Any, bool]:
         if service == "s3":
             bucket = arn.split(":::", 1)[1].split("/", 1)[0]
             account = s3_backends.bucket_accounts.get(bucket, (PARTITION, ""))[1]
-            return s3_backends[account][PARTITION].get_bucket(bucket).policy, False
+            return s3_backends[account][PARTITION].get_bucket(bucket).policy
         _, _, _, region, account, name = arn.split(":", 5)
         if service == "sqs":
-            return sqs_backends[account][region].queues[name].policy, False
+            return sqs_backends[account][region].queues[name].policy
         if service == "sns":
-            return sns_backends[account][region].topics[arn].policy, False
+            return sns_backends[account][region].topics[arn].policy
         if service == "kms":  # a key named other than by its ARN has no policy here
-            return kms_backends[account][region].describe_key(arn).policy, True
+            return kms_backends[account][region].describe_key(arn).policy
     except (LookupError, ValueError, AttributeError) as err:
         LOG.debug("no resource policy for %s: %s", arn, err)
-    return None, service == "kms"
+    return None
 
 
 def _implied(check: Check, session: Session, region: str) -> list[Check]:
@@ -352,8 +352,9 @@ def authorize(session: Session, checks: list[Check], region: str) -> Refusal | N
         request = Request(
             session.role_arn, session.session_arn, check.action, check.resource, context
         )
-        policy, key_policy = _resource_policy(check)
-        decision = evaluate(request, identity, policy, key_policy=key_policy)
+        # A KMS key's policy must allow (iam.evaluate): a missing one allows nothing.
+        key_policy = check.action.startswith("kms:")
+        decision = evaluate(request, identity, _resource_policy(check), key_policy=key_policy)
         if not decision.allowed:
             why = (
                 "an explicit deny in a policy"
