@@ -58,7 +58,7 @@ def run_demo(out: Path, stack_name: str = "dev") -> ExitCode:
 
 def _run(stack: LocalStack, samples: list[Sample], out: Path, started: float) -> ExitCode:
     con = display.console()
-    target = stack.target()
+    target = stack.clients
     con.print(
         f"Deployed [bold]{len(stack.resources)}[/] resources in "
         f"{time.monotonic() - started:.1f} s: source [cyan]s3://{stack.source_bucket}[/], "

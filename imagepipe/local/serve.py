@@ -229,7 +229,7 @@ def start_server(
     stack.outputs["executionsConsoleUrl"] = local.console_url
     deployed.append(stack)
     api = f"{local.endpoint}{MOUNT}" if stack.upload_api is not None else None
-    console.attach(stack.target(), upload_api=api)
+    console.attach(stack.clients, upload_api=api)
     return local
 
 

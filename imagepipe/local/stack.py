@@ -40,6 +40,8 @@ class LocalStack:
         delivery: DeliveryServer | None = None,
         upload_api: LocalUploadApi | None = None,
     ) -> None:
+        # This stack as the `imagepipe` commands see any stack (in-process moto, or the
+        # server `serve` runs).
         self.clients = clients
         self.stack, self.settings, self.outputs = clients.stack, clients.settings, clients.outputs
         self.resources = resources
@@ -100,11 +102,6 @@ class LocalStack:
     def upload_key(self, name: str) -> str:
         """The object key for a file name under the stack's upload prefix."""
         return f"{self.settings.upload_prefix}{name}"
-
-    def target(self) -> Target:
-        """This stack as the `imagepipe` commands see any stack (in-process moto, or the
-        server `serve` runs)."""
-        return self.clients
 
     def queue_depth(self, queue_url: str) -> int:
         """Messages in a queue, visible or in flight."""
