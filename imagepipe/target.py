@@ -268,9 +268,6 @@ class Target:
             flags += f" --endpoint {self.endpoint}"
         return flags
 
-    def display_endpoint(self) -> str:
-        return self.endpoint or "AWS"
-
     @property
     def local_console(self) -> str | None:
         """The local console of the `imagepipe local serve` that runs this stack
@@ -287,16 +284,10 @@ class Target:
         if self.local:
             console = self.local_console
             return f"{console}#/executions/{quote(execution_arn, safe='')}" if console else None
-        return _states_console(execution_arn, "v2/executions/details")
-
-    def state_machine_console_url(self, state_machine_arn: str | None) -> str | None:
-        """A deployed state machine's page (the local console: `local_console`)."""
-        return (
-            _states_console(state_machine_arn, "statemachines/view") if state_machine_arn else None
-        )
+        return states_console(execution_arn, "v2/executions/details")
 
 
-def _states_console(arn: str, page: str) -> str:
+def states_console(arn: str, page: str) -> str:
     """The Step Functions console's `page` of the state machine or execution `arn`."""
     region = arn.split(":")[3]
     return (

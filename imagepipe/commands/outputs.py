@@ -81,12 +81,14 @@ def _console_urls(target: Target) -> dict[str, str | None]:
         return consoles
     from urllib.parse import quote
 
+    from imagepipe.target import states_console
+
     region = target.region
     s3 = f"https://{region}.console.aws.amazon.com/s3/buckets"
-    consoles["executions"] = target.state_machine_console_url(target.state_machine_arn)
-    consoles["backfillExecutions"] = target.state_machine_console_url(
-        target.outputs.get("backfillStateMachineArn")
-    )
+    consoles["executions"] = states_console(target.state_machine_arn, "statemachines/view")
+    backfill = target.outputs.get("backfillStateMachineArn")
+    if backfill:
+        consoles["backfillExecutions"] = states_console(backfill, "statemachines/view")
     consoles["sourceBucket"] = (
         f"{s3}/{target.source_bucket}?region={region}&prefix={target.upload_prefix}"
     )

@@ -51,7 +51,7 @@ def run(args: argparse.Namespace, target: Target) -> ExitCode:
     con = display.console()
     if not args.json:
         verb = "Would restart" if args.dry_run else "Restarting"
-        con.print(f"{verb} from {queue_url} ({target.display_endpoint()})")
+        con.print(f"{verb} from {queue_url} ({target.endpoint or 'AWS'})")
     report = redrive(
         target,
         dead_letter_queue_url=queue_url,
