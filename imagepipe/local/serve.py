@@ -88,7 +88,6 @@ class LocalServer:
     port: int
     stack: LocalStack
     _undo: ExitStack = field(repr=False)  # the server, the environment, moto's config
-    state_path: Path | None = None
 
     @property
     def endpoint(self) -> str:
@@ -116,11 +115,12 @@ class LocalServer:
 
     def write_state(self) -> Path:
         """Write the state file (removed again by `stop`); returns its path."""
-        self.state_path = write_state(state_file(self.stack.stack), self.state())
-        return self.state_path
+        return write_state(state_file(self.stack.stack), self.state())
 
-    def _remove_state(self, path: Path) -> None:
-        """Remove the state file unless another server has since written its own there."""
+    def _remove_state(self) -> None:
+        """Remove the state file if this server wrote it (not if another server has since
+        written its own there)."""
+        path = state_file(self.stack.stack)
         try:
             current = json.loads(path.read_text())
         except (OSError, ValueError):
@@ -129,10 +129,9 @@ class LocalServer:
             path.unlink(missing_ok=True)
 
     def stop(self) -> None:
-        """Stop polling and serving; reset moto's data and put the environment back."""
-        if self.state_path is not None:
-            self._remove_state(self.state_path)
-            self.state_path = None
+        """Remove the state file, stop polling and serving, reset moto's data and put the
+        environment back."""
+        self._remove_state()
         self.stack.close()
         try:
             _post(f"{self.endpoint}/moto-api/reset", {})
