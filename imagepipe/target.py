@@ -28,8 +28,14 @@ from urllib.parse import quote
 
 from imagepipe.errors import ExitCode, OpsError
 from imagepipe.local.state import StateFileError, reachable, read_state, state_file
-from imagepipe.stack_outputs import ESSENTIAL_OUTPUTS, GIVEN_OUTPUTS, flag, snake, variable
-from imagepipe.stack_outputs import SETTING_OUTPUTS as SETTING_OUTPUTS  # local.serve reads it
+from imagepipe.stack_outputs import (
+    ESSENTIAL_OUTPUTS,
+    GIVEN_OUTPUTS,
+    SETTING_OUTPUTS,
+    flag,
+    snake,
+    variable,
+)
 from infra.settings import PROJECT_DIR, ConfigError, Settings, settings_from_mapping
 
 DEFAULT_ENDPOINT: Final = "http://127.0.0.1:5000"

@@ -38,7 +38,8 @@ from imagepipe.local.stack import MOTO_CONFIG, LocalStack, deploy_local
 from imagepipe.local.state import AlreadyServedError, claim, state_file, write_state
 from imagepipe.local.upload_api import MOUNT, api_app
 from imagepipe.local.wsgi import BackgroundServer
-from imagepipe.target import FAKE_CREDENTIALS, SETTING_OUTPUTS
+from imagepipe.stack_outputs import SETTING_OUTPUTS
+from imagepipe.target import FAKE_CREDENTIALS
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
