@@ -318,9 +318,9 @@ class LocalUploadApi:
                 why = f'Bearer error="invalid_token" error_description="{refused}"'
                 headers = {"www-authenticate": why}
                 return _json(401, _UNAUTHORIZED, headers), {"authorizerError": str(refused)}
-        details = {"sub": str((claims or {}).get("sub", "-"))}
         response, error = self._integrate(route, request, claims)
-        return response, {**details, **({"integrationError": error} if error else {})}
+        sub = str((claims or {}).get("sub", "-"))
+        return response, {"sub": sub, "integrationError": error or "-"}
 
     def _authorize(self, route: Mapping[str, Any], request: ApiRequest) -> dict[str, Any]:
         authorizer = self._client().get_authorizer(
