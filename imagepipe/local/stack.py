@@ -115,7 +115,7 @@ class LocalStack:
 
 
 def _stand_ins(
-    stack: str, config: Mapping[str, Any], delivery_port: int, upload_api_port: int
+    stack: str, config: Mapping[str, Any], delivery_port: int
 ) -> tuple[dict[str, Any], LocalUploadApi | None, DeliveryServer | None]:
     """The config the local stack deploys with, and the stand-ins it names, started: the
     upload API's endpoint (unless `config` says `uploadApi`) and, with a CDN, the server
@@ -123,7 +123,7 @@ def _stand_ins(
     # The functions run on this machine's Python and Pillow and never load the layer: a
     # placeholder spares downloading Lambda-platform wheels (infra/packaging.py).
     overrides = {"layerArchive": str(placeholder_layer().path), **config}
-    api = None if "uploadApi" in config else LocalUploadApi(upload_api_port)
+    api = None if "uploadApi" in config else LocalUploadApi()
     if api is not None:
         overrides = {**api.config(), **overrides}
     delivery = None
@@ -139,7 +139,6 @@ def deploy_local(
     config: Mapping[str, Any] | None = None,
     endpoint: str | None = None,
     delivery_port: int = 0,
-    upload_api_port: int = 0,
 ) -> LocalStack:
     """Deploy the Pulumi program's stack `stack` on moto and return a handle on it.
 
@@ -150,9 +149,9 @@ def deploy_local(
     state machine execution on. With a CDN (config `cdn`), the renditions are served on
     127.0.0.1:`delivery_port` (any free port for 0), which is the stack's renditionsBaseUrl.
     The upload API is on (unless `config` says `uploadApi`) with a local test issuer,
-    served on 127.0.0.1:`upload_api_port`: the stack's uploadApiUrl.
+    served on 127.0.0.1 (a free port): the stack's uploadApiUrl.
     """
-    overrides, api, delivery = _stand_ins(stack, config or {}, delivery_port, upload_api_port)
+    overrides, api, delivery = _stand_ins(stack, config or {}, delivery_port)
     config_text = stack_config(stack, overrides)
     region = config_text.get("aws:region", "us-east-1")
     target = emulator(region, endpoint, stack=stack, settings=settings_for(config_text))

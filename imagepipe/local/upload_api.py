@@ -1,7 +1,7 @@
 """The upload API on the local stack: what API Gateway does for the deployed HTTP API, the
 test issuer the stack trusts, and the HTTP endpoint serving both.
 
-`LocalUploadApi(port)` serves `MOUNT` on 127.0.0.1: the stack's uploadApiUrl, the stage's
+`LocalUploadApi()` serves `MOUNT` on 127.0.0.1: the stack's uploadApiUrl, the stage's
 invoke URL (`imagepipe local serve` also mounts it on its own address, `api_app`).
 Under it, `/uploads` is the API and `/issuer` the test issuer: its discovery document
 and JWKS, and, local only and for loopback clients only, ``POST /issuer/token
@@ -223,7 +223,7 @@ class ApiRequest(Request):
 
 class LocalUploadApi:
     """What API Gateway does for the stack's HTTP API, locally (see the module docstring).
-    Made before the deploy: the server on 127.0.0.1:<port>, whose URL becomes the API's
+    Made before the deploy: the server on 127.0.0.1 (a free port), whose URL becomes the API's
     (the stage's invoke URL), and the test issuer to configure the API with (`config`).
     `bind` gives it what was deployed; until then the server answers 503."""
 
@@ -233,8 +233,8 @@ class LocalUploadApi:
     account: str = ""
     stage_name: str = "$default"
 
-    def __init__(self, port: int = 0) -> None:
-        self._server = BackgroundServer(wsgi_app(lambda: self if self.api_id else None), port=port)
+    def __init__(self) -> None:
+        self._server = BackgroundServer(wsgi_app(lambda: self if self.api_id else None))
         self.url = f"{self._server.url}{MOUNT}"
         self.issuer = LocalIssuer(f"{self.url}/issuer")
         self._log_stream = ""
