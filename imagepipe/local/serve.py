@@ -38,7 +38,6 @@ from imagepipe.local.stack import MOTO_CONFIG, LocalStack, deploy_local
 from imagepipe.local.state import AlreadyServedError, claim, state_file, write_state
 from imagepipe.local.upload_api import MOUNT, api_app
 from imagepipe.local.wsgi import BackgroundServer
-from imagepipe.stack_outputs import SETTING_OUTPUTS
 from imagepipe.target import FAKE_CREDENTIALS
 
 if TYPE_CHECKING:
@@ -111,7 +110,6 @@ class LocalServer:
             "outputs": dict(s.outputs),
             "ingestQueueUrl": s.ingest_queue_url,
             "notificationsQueueUrl": s.notifications_queue_url,
-            "config": {k: s.outputs[k] for k in SETTING_OUTPUTS if k in s.outputs},
         }
 
     def write_state(self) -> Path:
