@@ -51,6 +51,21 @@ def test_the_cli_is_at_most_four_levels_deep() -> None:
     assert depth("imagepipe.cli") <= 4
 
 
+def test_the_model_does_not_depend_on_the_commands() -> None:
+    """The stack, its executions and outcomes (imagepipe/*.py) are what the commands, the
+    local stack and the tests share: they import no command, anywhere in them."""
+    model = [p for p in PACKAGE.glob("*.py") if p.stem not in {"cli", "__main__"}]
+    assert PACKAGE / "target.py" in model
+    found = []
+    for path in model:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            found += [f"{path.name}: {n}" for n in names if n.startswith("imagepipe.commands")]
+    assert found == []
+
+
 def test_help_loads_no_heavy_library() -> None:
     code = (
         "import sys; from imagepipe.cli import build_parser; build_parser(); "
