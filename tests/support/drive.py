@@ -4,6 +4,7 @@ person would do with the AWS console and CLI, as functions of the stack."""
 
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,16 +80,32 @@ def poll(stack: LocalStack) -> PollResult:
 
 
 def running(stack: LocalStack) -> list[str]:
-    """Running executions of every state machine (pipes may target several)."""
+    """Running executions of every state machine (pipes may target several).
+
+    moto's nextToken names the last execution of the page before, and is refused
+    (InvalidToken) once that execution has left the RUNNING list: pages of AWS's maximum
+    make that rare, and a refused listing is made again."""
     sfn = stack.clients.client("stepfunctions")
     arns: list[str] = []
     for machines in sfn.get_paginator("list_state_machines").paginate():
         for machine in machines["stateMachines"]:
-            for page in sfn.get_paginator("list_executions").paginate(
-                stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING"
-            ):
-                arns += [e["executionArn"] for e in page["executions"]]
+            for attempt in itertools.count(1):
+                try:
+                    arns += _running_executions(sfn, machine["stateMachineArn"])
+                    break
+                except sfn.exceptions.InvalidToken:
+                    if attempt == 5:
+                        raise
     return arns
+
+
+def _running_executions(sfn: Any, state_machine_arn: str) -> list[str]:
+    pages = sfn.get_paginator("list_executions").paginate(
+        stateMachineArn=state_machine_arn,
+        statusFilter="RUNNING",
+        PaginationConfig={"PageSize": 1000},
+    )
+    return [e["executionArn"] for page in pages for e in page["executions"]]
 
 
 def wait(stack: LocalStack, timeout: float = 120.0) -> None:
