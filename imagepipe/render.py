@@ -7,14 +7,12 @@ stack, or is rejected with the same reason.
 from __future__ import annotations
 
 import stat
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from imagefn.errors import ImageRejected
 from imagefn.imaging import (
-    RenderedImage,
     check_byte_size,
     key_stem,
     plan_rendition,
@@ -23,7 +21,6 @@ from imagefn.imaging import (
 )
 from imagefn.renditions import Rendition
 from imagepipe.display import size
-from imagepipe.inputs import Input
 
 if TYPE_CHECKING:
     from infra.settings import Settings
@@ -42,17 +39,13 @@ class Limits:
 class Written:
     name: str  # the rendition's
     path: Path
-    image: RenderedImage
+    width: int
+    height: int
+    bytes: int
+    format: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "path": str(self.path),
-            "width": self.image.width,
-            "height": self.image.height,
-            "bytes": len(self.image.data),
-            "format": self.image.format,
-        }
+        return {**asdict(self), "path": str(self.path)}
 
 
 @dataclass(frozen=True)
@@ -74,10 +67,7 @@ class Outcome:
             return f"{self.source}: rejected: {self.rejected}"
         if self.error is not None:
             return f"{self.source}: error: {self.error}"
-        files = ", ".join(
-            f"{w.path} ({w.image.width}x{w.image.height}, {size(len(w.image.data))})"
-            for w in self.written
-        )
+        files = ", ".join(f"{w.path} ({w.width}x{w.height}, {size(w.bytes)})" for w in self.written)
         return f"{self.source} -> {files}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -152,18 +142,14 @@ def render_file(path: Path, out_dir: Path, limits: Limits, name: str | None = No
             except OSError as exc:
                 problem = f"cannot write {destination}: {os_problem(exc)}"
                 return Outcome(source, tuple(written), error=problem)
-            written.append(Written(rendition.name, destination, image))
+            shape = (image.width, image.height, len(image.data), image.format)
+            written.append(Written(rendition.name, destination, *shape))
     except ImageRejected as exc:
         return Outcome(source, tuple(written), rejected=exc)
+    except Exception as exc:  # one line per input, never a traceback
+        problem = f"internal error: {type(exc).__name__}: {exc}"
+        return Outcome(source, tuple(written), error=problem)
     return Outcome(source, tuple(written))
-
-
-def render_files(inputs: Iterable[Input], out_dir: Path, limits: Limits) -> Iterator[Outcome]:
-    for item in inputs:
-        try:
-            yield render_file(item.path, out_dir, limits, item.name)
-        except Exception as exc:  # one line per input, never a traceback
-            yield Outcome(str(item.path), error=f"internal error: {type(exc).__name__}: {exc}")
 
 
 def limits_of(settings: Settings) -> Limits:

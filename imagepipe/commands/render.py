@@ -36,7 +36,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace, target: None) -> ExitCode:
     from imagepipe import display
     from imagepipe.inputs import collect
-    from imagepipe.render import Report, limits_of, os_problem, render_files
+    from imagepipe.render import Report, limits_of, os_problem, render_file
     from imagepipe.target import stack_settings
 
     settings = stack_settings(args.stack)  # a ConfigError is the boundary's: exit 2
@@ -45,8 +45,10 @@ def run(args: argparse.Namespace, target: None) -> ExitCode:
         args.out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OpsError(ExitCode.USAGE, f"cannot create {args.out}: {os_problem(exc)}") from None
+    limits = limits_of(settings)
     report = Report(args.stack, args.out)
-    for outcome in render_files(inputs, args.out, limits_of(settings)):
+    for item in inputs:
+        outcome = render_file(item.path, args.out, limits, item.name)
         report.outcomes.append(outcome)
         if not args.json:  # a line per file as it is done; errors on stderr
             print(outcome.line(), file=sys.stderr if outcome.error else sys.stdout, flush=True)
