@@ -100,7 +100,6 @@ class Node:
     lane: int = 0  # x where the lanes right of its column start
     layer: int = 0
     column: int = 0
-    rank: int = 0
     above: str = ""  # the state above it in its column
 
     def __post_init__(self) -> None:
@@ -220,16 +219,13 @@ def _rank(layout: Layout, root: str) -> None:
 
     for name in [root, *nodes]:  # unreachable states still get drawn
         visit(name)
-    for rank, node in enumerate(order):
-        node.rank = rank
-    for node in order:
-        sources = [nodes[e.source] for e in edges if e.target == node.id]
-        node.layer = max((s.layer + 1 for s in sources if s.rank < node.rank), default=0)
+    for i, node in enumerate(order):
+        sources = {e.source for e in edges if e.target == node.id}
+        node.layer = max((s.layer + 1 for s in order[:i] if s.id in sources), default=0)
     tails: list[str] = []  # column -> its last node so far
-    for node in sorted(order, key=lambda n: (n.layer, n.rank)):
-        parents = sorted((nodes[e.source] for e in edges if e.target == node.id and not e.catch),
-                         key=lambda n: n.rank)  # fmt: skip
-        above = next((p for p in parents if tails[p.column] == p.id), None)
+    for node in sorted(order, key=lambda n: n.layer):  # stable: in rank within a layer
+        parents = {e.source for e in edges if e.target == node.id and not e.catch}
+        above = next((p for p in order if p.id in parents and tails[p.column] == p.id), None)
         node.column, node.above = (above.column, above.id) if above else (len(tails), "")
         tails[node.column : node.column + 1] = [node.id]
 
@@ -328,7 +324,7 @@ def _draw(layout: Layout, out: list[str], marks: Mapping[str, str] | None) -> No
         out.append(_line(points, edge.catch))
         if edge.label:
             out.append(_text(*label_at, SMALL_PX, CATCH if edge.catch else EDGE, edge.label))
-    for node in sorted(layout.nodes.values(), key=lambda n: n.rank):
+    for node in layout.nodes.values():
         fill, stroke = COLOURS.get(node.kind, ("#f3f3f3", "#8a8a8a"))
         pill = node.kind == "terminal"
         rx = node.h // 2 if pill else 6
