@@ -162,8 +162,14 @@ def _map_subtitle(state: dict[str, Any]) -> str:
 
 
 def _choice_label(rule: dict[str, Any]) -> str:
+    """A Choice rule in words: `$.a present and IsNull false`, `not $.b present`."""
     variable = str(rule.get("Variable", ""))
     for key, value in rule.items():
+        if key == "Not":
+            return "not " + _choice_label(value)
+        if key in {"And", "Or"}:  # the variable once: `$.a present and IsNull false`
+            op, first = f" {key.lower()} ", value[0].get("Variable")
+            return op.join(_choice_label(r) for r in value).replace(f"{op}{first} ", op)
         if key == "IsPresent":
             return f"{variable} {'present' if value else 'absent'}"
         if key not in {"Variable", "Next"}:
@@ -175,9 +181,12 @@ def _edges(name: str, state: dict[str, Any], end: str | None) -> list[Edge]:
     choices = [(rule["Next"], _choice_label(rule)) for rule in state.get("Choices") or []]
     targets = [(state.get("Next"), ""), *choices, (state.get("Default"), "otherwise")]
     targets.append((state.get("End") and end, ""))
-    edges = [Edge(name, str(target), label) for target, label in targets if target]
+    # One arrow per target: a rule that leads where the Default does is drawn as "otherwise".
+    edges = {str(target): Edge(name, str(target), label) for target, label in targets if target}
     catches = state.get("Catch") or []
-    return edges + [Edge(name, str(c["Next"]), ", ".join(c["ErrorEquals"]), True) for c in catches]
+    return [*edges.values()] + [
+        Edge(name, str(c["Next"]), ", ".join(c["ErrorEquals"]), True) for c in catches
+    ]
 
 
 # -- layout --------------------------------------------------------------------------------
@@ -242,12 +251,14 @@ def _place(layout: Layout) -> None:
     gaps: defaultdict[int, dict[str, int]] = defaultdict(dict)  # layer -> target -> its band
     for edge in layout.edges:
         source, target = layout.nodes[edge.source], layout.nodes[edge.target]
+        label = text_width(edge.label, SMALL_PX) + 10
         if edge.catch:
-            label = text_width(edge.label, SMALL_PX) + 10
             labels[source.column] = max(labels[source.column], label)
         if edge.catch or target.above != source.id:  # not a straight drop: it takes a lane
             edge.lane = lanes[source.column].setdefault(target.id, len(lanes[source.column]))
             edge.gap = gaps[target.layer].setdefault(target.id, len(gaps[target.layer]))
+        else:  # its label, left of the line, stays within the column
+            widths[source.column] = max(widths[source.column], 2 * label)
     spans = [w + labels[c] + LANE_STEP * len(lanes[c]) for c, w in enumerate(widths)]
     lefts = [0, *accumulate(span + COL_GAP for span in spans[:-1])]
     tops = [0, *accumulate(h + ROW_GAP for h in heights[:-1])]
