@@ -132,10 +132,11 @@ class Unauthorized(Exception):  # noqa: N818 - API Gateway's own word for it
     """The JWT authorizer refuses the request (401)."""
 
 
-def bearer_token(headers: Mapping[str, str]) -> str:
+def bearer_token(headers: Headers | Mapping[str, str]) -> str:
     """The token of the identity source $request.header.Authorization, with or without
-    'Bearer'. https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-jwt-authorizer.html"""
-    value = next((v for k, v in headers.items() if k.lower() == "authorization"), "").strip()
+    'Bearer' (`headers`: the request's, which werkzeug looks up in any case).
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-jwt-authorizer.html"""
+    value = headers.get("Authorization", "").strip()
     if value[:7].lower() == "bearer ":
         value = value[7:].strip()
     if not value:
@@ -329,7 +330,7 @@ class LocalUploadApi:
         config = authorizer.get("JwtConfiguration") or {}
         issuer = str(config.get("Issuer", ""))
         jwks = self.issuer.jwks() if issuer.rstrip("/") == self.issuer.issuer else None
-        token = bearer_token(dict(request.headers))
+        token = bearer_token(request.headers)
         return verify_token(token, jwks, issuer, config.get("Audience") or [])
 
     # -- CORS -------------------------------------------------------------------------
@@ -533,8 +534,5 @@ def api_app(api: Callable[[], LocalUploadApi | None]) -> WSGIApplication:
 
 def wsgi_app(api: Callable[[], LocalUploadApi | None]) -> WSGIApplication:
     """`api_app` at `MOUNT`, 404 elsewhere: what the stack's own server for it serves."""
-
-    def not_found(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        return _json(404, _NOT_FOUND)(environ, start_response)
-
-    return DispatcherMiddleware(not_found, {MOUNT: api_app(api)})
+    # A werkzeug Response is itself a WSGI application, answering every request alike.
+    return DispatcherMiddleware(_json(404, _NOT_FOUND), {MOUNT: api_app(api)})

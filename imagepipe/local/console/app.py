@@ -141,12 +141,13 @@ def _limit(request: Request, default: int) -> int:
     return int(text)
 
 
-def _status(request: Request, allowed: Iterable[str], upper: bool) -> str | None:
+def _status(request: Request, allowed: Iterable[str]) -> str | None:
+    """The status asked for, spelt as `allowed` spells it (in any case)."""
     text = request.args.get("status", "").strip()
     if not text:
         return None
-    value = text.upper() if upper else text.lower()
-    if value not in allowed:
+    value = {a.lower(): a for a in allowed}.get(text.lower())
+    if value is None:
         choices = ", ".join(allowed)
         raise ApiError(400, "bad_status", f"status must be one of {choices}, not {text!r}")
     return value
@@ -190,9 +191,8 @@ class Console:
 
     def static(self, name: str) -> Response:
         """A file of static/ (by its plain name: no folders, nothing else)."""
-        files = {p.name: p for p in STATIC.iterdir() if p.is_file()}
-        path = files.get(name)
-        if path is None or path.suffix not in TYPES:
+        path = STATIC / name  # `name` has no "/" (the route's default converter)
+        if not path.is_file() or path.suffix not in TYPES:
             return Response("not found\n", status=404, mimetype="text/plain")
         response = Response(path.read_bytes(), content_type=TYPES[path.suffix])
         response.headers.update(self._page_headers())
@@ -251,7 +251,7 @@ class Console:
     def executions(self, target: Target, request: Request) -> Response:
         from imagepipe.commands.executions import listing
 
-        status = _status(request, STATUSES, upper=True)
+        status = _status(request, STATUSES)
         return _json_response(listing(target, status, _limit(request, 25)).to_dict())
 
     def _resolve(self, target: Target, request: Request) -> Any:
@@ -284,7 +284,7 @@ class Console:
         from imagepipe.catalogue import STATUSES as RECORD_STATUSES
         from imagepipe.commands.catalogue import listing
 
-        status = _status(request, RECORD_STATUSES, upper=False)
+        status = _status(request, RECORD_STATUSES)
         return _json_response(listing(target, status, _limit(request, 100)).to_dict())
 
     def dead_letters(self, target: Target, request: Request) -> Response:
