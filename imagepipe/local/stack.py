@@ -12,6 +12,7 @@ see what subscribers get. moto is process-global: one in-process LocalStack at a
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import ExitStack
 from typing import Any, Final
 
 from imagepipe.local import lambda_runtime, moto_patches
@@ -36,7 +37,7 @@ class LocalStack:
         self,
         clients: Target,
         resources: list[CreatedResource],
-        mock: Any = None,
+        undo: ExitStack,
         delivery: DeliveryServer | None = None,
         upload_api: LocalUploadApi | None = None,
     ) -> None:
@@ -45,7 +46,7 @@ class LocalStack:
         self.clients = clients
         self.stack, self.settings, self.outputs = clients.stack, clients.settings, clients.outputs
         self.resources = resources
-        self._mock = mock
+        self._undo = undo  # stops the stand-ins and, in-process, moto
         # The CDN's stand-in, serving the renditions at outputs["renditionsBaseUrl"].
         self.delivery = delivery
         # The upload API's stand-in for API Gateway, at outputs["uploadApiUrl"], with its
@@ -56,7 +57,6 @@ class LocalStack:
         self.backup_bucket: str = self.outputs["backupBucket"]
         self.state_machine_arn: str = self.outputs["stateMachineArn"]
         self.dead_letter_queue_url: str = self.outputs["deadLetterQueueUrl"]
-        self.topic_arn: str = self.outputs["topicArn"]
         self.pollers = [PipePoller(clients, config) for config in pipe_configs(clients)]
         uploads = [p for p in self.pollers if p.config.target_arn == self.state_machine_arn]
         if not uploads:
@@ -75,21 +75,14 @@ class LocalStack:
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
         ]
-        sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=arn)
+        sns.subscribe(TopicArn=self.outputs["topicArn"], Protocol="sqs", Endpoint=arn)
         return url
 
     def close(self) -> None:
         """Stop the pipe pollers and, in-process, moto (its data is gone afterwards)."""
         for poller in self.pollers:
             poller.stop()
-        if self.delivery is not None:
-            self.delivery.stop()
-        if self.upload_api is not None:
-            self.upload_api.close()
-        if self._mock is not None:
-            self._mock.stop()
-            self._mock = None
-            lambda_runtime.uninstall()
+        self._undo.close()
 
     def __enter__(self) -> LocalStack:
         return self
@@ -109,26 +102,26 @@ class LocalStack:
             QueueUrl=queue_url,
             AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
         )["Attributes"]
-        return int(attributes["ApproximateNumberOfMessages"]) + int(
-            attributes["ApproximateNumberOfMessagesNotVisible"]
-        )
+        return sum(int(count) for count in attributes.values())
 
 
 def _stand_ins(
-    stack: str, config: Mapping[str, Any], delivery_port: int
+    stack: str, config: Mapping[str, Any], delivery_port: int, undo: ExitStack
 ) -> tuple[dict[str, Any], LocalUploadApi | None, DeliveryServer | None]:
-    """The config the local stack deploys with, and the stand-ins it names, started: the
-    upload API's endpoint (unless `config` says `uploadApi`) and, with a CDN, the server
-    that is the stack's renditionsBaseUrl."""
+    """The config the local stack deploys with, and the stand-ins it names, started (and
+    stopped by `undo`): the upload API's endpoint (unless `config` says `uploadApi`) and,
+    with a CDN, the server that is the stack's renditionsBaseUrl."""
     # The functions run on this machine's Python and Pillow and never load the layer: a
     # placeholder spares downloading Lambda-platform wheels (infra/packaging.py).
     overrides = {"layerArchive": str(placeholder_layer().path), **config}
     api = None if "uploadApi" in config else LocalUploadApi()
     if api is not None:
+        undo.callback(api.close)
         overrides = {**api.config(), **overrides}
     delivery = None
     if settings_for(stack_config(stack, overrides)).cdn:
         delivery = DeliveryServer(delivery_port)
+        undo.callback(delivery.stop)
         overrides = {"renditionsBaseUrl": delivery.base_url, **overrides}
     return overrides, api, delivery
 
@@ -151,31 +144,26 @@ def deploy_local(
     The upload API is on (unless `config` says `uploadApi`) with a local test issuer,
     served on 127.0.0.1 (a free port): the stack's uploadApiUrl.
     """
-    overrides, api, delivery = _stand_ins(stack, config or {}, delivery_port)
-    config_text = stack_config(stack, overrides)
-    region = config_text.get("aws:region", "us-east-1")
-    target = emulator(region, endpoint, stack=stack, settings=settings_for(config_text))
-    mock = None
-    if endpoint is None:
-        from moto import mock_aws
-
-        config_arg: Any = MOTO_CONFIG
-        mock = mock_aws(config=config_arg)
-        mock.start()
-    moto_patches.install()
-    lambda_runtime.install()
+    undo = ExitStack()  # what is started here: stopped by LocalStack.close, or on failure
     try:
+        overrides, api, delivery = _stand_ins(stack, config or {}, delivery_port, undo)
+        config_text = stack_config(stack, overrides)
+        region = config_text.get("aws:region", "us-east-1")
+        target = emulator(region, endpoint, stack=stack, settings=settings_for(config_text))
+        if endpoint is None:
+            from moto import mock_aws
+
+            config_arg: Any = MOTO_CONFIG
+            undo.enter_context(mock_aws(config=config_arg))
+            undo.callback(lambda_runtime.uninstall)
+        moto_patches.install()
+        lambda_runtime.install()
         mocks = MotoMocks(target)
         target.outputs.update(run_program(mocks, stack, config_text))
         if delivery is not None:
             delivery.bind(target, mocks.created, mocks.account_id)
         upload_api = api.bind(target, mocks.created, mocks.account_id) if api else None
-        return LocalStack(target, mocks.created, mock, delivery, upload_api)
+        return LocalStack(target, mocks.created, undo, delivery, upload_api)
     except BaseException:
-        if delivery is not None:
-            delivery.stop()
-        if api is not None:
-            api.close()
-        if mock is not None:
-            mock.stop()
+        undo.close()
         raise

@@ -29,14 +29,10 @@ class BackgroundServer:
         handler: type[WSGIRequestHandler] = QuietHandler,
     ) -> None:
         self._server = make_server(host, port, app, threaded=True, request_handler=handler)
-        self.host, self.port = host, self._server.port
+        self.url = f"http://{host}:{self._server.port}"
         threading.Thread(
             target=self._server.serve_forever, name="imagepipe-http", daemon=True
         ).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
     def stop(self) -> None:
         """Stop serving and close the socket (again: nothing)."""
