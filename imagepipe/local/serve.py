@@ -21,7 +21,7 @@ import socket
 import sys
 import time
 from collections.abc import Mapping
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -44,9 +44,6 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
 LOG: Final = logging.getLogger(__name__)
-# Where the renditions are served (imagepipe.local.delivery), whatever --host says.
-DELIVERY_HOST: Final = DeliveryServer.host
-CONSOLE_PATH: Final = "/console/"
 # moto logs every error a state machine catches, with the whole state's repr, and notes
 # its own limits; rejections are expected here.
 QUIET_LOGGERS: Final = (
@@ -84,25 +81,21 @@ def _moto_app(console: Console, deployed: list[LocalStack]) -> WSGIApplication:
 class LocalServer:
     """A running moto server with the stack deployed in it and its pipe being polled."""
 
-    host: str
-    port: int
+    endpoint: str  # http://host:port
     stack: LocalStack
     _undo: ExitStack = field(repr=False)  # the server, the environment, moto's config
 
     @property
-    def endpoint(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    @property
     def console_url(self) -> str:
         """The local console (imagepipe.local.console), on the server's address."""
-        return f"{self.endpoint}{CONSOLE_PATH}"
+        return f"{self.endpoint}{PREFIX}/"
 
-    def state(self) -> dict[str, Any]:
-        """What the operating commands need to find and use this stack: its outputs
-        (which carry the config the commands use) and where to reach it."""
+    def write_state(self) -> Path:
+        """Write the state file (removed again by `stop`): what the operating commands need
+        to find and use this stack, its outputs (which carry the config the commands use)
+        and where to reach it. Returns its path."""
         s = self.stack
-        return {
+        state = {
             "stack": s.stack,
             "endpoint": self.endpoint,
             "region": s.clients.region,
@@ -111,21 +104,16 @@ class LocalServer:
             "ingestQueueUrl": s.ingest_queue_url,
             "notificationsQueueUrl": s.notifications_queue_url,
         }
-
-    def write_state(self) -> Path:
-        """Write the state file (removed again by `stop`); returns its path."""
-        return write_state(state_file(self.stack.stack), self.state())
+        return write_state(state_file(s.stack), state)
 
     def _remove_state(self) -> None:
         """Remove the state file if this server wrote it (not if another server has since
-        written its own there)."""
+        written its own there, nor if it cannot be read)."""
         path = state_file(self.stack.stack)
-        try:
+        with suppress(OSError, ValueError):
             current = json.loads(path.read_text())
-        except (OSError, ValueError):
-            return
-        if current.get("endpoint") == self.endpoint and current.get("pid") == os.getpid():
-            path.unlink(missing_ok=True)
+            if current.get("endpoint") == self.endpoint and current.get("pid") == os.getpid():
+                path.unlink(missing_ok=True)
 
     def stop(self) -> None:
         """Remove the state file, stop polling and serving, reset moto's data and put the
@@ -151,9 +139,9 @@ def _check_ports(host: str, port: int, delivery_port: int, cdn: bool) -> None:
             f"{host}:{port} is in use (another `imagepipe local serve`?): stop it, or pick "
             "another --port"
         )
-    if cdn and not port_free(DELIVERY_HOST, delivery_port):
+    if cdn and not port_free(DeliveryServer.host, delivery_port):
         raise PortInUseError(
-            f"{DELIVERY_HOST}:{delivery_port} is in use: the renditions are served there "
+            f"{DeliveryServer.host}:{delivery_port} is in use: the renditions are served there "
             "(--port + 1 unless --delivery-port says otherwise); stop what listens there, or "
             "pick another --delivery-port"
         )
@@ -164,11 +152,10 @@ def _environment(endpoint: str, port: int) -> ExitStack:
     from moto.core.config import default_user_config
 
     env = {
-        # The Lambda handlers' boto3 clients (created at import) and any other SDK use.
+        # The Lambda handlers' boto3 clients (created at import) and any other SDK use:
+        # AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN.
         "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": FAKE_CREDENTIALS["aws_access_key_id"],
-        "AWS_SECRET_ACCESS_KEY": FAKE_CREDENTIALS["aws_secret_access_key"],
-        "AWS_SESSION_TOKEN": FAKE_CREDENTIALS["aws_session_token"],
+        **{name.upper(): value for name, value in FAKE_CREDENTIALS.items()},
         # moto's Step Functions interpreter calls http://localhost:$MOTO_PORT.
         "MOTO_PORT": str(port),
     }
@@ -203,25 +190,19 @@ def start_server(
     delivery_port = port + 1 if delivery_port is None else delivery_port
     cdn = settings_for(stack_config(stack_name, config or {})).cdn
     _check_ports(host, port, delivery_port, cdn)
-    undo = _environment(endpoint, port)
     console, deployed = Console(), list[LocalStack]()
-    server = BackgroundServer(_moto_app(console, deployed), host, port, MotoRequestHandler)
-    undo.callback(server.stop)
-    try:
+    # Undone if the deploy fails, else by LocalServer.stop.
+    with _environment(endpoint, port) as undo:
+        server = BackgroundServer(_moto_app(console, deployed), host, port, MotoRequestHandler)
+        undo.callback(server.stop)
         # The server reads moto's config per request: turn execution on as a client would.
         _post(f"{endpoint}/moto-api/config", MOTO_CONFIG)
         stack = deploy_local(
-            stack_name,
-            config=config,
-            endpoint=endpoint,
-            delivery_port=delivery_port,
+            stack_name, config=config, endpoint=endpoint, delivery_port=delivery_port
         )
-    except BaseException:
-        undo.close()
-        raise
+        local = LocalServer(endpoint, stack, undo.pop_all())
     for poller in stack.pollers:
         poller.start()
-    local = LocalServer(host, port, stack, undo)
     # The executions console the program exports is AWS's, which knows nothing of this
     # stack: here it is the local console.
     stack.outputs["executionsConsoleUrl"] = local.console_url
@@ -235,6 +216,7 @@ def usage(local: LocalServer) -> str:
     """The outputs and a few commands to try against the server."""
     s = local.stack
     e = local.endpoint
+    aws = f"aws --endpoint-url {e}"
     lines = [
         f"moto server on {e} (region {s.clients.region}, any credentials)",
         *([f"Renditions: {s.delivery.base_url}/<key>"] if s.delivery is not None else []),
@@ -252,12 +234,11 @@ def usage(local: LocalServer) -> str:
         "Try:",
         f"  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
         f"AWS_DEFAULT_REGION={s.clients.region}",
-        f"  aws --endpoint-url {e} s3 cp ./photo.jpg s3://{s.source_bucket}/{s.upload_key('photo.jpg')}",
-        f"  aws --endpoint-url {e} stepfunctions list-executions --state-machine-arn "
-        f"{s.state_machine_arn}",
-        f"  aws --endpoint-url {e} s3 ls --recursive s3://{s.destination_bucket}/",
-        f"  aws --endpoint-url {e} sqs receive-message --queue-url {s.dead_letter_queue_url}",
-        f"  aws --endpoint-url {e} sqs receive-message --queue-url {s.notifications_queue_url}",
+        f"  {aws} s3 cp ./photo.jpg s3://{s.source_bucket}/{s.upload_key('photo.jpg')}",
+        f"  {aws} stepfunctions list-executions --state-machine-arn {s.state_machine_arn}",
+        f"  {aws} s3 ls --recursive s3://{s.destination_bucket}/",
+        f"  {aws} sqs receive-message --queue-url {s.dead_letter_queue_url}",
+        f"  {aws} sqs receive-message --queue-url {s.notifications_queue_url}",
         "",
         "Ctrl-C to stop (everything is in memory and goes away).",
     ]
