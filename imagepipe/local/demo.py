@@ -12,8 +12,6 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,7 +20,7 @@ from imagepipe.commands import show as show_command
 from imagepipe.commands import upload as upload_command
 from imagepipe.errors import ExitCode
 from imagepipe.inputs import collect
-from imagepipe.local.gallery import manifests_in, write_gallery
+from imagepipe.local.gallery import write_gallery
 from imagepipe.local.samples import Sample, demo_samples
 from imagepipe.local.stack import LocalStack, deploy_local
 from imagepipe.uploads import Report, upload
@@ -31,29 +29,21 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 
-@contextmanager
-def _no_log_lines() -> Iterator[None]:
-    """The demo prints results, not the emulator's, moto's or the handlers' log lines."""
-    logging.disable(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        logging.disable(logging.NOTSET)
-
-
 def run_demo(out: Path, stack_name: str = "dev") -> ExitCode:
     """The demo; ExitCode.OK when every upload ended as its sample expects."""
     started = time.monotonic()
     status = display.progress_console()
-    with _no_log_lines():
+    # The demo prints results, not the emulator's, moto's or the handlers' log lines.
+    logging.disable(logging.CRITICAL)
+    try:
         with status.status("Generating sample images"):
             samples = demo_samples()
         with status.status(f"Deploying stack {stack_name} on moto (the real Pulumi program)"):
             stack = deploy_local(stack_name)
-        try:
+        with stack:
             return _run(stack, samples, out, started)
-        finally:
-            stack.close()
+    finally:
+        logging.disable(logging.NOTSET)
 
 
 def _run(stack: LocalStack, samples: list[Sample], out: Path, started: float) -> ExitCode:
@@ -85,7 +75,7 @@ def _run(stack: LocalStack, samples: list[Sample], out: Path, started: float) ->
         f"\nRenditions written to [bold]{out}[/]: {display.plural(len(written), 'file')}, "
         f"{display.size(total)} (<rendition>/<key>)"
     )
-    page = write_gallery(out, manifests_in(out))
+    page = write_gallery(out)
     con.print(f"Renditions and their placeholders, as a page would show them: [bold]{page}[/]")
     verdict = _verdict(con, stack, samples, report, started)
     con.print(
@@ -134,12 +124,11 @@ def _problems(stack: LocalStack, samples: list[Sample], report: Report) -> list[
     for sample in samples:
         key = stack.upload_key(sample.name)
         done = by_key.get(key)
-        execution = done.execution if done else None
-        if done is None or execution is None:
+        if done is None or done.execution is None:
             problems.append(f"{key}: no execution")
-        elif sample.good and sorted(r["name"] for r in execution.renditions) != names:
+        elif sample.good and sorted(r["name"] for r in done.execution.renditions) != names:
             problems.append(f"{key}: {done.outcome}, expected renditions {names}")
-        elif not sample.good and getattr(execution.outcome, "reason", None) != sample.reason:
+        elif not sample.good and getattr(done.execution.outcome, "reason", None) != sample.reason:
             problems.append(f"{key}: {done.outcome}, expected rejected: {sample.reason}")
     left = stack.queue_depth(stack.ingest_queue_url)
     if left:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import html
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -61,9 +61,11 @@ def _figure(manifest: Mapping[str, Any]) -> str:
     )
 
 
-def write_gallery(out: Path, manifests: Iterable[Mapping[str, Any]]) -> Path:
-    """Write out/index.html for `manifests`; returns its path."""
-    figures = "\n".join(_figure(m) for m in manifests)
+def write_gallery(out: Path) -> Path:
+    """Write out/index.html for the manifests downloaded under out/manifests/; returns its
+    path."""
+    manifests = sorted((out / "manifests").rglob("*.json"))
+    figures = "\n".join(_figure(json.loads(p.read_text(encoding="utf-8"))) for p in manifests)
     page = (
         '<!doctype html><html><head><meta charset="utf-8"><title>imagepipe demo</title>'
         "<style>body{font-family:sans-serif;max-width:1300px;margin:2em auto}"
@@ -75,11 +77,3 @@ def write_gallery(out: Path, manifests: Iterable[Mapping[str, Any]]) -> Path:
     path = out / "index.html"
     path.write_text(page, encoding="utf-8")
     return path
-
-
-def manifests_in(out: Path) -> list[dict[str, Any]]:
-    """The manifests downloaded under out/manifests/."""
-    return [
-        json.loads(p.read_text(encoding="utf-8"))
-        for p in sorted((out / "manifests").rglob("*.json"))
-    ]
