@@ -13,11 +13,8 @@ import random
 import struct
 import zlib
 from dataclasses import dataclass
-from typing import Final
 
-from PIL import Image, ImageDraw, ImageFilter
-
-EXIF_ORIENTATION: Final = 0x0112
+from PIL import ExifTags, Image, ImageDraw, ImageFilter
 
 
 @dataclass(frozen=True)
@@ -34,7 +31,7 @@ class Sample:
         return self.reason is None
 
 
-def photo(width: int, height: int, *, seed: int = 0, mode: str = "RGB") -> Image.Image:
+def photo(width: int, height: int, *, seed: int = 0) -> Image.Image:
     """Something a camera could have taken: sky and ground gradients, blurred shapes, grain."""
     rng = random.Random(seed)  # noqa: S311 - reproducible drawings, not secrets
     sky = Image.linear_gradient("L").resize((width, height))
@@ -55,11 +52,7 @@ def photo(width: int, height: int, *, seed: int = 0, mode: str = "RGB") -> Image
         draw.ellipse((x - r, y - r // 2, x + r, y + r // 2), fill=colour)
     base = base.filter(ImageFilter.GaussianBlur(radius=max(1, width // 400)))
     grain = Image.effect_noise((width, height), 18).convert("RGB")
-    image = Image.blend(base, grain, 0.12)
-    if mode == "RGBA":
-        alpha = Image.radial_gradient("L").resize((width, height)).point(lambda v: 255 - v)
-        image.putalpha(alpha)
-    return image
+    return Image.blend(base, grain, 0.12)
 
 
 def encode(image: Image.Image, fmt: str, **options: object) -> bytes:
@@ -75,12 +68,15 @@ def jpeg(width: int, height: int, *, seed: int = 0, quality: int = 88) -> bytes:
 def rotated_jpeg(width: int, height: int, orientation: int = 6, *, seed: int = 0) -> bytes:
     """A JPEG stored `width` x `height` whose EXIF says to rotate it (6: 90 degrees CW)."""
     exif = Image.Exif()
-    exif[EXIF_ORIENTATION] = orientation
+    exif[ExifTags.Base.Orientation] = orientation
     return encode(photo(width, height, seed=seed), "JPEG", quality=88, exif=exif.tobytes())
 
 
 def transparent_png(width: int, height: int, *, seed: int = 0) -> bytes:
-    return encode(photo(width, height, seed=seed, mode="RGBA"), "PNG", optimize=False)
+    """A photo fading out from its middle (opaque) to its corners (transparent)."""
+    image = photo(width, height, seed=seed)
+    image.putalpha(Image.radial_gradient("L").resize((width, height)).point(lambda v: 255 - v))
+    return encode(image, "PNG", optimize=False)
 
 
 def webp(width: int, height: int, *, seed: int = 0) -> bytes:
