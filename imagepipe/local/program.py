@@ -8,24 +8,19 @@ from __future__ import annotations
 import json
 import runpy
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import pulumi
 import yaml
 
 from infra.settings import PROJECT, PROJECT_DIR, Settings, load_settings, read_stack_config
 
-PROGRAM: Final = PROJECT_DIR / "__main__.py"
-
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def stack_config(
-    stack: str, overrides: Mapping[str, Any] | None = None, project_dir: Path = PROJECT_DIR
-) -> dict[str, str]:
+def stack_config(stack: str, overrides: Mapping[str, Any]) -> dict[str, str]:
     """The stack's config as the Pulumi CLI hands it to a program: namespaced keys, text values.
 
     Project keys come from `infra.settings.read_stack_config` (Pulumi.yaml defaults under
@@ -34,15 +29,12 @@ def stack_config(
     `overrides` act like `pulumi config set` for this run (keys with or without the
     project namespace).
     """
-    config = {
-        f"{PROJECT}:{key}": _text(value)
-        for key, value in read_stack_config(stack, project_dir).items()
-    }
-    stack_file = yaml.safe_load((project_dir / f"Pulumi.{stack}.yaml").read_text()) or {}
+    config = {f"{PROJECT}:{key}": _text(value) for key, value in read_stack_config(stack).items()}
+    stack_file = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text()) or {}
     for key, value in (stack_file.get("config") or {}).items():
         if not key.startswith(f"{PROJECT}:"):
             config[key] = _text(value)
-    for key, value in (overrides or {}).items():
+    for key, value in overrides.items():
         config[key if ":" in key else f"{PROJECT}:{key}"] = _text(value)
     return config
 
@@ -57,7 +49,7 @@ def settings_for(config: Mapping[str, str]) -> Settings:
 
 
 def run_program(
-    mocks: pulumi.runtime.Mocks, stack: str, config: Mapping[str, str], program: Path = PROGRAM
+    mocks: pulumi.runtime.Mocks, stack: str, config: Mapping[str, str]
 ) -> dict[str, Any]:
     """Run the Pulumi program under `mocks` as stack `stack`; return its exported outputs.
 
@@ -72,7 +64,7 @@ def run_program(
     outputs: dict[str, Any] = {}
 
     def apply() -> pulumi.Output[Any]:
-        runpy.run_path(str(program), run_name="__main__")
+        runpy.run_path(str(PROJECT_DIR / "__main__.py"), run_name="__main__")
         root: Any = pulumi.runtime.get_root_resource()
         exported: dict[str, Any] = dict(root.outputs)
         return pulumi.Output.all(**exported).apply(outputs.update)

@@ -27,15 +27,12 @@ class AlreadyServedError(RuntimeError):
     """Another `imagepipe local serve` already serves this stack."""
 
 
-def state_dir() -> Path:
-    """$IMAGEPIPE_STATE_DIR, or `.imagepipe/` in the project folder (so every command
-    finds it from any folder)."""
-    configured = os.environ.get("IMAGEPIPE_STATE_DIR", "").strip()
-    return Path(configured) if configured else PROJECT_DIR / ".imagepipe"
-
-
 def state_file(stack: str) -> Path:
-    return state_dir() / f"local-{stack}.json"
+    """`local-<stack>.json` in $IMAGEPIPE_STATE_DIR, or in `.imagepipe/` in the project
+    folder (so every command finds it from any folder)."""
+    configured = os.environ.get("IMAGEPIPE_STATE_DIR", "").strip()
+    folder = Path(configured) if configured else PROJECT_DIR / ".imagepipe"
+    return folder / f"local-{stack}.json"
 
 
 def write_state(path: Path, document: Mapping[str, Any]) -> Path:
