@@ -10,6 +10,8 @@ names and URLs, so later resources are wired as in AWS. A type without a handler
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,20 +19,6 @@ from typing import Any, Final
 
 import pulumi
 
-from imagepipe.local.providers import (
-    apigatewayv2,
-    cloudfront,
-    cloudwatch,
-    dynamodb,
-    iam,
-    kms,
-    lambda_,
-    pipes,
-    s3,
-    sfn,
-    sns,
-    sqs,
-)
 from imagepipe.local.providers.base import (
     CreatedResource,
     Handler,
@@ -49,13 +37,18 @@ __all__ = [
     "UnsupportedResourceError",
 ]
 
-SERVICES: Final = (s3, sqs, sns, kms, iam, lambda_, cloudwatch, sfn, pipes, dynamodb, cloudfront)
+
+def _registry() -> dict[str, Handler]:
+    """Every service module of this package (all but `base`) and its `RESOURCES`."""
+    registry: dict[str, Handler] = {}
+    for module in pkgutil.iter_modules(__path__):
+        if module.name != "base":
+            registry.update(importlib.import_module(f"{__name__}.{module.name}").RESOURCES)
+    return registry
+
+
 # Pulumi type token -> the handler that creates such a resource in moto.
-REGISTRY: Final[Mapping[str, Handler]] = {
-    typ: handler
-    for module in (*SERVICES, apigatewayv2)
-    for typ, handler in module.RESOURCES.items()
-}
+REGISTRY: Final[Mapping[str, Handler]] = _registry()
 
 
 @dataclass

@@ -4,10 +4,8 @@ of AWS API calls."""
 
 from __future__ import annotations
 
-import io
 import json
 import secrets
-import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,21 +94,14 @@ def as_json(value: Any) -> str:
 
 
 def archive_bytes(archive: Any) -> bytes:
-    """The zip bytes of a `pulumi.FileArchive` (a zip file, or a directory zipped here)."""
+    """The zip bytes of a `pulumi.FileArchive`: the program's code is always a built zip file
+    (infra/packaging.py, or a zip named by functionArchive/layerArchive, which settings check)."""
     path = Path(getattr(archive, "path", ""))
-    if not isinstance(archive, pulumi.FileArchive):
+    if not isinstance(archive, pulumi.FileArchive) or not path.is_file():
         raise UnsupportedResourceError(
-            f"only pulumi.FileArchive code is supported locally, got {type(archive).__name__}"
+            f"the local stack takes code as a pulumi.FileArchive of a zip file, got {archive!r}"
         )
-    if path.is_file():
-        return path.read_bytes()
-    if path.is_dir():
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-            for file in sorted(p for p in path.rglob("*") if p.is_file()):
-                zf.write(file, file.relative_to(path).as_posix())
-        return buffer.getvalue()
-    raise UnsupportedResourceError(f"archive path {path} does not exist")
+    return path.read_bytes()
 
 
 def given(inputs: Inputs, *keys: str) -> dict[str, Any]:

@@ -121,7 +121,6 @@ def _validate_destination(ctx: Context, bucket: str, queue_arn: str) -> None:
 
 RESOURCES: Final[dict[str, Handler]] = {
     "aws:s3/bucket:Bucket": _bucket,
-    "aws:s3/bucketV2:BucketV2": _bucket,
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": _bucket_setting(
         "put_public_access_block",
         lambda i: {
