@@ -56,19 +56,13 @@ def _api(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
 
 
 def _authorizer(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
-    params: dict[str, Any] = {
-        "ApiId": inputs["apiId"],
-        "AuthorizerType": inputs["authorizerType"],
-        "IdentitySource": list(inputs.get("identitySources") or []),
-        "Name": inputs.get("name") or logical,
-    }
-    jwt = inputs.get("jwtConfiguration")
-    if jwt:
-        params["JwtConfiguration"] = {
-            "Audience": list(jwt.get("audiences") or []),
-            "Issuer": jwt.get("issuer", ""),
-        }
-    authorizer = _client(ctx).create_authorizer(**params)
+    authorizer = _client(ctx).create_authorizer(
+        ApiId=inputs["apiId"],
+        AuthorizerType=inputs["authorizerType"],
+        IdentitySource=list(inputs.get("identitySources") or []),
+        Name=inputs.get("name") or logical,
+        **pascal(given(inputs, "jwtConfiguration"), {"audiences": "Audience"}),
+    )
     return authorizer["AuthorizerId"], {}
 
 

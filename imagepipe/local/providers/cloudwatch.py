@@ -11,6 +11,7 @@ from imagepipe.local.providers.base import (
     Inputs,
     Outputs,
     RefusedByAwsError,
+    given,
     physical_name,
 )
 
@@ -50,25 +51,23 @@ def _group_arn(ctx: Context, name: str) -> str:
 
 def _alarm(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
     name = physical_name(logical, inputs)
-    params: dict[str, Any] = {
-        "AlarmName": name,
-        "AlarmDescription": inputs.get("alarmDescription", ""),
-        "Namespace": inputs["namespace"],
-        "MetricName": inputs["metricName"],
-        "Dimensions": [
+    ctx.clients.client("cloudwatch").put_metric_alarm(
+        AlarmName=name,
+        AlarmDescription=inputs.get("alarmDescription", ""),
+        Namespace=inputs["namespace"],
+        MetricName=inputs["metricName"],
+        Dimensions=[
             {"Name": k, "Value": str(v)} for k, v in (inputs.get("dimensions") or {}).items()
         ],
-        "Statistic": inputs["statistic"],
-        "Period": int(inputs["period"]),
-        "EvaluationPeriods": int(inputs["evaluationPeriods"]),
-        "Threshold": float(inputs["threshold"]),
-        "ComparisonOperator": inputs["comparisonOperator"],
-        "AlarmActions": list(inputs.get("alarmActions") or []),
-        "OKActions": list(inputs.get("okActions") or []),
-    }
-    if inputs.get("treatMissingData"):
-        params["TreatMissingData"] = inputs["treatMissingData"]
-    ctx.clients.client("cloudwatch").put_metric_alarm(**params)
+        Statistic=inputs["statistic"],
+        Period=int(inputs["period"]),
+        EvaluationPeriods=int(inputs["evaluationPeriods"]),
+        Threshold=float(inputs["threshold"]),
+        ComparisonOperator=inputs["comparisonOperator"],
+        AlarmActions=list(inputs.get("alarmActions") or []),
+        OKActions=list(inputs.get("okActions") or []),
+        **given(inputs, "treatMissingData"),
+    )
     arn = f"arn:aws:cloudwatch:{ctx.region}:{ctx.account_id}:alarm:{name}"
     return name, {"arn": arn, "name": name}
 

@@ -13,16 +13,16 @@ LOG: Final = logging.getLogger(__name__)
 
 
 def _logging_configuration(logging_inputs: Mapping[str, Any]) -> dict[str, Any]:
-    """The API's loggingConfiguration from the provider's (one destination, as an ARN)."""
-    api_logging: dict[str, Any] = {
+    """The API's loggingConfiguration from the provider's (one destination, as an ARN);
+    unset, AWS's default: no logging."""
+    destination = logging_inputs.get("logDestination")
+    return {
         "level": logging_inputs.get("level", "OFF"),
         "includeExecutionData": bool(logging_inputs.get("includeExecutionData")),
+        "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": destination}}]
+        if destination
+        else [],
     }
-    if logging_inputs.get("logDestination"):
-        api_logging["destinations"] = [
-            {"cloudWatchLogsLogGroup": {"logGroupArn": logging_inputs["logDestination"]}}
-        ]
-    return api_logging
 
 
 def _state_machine(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
@@ -30,19 +30,15 @@ def _state_machine(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Out
     definition, changes = moto_compatible(inputs["definition"])
     if changes:
         LOG.warning("state machine %s changed for moto: %s", name, "; ".join(changes))
-    params: dict[str, Any] = {
-        "name": name,
-        "definition": definition,
-        "roleArn": inputs["roleArn"],
-        "type": inputs.get("type", "STANDARD"),
-    }
-    if inputs.get("loggingConfiguration"):
-        params["loggingConfiguration"] = _logging_configuration(inputs["loggingConfiguration"])
-    if inputs.get("tracingConfiguration"):
-        params["tracingConfiguration"] = {
-            "enabled": bool(inputs["tracingConfiguration"].get("enabled"))
-        }
-    arn = ctx.clients.client("stepfunctions").create_state_machine(**params)["stateMachineArn"]
+    arn = ctx.clients.client("stepfunctions").create_state_machine(
+        name=name,
+        definition=definition,
+        roleArn=inputs["roleArn"],
+        type=inputs.get("type", "STANDARD"),
+        loggingConfiguration=_logging_configuration(inputs.get("loggingConfiguration") or {}),
+        # The provider's schema has only `enabled`, as the API's; unset, AWS's default: off.
+        tracingConfiguration=inputs.get("tracingConfiguration") or {"enabled": False},
+    )["stateMachineArn"]
     # IAM checks that moto's copy cannot show (e.g. EXPRESS map children) read the original.
     register_state_machine(arn, inputs["definition"], inputs["roleArn"])
     return arn, {"arn": arn, "name": name, "status": "ACTIVE"}

@@ -37,13 +37,10 @@ def _queue(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
     if inputs.get("fifoQueue") and not name.endswith(".fifo"):
         name += ".fifo"
     sqs = ctx.clients.client("sqs")
-    url = sqs.create_queue(QueueName=name, Attributes=attributes(inputs, _QUEUE_ATTRIBUTES))[
-        "QueueUrl"
-    ]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    return url, {"url": url, "arn": arn, "name": name}
+    created = sqs.create_queue(QueueName=name, Attributes=attributes(inputs, _QUEUE_ATTRIBUTES))
+    url = created["QueueUrl"]
+    found = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+    return url, {"url": url, "arn": found["Attributes"]["QueueArn"], "name": name}
 
 
 def _queue_document(key: str, attribute: str) -> Handler:
