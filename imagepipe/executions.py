@@ -358,107 +358,79 @@ class _Timeline:
     """One pass over an execution's events, oldest first (see `timeline`)."""
 
     def __init__(self) -> None:
-        self.kind_of: dict[int, str] = {}
-        # event id -> the StateEntered event its previousEventId chain reaches first
-        self.owner: dict[int, int] = {}
-        self.scope: dict[int, Scope] = {}
+        # event id -> its type, its step (the state whose StateEntered event its
+        # previousEventId chain reaches first) and the Map iterations around it
+        self.seen: dict[int, tuple[str, Step | None, Scope]] = {}
         self.steps: list[Step] = []
-        self.step_of: dict[int, Step] = {}  # StateEntered id -> step
-        self.open_maps: dict[Scope, list[Step]] = {}
+        self.map_of: dict[Scope, Step | None] = {}  # an iteration -> the Map state it runs in
         self.labels: dict[Scope, str | None] = {}
         self.execution_end: datetime | None = None
-
-    def scope_of(self, kind: str, prev: int, details: Mapping[str, Any]) -> Scope:
-        prev_kind = self.kind_of.get(prev, "")
-        here = self.scope.get(prev, ())
-        if prev_kind in _ITERATION_ENDS:
-            here = here[:-1]  # the iteration is over
-        elif kind in _MAP_ENDS and prev_kind not in _MAP_EVENTS:
-            here = here[:-1]  # a Map ends right after a failure inside one of its iterations
-        if kind == "MapIterationStarted":
-            here = (*here, (str(details.get("name")), int(details.get("index", 0))))
-        return here
-
-    def step_for(self, eid: int) -> Step | None:
-        return self.step_of.get(self.owner.get(eid, 0))
 
     def add(self, event: Mapping[str, Any]) -> None:
         eid, kind, at = int(event["id"]), str(event["type"]), event["timestamp"]
         prev = int(event.get("previousEventId") or 0)
-        self.kind_of[eid] = kind
-        self.owner[eid] = eid if kind.endswith("StateEntered") else self.owner.get(prev, 0)
+        prev_kind, step, here = self.seen.get(prev, ("", None, ()))
         details = _details(event)
-        here = self.scope[eid] = self.scope_of(kind, prev, details)
+        # An iteration is over after its end, or when its Map ends right after a failure
+        # inside it; what follows belongs to the Map state again.
+        if here and (
+            prev_kind in _ITERATION_ENDS or (kind in _MAP_ENDS and prev_kind not in _MAP_EVENTS)
+        ):
+            step, here = self.map_of.get(here), here[:-1]
+        if kind == "MapIterationStarted":
+            here = (*here, (str(details.get("name")), int(details.get("index", 0))))
+            self.map_of[here] = step
         if kind.endswith("StateEntered"):
-            self.entered(eid, kind, at, here, details)
-        elif kind.endswith("StateExited"):
-            self.exited(prev, kind, at, here, details)
-        elif kind == "MapStateFailed":
-            candidates = self.open_maps.get(here) or []
-            if candidates:  # its error: "failed" until its StateExited says which
-                candidates[-1].error = candidates[-1].error or "failed"
+            step = self.entered(kind, at, here, details)
+        elif kind.endswith("StateExited") and step is not None:
+            self.exited(step, at, details)
+        elif kind == "MapStateFailed" and step is not None:
+            step.error = step.error or "failed"  # until its StateExited says which
         elif kind.startswith("Execution") and kind != "ExecutionStarted":
             self.execution_end = at
-        elif kind.startswith(_TASK_KINDS):
-            self.task(eid, kind, at, details)
+        elif kind.startswith(_TASK_KINDS) and step is not None:
+            self.task(step, kind, at, details)
+        self.seen[eid] = (kind, step, here)
 
-    def entered(
-        self, eid: int, kind: str, at: datetime, here: Scope, details: Mapping[str, Any]
-    ) -> None:
+    def entered(self, kind: str, at: datetime, here: Scope, details: Mapping[str, Any]) -> Step:
         if here and here not in self.labels:  # the iteration's first state: its item
             self.labels[here] = item_label(details.get("input"))
+        map_name, iteration = here[-1] if here else (None, None)
         step = Step(
             name=str(details.get("name")),
             type=kind.removesuffix("StateEntered"),
             entered=at,
             depth=len(here),
-            map=here[-1][0] if here else None,
-            iteration=here[-1][1] if here else None,
-            item=self.labels.get(here) if here else None,
+            map=map_name,
+            iteration=iteration,
+            item=self.labels.get(here),
             input=_json(details.get("input")),
         )
         self.steps.append(step)
-        self.step_of[eid] = step
-        if step.type == "Map":
-            self.open_maps.setdefault(here, []).append(step)
+        return step
 
-    def exited(
-        self, prev: int, kind: str, at: datetime, here: Scope, details: Mapping[str, Any]
-    ) -> None:
-        current: Step | None
-        if kind == "MapStateExited":  # follows the last iteration, not the entry
-            candidates = self.open_maps.get(here) or []
-            current = next((s for s in reversed(candidates) if s.name == details.get("name")), None)
-            if current is not None:
-                candidates.remove(current)
-        else:
-            current = self.step_for(prev)
-        if current is None:
-            return
-        current.exited = at
+    def exited(self, step: Step, at: datetime, details: Mapping[str, Any]) -> None:
+        step.exited = at
         if "output" in details:
-            current.output = _json(details.get("output"))
-        if current.type == "Map" and current.error and isinstance(current.output, dict):
+            step.output = _json(details.get("output"))
+        if step.type == "Map" and step.error and isinstance(step.output, dict):
             # The error its Catch received; a Catch with ResultPath "$.error" keeps the
             # state and adds the error there.
-            inner = current.output.get("error")
-            caught: dict[str, Any] = inner if isinstance(inner, dict) else current.output
-            current.error = caught.get("Error") or current.error or "failed"
-            current.cause = _short(caught.get("Cause")) or current.cause
+            inner = step.output.get("error")
+            caught: dict[str, Any] = inner if isinstance(inner, dict) else step.output
+            step.error = caught.get("Error") or step.error or "failed"
+            step.cause = _short(caught.get("Cause")) or step.cause
 
-    def task(self, eid: int, kind: str, at: datetime, details: Mapping[str, Any]) -> None:
-        current = self.step_for(eid)
-        if current is None:
-            return
+    def task(self, step: Step, kind: str, at: datetime, details: Mapping[str, Any]) -> None:
         if kind.endswith("Scheduled"):
-            current.attempts += 1
-            current.error = current.cause = current.exited = None
+            step.attempts += 1
+            step.error = step.cause = step.exited = None
         elif kind.endswith(("Failed", "TimedOut")):
-            current.error = str(details.get("error") or kind)
-            current.cause = _short(details.get("cause"))
-            current.exited = at  # a failed iteration's state has no StateExited
+            step.error = str(details.get("error") or kind)
+            step.cause = _short(details.get("cause"))
+            step.exited = at  # a failed iteration's state has no StateExited
         elif kind.endswith("Succeeded"):
-            current.error = current.cause = None
+            step.error = step.cause = None
 
 
 def timeline(
