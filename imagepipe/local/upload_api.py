@@ -453,6 +453,7 @@ class LocalUploadApi:
         destination, template = settings.get("DestinationArn"), settings.get("Format")
         if not destination or not template:
             return
+        # The variables the stack's format uses (infra/upload_api.py, ACCESS_LOG_FORMAT).
         values = {
             "$context.requestId": request.id,
             "$context.requestTime": datetime.now(UTC).strftime("%d/%b/%Y:%H:%M:%S +0000"),
@@ -461,8 +462,6 @@ class LocalUploadApi:
             "$context.status": str(response.status_code),
             "$context.protocol": "HTTP/1.1",
             "$context.responseLength": str(len(response.get_data())),
-            "$context.httpMethod": request.method,
-            "$context.path": request.path,
             "$context.authorizer.claims.sub": details.get("sub", "-"),
             "$context.authorizer.error": details.get("authorizerError", "-"),
             "$context.integrationErrorMessage": details.get("integrationError", "-"),
@@ -513,8 +512,7 @@ def _lambda_response(payload: bytes) -> Response:
         data = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
         headers.setdefault("Content-Type", "application/json")
         return Response(data, int(result["statusCode"]), headers)
-    data = result.encode() if isinstance(result, str) else json.dumps(result).encode()
-    return _json(200, data)
+    return _json(200, result.encode() if isinstance(result, str) else result)
 
 
 # -- HTTP -------------------------------------------------------------------------------

@@ -52,12 +52,11 @@ if TYPE_CHECKING:
 LOG: Final = logging.getLogger(__name__)
 PREFIX: Final = "/console"
 STATIC: Final = Path(__file__).resolve().parent / "static"
+# What static/ holds (the graph's SVG is drawn by api/graph.svg, not a file).
 TYPES: Final = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",
-    ".svg": "image/svg+xml",
-    ".png": "image/png",
 }
 STATUSES: Final = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 HTTP_STATUS: Final = {
