@@ -67,22 +67,17 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace, target: Target) -> ExitCode:
     from imagepipe import display
-    from imagepipe.executions import describe
 
     prefix = full_prefix(target, args.prefix)
-    con = display.console()
     if args.dry_run:
-        display.emit(args, dry_run(target, prefix, bool(args.only_missing)), show_dry_run)
+        display.emit(args, dry_run(target, prefix, args.only_missing), show_dry_run)
         return ExitCode.OK
-    skipped = recorded_rejections(target, prefix)  # what its children will skip
-    arn, request = start(target, prefix, bool(args.only_missing))
+    result = start(target, prefix, args.only_missing, waited=args.wait)
+    con = display.console()
     if not args.json:  # before the progress bar: what was started, and where to see it
-        show_start(con, target, arn, request, skipped)
+        show_start(con, result)
     if args.wait:
-        result = _follow(target, arn, request, args.timeout, progress=not args.json)
-    else:
-        result = Started(target, request, describe(target, arn), waited=False)
-    result.skipped_rejected = skipped
+        _follow(result, args.timeout, progress=not args.json)
     display.emit(args, result, show, con)
     return ExitCode.ITEM_FAILED if result.failed else ExitCode.OK
 
@@ -150,10 +145,8 @@ def _skip(target: Target, key: str) -> str | None:
     """imagefn.plan.skip_reason with the stack's settings: why a backfill does not read `key`."""
     from imagefn.plan import skip_reason
 
-    settings = target.settings
-    return skip_reason(
-        key, upload_prefix=settings.upload_prefix, allowed_suffixes=settings.allowed_suffixes
-    )
+    allowed = target.settings.allowed_suffixes
+    return skip_reason(key, upload_prefix=target.upload_prefix, allowed_suffixes=allowed)
 
 
 def _rejections(target: Target, prefix: str) -> dict[str, CatalogueRecord]:
@@ -285,13 +278,13 @@ class Started:
 
     target: Target
     request: dict[str, Any]
-    execution: ExecutionInfo
+    execution: ExecutionInfo  # as started; with a wait, as it ended (or the timeout left it)
     waited: bool
-    items: dict[str, int] | None = None
-    failed_items: list[dict[str, Any]] | None = None
     # Objects whose current version the catalogue recorded as rejected when the backfill
     # started: its children skip them (counted among the map run's succeeded items).
-    skipped_rejected: int = 0
+    skipped_rejected: int
+    items: dict[str, int] | None = None
+    failed_items: list[dict[str, Any]] | None = None
 
     @property
     def failed(self) -> bool:
@@ -330,14 +323,18 @@ def recorded_rejections(target: Target, prefix: str) -> int:
     return count
 
 
-def start(target: Target, prefix: str, only_missing: bool) -> tuple[str, dict[str, Any]]:
-    """StartExecution of the backfill state machine: (its ARN, its input)."""
+def start(target: Target, prefix: str, only_missing: bool, waited: bool) -> Started:
+    """StartExecution of the backfill state machine, once the rejections its children
+    will skip are counted."""
+    from imagepipe.executions import describe
+
+    skipped = recorded_rejections(target, prefix)
     name = f"backfill-{datetime.now(tz=UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     request = {"prefix": prefix, "onlyMissing": only_missing}
     started = target.client("stepfunctions").start_execution(
         stateMachineArn=target.backfill_state_machine_arn, name=name, input=json.dumps(request)
     )
-    return str(started["executionArn"]), request
+    return Started(target, request, describe(target, started["executionArn"]), waited, skipped)
 
 
 def _failed_items(target: Target, map_run_arn: str) -> list[dict[str, Any]] | None:
@@ -364,25 +361,24 @@ def _failed_items(target: Target, map_run_arn: str) -> list[dict[str, Any]] | No
     ]
 
 
-def _follow(
-    target: Target, arn: str, request: dict[str, Any], timeout: float, progress: bool
-) -> Started:
-    """Poll until the execution ends (or the timeout): it, its item counts, its failed items.
-    The map run is found through the history (MapRunStarted) rather than ListMapRuns,
-    which the emulator answers with an error until the run exists."""
+def _follow(result: Started, timeout: float, progress: bool) -> None:
+    """Poll until the execution ends (or the timeout), filling in `result`: the execution,
+    its item counts, its failed items. The map run is found through the history
+    (MapRunStarted) rather than ListMapRuns, which the emulator answers with an error
+    until the run exists."""
     from imagepipe import display
     from imagepipe.executions import describe, history, map_runs
 
+    target, arn = result.target, result.execution.arn
     deadline = time.monotonic() + timeout
-    counts: dict[str, int] | None = None
     run_arn: str | None = None
     with display.progress(enabled=progress) as bar:
         task = bar.add_task("Listing the source bucket", total=None)
         while True:
-            info = describe(target, arn)
+            result.execution = describe(target, arn)
             for run in map_runs(target, history(target, arn))[:1]:
-                run_arn, counts = str(run["mapRunArn"]), run.get("itemCounts") or counts
-            if counts:
+                run_arn, result.items = str(run["mapRunArn"]), run.get("itemCounts") or result.items
+            if counts := result.items:
                 ended = ("succeeded", "failed", "timedOut", "aborted")
                 bar.update(
                     task,
@@ -391,27 +387,25 @@ def _follow(
                     description=f"Backfill: {counts.get('succeeded', 0)} done, "
                     f"{counts.get('failed', 0)} failed, {counts.get('running', 0)} running",
                 )
-            if info.done or time.monotonic() >= deadline:
+            if result.execution.done or time.monotonic() >= deadline:
                 break
             time.sleep(0.3 if target.local else 3.0)
-    failed = _failed_items(target, run_arn) if counts and counts.get("failed") and run_arn else None
-    return Started(target, request, info, waited=True, items=counts, failed_items=failed)
+    if result.items and result.items.get("failed") and run_arn:
+        result.failed_items = _failed_items(target, run_arn)
 
 
-def show_start(
-    con: Console, target: Target, arn: str, request: dict[str, Any], skipped: int
-) -> None:
+def show_start(con: Console, result: Started) -> None:
     from imagepipe import display
 
-    name = arn.rsplit(":", 1)[-1]
+    arn, request, skipped = result.execution.arn, result.request, result.skipped_rejected
     only = " (only missing renditions)" if request["onlyMissing"] else ""
-    con.print(f"Started backfill [bold]{name}[/] of {request['prefix']}{only}")
+    con.print(f"Started backfill [bold]{result.execution.name}[/] of {request['prefix']}{only}")
     if skipped:
         con.print(
             f"It skips {display.plural(skipped, 'object')} whose current version is recorded "
             "as rejected (imagepipe catalogue --status rejected)."
         )
-    url = target.console_url(arn)
+    url = result.target.console_url(arn)
     con.print(f"Console: {url}" if url else f"ARN: {arn}", soft_wrap=True)
 
 
