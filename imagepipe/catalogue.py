@@ -4,32 +4,26 @@ local stack and the tests read it. The state machines write it; nothing here wri
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Final
 
-from imagepipe.messages import camel
+from imagepipe.messages import camel, parse_json
 
 STATUSES: Final = ("processing", "processed", "rejected", "failed", "deleted")
 
 
 def _plain(value: Mapping[str, Any]) -> Any:
-    """A DynamoDB AttributeValue as a plain value (S, N, BOOL, NULL, L, M)."""
-    if "S" in value:
-        return value["S"]
-    if "N" in value:
-        number = str(value["N"])
-        return int(number) if number.lstrip("-").isdigit() else float(number)
-    if "BOOL" in value:
-        return bool(value["BOOL"])
-    if "NULL" in value:
-        return None
-    if "L" in value:
-        return [_plain(v) for v in value["L"]]
-    if "M" in value:
-        return {k: _plain(v) for k, v in value["M"].items()}
-    return None
+    """A DynamoDB AttributeValue (one type: its value) as a plain value (S, N, BOOL, NULL,
+    L, M; None for the types the catalogue never holds)."""
+    [(kind, inner)] = value.items()
+    if kind == "N":
+        return int(inner) if inner.lstrip("-").isdigit() else float(inner)
+    if kind == "L":
+        return [_plain(v) for v in inner]
+    if kind == "M":
+        return {k: _plain(v) for k, v in inner.items()}
+    return inner if kind in ("S", "BOOL") else None  # NULL too
 
 
 @dataclass(frozen=True)
@@ -61,12 +55,7 @@ class CatalogueRecord:
         values: dict[str, Any] = {f.name: plain.get(camel(f.name)) for f in fields(cls)}
         for name in ("key", "status", "etag", "version_id", "sequencer"):
             values[name] = str(values[name] or "")
-        renditions = values["renditions"]
-        if isinstance(renditions, str):
-            try:
-                renditions = json.loads(renditions)
-            except ValueError:
-                renditions = []
+        renditions = parse_json(values["renditions"])  # written as a JSON string
         values["renditions"] = renditions if isinstance(renditions, list) else []
         return cls(**values)
 

@@ -83,21 +83,19 @@ def plan(
         events = sorted({str(r.get("eventName", "?")) for r in records})
         if not all(e.startswith("ObjectCreated:") for e in events):
             return Plan(skip=f"an S3 {', '.join(events)} event: only uploads are restarted")
-        record = sqs_record(message, source_queue_arn)
         return Plan(
             state_machine_arn=upload_state_machine_arn,
-            input=pipe_input([record]),
+            input=pipe_input([sqs_record(message, source_queue_arn)]),
             note="raw S3 event from the ingest queue, given to the state machine as the "
             "pipe gives it",
         )
-    body = letter.body if isinstance(letter.body, dict) else {}
-    if "input" not in body:
+    if "input" not in letter.body:  # a dict: a body that is not one is "redriven"
         return Plan(skip=f"a {kind} message without the execution's input")
     arn = letter.execution_arn
     machine, problem = state_machine_of(arn) if arn else (upload_state_machine_arn, None)
     if machine is None:
         return Plan(skip=str(problem))
-    return Plan(state_machine_arn=machine, input=json.dumps(body["input"]))
+    return Plan(state_machine_arn=machine, input=json.dumps(letter.body["input"]))
 
 
 ACTIONS: Final = ("restarted", "would restart", "skipped", "failed")  # "failed": refused
