@@ -69,7 +69,8 @@ def show(con: Console, report: Report) -> None:
         con.print(f"[dim]Follow them: imagepipe executions{flags}, or upload with --wait[/]")
         return
     for u in report.uploads:
-        _show_one(con, u, report.timeout, flags if target.lasts else None)
+        lines = _lines(u, report.timeout, flags if target.lasts else None)
+        con.print("\n".join(lines), soft_wrap=True)
     failed = report.failed
     processed = len(report.uploads) - len(failed)
     colour = "green" if not failed else "red"
@@ -80,38 +81,33 @@ def show(con: Console, report: Report) -> None:
     )
 
 
-def _show_one(con: Console, u: Upload, timeout: float, flags: str | None) -> None:
+def _lines(u: Upload, timeout: float, flags: str | None) -> list[str]:
     """One upload's outcome; `flags` name the stack for a follow-up command (None: it
     ends with this process, so no command is suggested)."""
     from imagepipe import display
 
     e = u.execution
     if e is None:
-        con.print(f"[yellow]?[/] {u.key}  [yellow]no execution started[/]", soft_wrap=True)
         look = f" (imagepipe executions{flags})" if flags is not None else ""
-        con.print(
+        return [
+            f"[yellow]?[/] {u.key}  [yellow]no execution started[/]",
             f"    none within {timeout:.0f} s: is the bucket notification and the pipe "
             f"working?{look}",
-            soft_wrap=True,
-        )
-        return
+        ]
     mark = "[red]✗[/]" if e.done else "[yellow]…[/]"
     if e.status == "SUCCEEDED":
         mark = "[green]✓[/]"
-    con.print(
-        f"{mark} {u.key}  {display.status(e.status)} in {display.seconds(e.seconds)}",
-        soft_wrap=True,
-    )
+    lines = [f"{mark} {u.key}  {display.status(e.status)} in {display.seconds(e.seconds)}"]
     if not e.done:
         look = f": imagepipe show {e.name}{flags}" if flags is not None else ""
-        con.print(f"    still running after {timeout:.0f} s{look}", soft_wrap=True)
+        lines.append(f"    still running after {timeout:.0f} s{look}")
     elif e.outcome is not None:
         how = "dead-lettered" if e.status == "FAILED" else "not processed"  # as in `show`
-        con.print(
-            f"    {how}: [bold]{e.outcome.kind}: {e.outcome.reason}[/] ({e.outcome.detail})",
-            soft_wrap=True,
+        lines.append(
+            f"    {how}: [bold]{e.outcome.kind}: {e.outcome.reason}[/] ({e.outcome.detail})"
         )
     else:
-        con.print(display.rendition_lines(e.renditions, indent="    "), soft_wrap=True)
+        lines.append(display.rendition_lines(e.renditions, indent="    "))
         if e.manifest_url:
-            con.print(f"    manifest: {e.manifest_url}", soft_wrap=True)
+            lines.append(f"    manifest: {e.manifest_url}")
+    return lines
