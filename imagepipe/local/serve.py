@@ -20,11 +20,10 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Mapping
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 from unittest.mock import patch
 
 import requests
@@ -40,10 +39,6 @@ from imagepipe.local.upload_api import MOUNT, api_app
 from imagepipe.local.wsgi import BackgroundServer
 from imagepipe.target import FAKE_CREDENTIALS
 
-if TYPE_CHECKING:
-    from _typeshed.wsgi import WSGIApplication
-
-LOG: Final = logging.getLogger(__name__)
 # moto logs every error a state machine catches, with the whole state's repr, and notes
 # its own limits; rejections are expected here.
 QUIET_LOGGERS: Final = (
@@ -65,16 +60,6 @@ def port_free(host: str, port: int) -> bool:
         except OSError:
             return False
         return True
-
-
-def _moto_app(console: Console, deployed: list[LocalStack]) -> WSGIApplication:
-    """moto's WSGI application, with the console and the stack's upload API (once
-    deployed) mounted."""
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-
-    api = api_app(lambda: deployed[0].upload_api if deployed else None)
-    moto = DomainDispatcherApplication(create_backend_app)
-    return DispatcherMiddleware(moto, {PREFIX: console, MOUNT: api})
 
 
 @dataclass
@@ -169,17 +154,19 @@ def start_server(
     stack_name: str = "dev",
     host: str = "127.0.0.1",
     port: int = 5000,
-    config: Mapping[str, Any] | None = None,
     delivery_port: int | None = None,
 ) -> LocalServer:
     """Start moto on host:port, deploy `stack_name` into it, and start the pipe poller.
 
-    `config` overrides stack config values, as for `deploy_local`. With a CDN, the
-    renditions are served on 127.0.0.1:`delivery_port` (default `port` + 1: a URL that
-    stays the same from one run to the next), the stack's renditionsBaseUrl.
+    With a CDN, the renditions are served on 127.0.0.1:`delivery_port` (default `port` + 1:
+    a URL that stays the same from one run to the next), the stack's renditionsBaseUrl.
     """
     try:
-        from moto.moto_server.werkzeug_app import MotoRequestHandler
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
     except ImportError as err:  # moto's server needs Flask: the moto[server] extra
         raise RuntimeError(
             f"imagepipe local serve needs moto's server ({err}): pip install 'moto[server]'"
@@ -188,18 +175,19 @@ def start_server(
     claim(stack_name)  # one server per stack: a second one is refused, not a takeover
     endpoint = f"http://{host}:{port}"
     delivery_port = port + 1 if delivery_port is None else delivery_port
-    cdn = settings_for(stack_config(stack_name, config or {})).cdn
-    _check_ports(host, port, delivery_port, cdn)
+    _check_ports(host, port, delivery_port, settings_for(stack_config(stack_name, {})).cdn)
+    # moto, with the console and the stack's upload API (once deployed) mounted.
     console, deployed = Console(), list[LocalStack]()
+    api = api_app(lambda: deployed[0].upload_api if deployed else None)
+    moto = DomainDispatcherApplication(create_backend_app)
+    app = DispatcherMiddleware(moto, {PREFIX: console, MOUNT: api})
     # Undone if the deploy fails, else by LocalServer.stop.
     with _environment(endpoint, port) as undo:
-        server = BackgroundServer(_moto_app(console, deployed), host, port, MotoRequestHandler)
+        server = BackgroundServer(app, host, port, MotoRequestHandler)
         undo.callback(server.stop)
         # The server reads moto's config per request: turn execution on as a client would.
         _post(f"{endpoint}/moto-api/config", MOTO_CONFIG)
-        stack = deploy_local(
-            stack_name, config=config, endpoint=endpoint, delivery_port=delivery_port
-        )
+        stack = deploy_local(stack_name, endpoint=endpoint, delivery_port=delivery_port)
         local = LocalServer(endpoint, stack, undo.pop_all())
     for poller in stack.pollers:
         poller.start()
@@ -207,8 +195,8 @@ def start_server(
     # stack: here it is the local console.
     stack.outputs["executionsConsoleUrl"] = local.console_url
     deployed.append(stack)
-    api = f"{local.endpoint}{MOUNT}" if stack.upload_api is not None else None
-    console.attach(stack.clients, upload_api=api)
+    api_url = f"{local.endpoint}{MOUNT}" if stack.upload_api is not None else None
+    console.attach(stack.clients, upload_api=api_url)
     return local
 
 

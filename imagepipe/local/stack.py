@@ -69,12 +69,10 @@ class LocalStack:
     def _subscribe_capture_queue(self) -> str:
         """Local only: an SQS subscriber on the topic, to see the notifications."""
         sqs, sns = self.clients.client("sqs"), self.clients.client("sns")
-        url: str = sqs.create_queue(QueueName=f"imagepipe-{self.stack}-local-notifications")[
-            "QueueUrl"
-        ]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
+        name = f"imagepipe-{self.stack}-local-notifications"
+        url: str = sqs.create_queue(QueueName=name)["QueueUrl"]
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+        arn = attributes["Attributes"]["QueueArn"]
         sns.subscribe(TopicArn=self.outputs["topicArn"], Protocol="sqs", Endpoint=arn)
         return url
 
