@@ -1,10 +1,10 @@
 """What every provider module shares: the handler contract, the errors, and the helpers
 that turn Pulumi's resolved inputs (camelCase, numbers already whole) into the arguments
-of AWS API calls."""
+of AWS API calls. Policies arrive as the JSON text the provider's schema types them as
+(the program writes them with Output.json_dumps) and go to the API as they are."""
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -86,11 +86,6 @@ def whole_numbers(value: Any) -> Any:
     if isinstance(value, list):
         return [whole_numbers(v) for v in value]
     return value
-
-
-def as_json(value: Any) -> str:
-    """Policies arrive as JSON text (Output.json_dumps); accept a structure too."""
-    return value if isinstance(value, str) else json.dumps(value)
 
 
 def archive_bytes(archive: Any) -> bytes:

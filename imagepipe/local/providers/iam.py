@@ -9,7 +9,6 @@ from imagepipe.local.providers.base import (
     Handler,
     Inputs,
     Outputs,
-    as_json,
     given,
     physical_name,
 )
@@ -19,7 +18,7 @@ def _role(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
     name = physical_name(logical, inputs)
     role = ctx.clients.client("iam").create_role(
         RoleName=name,
-        AssumeRolePolicyDocument=as_json(inputs["assumeRolePolicy"]),
+        AssumeRolePolicyDocument=inputs["assumeRolePolicy"],
         **given(inputs, "description", "path"),
     )["Role"]
     return name, {"arn": role["Arn"], "name": name, "uniqueId": role["RoleId"]}
@@ -29,7 +28,7 @@ def _role_policy(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outpu
     name = physical_name(logical, inputs)
     role = inputs["role"]
     ctx.clients.client("iam").put_role_policy(
-        RoleName=role, PolicyName=name, PolicyDocument=as_json(inputs["policy"])
+        RoleName=role, PolicyName=name, PolicyDocument=inputs["policy"]
     )
     return f"{role}:{name}", {"name": name}
 

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from typing import Final
 
-from imagepipe.local.providers.base import Context, Handler, Inputs, Outputs, as_json, given
+from imagepipe.local.providers.base import Context, Handler, Inputs, Outputs, given
 
 
 def _key(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
     kms = ctx.clients.client("kms")
-    params = given(inputs, "keyUsage")
+    params = given(inputs, "keyUsage", "policy")
     if inputs.get("customerMasterKeySpec"):
         params["KeySpec"] = inputs["customerMasterKeySpec"]
-    if inputs.get("policy"):
-        params["Policy"] = as_json(inputs["policy"])
     metadata = kms.create_key(Description=inputs.get("description", ""), **params)["KeyMetadata"]
     if inputs.get("enableKeyRotation"):
         kms.enable_key_rotation(KeyId=metadata["KeyId"])

@@ -16,7 +16,6 @@ from imagepipe.local.providers.base import (
     Inputs,
     Outputs,
     RefusedByAwsError,
-    as_json,
     given,
     pascal,
     physical_name,
@@ -136,7 +135,7 @@ RESOURCES: Final[dict[str, Handler]] = {
         lambda i: {"ServerSideEncryptionConfiguration": {"Rules": pascal(i["rules"], _RENAMES)}},
     ),
     "aws:s3/bucketPolicy:BucketPolicy": _bucket_setting(
-        "put_bucket_policy", lambda i: {"Policy": as_json(i["policy"])}
+        "put_bucket_policy", lambda i: {"Policy": i["policy"]}
     ),
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": _bucket_setting(
         "put_bucket_lifecycle_configuration",

@@ -9,7 +9,6 @@ from imagepipe.local.providers.base import (
     Handler,
     Inputs,
     Outputs,
-    as_json,
     attributes,
     physical_name,
 )
@@ -44,7 +43,7 @@ def _topic(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
 def _topic_policy(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
     arn = inputs["arn"]
     ctx.clients.client("sns").set_topic_attributes(
-        TopicArn=arn, AttributeName="Policy", AttributeValue=as_json(inputs["policy"])
+        TopicArn=arn, AttributeName="Policy", AttributeValue=inputs["policy"]
     )
     return arn, {"owner": arn.split(":")[4]}
 

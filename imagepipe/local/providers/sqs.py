@@ -9,7 +9,6 @@ from imagepipe.local.providers.base import (
     Handler,
     Inputs,
     Outputs,
-    as_json,
     attributes,
     physical_name,
 )
@@ -47,7 +46,7 @@ def _queue_document(key: str, attribute: str) -> Handler:
     """A resource that sets one JSON document (a policy) of a queue, whose URL is its id."""
 
     def put(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
-        document = {attribute: as_json(inputs[key])}
+        document = {attribute: inputs[key]}
         ctx.clients.client("sqs").set_queue_attributes(
             QueueUrl=inputs["queueUrl"], Attributes=document
         )
