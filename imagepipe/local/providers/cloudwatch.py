@@ -33,20 +33,17 @@ def _check_key(ctx: Context, key_arn: str, group_arn: str) -> None:
 
 def _log_group(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
     name = physical_name(logical, inputs)
+    # The provider's arn has no ':*' suffix (DescribeLogGroups' has one).
+    arn = f"arn:aws:logs:{ctx.region}:{ctx.account_id}:log-group:{name}"
     logs = ctx.clients.client("logs")
     params: dict[str, Any] = {"logGroupName": name}
     if inputs.get("kmsKeyId"):
-        _check_key(ctx, inputs["kmsKeyId"], _group_arn(ctx, name))
+        _check_key(ctx, inputs["kmsKeyId"], arn)
         params["kmsKeyId"] = inputs["kmsKeyId"]
     logs.create_log_group(**params)
     if inputs.get("retentionInDays"):
         logs.put_retention_policy(logGroupName=name, retentionInDays=int(inputs["retentionInDays"]))
-    return name, {"arn": _group_arn(ctx, name), "name": name}
-
-
-def _group_arn(ctx: Context, name: str) -> str:
-    # The provider's arn has no ':*' suffix (DescribeLogGroups' has one).
-    return f"arn:aws:logs:{ctx.region}:{ctx.account_id}:log-group:{name}"
+    return name, {"arn": arn, "name": name}
 
 
 def _alarm(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:

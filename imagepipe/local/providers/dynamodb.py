@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from imagepipe.local.providers.base import Context, Handler, Inputs, Outputs, physical_name
+from imagepipe.local.providers.base import Context, Handler, Inputs, Outputs, pascal, physical_name
 
 
 def _key_schema(hash_key: str, range_key: str | None) -> list[dict[str, str]]:
@@ -49,9 +49,9 @@ def _table(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
         params["GlobalSecondaryIndexes"] = indexes
     sse = inputs.get("serverSideEncryption") or {}
     if sse.get("enabled"):
-        params["SSESpecification"] = {"Enabled": True, "SSEType": "KMS"}
-        if sse.get("kmsKeyArn"):
-            params["SSESpecification"]["KMSMasterKeyId"] = sse["kmsKeyArn"]
+        # KMS is the only SSEType; without a key ARN, DynamoDB's AWS managed key.
+        sse_args = pascal(sse, {"kmsKeyArn": "KMSMasterKeyId"})
+        params["SSESpecification"] = {"SSEType": "KMS", **sse_args}
     client = ctx.clients.client("dynamodb")
     arn = client.create_table(**params)["TableDescription"]["TableArn"]
     if (inputs.get("pointInTimeRecovery") or {}).get("enabled"):
