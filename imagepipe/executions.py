@@ -78,10 +78,6 @@ class ExecutionInfo:
         return (s3_object_of(self.input) or (None, None))[0]
 
     @property
-    def etag(self) -> str | None:
-        return (s3_object_of(self.input) or (None, None))[1]
-
-    @property
     def done(self) -> bool:
         return self.status in TERMINAL
 
@@ -177,11 +173,9 @@ def describe_if_any(target: Target, arn: str) -> ExecutionInfo | None:
 
 def describe_many(target: Target, arns: list[str]) -> list[ExecutionInfo]:
     """DescribeExecution for each ARN, a few at a time, in the order given."""
-    if len(arns) <= 1:
-        return [describe(target, a) for a in arns]
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=min(8, len(arns))) as pool:
+    with ThreadPoolExecutor(max_workers=8) as pool:  # it starts a thread per ARN, up to 8
         return list(pool.map(lambda a: describe(target, a), arns))
 
 
@@ -251,12 +245,11 @@ def follow(
         described.update((info.arn, info) for info in describe_many(target, new))
         found: dict[str, ExecutionInfo] = {}
         for info in sorted(described.values(), key=lambda e: e.started):
-            key, etag = info.key, info.etag
-            if key is None or key not in wanted:
-                continue
-            if wanted[key] and etag and etag != wanted[key]:
-                continue  # an earlier (or later) version of the same key
-            found.setdefault(key, info)  # the first one started after the upload
+            key, etag = s3_object_of(info.input) or ("", None)  # "": no upload's key
+            # The first started after the upload that names its key and (where both are
+            # known) its ETag: not an earlier or later version of the same key.
+            if key in wanted and not (wanted[key] and etag and etag != wanted[key]):
+                found.setdefault(key, info)
         if on_progress is not None:
             on_progress(found)
         done = len(found) == len(wanted) and all(e.done for e in found.values())

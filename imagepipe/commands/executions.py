@@ -4,16 +4,17 @@ state machine, with the upload that started each and how it ended."""
 from __future__ import annotations
 
 import argparse
+import itertools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from imagepipe.commands.options import command_parser, positive
 from imagepipe.errors import ExitCode
+from imagepipe.executions import ExecutionInfo, describe_many, list_summaries
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from imagepipe.executions import ExecutionInfo
     from imagepipe.target import Target
 
 NAME = "executions"
@@ -60,10 +61,6 @@ class Listing:
 def listing(target: Target, status: str | None, limit: int) -> Listing:
     """The `limit` newest executions (of one `status`), described: what `executions`
     prints, and what the local console lists."""
-    import itertools
-
-    from imagepipe.executions import describe_many, list_summaries
-
     machine = target.state_machine_arn
     summaries = list_summaries(target, machine, status=status, page_size=min(100, limit))
     arns = [s["executionArn"] for s in itertools.islice(summaries, limit)]
@@ -93,8 +90,7 @@ def show(con: Console, listing: Listing) -> None:
     if not listing.executions:
         con.print(f"No {which}executions of {arn} yet.")
         return
-    count = len(listing.executions)
-    title = f"{count} most recent {which}{'execution' if count == 1 else 'executions'}"
+    title = display.plural(len(listing.executions), f"most recent {which}execution")
     table = Table(title=f"{title} of {arn.rsplit(':', 1)[-1]}", title_justify="left")
     table.add_column("started", no_wrap=True)
     table.add_column("status", no_wrap=True)

@@ -8,14 +8,15 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from imagepipe import executions
 from imagepipe.commands.options import command_parser, positive
 from imagepipe.errors import ExitCode, OpsError
+from imagepipe.executions import ExecutionInfo, Step
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from imagepipe.catalogue import CatalogueRecord
-    from imagepipe.executions import ExecutionInfo, Step
     from imagepipe.target import Target
 
 NAME = "show"
@@ -75,11 +76,10 @@ class Shown:
 
 def shown(target: Target, info: ExecutionInfo) -> Shown:
     """Everything `show` prints of `info` (its history read once)."""
-    from imagepipe.executions import history, map_runs, timeline
-
-    events = history(target, info.arn)
-    record = _record(target, info.key)
-    return Shown(target, info, timeline(events, info), map_runs(target, events), record)
+    events = executions.history(target, info.arn)
+    steps = executions.timeline(events, info)
+    runs = executions.map_runs(target, events)
+    return Shown(target, info, steps, runs, _record(target, info.key))
 
 
 def _record(target: Target, key: str | None) -> CatalogueRecord | None:
@@ -102,19 +102,20 @@ def run(args: argparse.Namespace, target: Target) -> ExitCode:
 def resolve(target: Target, what: str, search: int) -> ExecutionInfo:
     """An execution by ARN, by name (or its first characters) in the upload or backfill
     state machine, or by the key of the upload that started it."""
-    from imagepipe.executions import describe, find_by_key
-
     if what.startswith("arn:") and ":execution:" in what:
-        return describe(target, what)
+        return executions.describe(target, what)
     if _EXECUTION_NAME.fullmatch(what) and "." not in what:  # a key has an extension
         found = _by_name(target, what, search)
         if found is not None:
             return found
     prefix = target.upload_prefix
     key = what if what.startswith(prefix) else prefix + what.lstrip("/")
-    info = find_by_key(target, target.state_machine_arn, key, search=search)
-    if info is None:
-        info = _recorded_execution(target, key)
+    info = executions.find_by_key(target, target.state_machine_arn, key, search=search)
+    # Else the execution its catalogue record names: an upload older than the recent
+    # listings, or an original recorded by a backfill (unless it has left the history).
+    record = None if info else _record(target, key)
+    if record is not None and record.execution_arn:
+        info = executions.describe_if_any(target, record.execution_arn)
     if info is None:
         raise OpsError(
             ExitCode.ITEM_FAILED,
@@ -124,36 +125,23 @@ def resolve(target: Target, what: str, search: int) -> ExecutionInfo:
     return info
 
 
-def _recorded_execution(target: Target, key: str) -> ExecutionInfo | None:
-    """The execution the key's catalogue record names: an upload older than the recent
-    listings, or an original recorded by a backfill (None: no record, or its execution
-    has left the history)."""
-    from imagepipe.executions import describe_if_any
-
-    record = _record(target, key)
-    arn = record.execution_arn if record else None
-    return describe_if_any(target, arn) if arn else None
-
-
 def _by_name(target: Target, name: str, search: int) -> ExecutionInfo | None:
-    from imagepipe.executions import describe, describe_if_any, execution_arn, list_summaries
-
     machines = [target.state_machine_arn, target.outputs.get("backfillStateMachineArn")]
     known = [str(m) for m in machines if m]
     for machine in known:
-        found = describe_if_any(target, execution_arn(machine, name))
+        found = executions.describe_if_any(target, executions.execution_arn(machine, name))
         if found is not None:
             return found
     # The first characters of a recent execution's name, as `executions` shows them.
     matches = [
         summary["executionArn"]
         for machine in known
-        for summary in itertools.islice(list_summaries(target, machine), search)
+        for summary in itertools.islice(executions.list_summaries(target, machine), search)
         if str(summary["name"]).startswith(name)
     ]
     if len(matches) > 1:
         raise OpsError(ExitCode.USAGE, f"{name} starts {len(matches)} execution names: give more")
-    return describe(target, matches[0]) if matches else None
+    return executions.describe(target, matches[0]) if matches else None
 
 
 def show(con: Console, result: Shown) -> None:
