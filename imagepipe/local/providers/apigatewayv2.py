@@ -99,9 +99,8 @@ def _check_route(ctx: Context, logical: str, inputs: Inputs) -> None:
             )
     target = str(inputs.get("target") or "")
     if target:
-        integration_id = target.removeprefix("integrations/")
-        known = {i["IntegrationId"] for i in client.get_integrations(ApiId=api_id)["Items"]}
-        if not target.startswith("integrations/") or integration_id not in known:
+        integrations = client.get_integrations(ApiId=api_id)["Items"]
+        if target not in {f"integrations/{i['IntegrationId']}" for i in integrations}:
             raise RefusedByAwsError(
                 f"route {logical}: target {target!r} is not an integration of API {api_id} "
                 "(NotFoundException)"
