@@ -265,15 +265,6 @@ def _place(layout: Layout) -> None:
         node.x = lefts[node.column] + (widths[node.column] - node.w) // 2
         node.y = tops[node.layer]
         node.lane = lefts[node.column] + widths[node.column] + labels[node.column] + 12
-        if node.inner is not None:  # its states move with its box
-            _shift(node.inner, node.x + (node.w - node.inner.w) // 2, node.y + MAP_HEADER)
-
-
-def _shift(layout: Layout, dx: int, dy: int) -> None:
-    for node in layout.nodes.values():
-        node.x, node.y, node.lane = node.x + dx, node.y + dy, node.lane + dx
-        if node.inner is not None:
-            _shift(node.inner, dx, dy)
 
 
 # -- drawing --------------------------------------------------------------------------------
@@ -323,11 +314,13 @@ def _text(x: int, y: int, px: int, fill: str, text: str, more: str = "") -> str:
     return f'<text x="{x}" y="{y}" font-size="{px}" fill="{fill}"{more}>{escape(text)}</text>'
 
 
-def _draw(layout: Layout, out: list[str], marks: Mapping[str, str] | None) -> None:
-    """The edges, then the boxes; with `marks` (state name -> a word, e.g. what happened
-    to it in one execution), each state's box is a `<g class="state MARK"
-    data-state="NAME">` that a page can style and click ("unreached" for a state without
-    a mark)."""
+def _draw(layout: Layout, out: list[str], marks: Mapping[str, str] | None, x: int, y: int) -> None:
+    """The edges, then the boxes, in a viewport at (x, y) (a Map's states are placed in
+    their own layout, drawn in one inside its box). With `marks` (state name -> a word,
+    e.g. what happened to it in one execution), each state's box is a `<g class="state
+    MARK" data-state="NAME">` that a page can style and click ("unreached" for a state
+    without a mark)."""
+    out.append(f'<svg x="{x}" y="{y}" overflow="visible">')
     for edge in layout.edges:
         points, label_at = _route(layout, edge)
         out.append(_line(points, edge.catch))
@@ -358,7 +351,9 @@ def _draw(layout: Layout, out: list[str], marks: Mapping[str, str] | None) -> No
                 f'<path d="M {node.x} {node.y + MAP_HEADER - 8} h {node.w}" stroke="{stroke}" '
                 'stroke-opacity="0.35"/>'
             )
-            _draw(node.inner, out, marks)
+            inner_x = node.x + (node.w - node.inner.w) // 2  # centred under the header
+            _draw(node.inner, out, marks, inner_x, node.y + MAP_HEADER)
+    out.append("</svg>")
 
 
 def render(definition: dict[str, Any], title: str, marks: Mapping[str, str] | None = None) -> str:
@@ -369,7 +364,6 @@ def render(definition: dict[str, Any], title: str, marks: Mapping[str, str] | No
     # 7 px: wider than the average character of an 11 px line (see text_width)
     comment = textwrap.wrap(str(definition.get("Comment", "")), (width - 2 * MARGIN) // 7)
     header = 26 + 14 * len(comment) + 30
-    _shift(layout, MARGIN + (width - 2 * MARGIN - layout.w) // 2, MARGIN + header)
     height = layout.h + header + 2 * MARGIN
     ly = MARGIN + header - 18
     out = [
@@ -390,7 +384,7 @@ def render(definition: dict[str, Any], title: str, marks: Mapping[str, str] | No
     ]
     for x, catch, words in LEGEND:
         out += [_line([(x, ly), (x + 34, ly)], catch), _text(x + 42, ly + 4, SMALL_PX, GREY, words)]
-    _draw(layout, out, marks)
+    _draw(layout, out, marks, MARGIN + (width - 2 * MARGIN - layout.w) // 2, MARGIN + header)
     return "\n".join([*out, "</svg>"]) + "\n"
 
 
