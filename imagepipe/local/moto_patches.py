@@ -48,26 +48,29 @@ _machines: dict[str, tuple[str, str]] = {}
 _DECIMAL_FIELDS: Final = frozenset({"BackoffRate", "ToleratedFailurePercentage"})
 
 
-def _patch(owner: Any, name: str, make: Callable[[Any], Callable[..., Any]]) -> None:
-    """Replace `owner.name` by `make(original)`, once: a second call finds it marked."""
+def _patch(owner: Any, name: str, wrapper: Callable[..., Any]) -> None:
+    """Replace `owner.name` by a function that calls `wrapper(original, *args, **kwargs)`,
+    once: a second call finds it marked."""
     original = getattr(owner, name)
-    if not getattr(original, _MARK, False):
-        replacement = make(original)
-        setattr(replacement, _MARK, True)
-        setattr(owner, name, replacement)
+    if getattr(original, _MARK, False):
+        return
+
+    @functools.wraps(original)  # inspect.getsource and a debugger show moto's
+    def replacement(*args: Any, **kwargs: Any) -> Any:
+        return wrapper(original, *args, **kwargs)
+
+    setattr(replacement, _MARK, True)
+    setattr(owner, name, replacement)
 
 
-def _before(check: Callable[..., None]) -> Callable[[Any], Callable[..., Any]]:
+def _before(check: Callable[..., None]) -> Callable[..., Any]:
     """For `_patch`: run `check` with the call's arguments, then the original."""
 
-    def make(original: Any) -> Callable[..., Any]:
-        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
-            check(self, *args, **kwargs)
-            return original(self, *args, **kwargs)
+    def call(original: Any, *args: Any, **kwargs: Any) -> Any:
+        check(*args, **kwargs)
+        return original(*args, **kwargs)
 
-        return call
-
-    return make
+    return call
 
 
 # -- fixes ---------------------------------------------------------------------------------
@@ -90,11 +93,11 @@ def bucket_policies_evaluate_like_iam() -> None:
         Decision.EXPLICIT_DENY: PermissionResult.DENIED,
     }
 
-    def get_permission(self: Any, action: str, resource: str) -> Any:
+    def get_permission(_moto: Any, self: Any, action: str, resource: str) -> Any:
         context = {"aws:SecureTransport": "true"}
         return results[service_allowed(self.policy, None, action, resource, context)]
 
-    _patch(FakeBucket, "get_permission", lambda original: get_permission)
+    _patch(FakeBucket, "get_permission", get_permission)
 
 
 def sdk_integrations_like_step_functions() -> None:
@@ -132,15 +135,12 @@ def one_event_per_multipart_upload() -> None:
     """
     from moto.s3.models import S3Backend
 
-    def put(original: Any) -> Callable[..., Any]:
-        def put_object(self: Any, *args: Any, **kwargs: Any) -> Any:
-            if kwargs.get("multipart") is not None:  # what CompleteMultipartUpload passes
-                kwargs["disable_notification"] = True
-            return original(self, *args, **kwargs)
+    def put_object(original: Any, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("multipart") is not None:  # what CompleteMultipartUpload passes
+            kwargs["disable_notification"] = True
+        return original(*args, **kwargs)
 
-        return put_object
-
-    _patch(S3Backend, "put_object", put)
+    _patch(S3Backend, "put_object", put_object)
 
 
 def events_carry_sequencer_and_version() -> None:
@@ -156,17 +156,14 @@ def events_carry_sequencer_and_version() -> None:
 
     sequencers = itertools.count(time.time_ns())  # next() is atomic: no lock needed
 
-    def event(original: Any) -> Callable[..., Any]:
-        def _get_s3_event(event_name: str, bucket: Any, key: Any, notification_id: str) -> Any:
-            found = original(event_name, bucket, key, notification_id)
-            described = found["Records"][0]["s3"]["object"]
-            described["sequencer"] = format(next(sequencers), "X")
-            version = getattr(key, "version_id", None)
-            if version and version != "null":
-                described["versionId"] = version
-            return found
-
-        return _get_s3_event
+    def event(original: Any, event_name: str, bucket: Any, key: Any, notification_id: str) -> Any:
+        found = original(event_name, bucket, key, notification_id)
+        described = found["Records"][0]["s3"]["object"]
+        described["sequencer"] = format(next(sequencers), "X")
+        version = getattr(key, "version_id", None)
+        if version and version != "null":
+            described["versionId"] = version
+        return found
 
     _patch(notifications, "_get_s3_event", event)
 
@@ -178,18 +175,15 @@ def execution_start_time_is_a_string() -> None:
     """
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
-    def environment(original: Any) -> Callable[..., Any]:
-        def _get_evaluation_environment(self: Any) -> Any:
-            env = original(self)
-            execution = env.states.context_object.context_object_data["Execution"]
-            start = execution.get("StartTime")
-            if isinstance(start, datetime):
-                moment = start if start.tzinfo else start.replace(tzinfo=UTC)
-                text = moment.astimezone(UTC).isoformat(timespec="milliseconds")
-                execution["StartTime"] = text.replace("+00:00", "Z")
-            return env
-
-        return _get_evaluation_environment
+    def environment(original: Any, self: Any) -> Any:
+        env = original(self)
+        execution = env.states.context_object.context_object_data["Execution"]
+        start = execution.get("StartTime")
+        if isinstance(start, datetime):
+            moment = start if start.tzinfo else start.replace(tzinfo=UTC)
+            text = moment.astimezone(UTC).isoformat(timespec="milliseconds")
+            execution["StartTime"] = text.replace("+00:00", "Z")
+        return env
 
     _patch(ExecutionWorker, "_get_evaluation_environment", environment)
 
@@ -206,12 +200,9 @@ def dynamodb_one_request_at_a_time() -> None:
 
     lock = threading.RLock()
 
-    def locked(original: Any) -> Callable[..., Any]:
-        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
-            with lock:
-                return original(self, *args, **kwargs)
-
-        return call
+    def locked(original: Any, *args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return original(*args, **kwargs)
 
     for name in ("put_item", "get_item", "query", "scan", "update_item", "delete_item"):
         _patch(DynamoDBBackend, name, locked)
@@ -231,14 +222,14 @@ def executions_parse_each_definition_once() -> None:
     lock = threading.Lock()
     tree = functools.lru_cache(maxsize=64)(lambda text: AmazonStateLanguageParser.parse(text)[1])
 
-    def _get_evaluation_entrypoint(self: Any) -> Any:
+    def entrypoint(_moto: Any, self: Any) -> Any:
         # Held while parsing: a burst starts many executions of a definition at once,
         # and each would otherwise parse it before the first one has finished.
         with lock:
             parsed = tree(self._evaluation_details.state_machine_details.definition)
         return Preprocessor().visit(parsed)
 
-    _patch(ExecutionWorker, "_get_evaluation_entrypoint", lambda _: _get_evaluation_entrypoint)
+    _patch(ExecutionWorker, "_get_evaluation_entrypoint", entrypoint)
 
 
 def json_paths_parsed_once() -> None:
@@ -250,8 +241,10 @@ def json_paths_parsed_once() -> None:
     from moto.stepfunctions.parser.asl.component.common.path import result_path
     from moto.stepfunctions.parser.asl.utils import json_path
 
+    # Keyed by the module's own parser (they import different ones) and the path.
+    parsed = functools.lru_cache(maxsize=1024)(lambda parse, path: parse(path))
     for module in (json_path, result_path):
-        _patch(module, "parse", functools.lru_cache(maxsize=1024))
+        _patch(module, "parse", parsed)
 
 
 def moto_compatible(definition: str) -> tuple[str, list[str]]:
@@ -320,17 +313,6 @@ _DENIED: Final = {
 }
 
 
-def denied_response(response: Any, message: str, action: str = "") -> tuple[int, Any, Any]:
-    """The response AWS gives a caller that is not authorized, in the service's protocol.
-    SNS answers a publisher its topic's KMS key refuses with KMSAccessDenied (400)."""
-    service = str(response.boto3_service_name)
-    code, status = _DENIED.get(service, ("AccessDeniedException", 400))
-    if service == "sns" and action.startswith("kms:"):
-        code, status = "KMSAccessDenied", 400
-    _, headers, body = response.serialized(ActionResult(_AccessDenied(code, message)))
-    return status, *response._enrich_response(headers, body)  # with a request id, as AWS
-
-
 def _s3_object(account: str, bucket: str, key: str) -> Any:
     """moto's object (None if it does not exist), read behind the API."""
     from moto.s3.models import s3_backends
@@ -346,11 +328,7 @@ def _authorize_s3(
 ) -> None:
     """Refuse an S3 request of an enforced session that its policies do not allow."""
     # moto adds its own entries (BucketName, Action) to the parsed query string.
-    query = {
-        k: v
-        for k, v in (getattr(response, "querystring", {}) or {}).items()
-        if k not in ("BucketName", "Action")
-    }
+    query = {k: v for k, v in response.querystring.items() if k not in ("BucketName", "Action")}
     session = access.session_of(response.headers, query)
     if session is None:
         return
@@ -363,12 +341,12 @@ def _authorize_s3(
         return bool(found is not None and backend.get_object_tagging(found).get("Tags"))
 
     method = str(response.method).upper()
-    body = getattr(response, "raw_body", b"") or b""
+    body = response.raw_body  # a form field's text for a form upload
     body = body if isinstance(body, bytes) else str(body).encode()
     checks = access.s3_checks(
         method, bucket_name, key_name, query, dict(response.headers), body, tagged
     )
-    region = str(getattr(response, "region", "us-east-1"))
+    region = str(response.region)
     what = f"S3 {method} on {bucket_name}/{key_name or ''} {query}"
     if _refusal(session, checks, what, region) is not None:
         raise S3AccessDeniedError()
@@ -400,20 +378,24 @@ def _refusal(
     return access.Refusal(access.Check("", ""), f"{what} is not modelled locally")
 
 
-def _api_hook(original: Any) -> Callable[..., Any]:
-    def call_action(self: Any) -> Any:
-        session = access.session_of(self.headers, dict(self.querystring or {}))
-        if session is None:
-            return original(self)
-        service, operation = str(self.boto3_service_name), str(self._get_action())
-        region = str(self.region)
-        checks = access.api_checks(service, operation, self._get_param, region, session.account)
-        refusal = _refusal(session, checks, f"{service}:{operation}", region)
-        if refusal is not None:
-            return denied_response(self, refusal.message, refusal.check.action)
+def _api_hook(original: Any, self: Any) -> Any:
+    """Refuse an API request of an enforced session that its policies do not allow, with
+    the response AWS gives, in the service's protocol."""
+    session = access.session_of(self.headers, self.querystring)
+    if session is None:
         return original(self)
-
-    return call_action
+    service, operation = str(self.boto3_service_name), str(self._get_action())
+    region = str(self.region)
+    checks = access.api_checks(service, operation, self._get_param, region, session.account)
+    refusal = _refusal(session, checks, f"{service}:{operation}", region)
+    if refusal is None:
+        return original(self)
+    code, status = _DENIED.get(service, ("AccessDeniedException", 400))
+    # SNS answers a publisher its topic's KMS key refuses with KMSAccessDenied (400).
+    if service == "sns" and refusal.check.action.startswith("kms:"):
+        code, status = "KMSAccessDenied", 400
+    _, headers, body = self.serialized(ActionResult(_AccessDenied(code, refusal.message)))
+    return status, *self._enrich_response(headers, body)  # with a request id, as AWS
 
 
 @functools.lru_cache(maxsize=64)  # those of stacks closed since age out (sessions are new)
@@ -437,24 +419,24 @@ def _client(service: str, region: str, session: access.Session, endpoint: str | 
     )
 
 
-def _signed_boto_client_for(original: Any) -> Callable[..., Any]:
+_client_lock = threading.Lock()  # held while creating: a burst's executions ask at once
+
+
+def _boto_client_for(
+    original: Any, region: str, service: str, state_credentials: Any = None
+) -> Any:
     from moto.core.models import botocore_stubber
     from moto.settings import moto_server_port
 
-    lock = threading.Lock()  # held while creating: a burst's executions ask at once
-
-    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
-        role_arn = getattr(state_credentials, "role_arn", None)
-        machine = next((arn for arn, (_, role) in _machines.items() if role == role_arn), None)
-        # Only the stack's own state machines (registered when deployed) run as their
-        # role; one a test made directly in moto keeps moto's behaviour.
-        if machine is None:
-            return original(region, service, state_credentials)
-        endpoint = None if botocore_stubber.enabled else f"http://localhost:{moto_server_port()}"
-        with lock:
-            return _client(service, region, _machine_session(machine), endpoint)
-
-    return boto_client_for
+    role_arn = getattr(state_credentials, "role_arn", None)
+    machine = next((arn for arn, (_, role) in _machines.items() if role == role_arn), None)
+    # Only the stack's own state machines (registered when deployed) run as their
+    # role; one a test made directly in moto keeps moto's behaviour.
+    if machine is None:
+        return original(region, service, state_credentials)
+    endpoint = None if botocore_stubber.enabled else f"http://localhost:{moto_server_port()}"
+    with _client_lock:
+        return _client(service, region, _machine_session(machine), endpoint)
 
 
 def _sign_interpreter_calls() -> None:
@@ -470,10 +452,9 @@ def _sign_interpreter_calls() -> None:
         if ".antlr" not in info.name:
             with contextlib.suppress(Exception):
                 importlib.import_module(info.name)
-    patched = _signed_boto_client_for(original)
     for module in [m for name, m in list(sys.modules.items()) if name.startswith("moto.")]:
         if getattr(module, "boto_client_for", None) is original:
-            _patch(module, "boto_client_for", lambda _: patched)
+            _patch(module, "boto_client_for", _boto_client_for)
 
 
 def _find_state(node: Any, name: str) -> Any:

@@ -216,14 +216,11 @@ def _authorize_post(response: Any, bucket_name: str) -> None:
         raise _denied("Access Denied")
 
 
-def hook(original: Any) -> Callable[..., Any]:
-    """moto's S3Response._bucket_response_post, refusing what S3 refuses of a form POST."""
-
-    def bucket_response_post(self: Any, request: Any, bucket_name: str) -> Any:
-        try:
-            _authorize_post(self, bucket_name)
-        except PostRefusal as refusal:
-            return refusal.response()
-        return original(self, request, bucket_name)
-
-    return bucket_response_post
+def hook(original: Any, self: Any, request: Any, bucket_name: str) -> Any:
+    """moto's S3Response._bucket_response_post (`original`), refusing what S3 refuses of a
+    form POST."""
+    try:
+        _authorize_post(self, bucket_name)
+    except PostRefusal as refusal:
+        return refusal.response()
+    return original(self, request, bucket_name)
