@@ -55,10 +55,8 @@ def run_program(
 
     Raises whatever the program or a resource creation raised (the first error).
     """
-    from pulumi.runtime import settings as runtime_settings
-
     # A fresh root Stack per run: a process may deploy several local stacks.
-    runtime_settings.reset_options(project=PROJECT, stack=stack, preview=False)
+    pulumi.runtime.settings.reset_options(project=PROJECT, stack=stack, preview=False)
     pulumi.runtime.set_all_config(dict(config))
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False)
     outputs: dict[str, Any] = {}
@@ -76,5 +74,5 @@ def run_program(
     finally:
         # Leave no root stack or config behind for the next Pulumi program in this process.
         pulumi.runtime.set_all_config({})
-        runtime_settings.reset_options(project=PROJECT, stack=stack, preview=False)
+        pulumi.runtime.settings.reset_options(project=PROJECT, stack=stack, preview=False)
     return outputs

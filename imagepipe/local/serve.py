@@ -53,13 +53,11 @@ class PortInUseError(RuntimeError):
 
 
 def port_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as werkzeug binds
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-        return True
+    try:
+        socket.create_server((host, port)).close()  # with SO_REUSEADDR, as werkzeug binds
+    except OSError:
+        return False
+    return True
 
 
 @dataclass
@@ -68,7 +66,8 @@ class LocalServer:
 
     endpoint: str  # http://host:port
     stack: LocalStack
-    _undo: ExitStack = field(repr=False)  # the server, the environment, moto's config
+    # The stack, moto's data, the server, the environment and moto's config, the handlers.
+    _undo: ExitStack = field(repr=False)
 
     @property
     def console_url(self) -> str:
@@ -104,12 +103,7 @@ class LocalServer:
         """Remove the state file, stop polling and serving, reset moto's data and put the
         environment back."""
         self._remove_state()
-        self.stack.close()
-        try:
-            _post(f"{self.endpoint}/moto-api/reset", {})
-        finally:
-            self._undo.close()
-            lambda_runtime.uninstall()  # handlers imported here hold clients for this server
+        self._undo.close()
 
 
 def _post(url: str, body: dict[str, Any]) -> None:
@@ -162,11 +156,7 @@ def start_server(
     a URL that stays the same from one run to the next), the stack's renditionsBaseUrl.
     """
     try:
-        from moto.moto_server.werkzeug_app import (
-            DomainDispatcherApplication,
-            MotoRequestHandler,
-            create_backend_app,
-        )
+        import moto.moto_server.werkzeug_app as moto_server
     except ImportError as err:  # moto's server needs Flask: the moto[server] extra
         raise RuntimeError(
             f"imagepipe local serve needs moto's server ({err}): pip install 'moto[server]'"
@@ -179,15 +169,18 @@ def start_server(
     # moto, with the console and the stack's upload API (once deployed) mounted.
     console, deployed = Console(), list[LocalStack]()
     api = api_app(lambda: deployed[0].upload_api if deployed else None)
-    moto = DomainDispatcherApplication(create_backend_app)
+    moto = moto_server.DomainDispatcherApplication(moto_server.create_backend_app)
     app = DispatcherMiddleware(moto, {PREFIX: console, MOUNT: api})
     # Undone if the deploy fails, else by LocalServer.stop.
     with _environment(endpoint, port) as undo:
-        server = BackgroundServer(app, host, port, MotoRequestHandler)
+        undo.callback(lambda_runtime.uninstall)  # handlers imported here hold clients for it
+        server = BackgroundServer(app, host, port, moto_server.MotoRequestHandler)
         undo.callback(server.stop)
         # The server reads moto's config per request: turn execution on as a client would.
         _post(f"{endpoint}/moto-api/config", MOTO_CONFIG)
         stack = deploy_local(stack_name, endpoint=endpoint, delivery_port=delivery_port)
+        undo.callback(_post, f"{endpoint}/moto-api/reset", {})  # its data goes with it
+        undo.callback(stack.close)
         local = LocalServer(endpoint, stack, undo.pop_all())
     for poller in stack.pollers:
         poller.start()
