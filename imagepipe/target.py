@@ -2,7 +2,7 @@
 
 One `Target` serves every stack command; only how it is built differs:
 
-* a deployed stack (`Target.deployed`): names and settings from the stack's outputs
+* a deployed stack (`target_for`): names and settings from the stack's outputs
   (`pulumi stack output --json --stack NAME`), each name overridable by a flag or an
   `IMAGEPIPE_*` variable (with the essential ones given, Pulumi is not run);
   credentials, region and endpoint as boto3 finds them;
@@ -22,9 +22,10 @@ import subprocess
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
+
+import yaml
 
 from imagepipe.errors import ExitCode, OpsError
 from imagepipe.local.state import StateFileError, reachable, read_state, state_file
@@ -49,21 +50,19 @@ FAKE_CREDENTIALS: Final = {  # the emulator takes any; these are moto's usual on
 # -- a stack's config ------------------------------------------------------------------
 
 
-def stack_settings(stack: str, project_dir: Path = PROJECT_DIR) -> Settings:
+def stack_settings(stack: str) -> Settings:
     """The stack's settings from Pulumi.yaml and Pulumi.<stack>.yaml, checked as strictly
     as `pulumi up` checks them (an unknown key is an error): what `render` and the local
     stack use. Raises ConfigError, also for a file that is not valid YAML."""
-    import yaml
-
     from infra.settings import load_stack_settings
 
     try:
-        return load_stack_settings(stack, project_dir)
+        return load_stack_settings(stack)
     except yaml.YAMLError as err:
         raise ConfigError("stack", f"Pulumi.{stack}.yaml is not valid YAML: {err}") from None
 
 
-def pulumi_outputs(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
+def pulumi_outputs(stack: str) -> dict[str, Any]:
     """`pulumi stack output --json --stack <stack>`, or OpsError saying what to do."""
     given = ", ".join(map(variable, ESSENTIAL_OUTPUTS))
     pulumi = shutil.which("pulumi")
@@ -76,7 +75,7 @@ def pulumi_outputs(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any
     try:
         done = subprocess.run(  # noqa: S603 - a fixed program with our arguments
             [pulumi, "stack", "output", "--json", "--stack", stack, "--non-interactive"],
-            cwd=project_dir,
+            cwd=PROJECT_DIR,
             capture_output=True,
             text=True,
             timeout=120,
@@ -170,30 +169,6 @@ class Target:
             credentials=dict(FAKE_CREDENTIALS),
             endpoint_given=bool(endpoint),
         )
-
-    @classmethod
-    def deployed(
-        cls,
-        stack: str,
-        overrides: Mapping[str, str | None] | None = None,
-        project_dir: Path = PROJECT_DIR,
-        needs: tuple[str, ...] = ESSENTIAL_OUTPUTS,
-    ) -> Target:
-        """A stack on AWS: names from flags (`overrides`), IMAGEPIPE_* variables, then
-        `pulumi stack output`; settings from the outputs (Pulumi.<stack>.yaml for an
-        older stack that does not export them)."""
-        given: dict[str, Any] = {}
-        for name in GIVEN_OUTPUTS:
-            value = (overrides or {}).get(name) or os.environ.get(variable(name), "").strip()
-            if value:
-                given[name] = value
-        outputs: dict[str, Any] = {}
-        if not all(name in given for name in needs):
-            outputs = pulumi_outputs(stack, project_dir)
-        outputs.update(given)
-        settings = _deployed_settings(stack, outputs, project_dir)
-        region = _region_of(outputs) or ""
-        return cls(stack=stack, local=False, region=region, outputs=outputs, settings=settings)
 
     # -- clients -------------------------------------------------------------------
 
@@ -303,11 +278,13 @@ def states_console(arn: str, page: str) -> str:
 
 
 def target_for(args: argparse.Namespace, needs: tuple[str, ...] = ESSENTIAL_OUTPUTS) -> Target:
-    """The Target the shared stack arguments (imagepipe.commands.options) name; `needs`:
-    the outputs the command needs, which given by flags or variables spare Pulumi."""
-    overrides = {name: getattr(args, snake(name), None) for name in GIVEN_OUTPUTS}
+    """The Target the shared stack arguments (imagepipe.commands.options) name. A deployed
+    stack's names come from flags, IMAGEPIPE_* variables, then `pulumi stack output`
+    (not run when they give the outputs the command `needs`); its settings from the
+    outputs (Pulumi.<stack>.yaml for an older stack that does not export them)."""
+    flags = {name: getattr(args, snake(name), None) for name in GIVEN_OUTPUTS}
     if args.local:
-        given = ", ".join(flag(name) for name, value in overrides.items() if value)
+        given = ", ".join(flag(name) for name, value in flags.items() if value)
         if given:
             raise OpsError(ExitCode.USAGE, f"{given}: only for a deployed stack, not with --local")
         return Target.local_stack(args.stack, args.endpoint)
@@ -316,7 +293,18 @@ def target_for(args: argparse.Namespace, needs: tuple[str, ...] = ESSENTIAL_OUTP
             ExitCode.USAGE,
             "--endpoint goes with --local (for another AWS endpoint set AWS_ENDPOINT_URL)",
         )
-    return Target.deployed(args.stack, overrides, needs=needs)
+    for name in GIVEN_OUTPUTS:
+        flags[name] = flags[name] or os.environ.get(variable(name), "").strip()
+    outputs = {name: value for name, value in flags.items() if value}
+    if not all(name in outputs for name in needs):
+        outputs = {**pulumi_outputs(args.stack), **outputs}
+    return Target(
+        stack=args.stack,
+        local=False,
+        region=_region_of(outputs),
+        outputs=outputs,
+        settings=_deployed_settings(args.stack, outputs),
+    )
 
 
 def _exported_settings(outputs: Mapping[str, Any]) -> dict[str, Any]:
@@ -324,11 +312,9 @@ def _exported_settings(outputs: Mapping[str, Any]) -> dict[str, Any]:
     return {name: outputs[name] for name in SETTING_OUTPUTS if outputs.get(name) is not None}
 
 
-def _deployed_settings(stack: str, outputs: Mapping[str, Any], project_dir: Path) -> Settings:
+def _deployed_settings(stack: str, outputs: Mapping[str, Any]) -> Settings:
     """From the outputs; else from Pulumi.<stack>.yaml (only the keys the commands use);
     else the defaults. IMAGEPIPE_UPLOAD_PREFIX overrides the prefix."""
-    import yaml
-
     from infra.settings import read_stack_config
 
     exported = _exported_settings(outputs)
@@ -336,9 +322,9 @@ def _deployed_settings(stack: str, outputs: Mapping[str, Any], project_dir: Path
         settings = settings_from_mapping(exported)
     except ConfigError as err:
         raise OpsError(ExitCode.NO_STACK, f"stack {stack!r} outputs: {err}") from None
-    if not exported and (project_dir / f"Pulumi.{stack}.yaml").exists():
+    if not exported and (PROJECT_DIR / f"Pulumi.{stack}.yaml").exists():
         try:
-            config = read_stack_config(stack, project_dir)
+            config = read_stack_config(stack)
             settings = settings_from_mapping(_exported_settings(config))
         except (ConfigError, yaml.YAMLError) as err:
             raise OpsError(ExitCode.USAGE, f"Pulumi.{stack}.yaml: {err}") from None
@@ -352,13 +338,13 @@ def _deployed_settings(stack: str, outputs: Mapping[str, Any], project_dir: Path
     return settings
 
 
-def _region_of(outputs: Mapping[str, Any]) -> str | None:
+def _region_of(outputs: Mapping[str, Any]) -> str:
     """The region in the state machine's ARN (arn:aws:states:<region>:...)."""
     for name in ("stateMachineArn", "backfillStateMachineArn", "topicArn"):
         parts = str(outputs.get(name) or "").split(":")
         if len(parts) > 3 and parts[0] == "arn" and parts[3]:
             return parts[3]
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or ""
 
 
 # -- botocore's errors, in one line ----------------------------------------------------
