@@ -241,9 +241,8 @@ def _place(layout: Layout) -> None:
     nodes = list(layout.nodes.values())
     ncols = max(n.column for n in nodes) + 1
     widths = [max(n.w for n in nodes if n.column == c) for c in range(ncols)]
-    heights = [
-        max(n.h for n in nodes if n.layer == r) for r in range(max(n.layer for n in nodes) + 1)
-    ]
+    nlayers = max(n.layer for n in nodes) + 1
+    heights = [max(n.h for n in nodes if n.layer == r) for r in range(nlayers)]
     labels = [0] * ncols  # the widest Catch label leaving each column
     lanes: defaultdict[int, dict[str, int]] = defaultdict(dict)  # column -> target -> lane
     gaps: defaultdict[int, dict[str, int]] = defaultdict(dict)  # layer -> target -> its band
@@ -302,10 +301,9 @@ def _route(layout: Layout, edge: Edge) -> tuple[list[Point], Point]:
 
 
 def _line(points: list[Point], catch: bool) -> str:
-    path = [p for i, p in enumerate(points) if i == 0 or points[i - 1] != p]
     style = f'stroke="{CATCH}" stroke-dasharray="5 4"' if catch else f'stroke="{EDGE}"'
     return (
-        f'<path d="M {" L ".join(f"{x} {y}" for x, y in path)}" fill="none" {style} '
+        f'<path d="M {" L ".join(f"{x} {y}" for x, y in points)}" fill="none" {style} '
         f'stroke-width="1.4" marker-end="url(#arrow-{"catch" if catch else "next"})"/>'
     )
 
