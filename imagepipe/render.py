@@ -11,13 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from imagefn.errors import ImageRejected
-from imagefn.imaging import (
-    check_byte_size,
-    key_stem,
-    plan_rendition,
-    render,
-    validate_image,
-)
+from imagefn.imaging import check_byte_size, key_stem, plan_rendition, render, validate_image
 from imagefn.renditions import Rendition
 from imagepipe.display import size
 
