@@ -9,6 +9,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from contextlib import suppress
 from contextvars import ContextVar
 from types import ModuleType
 from typing import Any, Final, NoReturn
@@ -108,8 +109,6 @@ def run(args: argparse.Namespace) -> int:
         code = int(module.run(args, target))
         sys.stdout.flush()  # here, not at exit: a closed pipe is then the branch below
         return code
-    except OpsError as err:
-        return fail(label, args, err.code, err.message)
     except BrokenPipeError:  # `imagepipe ... | head`: the reader has what it wanted
         _quiet_stdout()
         return ExitCode.OK
@@ -117,51 +116,43 @@ def run(args: argparse.Namespace) -> int:
         print(f"{label}: interrupted", file=sys.stderr, flush=True)
         return ExitCode.INTERRUPTED
     except Exception as err:  # never a traceback: say what it was, or call it a bug
-        return _unexpected(label, args, err, target)
+        return fail(label, args, err if isinstance(err, OpsError) else _explained(err, target))
 
 
-def _unexpected(label: str, args: argparse.Namespace, err: Exception, target: Any) -> int:
+def fail(label: str, args: argparse.Namespace, err: OpsError) -> int:
+    """One line on stderr; with --json also {"error": ...} on stdout."""
+    line = one_line(err.message)
+    try:
+        if getattr(args, "json", False):
+            print(json.dumps({"error": {"code": int(err.code), "message": line}}), flush=True)
+        print(f"{label}: {line}", file=sys.stderr, flush=True)
+    except BrokenPipeError:
+        _quiet_stdout()
+    return int(err.code)
+
+
+def _explained(err: Exception, target: Any) -> OpsError:
+    """What went wrong, as a bad stack config, an AWS error, or else a bug."""
     problem = config_problem(err)
     if problem is not None:
-        return fail(label, args, ExitCode.USAGE, problem)
+        return OpsError(ExitCode.USAGE, problem)
     from imagepipe.target import translate
 
-    ops = translate(err, target)
-    cause = err.__cause__ or err.__context__
-    if ops is None and cause is not None:
-        ops = translate(cause, target)  # e.g. boto3's S3UploadFailedError
-    if ops is not None:
-        return fail(label, args, ops.code, ops.message)
+    cause = err.__cause__ or err.__context__  # e.g. under boto3's S3UploadFailedError
+    failure = translate(err, target) or (translate(cause, target) if cause else None)
+    if failure is not None:
+        return failure
     if os.environ.get("IMAGEPIPE_DEBUG"):
         raise err
-    return fail(
-        label,
-        args,
+    return OpsError(
         ExitCode.INTERNAL,
         f"unexpected {type(err).__name__}: {err} (a bug: rerun with IMAGEPIPE_DEBUG=1 for "
         "the traceback and report it)",
     )
 
 
-def fail(label: str, args: argparse.Namespace, code: int, message: str) -> int:
-    """One line on stderr; with --json also {"error": ...} on stdout."""
-    import json
-
-    line = one_line(message)
-    try:
-        if getattr(args, "json", False):
-            print(json.dumps({"error": {"code": int(code), "message": line}}), flush=True)
-        print(f"{label}: {line}", file=sys.stderr, flush=True)
-    except BrokenPipeError:
-        _quiet_stdout()
-    return int(code)
-
-
 def _quiet_stdout() -> None:
     """Point stdout at /dev/null: what is still buffered would otherwise fail again when
     Python flushes it at exit, and print a warning after all."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):  # no real stdout (captured in tests): nothing to flush
-        pass
+    with suppress(OSError, ValueError):  # no real stdout (captured in tests): nothing to flush
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
