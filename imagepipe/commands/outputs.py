@@ -71,42 +71,37 @@ def _commands(target: Target) -> dict[str, str]:
 
 
 def _console_urls(target: Target) -> dict[str, str | None]:
-    names = ("executions", "backfillExecutions", "sourceBucket", "destinationBucket")
-    consoles: dict[str, str | None] = dict.fromkeys((*names, "deadLetterQueue"))
     if target.local:  # the emulator has no console: `imagepipe local serve` has its own
         console = target.local_console
-        if console:
-            consoles["executions"] = console
-            consoles["deadLetterQueue"] = f"{console}#/dead-letters"
-        return consoles
+        return {
+            "executions": console,
+            "backfillExecutions": None,
+            "sourceBucket": None,
+            "destinationBucket": None,
+            "deadLetterQueue": f"{console}#/dead-letters" if console else None,
+        }
     from urllib.parse import quote
 
     from imagepipe.target import states_console
 
-    region = target.region
+    region, prefix = target.region, target.upload_prefix
     s3 = f"https://{region}.console.aws.amazon.com/s3/buckets"
-    consoles["executions"] = states_console(target.state_machine_arn, "statemachines/view")
+    sqs = f"https://{region}.console.aws.amazon.com/sqs/v3/home?region={region}#/queues"
     backfill = target.outputs.get("backfillStateMachineArn")
-    if backfill:
-        consoles["backfillExecutions"] = states_console(backfill, "statemachines/view")
-    consoles["sourceBucket"] = (
-        f"{s3}/{target.source_bucket}?region={region}&prefix={target.upload_prefix}"
-    )
-    consoles["destinationBucket"] = f"{s3}/{target.destination_bucket}?region={region}"
     dlq = target.outputs.get("deadLetterQueueUrl")
-    if dlq:
-        consoles["deadLetterQueue"] = (
-            f"https://{region}.console.aws.amazon.com/sqs/v3/home?region={region}"
-            f"#/queues/{quote(str(dlq), safe='')}"
-        )
-    return consoles
+    return {
+        "executions": states_console(target.state_machine_arn, "statemachines/view"),
+        "backfillExecutions": states_console(backfill, "statemachines/view") if backfill else None,
+        "sourceBucket": f"{s3}/{target.source_bucket}?region={region}&prefix={prefix}",
+        "destinationBucket": f"{s3}/{target.destination_bucket}?region={region}",
+        "deadLetterQueue": f"{sqs}/{quote(str(dlq), safe='')}" if dlq else None,
+    }
 
 
 def run(args: argparse.Namespace, target: Target) -> ExitCode:
     from imagepipe import display
 
-    result = Outputs(target)
-    display.emit(args, result, show)
+    display.emit(args, Outputs(target), show)
     return ExitCode.OK
 
 
