@@ -6,7 +6,6 @@ excepted, by its path in DIR. A missing path, or a folder without images, is a u
 
 from __future__ import annotations
 
-import posixpath
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -29,7 +28,19 @@ def collect(paths: Iterable[Path], allowed_suffixes: Sequence[str]) -> list[Inpu
     found: list[Input] = []
     for path in paths:
         if path.is_dir():
-            found += _folder(path, suffixes, allowed_suffixes)
+            files = sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file()
+                and p.name.endswith(suffixes)
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+            if not files:
+                raise OpsError(
+                    ExitCode.USAGE,
+                    f"{path}: no images in it (files ending in {' '.join(allowed_suffixes)})",
+                )
+            found += [Input(p, p.relative_to(path).as_posix(), p.stat().st_size) for p in files]
         elif path.is_file():
             if not path.name.endswith(suffixes):
                 raise OpsError(
@@ -45,18 +56,3 @@ def collect(paths: Iterable[Path], allowed_suffixes: Sequence[str]) -> list[Inpu
     if duplicates:
         raise OpsError(ExitCode.USAGE, f"two files have the same name: {duplicates[0]}")
     return found
-
-
-def _folder(folder: Path, suffixes: tuple[str, ...], allowed: Sequence[str]) -> list[Input]:
-    files = sorted(
-        p
-        for p in folder.rglob("*")
-        if p.is_file()
-        and p.name.endswith(suffixes)
-        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-    )
-    if not files:
-        raise OpsError(
-            ExitCode.USAGE, f"{folder}: no images in it (files ending in {' '.join(allowed)})"
-        )
-    return [Input(p, posixpath.join(*p.relative_to(folder).parts), p.stat().st_size) for p in files]
