@@ -18,15 +18,8 @@ from typing import Any, Final
 
 from botocore.exceptions import ClientError  # type: ignore[import-untyped, unused-ignore]
 
-from imagepipe.local.providers.base import (
-    Context,
-    Handler,
-    Inputs,
-    Outputs,
-    RefusedByAwsError,
-    given,
-    pascal,
-)
+from imagepipe.local.providers import base
+from imagepipe.local.providers.base import Context, Handler, Inputs, Outputs, RefusedByAwsError
 
 _served_at: dict[str, str] = {}  # "url" -> where the local stack serves HTTP APIs
 
@@ -44,8 +37,8 @@ def _api(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
     api = _client(ctx).create_api(
         Name=inputs.get("name") or logical,
         ProtocolType=inputs["protocolType"],
-        **given(inputs, "description"),
-        **pascal(given(inputs, "corsConfiguration")),
+        **base.given(inputs, "description"),
+        **base.pascal(base.given(inputs, "corsConfiguration")),
     )
     api_id = api["ApiId"]
     return api_id, {
@@ -61,7 +54,7 @@ def _authorizer(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Output
         AuthorizerType=inputs["authorizerType"],
         IdentitySource=list(inputs.get("identitySources") or []),
         Name=inputs.get("name") or logical,
-        **pascal(given(inputs, "jwtConfiguration"), {"audiences": "Audience"}),
+        **base.pascal(base.given(inputs, "jwtConfiguration"), {"audiences": "Audience"}),
     )
     return authorizer["AuthorizerId"], {}
 
@@ -77,7 +70,7 @@ def _integration(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outpu
         ApiId=inputs["apiId"],
         IntegrationType=inputs["integrationType"],
         TimeoutInMillis=timeout,
-        **given(
+        **base.given(
             inputs, "integrationMethod", "integrationUri", "payloadFormatVersion", "description"
         ),
     )
@@ -112,7 +105,7 @@ def _route(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
     route = _client(ctx).create_route(
         ApiId=inputs["apiId"],
         RouteKey=inputs["routeKey"],
-        **given(inputs, "authorizationType", "authorizerId", "target", "authorizationScopes"),
+        **base.given(inputs, "authorizationType", "authorizerId", "target", "authorizationScopes"),
     )
     return route["RouteId"], {}
 
@@ -132,11 +125,11 @@ def _stage(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
         ApiId=api_id,
         StageName=name,
         AutoDeploy=bool(inputs.get("autoDeploy")),
-        **pascal(given(inputs, "accessLogSettings", "defaultRouteSettings")),
+        **base.pascal(base.given(inputs, "accessLogSettings", "defaultRouteSettings")),
     )
-    base = _served_at.get("url") or f"https://{api_id}.execute-api.{ctx.region}.amazonaws.com"
+    root = _served_at.get("url") or f"https://{api_id}.execute-api.{ctx.region}.amazonaws.com"
     # The $default stage is served at the API's root; any other under its name.
-    invoke_url = f"{base}/" if name == "$default" else f"{base}/{name}"
+    invoke_url = f"{root}/" if name == "$default" else f"{root}/{name}"
     execution_arn = f"arn:aws:execute-api:{ctx.region}:{ctx.account_id}:{api_id}/{name}"
     return name, {
         "invokeUrl": invoke_url,

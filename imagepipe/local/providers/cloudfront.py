@@ -13,14 +13,8 @@ import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from imagepipe.local.providers.base import (
-    Context,
-    Handler,
-    Inputs,
-    Outputs,
-    given,
-    physical_name,
-)
+from imagepipe.local.providers import base
+from imagepipe.local.providers.base import Context, Handler, Inputs, Outputs
 
 # Route 53's hosted zone for every *.cloudfront.net alias target.
 CLOUDFRONT_ZONE_ID: Final = "Z2FDTNDATAQYW2"
@@ -35,7 +29,7 @@ def _items(values: Sequence[Any] | None) -> dict[str, Any]:
 def _origin_access_control(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
     response = ctx.clients.client("cloudfront").create_origin_access_control(
         OriginAccessControlConfig={
-            "Name": physical_name(logical, inputs),
+            "Name": base.physical_name(logical, inputs),
             "Description": inputs.get("description") or "",
             "SigningProtocol": inputs["signingProtocol"],
             "SigningBehavior": inputs["signingBehavior"],
@@ -57,7 +51,7 @@ def _behavior(inputs: Mapping[str, Any]) -> dict[str, Any]:
             "CachedMethods": _items(inputs.get("cachedMethods")),
         },
         "Compress": bool(inputs.get("compress")),
-        **given(inputs, "pathPattern", *policies),
+        **base.given(inputs, "pathPattern", *policies),
     }
 
 
@@ -65,7 +59,7 @@ def _origin(inputs: Mapping[str, Any]) -> dict[str, Any]:
     origin: dict[str, Any] = {
         "Id": inputs["originId"],
         "DomainName": inputs["domainName"],
-        **given(inputs, "originAccessControlId", "originPath"),
+        **base.given(inputs, "originAccessControlId", "originPath"),
     }
     if inputs.get("originAccessControlId"):
         # With an origin access control, the S3 origin config names no identity.

@@ -5,15 +5,8 @@ from __future__ import annotations
 from typing import Any, Final
 
 from imagepipe.local.iam import service_allowed
-from imagepipe.local.providers.base import (
-    Context,
-    Handler,
-    Inputs,
-    Outputs,
-    RefusedByAwsError,
-    given,
-    physical_name,
-)
+from imagepipe.local.providers import base
+from imagepipe.local.providers.base import Context, Handler, Inputs, Outputs, RefusedByAwsError
 
 
 def _check_key(ctx: Context, key_arn: str, group_arn: str) -> None:
@@ -32,7 +25,7 @@ def _check_key(ctx: Context, key_arn: str, group_arn: str) -> None:
 
 
 def _log_group(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
-    name = physical_name(logical, inputs)
+    name = base.physical_name(logical, inputs)
     # The provider's arn has no ':*' suffix (DescribeLogGroups' has one).
     arn = f"arn:aws:logs:{ctx.region}:{ctx.account_id}:log-group:{name}"
     logs = ctx.clients.client("logs")
@@ -47,7 +40,7 @@ def _log_group(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs
 
 
 def _alarm(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
-    name = physical_name(logical, inputs)
+    name = base.physical_name(logical, inputs)
     ctx.clients.client("cloudwatch").put_metric_alarm(
         AlarmName=name,
         AlarmDescription=inputs.get("alarmDescription", ""),
@@ -63,7 +56,7 @@ def _alarm(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
         ComparisonOperator=inputs["comparisonOperator"],
         AlarmActions=list(inputs.get("alarmActions") or []),
         OKActions=list(inputs.get("okActions") or []),
-        **given(inputs, "treatMissingData"),
+        **base.given(inputs, "treatMissingData"),
     )
     arn = f"arn:aws:cloudwatch:{ctx.region}:{ctx.account_id}:alarm:{name}"
     return name, {"arn": arn, "name": name}

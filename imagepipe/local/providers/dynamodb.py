@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from imagepipe.local.providers.base import Context, Handler, Inputs, Outputs, pascal, physical_name
+from imagepipe.local.providers import base
+from imagepipe.local.providers.base import Context, Handler, Inputs, Outputs
 
 
 def _key_schema(hash_key: str, range_key: str | None) -> list[dict[str, str]]:
@@ -27,7 +28,7 @@ def _index(index: dict[str, Any]) -> dict[str, Any]:
 
 
 def _table(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
-    name = physical_name(logical, inputs)
+    name = base.physical_name(logical, inputs)
     billing = inputs.get("billingMode", "PROVISIONED")
     params: dict[str, Any] = {
         "TableName": name,
@@ -50,7 +51,7 @@ def _table(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
     sse = inputs.get("serverSideEncryption") or {}
     if sse.get("enabled"):
         # KMS is the only SSEType; without a key ARN, DynamoDB's AWS managed key.
-        sse_args = pascal(sse, {"kmsKeyArn": "KMSMasterKeyId"})
+        sse_args = base.pascal(sse, {"kmsKeyArn": "KMSMasterKeyId"})
         params["SSESpecification"] = {"SSEType": "KMS", **sse_args}
     client = ctx.clients.client("dynamodb")
     arn = client.create_table(**params)["TableDescription"]["TableArn"]

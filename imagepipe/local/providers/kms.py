@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Final
 
-from imagepipe.local.providers.base import Context, Handler, Inputs, Outputs, given
+from imagepipe.local.providers import base
+from imagepipe.local.providers.base import Context, Handler, Inputs, Outputs
 
 
 def _key(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
     kms = ctx.clients.client("kms")
-    params = given(inputs, "keyUsage", "policy")
+    params = base.given(inputs, "keyUsage", "policy")
     if inputs.get("customerMasterKeySpec"):
         params["KeySpec"] = inputs["customerMasterKeySpec"]
     metadata = kms.create_key(Description=inputs.get("description", ""), **params)["KeyMetadata"]

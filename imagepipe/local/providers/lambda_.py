@@ -6,23 +6,15 @@ from __future__ import annotations
 from typing import Final
 
 from imagepipe.local import lambda_runtime
-from imagepipe.local.providers.base import (
-    Context,
-    Handler,
-    Inputs,
-    Outputs,
-    archive_bytes,
-    given,
-    pascal,
-    physical_name,
-)
+from imagepipe.local.providers import base
+from imagepipe.local.providers.base import Context, Handler, Inputs, Outputs
 
 
 def _layer(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
     layer = ctx.clients.client("lambda").publish_layer_version(
         LayerName=inputs["layerName"],
-        Content={"ZipFile": archive_bytes(inputs["code"])},
-        **given(inputs, "description", "compatibleRuntimes", "compatibleArchitectures"),
+        Content={"ZipFile": base.archive_bytes(inputs["code"])},
+        **base.given(inputs, "description", "compatibleRuntimes", "compatibleArchitectures"),
     )
     arn = layer["LayerVersionArn"]
     return arn, {
@@ -35,12 +27,12 @@ def _layer(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
 
 def _function(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
     """CreateFunction, with the provider's defaults for what is not set."""
-    name = physical_name(logical, inputs)
+    name = base.physical_name(logical, inputs)
     variables = (inputs.get("environment") or {}).get("variables") or {}
     function = ctx.clients.client("lambda").create_function(
         FunctionName=name,
         Role=inputs["role"],
-        Code={"ZipFile": archive_bytes(inputs["code"])},
+        Code={"ZipFile": base.archive_bytes(inputs["code"])},
         Runtime=inputs.get("runtime"),
         Handler=inputs.get("handler"),
         Description=inputs.get("description", ""),
@@ -50,7 +42,7 @@ def _function(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]
         Architectures=list(inputs.get("architectures") or ["x86_64"]),
         # Keys of a user map: copied as they are, values as text like AWS stores them.
         Environment={"Variables": {k: str(v) for k, v in variables.items()}},
-        **pascal(given(inputs, "tracingConfig")),
+        **base.pascal(base.given(inputs, "tracingConfig")),
     )
     # moto does not keep LoggingConfig; the local runtime writes where AWS would.
     log_group = (inputs.get("loggingConfig") or {}).get("logGroup")
@@ -71,13 +63,13 @@ def _function(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]
 
 def _permission(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
     """A statement of the function's resource policy (what lets a service invoke it)."""
-    statement_id = physical_name(logical, inputs, "statementId", "statementIdPrefix")
+    statement_id = base.physical_name(logical, inputs, "statementId", "statementIdPrefix")
     ctx.clients.client("lambda").add_permission(
         FunctionName=inputs["function"],
         StatementId=statement_id,
         Action=inputs["action"],
         Principal=inputs["principal"],
-        **given(inputs, "sourceArn", "sourceAccount", "qualifier"),
+        **base.given(inputs, "sourceArn", "sourceAccount", "qualifier"),
     )
     return statement_id, {"statementId": statement_id}
 

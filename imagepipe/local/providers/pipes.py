@@ -4,27 +4,22 @@ from __future__ import annotations
 
 from typing import Final
 
-from imagepipe.local.providers.base import (
-    Context,
-    Handler,
-    Inputs,
-    Outputs,
-    given,
-    pascal,
-    physical_name,
-)
+from imagepipe.local.providers import base
+from imagepipe.local.providers.base import Context, Handler, Inputs, Outputs
 
 
 def _pipe(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
-    name = physical_name(logical, inputs)
-    options = given(inputs, "description", "sourceParameters", "targetParameters", "enrichment")
+    name = base.physical_name(logical, inputs)
+    options = base.given(
+        inputs, "description", "sourceParameters", "targetParameters", "enrichment"
+    )
     arn = ctx.clients.client("pipes").create_pipe(
         Name=name,
         RoleArn=inputs["roleArn"],
         Source=inputs["source"],
         Target=inputs["target"],
         DesiredState=inputs.get("desiredState", "RUNNING"),
-        **pascal(options),  # the parameters' nested keys too
+        **base.pascal(options),  # the parameters' nested keys too
     )["Arn"]
     return name, {"arn": arn, "name": name}
 

@@ -10,20 +10,12 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from imagepipe.local.iam import service_allowed
-from imagepipe.local.providers.base import (
-    Context,
-    Handler,
-    Inputs,
-    Outputs,
-    RefusedByAwsError,
-    given,
-    pascal,
-    physical_name,
-)
+from imagepipe.local.providers import base
+from imagepipe.local.providers.base import Context, Handler, Inputs, Outputs, RefusedByAwsError
 
 
 def _bucket(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
-    name = physical_name(logical, inputs, "bucket", "bucketPrefix").lower()
+    name = base.physical_name(logical, inputs, "bucket", "bucketPrefix").lower()
     s3 = ctx.clients.client("s3")
     if ctx.region == "us-east-1":
         s3.create_bucket(Bucket=name)
@@ -73,7 +65,7 @@ def _destination(item: Mapping[str, Any], arn_key: str) -> dict[str, Any]:
         for name, key in (("prefix", "filterPrefix"), ("suffix", "filterSuffix"))
         if item.get(key)
     ]
-    out = {"Events": list(item["events"]), **given(item, arn_key, "id")}
+    out = {"Events": list(item["events"]), **base.given(item, arn_key, "id")}
     if rules:
         out["Filter"] = {"Key": {"FilterRules": rules}}
     return out
@@ -122,28 +114,29 @@ RESOURCES: Final[dict[str, Handler]] = {
     "aws:s3/bucket:Bucket": _bucket,
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": _bucket_setting(
         "put_public_access_block",
-        lambda i: {
-            "PublicAccessBlockConfiguration": pascal({k: bool(i.get(k)) for k in _PUBLIC_ACCESS})
-        },
+        # The settings that are on (an absent one is off, as the provider's default).
+        lambda i: {"PublicAccessBlockConfiguration": base.given(i, *_PUBLIC_ACCESS)},
     ),
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls": _bucket_setting(
         "put_bucket_ownership_controls",
-        lambda i: {"OwnershipControls": {"Rules": [pascal(i["rule"])]}},
+        lambda i: {"OwnershipControls": {"Rules": [base.pascal(i["rule"])]}},
     ),
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": _bucket_setting(  # noqa: E501
         "put_bucket_encryption",
-        lambda i: {"ServerSideEncryptionConfiguration": {"Rules": pascal(i["rules"], _RENAMES)}},
+        lambda i: {
+            "ServerSideEncryptionConfiguration": {"Rules": base.pascal(i["rules"], _RENAMES)}
+        },
     ),
     "aws:s3/bucketPolicy:BucketPolicy": _bucket_setting(
         "put_bucket_policy", lambda i: {"Policy": i["policy"]}
     ),
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": _bucket_setting(
         "put_bucket_lifecycle_configuration",
-        lambda i: {"LifecycleConfiguration": {"Rules": pascal(i["rules"], _RENAMES)}},
+        lambda i: {"LifecycleConfiguration": {"Rules": base.pascal(i["rules"], _RENAMES)}},
     ),
     "aws:s3/bucketCorsConfiguration:BucketCorsConfiguration": _bucket_setting(
         "put_bucket_cors",
-        lambda i: {"CORSConfiguration": {"CORSRules": pascal(i["corsRules"], _RENAMES)}},
+        lambda i: {"CORSConfiguration": {"CORSRules": base.pascal(i["corsRules"], _RENAMES)}},
     ),
     "aws:s3/bucketNotification:BucketNotification": _notification,
 }

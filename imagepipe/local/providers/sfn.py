@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from imagepipe.local.moto_patches import moto_compatible, register_state_machine
-from imagepipe.local.providers.base import Context, Handler, Inputs, Outputs, physical_name
+from imagepipe.local.providers import base
+from imagepipe.local.providers.base import Context, Handler, Inputs, Outputs
 
 LOG: Final = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ def _logging_configuration(logging_inputs: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _state_machine(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
-    name = physical_name(logical, inputs)
+    name = base.physical_name(logical, inputs)
     definition, changes = moto_compatible(inputs["definition"])
     if changes:
         LOG.warning("state machine %s changed for moto: %s", name, "; ".join(changes))

@@ -4,14 +4,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from imagepipe.local.providers.base import (
-    Context,
-    Handler,
-    Inputs,
-    Outputs,
-    attributes,
-    physical_name,
-)
+from imagepipe.local.providers import base
+from imagepipe.local.providers.base import Context, Handler, Inputs, Outputs
 
 # Pulumi input -> the topic attribute CreateTopic takes it as.
 _TOPIC_ATTRIBUTES: Final = {
@@ -31,11 +25,11 @@ _SUBSCRIPTION_ATTRIBUTES: Final = {
 
 
 def _topic(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
-    name = physical_name(logical, inputs)
+    name = base.physical_name(logical, inputs)
     if inputs.get("fifoTopic") and not name.endswith(".fifo"):
         name += ".fifo"
     arn = ctx.clients.client("sns").create_topic(
-        Name=name, Attributes=attributes(inputs, _TOPIC_ATTRIBUTES)
+        Name=name, Attributes=base.attributes(inputs, _TOPIC_ATTRIBUTES)
     )["TopicArn"]
     return arn, {"arn": arn, "name": name, "owner": arn.split(":")[4]}
 
@@ -53,7 +47,7 @@ def _subscription(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outp
         TopicArn=inputs["topic"],
         Protocol=inputs["protocol"],
         Endpoint=inputs["endpoint"],
-        Attributes=attributes(inputs, _SUBSCRIPTION_ATTRIBUTES),
+        Attributes=base.attributes(inputs, _SUBSCRIPTION_ATTRIBUTES),
         ReturnSubscriptionArn=True,
     )["SubscriptionArn"]
     return arn, {"arn": arn}

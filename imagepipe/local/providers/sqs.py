@@ -4,14 +4,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from imagepipe.local.providers.base import (
-    Context,
-    Handler,
-    Inputs,
-    Outputs,
-    attributes,
-    physical_name,
-)
+from imagepipe.local.providers import base
+from imagepipe.local.providers.base import Context, Handler, Inputs, Outputs
 
 # Pulumi input -> the queue attribute CreateQueue takes it as.
 _QUEUE_ATTRIBUTES: Final = {
@@ -32,11 +26,13 @@ _QUEUE_ATTRIBUTES: Final = {
 
 
 def _queue(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
-    name = physical_name(logical, inputs)
+    name = base.physical_name(logical, inputs)
     if inputs.get("fifoQueue") and not name.endswith(".fifo"):
         name += ".fifo"
     sqs = ctx.clients.client("sqs")
-    created = sqs.create_queue(QueueName=name, Attributes=attributes(inputs, _QUEUE_ATTRIBUTES))
+    created = sqs.create_queue(
+        QueueName=name, Attributes=base.attributes(inputs, _QUEUE_ATTRIBUTES)
+    )
     url = created["QueueUrl"]
     found = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
     return url, {"url": url, "arn": found["Attributes"]["QueueArn"], "name": name}
