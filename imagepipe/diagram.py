@@ -162,17 +162,17 @@ def _map_subtitle(state: dict[str, Any]) -> str:
 def _choice_label(rule: dict[str, Any]) -> str:
     """A Choice rule in words: `$.a present and IsNull false`, `not $.b present`."""
     variable = str(rule.get("Variable", ""))
-    for key, value in rule.items():
-        if key == "Not":
-            return "not " + _choice_label(value)
-        if key in {"And", "Or"}:  # the variable once: `$.a present and IsNull false`
-            op, first = f" {key.lower()} ", value[0].get("Variable")
-            return op.join(_choice_label(r) for r in value).replace(f"{op}{first} ", op)
-        if key == "IsPresent":
-            return f"{variable} {'present' if value else 'absent'}"
-        if key not in {"Variable", "Next"}:
-            return f"{variable} {key} {json.dumps(value)}"
-    return "choice"
+    # Its one test: a Choice Rule has one (a comparison, Not, And or Or; JSONata's Condition)
+    # https://docs.aws.amazon.com/step-functions/latest/dg/state-choice.html
+    key, value = next((k, v) for k, v in rule.items() if k not in {"Variable", "Next"})
+    if key == "Not":
+        return "not " + _choice_label(value)
+    if key in {"And", "Or"}:  # the variable once: `$.a present and IsNull false`
+        op, first = f" {key.lower()} ", value[0].get("Variable")
+        return op.join(_choice_label(r) for r in value).replace(f"{op}{first} ", op)
+    if key == "IsPresent":
+        return f"{variable} {'present' if value else 'absent'}"
+    return f"{variable} {key} {json.dumps(value)}"
 
 
 def _edges(name: str, state: dict[str, Any], end: str | None) -> list[Edge]:
