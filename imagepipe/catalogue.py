@@ -3,7 +3,6 @@ local stack and the tests read it. The state machines write it; nothing here wri
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Final
@@ -82,6 +81,6 @@ def scan_records(
             "ExpressionAttributeNames": {"#status": "status"},
             "ExpressionAttributeValues": {":status": {"S": status}},
         }
-    pages = dynamodb.get_paginator("scan").paginate(**params)
-    items = (item for page in pages for item in page.get("Items", []))
-    yield from map(CatalogueRecord.from_item, itertools.islice(items, limit))
+    pages = dynamodb.get_paginator("scan").paginate(**params, PaginationConfig={"MaxItems": limit})
+    for page in pages:
+        yield from map(CatalogueRecord.from_item, page.get("Items", []))

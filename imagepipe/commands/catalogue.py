@@ -49,10 +49,6 @@ class Listing:
     status: str | None
     records: list[CatalogueRecord]
 
-    @property
-    def failed(self) -> bool:
-        return any(r.status == "failed" for r in self.records)
-
     def counts(self) -> dict[str, int]:
         return dict(Counter(record.status for record in self.records))
 
@@ -79,7 +75,7 @@ def run(args: argparse.Namespace, target: Target) -> ExitCode:
 
     result = listing(target, args.status, args.limit)
     display.emit(args, result, show)
-    return ExitCode.ITEM_FAILED if result.failed else ExitCode.OK
+    return ExitCode.ITEM_FAILED if "failed" in result.counts() else ExitCode.OK
 
 
 def show(con: Console, result: Listing) -> None:
