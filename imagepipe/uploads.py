@@ -37,14 +37,13 @@ class Upload:
 
     def to_dict(self, target: Target, waited: bool) -> dict[str, Any]:
         e = self.execution
-        outcome = "timed_out" if waited and e is None else self.outcome
         return {
             "file": str(self.path),
             "bucket": target.source_bucket,
             "key": self.key,
             "bytes": self.size,
             "etag": self.etag,
-            "outcome": outcome,
+            "outcome": "timed_out" if waited and e is None else self.outcome,
             "execution": e.to_dict(target) if e else None,
             "renditions": e.renditions if e and e.status == "SUCCEEDED" else [],
             "manifestUrl": e.manifest_url if e and e.status == "SUCCEEDED" else None,
@@ -98,7 +97,7 @@ def upload(
     before = set(started_since(target, target.state_machine_arn, since)) if wait else set()
     _put(target, report.uploads, progress)
     if wait:
-        _wait(target, since, before, report, progress)
+        _wait(report, since, before, progress)
     return report
 
 
@@ -123,9 +122,8 @@ def _put(target: Target, uploads: list[Upload], show_progress: bool) -> None:
         bar.update(task, description=f"Uploaded {count}")
 
 
-def _wait(
-    target: Target, since: datetime, before: set[str], report: Report, show_progress: bool
-) -> None:
+def _wait(report: Report, since: datetime, before: set[str], show_progress: bool) -> None:
+    target = report.target
     with display.progress(enabled=show_progress) as bar:
         task = bar.add_task("Waiting for the executions", total=len(report.uploads))
 

@@ -191,12 +191,11 @@ def _plan_one(
 
     key, etag = str(item["Key"]), str(item.get("ETag", "")).strip('"')
     planned = Planned(key, int(item.get("Size", 0)), etag, skipped=_skip(target, key))
-    found = rejections.get(key)
-    if planned.skipped:
-        return planned
-    if found and rejected_before(found.status, found.etag, etag):
+    # (A key skipped unread has no entry in `rejections`.)
+    if (found := rejections.get(key)) and rejected_before(found.status, found.etag, etag):
         # This version was rejected before: not read again.
         planned.skipped, planned.rejected = "rejected", found.message or found.reason or "rejected"
+    if planned.skipped:
         return planned
     # The first bytes: format "original" depends on the format, and a file that is
     # not an image would be rejected (and recorded) rather than processed.
