@@ -353,33 +353,24 @@ _CREDENTIAL_CODES: Final = (
     *("ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "InvalidToken"),
     *("UnrecognizedClientException", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AuthFailure"),
 )
-_THROTTLED_CODES: Final = ("ThrottlingException", "Throttling", "TooManyRequestsException")
-# A ClientError's code -> its exit code and message ({code}, {message}, {operation}).
-_CLIENT_ERRORS: Final[dict[str, tuple[ExitCode, str]]] = {
+# A ClientError's code -> its message ({code}, {message}, {operation}), exit 4 (AWS_ERROR).
+_CLIENT_ERRORS: Final[dict[str, str]] = {
     **dict.fromkeys(
         _CREDENTIAL_CODES,
-        (
-            ExitCode.AWS_ERROR,
-            "AWS refused the credentials ({code}): refresh them (`aws sso login`, "
-            "`aws configure`) or pick another AWS_PROFILE",
-        ),
+        "AWS refused the credentials ({code}): refresh them (`aws sso login`, "
+        "`aws configure`) or pick another AWS_PROFILE",
     ),
     **dict.fromkeys(
         ("AccessDenied", "AccessDeniedException", "Forbidden", "403"),
-        (
-            ExitCode.AWS_ERROR,
-            "access denied to {operation}: the credentials in use lack that permission ({message})",
-        ),
+        "access denied to {operation}: the credentials in use lack that permission ({message})",
     ),
     **dict.fromkeys(
-        (*_THROTTLED_CODES, "SlowDown"),
-        (ExitCode.AWS_ERROR, "AWS is throttling {operation} ({code}): try again shortly"),
+        ("ThrottlingException", "Throttling", "TooManyRequestsException", "SlowDown"),
+        "AWS is throttling {operation} ({code}): try again shortly",
     ),
-    "ExecutionDoesNotExist": (ExitCode.ITEM_FAILED, "no such execution ({message})"),
     "StateMachineTypeNotSupported": (
-        ExitCode.AWS_ERROR,
         "{operation} does not work on an EXPRESS workflow (workflowType): its executions are "
-        "only in its CloudWatch log group; use STANDARD to list and follow them",
+        "only in its CloudWatch log group; use STANDARD to list and follow them"
     ),
 }
 _MISSING_CODES: Final = frozenset(
@@ -452,7 +443,9 @@ def _client_error(err: Any, place: str, names: dict[str, Any]) -> OpsError:
         what = "bucket" if "Bucket" in code or operation == "HeadBucket" else "resource"
         text = _PLACES[place][1].format(what=what, code=code, message=message, **names)
         return OpsError(ExitCode.NO_STACK, text)
-    exit_code, text = _CLIENT_ERRORS.get(
-        code, (ExitCode.AWS_ERROR, "AWS error in {operation}: {code}: {message}")
+    if code == "ExecutionDoesNotExist":  # an item not found (exit 1), the stack is there
+        return OpsError(ExitCode.ITEM_FAILED, f"no such execution ({message})")
+    text = _CLIENT_ERRORS.get(code, "AWS error in {operation}: {code}: {message}")
+    return OpsError(
+        ExitCode.AWS_ERROR, text.format(code=code, message=message, operation=operation)
     )
-    return OpsError(exit_code, text.format(code=code, message=message, operation=operation))
