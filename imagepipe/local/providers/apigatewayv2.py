@@ -14,7 +14,7 @@ exist.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Final
 
 from botocore.exceptions import ClientError  # type: ignore[import-untyped, unused-ignore]
 
@@ -29,12 +29,8 @@ def serve_at(url: str | None) -> None:
     _served_at["url"] = (url or "").rstrip("/")
 
 
-def _client(ctx: Context) -> Any:
-    return ctx.clients.client("apigatewayv2")
-
-
 def _api(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
-    api = _client(ctx).create_api(
+    api = ctx.clients.client("apigatewayv2").create_api(
         Name=inputs.get("name") or logical,
         ProtocolType=inputs["protocolType"],
         **base.given(inputs, "description"),
@@ -49,7 +45,7 @@ def _api(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
 
 
 def _authorizer(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
-    authorizer = _client(ctx).create_authorizer(
+    authorizer = ctx.clients.client("apigatewayv2").create_authorizer(
         ApiId=inputs["apiId"],
         AuthorizerType=inputs["authorizerType"],
         IdentitySource=list(inputs.get("identitySources") or []),
@@ -66,7 +62,7 @@ def _integration(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outpu
             f"integration {logical}: timeoutInMillis must be 50 to 30000 for an HTTP API, "
             f"got {timeout} (BadRequestException)"
         )
-    integration = _client(ctx).create_integration(
+    integration = ctx.clients.client("apigatewayv2").create_integration(
         ApiId=inputs["apiId"],
         IntegrationType=inputs["integrationType"],
         TimeoutInMillis=timeout,
@@ -78,7 +74,7 @@ def _integration(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outpu
 
 
 def _check_route(ctx: Context, logical: str, inputs: Inputs) -> None:
-    client, api_id = _client(ctx), inputs["apiId"]
+    client, api_id = ctx.clients.client("apigatewayv2"), inputs["apiId"]
     if inputs.get("authorizationType") == "JWT":
         authorizer_id = str(inputs.get("authorizerId") or "")
         try:  # moto has no GetAuthorizers: one by id
@@ -102,7 +98,7 @@ def _check_route(ctx: Context, logical: str, inputs: Inputs) -> None:
 
 def _route(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
     _check_route(ctx, logical, inputs)
-    route = _client(ctx).create_route(
+    route = ctx.clients.client("apigatewayv2").create_route(
         ApiId=inputs["apiId"],
         RouteKey=inputs["routeKey"],
         **base.given(inputs, "authorizationType", "authorizerId", "target", "authorizationScopes"),
@@ -121,7 +117,7 @@ def _stage(ctx: Context, logical: str, inputs: Inputs) -> tuple[str, Outputs]:
                 f"stage {logical}: access log destination {logs['destinationArn']} does not "
                 "exist (BadRequestException)"
             )
-    _client(ctx).create_stage(
+    ctx.clients.client("apigatewayv2").create_stage(
         ApiId=api_id,
         StageName=name,
         AutoDeploy=bool(inputs.get("autoDeploy")),
