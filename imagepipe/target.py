@@ -379,24 +379,22 @@ _MISSING_CODES: Final = frozenset(
 )
 
 
-# Where the stack is -> what its server being unreachable, and a resource missing, mean.
-_PLACES: Final[dict[str, tuple[tuple[ExitCode, str], str]]] = {
+# Where the stack is -> what its server being unreachable (exit 4 for AWS; 3 for a local
+# stack: it is not running), and a resource missing (exit 3), mean.
+_PLACES: Final[dict[str, tuple[str, str]]] = {
     "aws": (
-        (ExitCode.AWS_ERROR, "cannot reach AWS ({err}): check the network and AWS_REGION"),
+        "cannot reach AWS ({err}): check the network and AWS_REGION",
         "{what} not found ({code}: {message}): is stack {stack!r} deployed in this account "
         "and region? run `pulumi up --stack {stack}` or check --stack",
     ),
     "endpoint": (
-        (ExitCode.NO_STACK, "nothing answers at {endpoint} (--endpoint): check the URL"),
+        "nothing answers at {endpoint} (--endpoint): check the URL",
         "the server at {endpoint} has no such {what} ({message}): is --endpoint the server "
         "of `imagepipe local serve --stack {stack}`?",
     ),
     "local": (
-        (
-            ExitCode.NO_STACK,
-            "no local stack answers at {endpoint}: start it with "
-            "`imagepipe local serve --stack {stack}`",
-        ),
+        "no local stack answers at {endpoint}: start it with "
+        "`imagepipe local serve --stack {stack}`",
         "the local stack has no such {what} ({message}): it was restarted; "
         "restart `imagepipe local serve --stack {stack}` and the command",
     ),
@@ -414,8 +412,8 @@ def translate(err: BaseException, target: Target | None = None) -> OpsError | No
     if isinstance(err, bx.ClientError):
         return _client_error(err, place, names)
     if isinstance(err, bx.EndpointConnectionError | bx.ConnectTimeoutError):
-        code, text = _PLACES[place][0]
-        return OpsError(code, text.format(err=err, **names))
+        code = ExitCode.AWS_ERROR if place == "aws" else ExitCode.NO_STACK
+        return OpsError(code, _PLACES[place][0].format(err=err, **names))
     for kinds, text in (
         (
             bx.NoCredentialsError | bx.PartialCredentialsError,
