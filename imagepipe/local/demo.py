@@ -48,7 +48,6 @@ def run_demo(out: Path, stack_name: str = "dev") -> ExitCode:
 
 def _run(stack: LocalStack, samples: list[Sample], out: Path, started: float) -> ExitCode:
     con = display.console()
-    target = stack.clients
     con.print(
         f"Deployed [bold]{len(stack.resources)}[/] resources in "
         f"{time.monotonic() - started:.1f} s: source [cyan]s3://{stack.source_bucket}[/], "
@@ -62,13 +61,13 @@ def _run(stack: LocalStack, samples: list[Sample], out: Path, started: float) ->
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(sample.data)
         con.print(f"\n[bold]imagepipe upload --wait[/] of {display.plural(len(samples), 'sample')}")
-        inputs = collect([Path(folder)], target.settings.allowed_suffixes)
-        report = upload(target, inputs, wait=True, timeout=300)
+        inputs = collect([Path(folder)], stack.settings.allowed_suffixes)
+        report = upload(stack.clients, inputs, wait=True, timeout=300)
     upload_command.show(con, report)
     first = next((u.execution for u in report.uploads if u.outcome == "processed"), None)
     if first is not None:
         con.print(f"\n[bold]imagepipe show {first.name}[/]")
-        show_command.show(con, show_command.shown(target, first))
+        show_command.show(con, show_command.shown(stack.clients, first))
     written = _download_renditions(stack, out)
     total = sum(p.stat().st_size for p in written)
     con.print(
@@ -101,23 +100,7 @@ def _download_renditions(stack: LocalStack, out: Path) -> list[Path]:
 def _verdict(
     con: Console, stack: LocalStack, samples: list[Sample], report: Report, started: float
 ) -> ExitCode:
-    problems = _problems(stack, samples, report)
-    elapsed = time.monotonic() - started
-    if problems:
-        con.print(f"[red bold]{display.plural(len(problems), 'problem')}[/] after {elapsed:.1f} s:")
-        for problem in problems:
-            con.print(f"  [red]- {problem}[/]")
-        return ExitCode.ITEM_FAILED
-    good = sum(1 for s in samples if s.good)
-    con.print(
-        f"[green bold]Every upload ended as expected[/] in {elapsed:.1f} s: {good} processed, "
-        f"{len(samples) - good} rejected with their reason."
-    )
-    return ExitCode.OK
-
-
-def _problems(stack: LocalStack, samples: list[Sample], report: Report) -> list[str]:
-    """How the uploads differ from what their samples expect."""
+    """Whether every upload ended as its sample expects; what differs, if anything."""
     by_key = {u.key: u for u in report.uploads}
     names = sorted(r.name for r in stack.settings.renditions)
     problems: list[str] = []
@@ -133,4 +116,15 @@ def _problems(stack: LocalStack, samples: list[Sample], report: Report) -> list[
     left = stack.queue_depth(stack.ingest_queue_url)
     if left:
         problems.append(f"{display.plural(left, 'message')} left in the ingest queue")
-    return problems
+    elapsed = time.monotonic() - started
+    if problems:
+        con.print(f"[red bold]{display.plural(len(problems), 'problem')}[/] after {elapsed:.1f} s:")
+        for problem in problems:
+            con.print(f"  [red]- {problem}[/]")
+        return ExitCode.ITEM_FAILED
+    good = sum(1 for s in samples if s.good)
+    con.print(
+        f"[green bold]Every upload ended as expected[/] in {elapsed:.1f} s: {good} processed, "
+        f"{len(samples) - good} rejected with their reason."
+    )
+    return ExitCode.OK

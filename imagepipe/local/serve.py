@@ -196,10 +196,9 @@ def start_server(
 def usage(local: LocalServer) -> str:
     """The outputs and a few commands to try against the server."""
     s = local.stack
-    e = local.endpoint
-    aws = f"aws --endpoint-url {e}"
+    aws = f"aws --endpoint-url {local.endpoint}"
     lines = [
-        f"moto server on {e} (region {s.clients.region}, any credentials)",
+        f"moto server on {local.endpoint} (region {s.clients.region}, any credentials)",
         *([f"Renditions: {s.delivery.base_url}/<key>"] if s.delivery is not None else []),
         f"Console: {local.console_url}",
         "",

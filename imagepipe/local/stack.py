@@ -12,7 +12,7 @@ see what subscribers get. moto is process-global: one in-process LocalStack at a
 from __future__ import annotations
 
 from collections.abc import Mapping
-from contextlib import ExitStack
+from contextlib import AbstractContextManager, ExitStack
 from typing import Any, Final
 
 from imagepipe.local import lambda_runtime, moto_patches
@@ -29,9 +29,9 @@ from infra.packaging import placeholder_layer
 MOTO_CONFIG: Final[dict[str, Any]] = {"stepfunctions": {"execute_state_machine": True}}
 
 
-class LocalStack:
+class LocalStack(AbstractContextManager["LocalStack"]):
     """A deployed local stack: its Target (outputs, settings, clients), resources, and the
-    local stand-ins for what moto does not run."""
+    local stand-ins for what moto does not run; closed at the end of a `with` block."""
 
     def __init__(
         self,
@@ -81,9 +81,6 @@ class LocalStack:
         for poller in self.pollers:
             poller.stop()
         self._undo.close()
-
-    def __enter__(self) -> LocalStack:
-        return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
