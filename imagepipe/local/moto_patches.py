@@ -28,7 +28,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 from urllib.parse import unquote
 
@@ -173,16 +173,14 @@ def execution_start_time_is_a_string() -> None:
     object holds a datetime, which a DynamoDB integration task then fails to serialize.
     https://docs.aws.amazon.com/step-functions/latest/dg/input-output-contextobject.html
     """
+    from moto.core.utils import iso_8601_datetime_with_milliseconds
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
     def environment(original: Any, self: Any) -> Any:
         env = original(self)
         execution = env.states.context_object.context_object_data["Execution"]
-        start = execution.get("StartTime")
-        if isinstance(start, datetime):
-            moment = start if start.tzinfo else start.replace(tzinfo=UTC)
-            text = moment.astimezone(UTC).isoformat(timespec="milliseconds")
-            execution["StartTime"] = text.replace("+00:00", "Z")
+        if isinstance(execution.get("StartTime"), datetime):  # moto's are all in UTC
+            execution["StartTime"] = iso_8601_datetime_with_milliseconds(execution["StartTime"])
         return env
 
     _patch(ExecutionWorker, "_get_evaluation_environment", environment)
