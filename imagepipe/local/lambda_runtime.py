@@ -29,9 +29,9 @@ import time
 import traceback
 import uuid
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 from unittest.mock import patch
@@ -55,8 +55,7 @@ _original_invoke: Any = None
 
 def set_log_group(function_name: str, log_group: str) -> None:
     """Where the function logs (its LoggingConfig, which moto does not keep)."""
-    with _lock:
-        _log_groups[function_name] = log_group
+    _log_groups[function_name] = log_group
 
 
 @dataclass
@@ -70,25 +69,20 @@ class LambdaContext:
     aws_request_id: str
     log_group_name: str
     log_stream_name: str
-    timeout_seconds: int
-    started: float = field(default_factory=time.monotonic)
+    deadline: float  # time.monotonic() when the function's timeout is up
 
     def get_remaining_time_in_millis(self) -> int:
-        elapsed = time.monotonic() - self.started
-        return max(0, int((self.timeout_seconds - elapsed) * 1000))
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
 
 
-class _Output(io.TextIOBase):
-    """sys.stdout/sys.stderr while installed: the running invocation's log buffer (per
-    thread), else `fallback`. Also set while function code is imported, as loggers
-    created then (Powertools' Logger) keep the stream they found."""
+class _Output:
+    """sys.stdout/sys.stderr while installed: what is written goes to the running
+    invocation's log buffer (per thread), else to `fallback`, which is also the stream for
+    everything else (flush, isatty, encoding...). Also set while function code is
+    imported, as loggers created then (Powertools' Logger) keep the stream they found."""
 
     def __init__(self, fallback: Any) -> None:
-        super().__init__()
         self.fallback = fallback
-
-    def writable(self) -> bool:
-        return True
 
     def write(self, text: str) -> int:
         buffer: list[str] | None = getattr(_current, "buffer", None)
@@ -97,11 +91,11 @@ class _Output(io.TextIOBase):
             return len(text)
         return int(self.fallback.write(text))
 
-    def flush(self) -> None:
-        self.fallback.flush()
+    def writelines(self, lines: Iterable[str]) -> None:
+        self.write("".join(lines))
 
-    def isatty(self) -> bool:
-        return bool(self.fallback.isatty())
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.fallback, name)
 
 
 _streams: dict[str, _Output] = {}  # "stdout", "stderr": ours, while installed
@@ -176,16 +170,14 @@ def load_handler(fn: Any) -> Handler:
         return handler
 
 
-def _write_logs(fn: Any, context: LambdaContext, lines: list[str]) -> None:
-    logs = fn.logs_backend
-    group = context.log_group_name
+def _write_logs(fn: Any, context: LambdaContext, text: str) -> None:
+    group, stream, now = context.log_group_name, context.log_stream_name, int(time.time() * 1000)
+    # Never empty: the START and END lines are in it.
+    events = [{"timestamp": now, "message": line} for line in text.splitlines() if line.strip()]
     try:
-        logs.ensure_log_group(group)
-        logs.create_log_stream(group, context.log_stream_name)
-        now = int(time.time() * 1000)
-        events = [{"timestamp": now, "message": line} for line in lines if line.strip()]
-        if events:
-            logs.put_log_events(group, context.log_stream_name, events)
+        fn.logs_backend.ensure_log_group(group)
+        fn.logs_backend.create_log_stream(group, stream)
+        fn.logs_backend.put_log_events(group, stream, events)
     except Exception:  # logging must never fail an invocation
         LOG.exception("could not write the logs of %s", fn.function_name)
 
@@ -202,7 +194,7 @@ def run(fn: Any, event: Any) -> tuple[Any, bool]:
         aws_request_id=request_id,
         log_group_name=_log_groups.get(fn.function_name, f"/aws/lambda/{fn.function_name}"),
         log_stream_name=f"{day}/[$LATEST]{request_id.replace('-', '')}",
-        timeout_seconds=int(fn.timeout),
+        deadline=time.monotonic() + int(fn.timeout),
     )
     lines: list[str] = [f"START RequestId: {request_id} Version: $LATEST\n"]
     outer: list[str] | None = getattr(_current, "buffer", None)  # a function invoking another
@@ -221,15 +213,15 @@ def run(fn: Any, event: Any) -> tuple[Any, bool]:
     finally:
         _current.buffer = outer
     lines.append(f"END RequestId: {request_id}\n")
-    _write_logs(fn, context, "".join(lines).splitlines())
+    _write_logs(fn, context, "".join(lines))
     return payload, failed
 
 
 def _invoke(fn: Any, body: Any, request_headers: Any, response_headers: Any) -> bytes:
     """Replacement for LambdaFunction.invoke: the Lambda Invoke API's behaviour."""
     event = json.loads(body) if body else {}
-    headers = {str(k).lower(): v for k, v in dict(request_headers or {}).items()}
-    invocation_type = headers.get("x-amz-invocation-type", "RequestResponse")
+    # A dict or moto's request headers (case-insensitive), as moto's own invoke reads them.
+    invocation_type = request_headers.get("x-amz-invocation-type", "RequestResponse")
     if invocation_type == "DryRun":
         return b""
     if invocation_type == "Event":
