@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from rich import progress as bars
 from rich.console import Console
-from rich.progress import Progress
 
 
 class _Console(Console):
@@ -25,7 +25,10 @@ class _Console(Console):
 
 def console() -> Console:
     """Tables and results: stdout. Wide enough not to fold keys when piped."""
-    return _Console(file=sys.stdout, highlight=False, soft_wrap=False, width=_width())
+    # rich uses 80 columns when stdout is not a terminal; tables of keys and ARNs fold
+    # badly in 80, and a pipe has no width anyway. COLUMNS still wins, as in rich.
+    width = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 160
+    return _Console(file=sys.stdout, highlight=False, soft_wrap=False, width=width)
 
 
 def progress_console() -> Console:
@@ -33,31 +36,14 @@ def progress_console() -> Console:
     return _Console(file=sys.stderr, highlight=False)
 
 
-def progress(*, transfer: bool = False, enabled: bool = True) -> Progress:
+def progress(*, transfer: bool = False, enabled: bool = True) -> bars.Progress:
     """A progress bar on stderr: bytes and speed (`transfer`), else done/total and time."""
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        SpinnerColumn,
-        TextColumn,
-        TimeElapsedColumn,
-        TransferSpeedColumn,
-    )
-
-    counts = (TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn())
-    columns = (
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        *((DownloadColumn(), TransferSpeedColumn()) if transfer else counts),
-    )
-    return Progress(*columns, console=progress_console(), disable=not enabled)
-
-
-def _width() -> int | None:
-    # rich uses 80 columns when stdout is not a terminal; tables of keys and ARNs fold
-    # badly in 80, and a pipe has no width anyway. COLUMNS still wins, as in rich.
-    return None if sys.stdout.isatty() or "COLUMNS" in os.environ else 160
+    columns = [bars.SpinnerColumn(), bars.TextColumn("{task.description}"), bars.BarColumn()]
+    if transfer:
+        columns += [bars.DownloadColumn(), bars.TransferSpeedColumn()]
+    else:
+        columns += [bars.TextColumn("{task.completed}/{task.total}"), bars.TimeElapsedColumn()]
+    return bars.Progress(*columns, console=progress_console(), disable=not enabled)
 
 
 def print_json(document: Any) -> None:

@@ -83,9 +83,7 @@ class ExecutionInfo:
 
     @property
     def seconds(self) -> float | None:
-        end = self.stopped
-        if end is None and not self.done:
-            end = datetime.now(tz=self.started.tzinfo or UTC)
+        end = self.stopped or (None if self.done else datetime.now(tz=self.started.tzinfo or UTC))
         return (end - self.started).total_seconds() if end else None
 
     @property
@@ -161,13 +159,10 @@ def describe(target: Target, arn: str) -> ExecutionInfo:
 def describe_if_any(target: Target, arn: str) -> ExecutionInfo | None:
     """DescribeExecution; None if there is no such execution (any longer: Step Functions
     keeps an execution's history for 90 days)."""
-    from botocore.exceptions import ClientError  # type: ignore[import-untyped, unused-ignore]
-
+    sfn = target.client("stepfunctions")
     try:
-        return describe(target, arn)
-    except ClientError as err:
-        if err.response.get("Error", {}).get("Code") != "ExecutionDoesNotExist":
-            raise
+        return ExecutionInfo.from_description(sfn.describe_execution(executionArn=arn))
+    except sfn.exceptions.ExecutionDoesNotExist:
         return None
 
 
@@ -208,10 +203,10 @@ def execution_arn(state_machine_arn: str, name: str) -> str:
 
 def started_since(target: Target, state_machine_arn: str, since: datetime) -> Iterator[str]:
     """The ARNs of the executions started since `since` (minus SKEW), newest first."""
-    for summary in list_summaries(target, state_machine_arn):
-        if summary["startDate"] < since - SKEW:
-            return
-        yield summary["executionArn"]
+    recent = itertools.takewhile(
+        lambda s: s["startDate"] >= since - SKEW, list_summaries(target, state_machine_arn)
+    )
+    return (summary["executionArn"] for summary in recent)
 
 
 def follow(
@@ -223,7 +218,7 @@ def follow(
     before: set[str],
     timeout: float,
     interval: float,
-    on_progress: Callable[[dict[str, ExecutionInfo]], None] | None = None,
+    on_progress: Callable[[dict[str, ExecutionInfo]], None],
 ) -> dict[str, ExecutionInfo]:
     """Finds the execution each wanted upload (key -> ETag) started, and follows it until
     all have ended or `timeout` passes; returns key -> its execution (latest state) for
@@ -250,8 +245,7 @@ def follow(
             # known) its ETag: not an earlier or later version of the same key.
             if key in wanted and not (wanted[key] and etag and etag != wanted[key]):
                 found.setdefault(key, info)
-        if on_progress is not None:
-            on_progress(found)
+        on_progress(found)
         done = len(found) == len(wanted) and all(e.done for e in found.values())
         if done or time.monotonic() >= deadline:
             return found
@@ -312,25 +306,20 @@ class Step:
 
 
 _TASK_KINDS: Final = ("Task", "LambdaFunction", "Activity")
+_MAP_LEVEL: Final = ("MapState", "MapRun")  # events of a Map state itself, not its iterations
 _ITERATION_ENDS: Final = frozenset(
     {"MapIterationSucceeded", "MapIterationFailed", "MapIterationAborted"}
 )
 _MAP_ENDS: Final = frozenset(
     {"MapStateSucceeded", "MapStateFailed", "MapStateAborted", "MapStateExited"}
 )
-_MAP_EVENTS: Final = _MAP_ENDS | {
-    "MapStateEntered", "MapStateStarted", "MapRunStarted", "MapRunSucceeded", "MapRunFailed",
-    "MapRunAborted",
-}  # fmt: skip
 
 Scope = tuple[tuple[str, int], ...]  # the Map iterations (map name, index) around an event
 
 
 def _details(event: Mapping[str, Any]) -> dict[str, Any]:
-    for key, value in event.items():
-        if key.endswith("EventDetails") and isinstance(value, dict):
-            return value
-    return {}
+    """The event's `<type>EventDetails` (one per event, named after its type)."""
+    return next((v for k, v in event.items() if k.endswith("EventDetails")), {})
 
 
 def item_label(state_input: Any) -> str | None:
@@ -366,9 +355,8 @@ class _Timeline:
         details = _details(event)
         # An iteration is over after its end, or when its Map ends right after a failure
         # inside it; what follows belongs to the Map state again.
-        if here and (
-            prev_kind in _ITERATION_ENDS or (kind in _MAP_ENDS and prev_kind not in _MAP_EVENTS)
-        ):
+        map_ended = kind in _MAP_ENDS and not prev_kind.startswith(_MAP_LEVEL)
+        if here and (prev_kind in _ITERATION_ENDS or map_ended):
             step, here = self.map_of.get(here), here[:-1]
         if kind == "MapIterationStarted":
             here = (*here, (str(details.get("name")), int(details.get("index", 0))))
@@ -386,8 +374,8 @@ class _Timeline:
         self.seen[eid] = (kind, step, here)
 
     def entered(self, kind: str, at: datetime, here: Scope, details: Mapping[str, Any]) -> Step:
-        if here and here not in self.labels:  # the iteration's first state: its item
-            self.labels[here] = item_label(details.get("input"))
+        if here:  # the iteration's first state names its item
+            self.labels.setdefault(here, item_label(details.get("input")))
         map_name, iteration = here[-1] if here else (None, None)
         step = Step(
             name=str(details.get("name")),

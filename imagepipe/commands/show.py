@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from imagepipe import executions
+from imagepipe.catalogue import CatalogueRecord, get_record
 from imagepipe.commands.options import command_parser, positive
 from imagepipe.errors import ExitCode, OpsError
 from imagepipe.executions import ExecutionInfo, Step
@@ -16,7 +17,6 @@ from imagepipe.executions import ExecutionInfo, Step
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from imagepipe.catalogue import CatalogueRecord
     from imagepipe.target import Target
 
 NAME = "show"
@@ -85,8 +85,6 @@ def shown(target: Target, info: ExecutionInfo) -> Shown:
 def _record(target: Target, key: str | None) -> CatalogueRecord | None:
     """The catalogue record of the upload `key` (None: no key, no record, or a stack
     deployed before the catalogue, which has no catalogueTable output)."""
-    from imagepipe.catalogue import get_record
-
     table = target.outputs.get("catalogueTable")
     return get_record(target.client("dynamodb"), str(table), key) if key and table else None
 
