@@ -155,10 +155,7 @@ class Target:
                 f"stale): start it with `imagepipe local serve --stack {stack}`",
             )
         outputs = dict(state.get("outputs") or {})
-        try:
-            settings = settings_from_mapping(_exported_settings(outputs))
-        except ConfigError as err:
-            raise OpsError(ExitCode.NO_STACK, f"{state_file(stack)}: {err}") from None
+        settings = _checked(_exported_settings(outputs), str(state_file(stack)), ExitCode.NO_STACK)
         return cls(
             stack=stack,
             local=True,
@@ -318,24 +315,27 @@ def _deployed_settings(stack: str, outputs: Mapping[str, Any]) -> Settings:
     from infra.settings import read_stack_config
 
     exported = _exported_settings(outputs)
-    try:
-        settings = settings_from_mapping(exported)
-    except ConfigError as err:
-        raise OpsError(ExitCode.NO_STACK, f"stack {stack!r} outputs: {err}") from None
-    if not exported and (PROJECT_DIR / f"Pulumi.{stack}.yaml").exists():
+    settings = _checked(exported, f"stack {stack!r} outputs", ExitCode.NO_STACK)
+    stack_file = f"Pulumi.{stack}.yaml"
+    if not exported and (PROJECT_DIR / stack_file).exists():
         try:
             config = read_stack_config(stack)
-            settings = settings_from_mapping(_exported_settings(config))
         except (ConfigError, yaml.YAMLError) as err:
-            raise OpsError(ExitCode.USAGE, f"Pulumi.{stack}.yaml: {err}") from None
+            raise OpsError(ExitCode.USAGE, f"{stack_file}: {err}") from None
+        settings = _checked(_exported_settings(config), stack_file, ExitCode.USAGE)
     prefix = os.environ.get("IMAGEPIPE_UPLOAD_PREFIX", "").strip()
     if prefix:
-        try:
-            checked = settings_from_mapping({"uploadPrefix": prefix}).upload_prefix
-            settings = dataclasses.replace(settings, upload_prefix=checked)
-        except ConfigError as err:
-            raise OpsError(ExitCode.USAGE, f"IMAGEPIPE_UPLOAD_PREFIX: {err}") from None
+        given = _checked({"uploadPrefix": prefix}, "IMAGEPIPE_UPLOAD_PREFIX", ExitCode.USAGE)
+        settings = dataclasses.replace(settings, upload_prefix=given.upload_prefix)
     return settings
+
+
+def _checked(values: Mapping[str, Any], source: str, code: ExitCode) -> Settings:
+    """The settings `values` give, or OpsError(code) naming their source."""
+    try:
+        return settings_from_mapping(values)
+    except ConfigError as err:
+        raise OpsError(code, f"{source}: {err}") from None
 
 
 def _region_of(outputs: Mapping[str, Any]) -> str:
