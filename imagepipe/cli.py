@@ -86,12 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
-    token = _JSON_ERRORS.set("--json" in arguments)
-    try:
-        args = build_parser().parse_args(arguments)
-    finally:
-        _JSON_ERRORS.reset(token)
-    return run(args)
+    _JSON_ERRORS.set("--json" in arguments)  # each command line says it anew
+    return run(build_parser().parse_args(arguments))
 
 
 def run(args: argparse.Namespace) -> int:
