@@ -386,8 +386,8 @@ def render(definition: dict[str, Any], title: str, marks: Mapping[str, str] | No
     return "\n".join([*out, "</svg>"]) + "\n"
 
 
-def definitions(directory: Path = STATEMACHINE_DIR) -> list[Path]:
-    return sorted(directory.glob("*.asl.json"))
+def definitions() -> list[Path]:
+    return sorted(STATEMACHINE_DIR.glob("*.asl.json"))
 
 
 def svg_name(definition: Path) -> str:
@@ -398,25 +398,26 @@ def render_file(path: Path) -> str:
     return render(json.loads(path.read_text(encoding="utf-8")), f"statemachine/{path.name}")
 
 
-def _drawn(out_dir: Path, directory: Path) -> dict[Path, str]:
-    return {out_dir / svg_name(d): render_file(d) for d in definitions(directory)}
+def _drawn(out_dir: Path) -> dict[Path, str]:
+    return {out_dir / svg_name(d): render_file(d) for d in definitions()}
 
 
-def stale(out_dir: Path = DIAGRAM_DIR, directory: Path = STATEMACHINE_DIR) -> list[str]:
+def stale(out_dir: Path = DIAGRAM_DIR) -> list[str]:
     """Diagrams missing or different from what their definition renders to."""
     return [
         str(path)
-        for path, svg in _drawn(out_dir, directory).items()
+        for path, svg in _drawn(out_dir).items()
         if not path.exists() or path.read_text(encoding="utf-8") != svg
     ]
 
 
-def write_all(out_dir: Path = DIAGRAM_DIR, directory: Path = STATEMACHINE_DIR) -> list[Path]:
+def write_all(out_dir: Path = DIAGRAM_DIR) -> list[str]:
+    """The diagrams written, as `stale` names them."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    drawn = _drawn(out_dir, directory)
+    drawn = _drawn(out_dir)
     for path, svg in drawn.items():
         path.write_text(svg, encoding="utf-8")
-    return list(drawn)
+    return [str(path) for path in drawn]
 
 
 if __name__ == "__main__":  # `python -m imagepipe.diagram`: the same as `imagepipe diagram`

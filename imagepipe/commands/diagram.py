@@ -46,7 +46,7 @@ def run(args: argparse.Namespace, target: None) -> ExitCode:
     if args.check:
         result.stale = diagram.stale(args.out)
     else:
-        result.written = [str(p) for p in diagram.write_all(args.out)]
+        result.written = diagram.write_all(args.out)
     display.emit(args, result, show)
     return ExitCode.ITEM_FAILED if result.stale else ExitCode.OK
 
