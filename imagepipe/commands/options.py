@@ -31,10 +31,8 @@ class _ParagraphFormatter(argparse.HelpFormatter):
     """Wraps each paragraph (blank-line separated) of the description on its own."""
 
     def _fill_text(self, text: str, width: int, indent: str) -> str:
-        return "\n\n".join(
-            super(_ParagraphFormatter, self)._fill_text(paragraph, width, indent)
-            for paragraph in text.split("\n\n")
-        )
+        fill = super()._fill_text
+        return "\n\n".join(fill(paragraph, width, indent) for paragraph in text.split("\n\n"))
 
 
 def command_parser(
