@@ -13,6 +13,7 @@ maxReceiveCount).
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import threading
@@ -132,11 +133,12 @@ class PipePoller:
             QueueUrl=self.queue_url, AttributeNames=["QueueArn"]
         )
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._thread = threading.Thread(target=self._serve, name=f"pipe-{config.name}", daemon=True)
 
     def poll_once(self, wait_seconds: int = 0) -> PollResult:
         """One ReceiveMessage and what Pipes does with the batch; returns what happened."""
         sqs = self.role_clients.client("sqs")
+        delete = functools.partial(sqs.delete_message, QueueUrl=self.queue_url)
         received = sqs.receive_message(
             QueueUrl=self.queue_url,
             MaxNumberOfMessages=min(10, self.config.batch_size),
@@ -145,13 +147,13 @@ class PipePoller:
             MessageAttributeNames=["All"],
         ).get("Messages", [])
         result = PollResult()
-        batch: list[tuple[dict[str, Any], str]] = []
+        batch: list[dict[str, Any]] = []  # records, each with its message's receiptHandle
         for message in received:
             record = sqs_record(message, self.config.source_arn)
             if matches(record, self.config.filter_patterns):
-                batch.append((record, message["ReceiptHandle"]))
+                batch.append(record)
             else:
-                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+                delete(ReceiptHandle=record["receiptHandle"])
                 result.filtered += 1
         if batch:
             try:
@@ -159,7 +161,7 @@ class PipePoller:
                     stateMachineArn=self.config.target_arn,
                     # Pipes names executions itself; moto's interpreter needs a name.
                     name=str(uuid.uuid4()),
-                    input=pipe_input([record for record, _ in batch]),
+                    input=pipe_input(batch),
                 )
             except Exception:
                 # As Pipes: the batch stays in the queue and is retried after its
@@ -168,29 +170,23 @@ class PipePoller:
                 result.failed += len(batch)
             else:
                 result.started.append(started["executionArn"])
-                for _, receipt in batch:
-                    sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=receipt)
+                for record in batch:
+                    delete(ReceiptHandle=record["receiptHandle"])
         return result
 
-    def start(self, wait_seconds: int = 1) -> None:
-        """Poll in a background thread (long polling) until `stop`."""
-        if self._thread is not None:
-            return
-        self._stop.clear()
-
-        def loop() -> None:
-            while not self._stop.is_set():
-                try:
-                    self.poll_once(wait_seconds=wait_seconds)
-                except Exception:  # keep serving: one bad poll must not stop the pipe
-                    LOG.exception("pipe %s: poll failed", self.config.name)
-                    self._stop.wait(1)
-
-        self._thread = threading.Thread(target=loop, name=f"pipe-{self.config.name}", daemon=True)
+    def start(self) -> None:
+        """Poll in a background thread until `stop` (serve and demo start each once)."""
         self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll_once(wait_seconds=1)  # long polling
+            except Exception:  # keep serving: one bad poll must not stop the pipe
+                LOG.exception("pipe %s: poll failed", self.config.name)
+                self._stop.wait(1)
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread is not None:
+        if self._thread.is_alive():  # started
             self._thread.join(timeout=30)
-            self._thread = None
