@@ -225,12 +225,7 @@ def usage(local: LocalServer) -> str:
     return "\n".join(lines)
 
 
-def serve(
-    stack_name: str = "dev",
-    host: str = "127.0.0.1",
-    port: int = 5000,
-    delivery_port: int | None = None,
-) -> int:
+def serve(stack_name: str, host: str, port: int, delivery_port: int | None) -> int:
     """Serve until interrupted; returns the exit status."""
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.CRITICAL)
