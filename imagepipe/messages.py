@@ -64,10 +64,8 @@ def s3_records(document: Any) -> list[dict[str, Any]]:
     document = parse_json(document)
     if isinstance(document, list) and document and isinstance(document[0], dict):
         document = parse_json(document[0].get("body"))
-    if isinstance(document, dict):
-        records = document.get("Records") or []
-        return [r for r in records if isinstance(r, dict)] if isinstance(records, list) else []
-    return []
+    records = document.get("Records") if isinstance(document, dict) else None
+    return [r for r in records if isinstance(r, dict)] if isinstance(records, list) else []
 
 
 def s3_object_of(execution_input: Any) -> tuple[str, str | None] | None:
