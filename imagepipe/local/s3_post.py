@@ -200,19 +200,19 @@ def secret_of(access_key_id: str) -> str | None:
 
 def _authorize_post(response: Any, bucket_name: str) -> None:
     """Every check S3 makes of a browser-based upload to `bucket_name`, IAM included."""
-    form = getattr(response, "form_data", None) or {}
+    # moto's setup_class sets form_data, raw_body and region before any handler runs.
+    form = response.form_data
     if "policy" not in {str(k).lower() for k in form}:
         return  # not a browser-based upload
     form = {str(k).lower(): str(v) for k, v in form.items() if str(k).lower() != "file"}
-    body = getattr(response, "raw_body", b"") or b""
+    body = response.raw_body  # a form's "file" field, when it is not a file, is text
     size = len(body if isinstance(body, bytes) else str(body).encode())
     check_post(form, size, bucket_name, datetime.now(UTC), secret_of)
     session = access.session_of({}, {"X-Amz-Credential": form["x-amz-credential"]})
     if session is None:
         return  # the administrator, or credentials moto takes unchecked
     check = access.Check("s3:PutObject", f"arn:aws:s3:::{bucket_name}/{form['key']}")
-    region = str(getattr(response, "region", "us-east-1"))
-    if access.authorize(session, [check], region) is not None:
+    if access.authorize(session, [check], str(response.region)) is not None:
         raise _denied("Access Denied")
 
 
