@@ -103,10 +103,9 @@ def status(value: str) -> str:
 
 
 def link(con: Console, url: str | None, text: str) -> str:
-    """A hyperlink in a terminal; the URL itself when piped (so it can be copied)."""
-    if not url:
-        return text
-    return f"[link={url}]{text}[/link]" if con.is_terminal else url
+    """A hyperlink in a terminal; piped, the text alone (print the URL where it can be
+    copied)."""
+    return f"[link={url}]{text}[/link]" if url and con.is_terminal else text
 
 
 def rendition_lines(renditions: Iterable[Mapping[str, Any]], indent: str = "") -> str:

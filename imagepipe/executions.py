@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from imagepipe.target import Target
 
 
-TERMINAL: Final = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 # Executions started this long before an upload are not its executions (clock skew margin).
 SKEW: Final = timedelta(minutes=5)
 
@@ -79,7 +78,7 @@ class ExecutionInfo:
 
     @property
     def done(self) -> bool:
-        return self.status in TERMINAL
+        return self.status in {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
     @property
     def seconds(self) -> float | None:
@@ -124,8 +123,7 @@ class ExecutionInfo:
             return None
         cause = (self.cause or "").strip()
         if self.error == "ImageRejected":
-            reason = reason_of(cause) or "rejected"
-            return Outcome("rejected", reason, cause, self.error)
+            return Outcome("rejected", reason_of(cause) or "rejected", cause, self.error)
         if self.status == "FAILED":
             return Outcome("failed", "processing_error", cause or (self.error or ""), self.error)
         return Outcome("failed", self.status.lower(), cause or self.status, self.error)
@@ -414,9 +412,7 @@ class _Timeline:
             step.error = step.cause = None
 
 
-def timeline(
-    events: Iterable[Mapping[str, Any]], execution: ExecutionInfo | None = None
-) -> list[Step]:
+def timeline(events: Iterable[Mapping[str, Any]], execution: ExecutionInfo) -> list[Step]:
     """The states an execution went through, from GetExecutionHistory's events.
 
     Each task event belongs to the state whose StateEntered event its previousEventId
@@ -432,9 +428,8 @@ def timeline(
     for step in state.steps:
         if step.type == "Fail":
             step.exited = step.exited or state.execution_end
-            if execution is not None:
-                step.error = execution.error
-                step.cause = _short(execution.cause)
+            step.error = execution.error
+            step.cause = _short(execution.cause)
     return state.steps
 
 

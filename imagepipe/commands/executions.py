@@ -107,9 +107,8 @@ def show(con: Console, listing: Listing) -> None:
             _result(info),
             # In a terminal the name links to the console; piped, the URLs follow the
             # table (in a cell they would squeeze the keys).
-            display.link(con, target.console_url(info.arn) if con.is_terminal else None,
-                         short_name(info.name)),
-        )  # fmt: skip
+            display.link(con, target.console_url(info.arn), short_name(info.name)),
+        )
     con.print(table)
     urls = {info.name: target.console_url(info.arn) for info in listing.executions}
     if not con.is_terminal and any(urls.values()):
