@@ -72,9 +72,9 @@ def size(n: int | None) -> str:
     return f"{value:,.1f} GB"
 
 
-def plural(count: int, word: str, words: str | None = None) -> str:
+def plural(count: int, word: str) -> str:
     """`1 execution`, `2 executions`."""
-    return f"{count} {word if count == 1 else (words or word + 's')}"
+    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def seconds(value: float | None) -> str:

@@ -250,12 +250,10 @@ def follow(
         time.sleep(interval)
 
 
-def find_by_key(
-    target: Target, state_machine_arn: str, key: str, *, search: int
-) -> ExecutionInfo | None:
-    """The newest execution (among the newest `search`) whose input names `key`,
-    described 16 at a time."""
-    summaries = itertools.islice(list_summaries(target, state_machine_arn), search)
+def find_by_key(target: Target, key: str, *, search: int) -> ExecutionInfo | None:
+    """The newest execution of the upload state machine (among its newest `search`) whose
+    input names `key`, described 16 at a time."""
+    summaries = itertools.islice(list_summaries(target, target.state_machine_arn), search)
     while batch := [s["executionArn"] for s in itertools.islice(summaries, 16)]:
         for info in describe_many(target, batch):  # newest first, as listed
             if info.key == key:

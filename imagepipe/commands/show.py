@@ -108,7 +108,7 @@ def resolve(target: Target, what: str, search: int) -> ExecutionInfo:
             return found
     prefix = target.upload_prefix
     key = what if what.startswith(prefix) else prefix + what.lstrip("/")
-    info = executions.find_by_key(target, target.state_machine_arn, key, search=search)
+    info = executions.find_by_key(target, key, search=search)
     # Else the execution its catalogue record names: an upload older than the recent
     # listings, or an original recorded by a backfill (unless it has left the history).
     record = None if info else _record(target, key)
