@@ -71,21 +71,19 @@ def pipe_configs(clients: Target) -> list[PipeConfig]:
     return configs
 
 
-def _flatten(node: Any, prefix: str, out: dict[str, Any]) -> None:
-    """EventBridge's view of an event: every leaf path, arrays (of objects too) flattened
-    into the list of values found under that path."""
+def _flatten(node: Any, prefix: str, out: dict[str, list[Any]]) -> None:
+    """EventBridge's view of an event: every leaf path with the list of values found under
+    it, arrays (of objects too) flattened into it. moto's matcher takes a list of values
+    as a value any of which matches, so one value is a list of one."""
     if isinstance(node, dict):
         for key, value in node.items():
             _flatten(value, f"{prefix}.{key}" if prefix else key, out)
     elif isinstance(node, list):
+        out.setdefault(prefix, [])  # an empty array still "exists"
         for item in node:
             _flatten(item, prefix, out)
-        out.setdefault(prefix, [])  # an empty array still "exists"
-    elif prefix not in out:
-        out[prefix] = node
     else:
-        existing = out[prefix]
-        out[prefix] = [*existing, node] if isinstance(existing, list) else [existing, node]
+        out.setdefault(prefix, []).append(node)
 
 
 def matches(record: Mapping[str, Any], patterns: tuple[str, ...]) -> bool:
