@@ -106,12 +106,12 @@ def _isolated_import(code_dir: Path, environment: dict[str, str]) -> Iterator[No
     """Import from `code_dir` with `environment` set, leaving the host's modules as they were."""
     names = {p.name.removesuffix(".py") for p in code_dir.iterdir() if p.name != "__pycache__"}
 
-    def ours(module: str) -> bool:
-        return module.split(".", 1)[0] in names
+    def take_ours() -> dict[str, Any]:
+        """Take the modules named like the function's out of sys.modules."""
+        ours = [k for k in sys.modules if k.split(".", 1)[0] in names]
+        return {k: sys.modules.pop(k) for k in ours}
 
-    saved_modules = {k: v for k, v in sys.modules.items() if ours(k)}
-    for k in saved_modules:
-        del sys.modules[k]
+    saved_modules = take_ours()
     # boto3's default session caches the credentials it found first: the handler's clients
     # must find the ones in `environment` (its role's), not the host's.
     with (
@@ -125,8 +125,7 @@ def _isolated_import(code_dir: Path, environment: dict[str, str]) -> Iterator[No
         try:
             yield
         finally:
-            for k in [k for k in sys.modules if ours(k)]:
-                del sys.modules[k]
+            take_ours()
             sys.modules.update(saved_modules)
 
 
@@ -165,9 +164,8 @@ def load_handler(fn: Any) -> Handler:
         module_name, _, attribute = fn.handler.rpartition(".")
         with _isolated_import(code_dir, environment):
             module = importlib.import_module(module_name)
-        handler: Handler = getattr(module, attribute)
-        _handlers[key] = handler
-        return handler
+        _handlers[key] = getattr(module, attribute)
+        return _handlers[key]
 
 
 def _write_logs(fn: Any, context: LambdaContext, text: str) -> None:

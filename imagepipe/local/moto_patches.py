@@ -311,16 +311,6 @@ _DENIED: Final = {
 }
 
 
-def _s3_object(account: str, bucket: str, key: str) -> Any:
-    """moto's object (None if it does not exist), read behind the API."""
-    from moto.s3.models import s3_backends
-
-    try:
-        return s3_backends[account][access.PARTITION].get_object(bucket, key)
-    except Exception:  # a missing bucket or key
-        return None
-
-
 def _authorize_s3(
     response: Any, bucket_name: str | None = None, key_name: str | None = None
 ) -> None:
@@ -333,9 +323,17 @@ def _authorize_s3(
     from moto.s3.exceptions import S3AccessDeniedError
     from moto.s3.models import s3_backends
 
+    backend = s3_backends[session.account][access.PARTITION]
+
+    def stored(bucket: str, key: str) -> Any:
+        """moto's object (None if it does not exist), read behind the API."""
+        try:
+            return backend.get_object(bucket, key)
+        except Exception:  # a missing bucket
+            return None
+
     def tagged(bucket: str, key: str) -> bool:  # a missing source fails the copy itself
-        found = _s3_object(session.account, bucket, key)
-        backend = s3_backends[session.account][access.PARTITION]
+        found = stored(bucket, key)
         return bool(found is not None and backend.get_object_tagging(found).get("Tags"))
 
     method = str(response.method).upper()
@@ -354,7 +352,7 @@ def _authorize_s3(
     if (
         checks
         and {c.action for c in checks} <= reads
-        and _s3_object(session.account, str(bucket_name), str(key_name)) is None
+        and stored(str(bucket_name), str(key_name)) is None
     ):
         listing = access.Check("s3:ListBucket", f"arn:aws:s3:::{bucket_name}")
         if access.authorize(session, [listing], region) is not None:
