@@ -173,21 +173,19 @@ def describe_many(target: Target, arns: list[str]) -> list[ExecutionInfo]:
 
 
 def list_summaries(
-    target: Target,
-    state_machine_arn: str,
-    *,
-    status: str | None = None,
-    page_size: int = 100,
+    target: Target, state_machine_arn: str, *, status: str | None = None, limit: int | None = None
 ) -> Iterator[dict[str, Any]]:
-    """ListExecutions, newest first, page by page (lazily: stop iterating to stop asking)."""
+    """ListExecutions, newest first, the first `limit` (all: None), page by page (lazily:
+    stop iterating to stop asking)."""
     sfn = target.client("stepfunctions")
     kwargs = {"statusFilter": status} if status else {}
+    config = {"PageSize": min(100, limit or 100)}  # no page larger than the limit
     pages = sfn.get_paginator("list_executions").paginate(
-        stateMachineArn=state_machine_arn, PaginationConfig={"PageSize": page_size}, **kwargs
+        stateMachineArn=state_machine_arn, PaginationConfig=config, **kwargs
     )
-    for page in pages:
-        # AWS lists newest first; sort each page anyway (the emulator need not).
-        yield from sorted(page["executions"], key=lambda e: e["startDate"], reverse=True)
+    # AWS lists newest first; sort each page anyway (the emulator need not).
+    newest = (sorted(p["executions"], key=lambda e: e["startDate"], reverse=True) for p in pages)
+    return itertools.islice(itertools.chain.from_iterable(newest), limit)
 
 
 def execution_arn(state_machine_arn: str, name: str) -> str:
@@ -253,7 +251,7 @@ def follow(
 def find_by_key(target: Target, key: str, *, search: int) -> ExecutionInfo | None:
     """The newest execution of the upload state machine (among its newest `search`) whose
     input names `key`, described 16 at a time."""
-    summaries = itertools.islice(list_summaries(target, target.state_machine_arn), search)
+    summaries = list_summaries(target, target.state_machine_arn, limit=search)
     while batch := [s["executionArn"] for s in itertools.islice(summaries, 16)]:
         for info in describe_many(target, batch):  # newest first, as listed
             if info.key == key:

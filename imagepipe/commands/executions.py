@@ -4,7 +4,6 @@ state machine, with the upload that started each and how it ended."""
 from __future__ import annotations
 
 import argparse
-import itertools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -61,9 +60,8 @@ class Listing:
 def listing(target: Target, status: str | None, limit: int) -> Listing:
     """The `limit` newest executions (of one `status`), described: what `executions`
     prints, and what the local console lists."""
-    machine = target.state_machine_arn
-    summaries = list_summaries(target, machine, status=status, page_size=min(100, limit))
-    arns = [s["executionArn"] for s in itertools.islice(summaries, limit)]
+    summaries = list_summaries(target, target.state_machine_arn, status=status, limit=limit)
+    arns = [s["executionArn"] for s in summaries]
     return Listing(target, status, describe_many(target, arns))
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import itertools
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -134,7 +133,7 @@ def _by_name(target: Target, name: str, search: int) -> ExecutionInfo | None:
     matches = [
         summary["executionArn"]
         for machine in known
-        for summary in itertools.islice(executions.list_summaries(target, machine), search)
+        for summary in executions.list_summaries(target, machine, limit=search)
         if str(summary["name"]).startswith(name)
     ]
     if len(matches) > 1:
