@@ -7,6 +7,7 @@ the stack to say what to do.
 
 from __future__ import annotations
 
+import re
 from enum import IntEnum
 
 
@@ -53,10 +54,8 @@ def config_problem(err: BaseException) -> str | None:
             return one_line(str(current))
         if type(current).__module__.startswith("yaml"):  # a stack file PyYAML cannot read
             return one_line(f"the stack file is not valid YAML: {current}")
-        if type(current).__name__ == "RunError":  # its `ConfigError: imagepipeline:...` line
-            for line in str(current).splitlines():
-                _, marker, rest = line.partition("ConfigError: ")
-                if marker:
-                    return one_line(rest)
+        found = re.search(r"ConfigError: (.*)", str(current))  # its `ConfigError: ...` line
+        if found and type(current).__name__ == "RunError":
+            return one_line(found[1])
         current = current.__cause__ or current.__context__
     return None
