@@ -189,7 +189,7 @@ def start_server(
     stack.outputs["executionsConsoleUrl"] = local.console_url
     deployed.append(stack)
     api_url = f"{local.endpoint}{MOUNT}" if stack.upload_api is not None else None
-    console.attach(stack.clients, upload_api=api_url)
+    console.target, console.upload_api = stack.clients, api_url
     return local
 
 

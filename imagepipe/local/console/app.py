@@ -166,15 +166,12 @@ def _body(request: Request) -> dict[str, Any]:
 
 @dataclass
 class Console:
-    """The console for one stack; `attach` it to the stack once deployed (the server
-    starts before the stack exists, so until then the API answers 503)."""
+    """The console for one stack; set `target` (and `upload_api`) once it is deployed (the
+    server starts before the stack exists, so until then the API answers 503)."""
 
     target: Target | None = None
     upload_api: str | None = None  # the upload API's URL on this origin, if the stack has one
     _redrive_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def attach(self, target: Target, upload_api: str | None = None) -> None:
-        self.target, self.upload_api = target, upload_api
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)  # mounted at PREFIX: request.path is relative to it
