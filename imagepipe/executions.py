@@ -157,10 +157,9 @@ def describe(target: Target, arn: str) -> ExecutionInfo:
 def describe_if_any(target: Target, arn: str) -> ExecutionInfo | None:
     """DescribeExecution; None if there is no such execution (any longer: Step Functions
     keeps an execution's history for 90 days)."""
-    sfn = target.client("stepfunctions")
     try:
-        return ExecutionInfo.from_description(sfn.describe_execution(executionArn=arn))
-    except sfn.exceptions.ExecutionDoesNotExist:
+        return describe(target, arn)
+    except target.client("stepfunctions").exceptions.ExecutionDoesNotExist:
         return None
 
 
