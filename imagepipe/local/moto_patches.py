@@ -1,5 +1,5 @@
 """Every change the local stack makes to moto, in one place; `install()` applies them all
-(idempotent).
+(idempotent). Each is a wrapper of a moto function, named by the `@_wraps` above it.
 
 - Fixes where moto differs from AWS in a way the pipeline's resources hit. Each says what
   AWS does, and tests/integration/test_local_runtime.py notices when a moto upgrade moves
@@ -29,12 +29,13 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 from urllib.parse import unquote
 
 from moto.core.errors import COMMON_ERROR_CODES
 from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult
+from moto.core.utils import iso_8601_datetime_with_milliseconds
 
 from imagepipe.local import access, s3_post
 from imagepipe.local.iam import Decision, service_allowed
@@ -46,6 +47,13 @@ _machines: dict[str, tuple[str, str]] = {}
 
 # moto's ASL grammar takes only decimals for these numbers, where AWS takes any number.
 _DECIMAL_FIELDS: Final = frozenset({"BackoffRate", "ToleratedFailurePercentage"})
+
+_Wrapper = TypeVar("_Wrapper", bound=Callable[..., Any])
+# What install() patches: (owner, attribute, wrapper), registered by _wraps.
+_PATCHES: list[tuple[str, str, Callable[..., Any]]] = []
+_ASL: Final = "moto.stepfunctions.parser.asl"
+_AWS_SDK: Final = f"{_ASL}.component.state.exec.state_task.service.state_task_service_aws_sdk"
+_EXECUTION_WORKER: Final = "moto.stepfunctions.parser.backend.execution_worker:ExecutionWorker"
 
 
 def _patch(owner: Any, name: str, wrapper: Callable[..., Any]) -> None:
@@ -63,8 +71,20 @@ def _patch(owner: Any, name: str, wrapper: Callable[..., Any]) -> None:
     setattr(owner, name, replacement)
 
 
+def _wraps(owner: str, *names: str) -> Callable[[_Wrapper], _Wrapper]:
+    """Register the decorated function as the wrapper (see _patch) of each of `names` in
+    `owner` (a module or "module:Class", as pkgutil.resolve_name takes it); install()
+    applies them."""
+
+    def register(wrapper: _Wrapper) -> _Wrapper:
+        _PATCHES.extend((owner, name, wrapper) for name in names)
+        return wrapper
+
+    return register
+
+
 def _before(check: Callable[..., None]) -> Callable[..., Any]:
-    """For `_patch`: run `check` with the call's arguments, then the original."""
+    """A wrapper that runs `check` with the call's arguments, then the original."""
 
     def call(original: Any, *args: Any, **kwargs: Any) -> Any:
         check(*args, **kwargs)
@@ -76,7 +96,8 @@ def _before(check: Callable[..., None]) -> Callable[..., Any]:
 # -- fixes ---------------------------------------------------------------------------------
 
 
-def bucket_policies_evaluate_like_iam() -> None:
+@_wraps("moto.s3.models:FakeBucket", "get_permission")
+def bucket_policies_evaluate_like_iam(_moto: Any, bucket: Any, action: str, resource: str) -> Any:
     """moto checks object requests of unchecked callers (the deployer, the tests) against
     the bucket policy with its own evaluator, which ignores condition operators it does
     not know (Bool) and denies where a Deny statement's condition fails: the buckets'
@@ -85,22 +106,21 @@ def bucket_policies_evaluate_like_iam() -> None:
     the SDKs make on AWS), for any principal as moto's did.
     """
     from moto.iam.access_control import PermissionResult
-    from moto.s3.models import FakeBucket
 
     results = {
         Decision.ALLOW: PermissionResult.PERMITTED,
         Decision.IMPLICIT_DENY: PermissionResult.NEUTRAL,
         Decision.EXPLICIT_DENY: PermissionResult.DENIED,
     }
-
-    def get_permission(_moto: Any, self: Any, action: str, resource: str) -> Any:
-        context = {"aws:SecureTransport": "true"}
-        return results[service_allowed(self.policy, None, action, resource, context)]
-
-    _patch(FakeBucket, "get_permission", get_permission)
+    context = {"aws:SecureTransport": "true"}
+    return results[service_allowed(bucket.policy, None, action, resource, context)]
 
 
-def sdk_integrations_like_step_functions() -> None:
+@_wraps(f"{_AWS_SDK}:StateTaskServiceAwsSdk", "_eval_service_task")
+@_before
+def sdk_integrations_like_step_functions(
+    task: Any, *args: Any, normalised_parameters: Any, **kw: Any
+) -> None:
     """Make moto's `arn:aws:states:::aws-sdk:s3:*` tasks behave like Step Functions'.
 
     - CopySource: Step Functions (Java SDK) sends it verbatim, so a state machine passes
@@ -108,24 +128,18 @@ def sdk_integrations_like_step_functions() -> None:
       it again, and the copy then looks for a key with '%20' in it. Decoding it first
       lets boto3's encoding produce exactly the header Step Functions sends.
     - Error names: Step Functions names S3 errors `S3.<Exception>` (what Retry/Catch
-      match, e.g. `S3.S3Exception`); moto knows no name for s3 and writes `s3.`.
+      match, e.g. `S3.S3Exception`); moto knows no name for s3 and writes `s3.` (install
+      names it).
+
+    The caller passes the parameters by keyword: moto's names are kept.
     """
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
-        state_task_service_aws_sdk as aws_sdk,
-    )
-
-    aws_sdk._SERVICE_ERROR_NAMES.setdefault("s3", "S3")
-
-    # The caller passes the parameters by keyword: moto's names are kept.
-    def decode_copy_source(self: Any, *args: Any, normalised_parameters: Any, **kw: Any) -> None:
-        copy_source = normalised_parameters.get("CopySource")
-        if self._get_boto_service_name() == "s3" and isinstance(copy_source, str):
-            normalised_parameters["CopySource"] = unquote(copy_source)
-
-    _patch(aws_sdk.StateTaskServiceAwsSdk, "_eval_service_task", _before(decode_copy_source))
+    copy_source = normalised_parameters.get("CopySource")
+    if task._get_boto_service_name() == "s3" and isinstance(copy_source, str):
+        normalised_parameters["CopySource"] = unquote(copy_source)
 
 
-def one_event_per_multipart_upload() -> None:
+@_wraps("moto.s3.models:S3Backend", "put_object")
+def one_event_per_multipart_upload(original: Any, *args: Any, **kwargs: Any) -> Any:
     """S3 sends one event for a multipart upload: ObjectCreated:CompleteMultipartUpload.
 
     moto's CompleteMultipartUpload stores the object through its own PutObject, which
@@ -133,17 +147,18 @@ def one_event_per_multipart_upload() -> None:
     over the SDKs' multipart threshold (8 MB) started two executions locally. The object
     is now stored without the Put event.
     """
-    from moto.s3.models import S3Backend
-
-    def put_object(original: Any, *args: Any, **kwargs: Any) -> Any:
-        if kwargs.get("multipart") is not None:  # what CompleteMultipartUpload passes
-            kwargs["disable_notification"] = True
-        return original(*args, **kwargs)
-
-    _patch(S3Backend, "put_object", put_object)
+    if kwargs.get("multipart") is not None:  # what CompleteMultipartUpload passes
+        kwargs["disable_notification"] = True
+    return original(*args, **kwargs)
 
 
-def events_carry_sequencer_and_version() -> None:
+_sequencers = itertools.count(time.time_ns())  # next() is atomic: no lock needed
+
+
+@_wraps("moto.s3.notifications", "_get_s3_event")
+def events_carry_sequencer_and_version(
+    original: Any, event_name: str, bucket: Any, key: Any, notification_id: str
+) -> Any:
     """S3 event records name the object's `sequencer` (a hex string that grows with each
     PUT or DELETE of a key) and its `versionId` in a versioned bucket; moto's queue
     notifications carry neither, and the workflow's duplicate check compares sequencers.
@@ -152,41 +167,34 @@ def events_carry_sequencer_and_version() -> None:
     greater) and the version id when the key has one.
     https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html
     """
-    from moto.s3 import notifications
-
-    sequencers = itertools.count(time.time_ns())  # next() is atomic: no lock needed
-
-    def event(original: Any, event_name: str, bucket: Any, key: Any, notification_id: str) -> Any:
-        found = original(event_name, bucket, key, notification_id)
-        described = found["Records"][0]["s3"]["object"]
-        described["sequencer"] = format(next(sequencers), "X")
-        version = getattr(key, "version_id", None)
-        if version and version != "null":
-            described["versionId"] = version
-        return found
-
-    _patch(notifications, "_get_s3_event", event)
+    found = original(event_name, bucket, key, notification_id)
+    described = found["Records"][0]["s3"]["object"]
+    described["sequencer"] = format(next(_sequencers), "X")
+    version = getattr(key, "version_id", None)
+    if version and version != "null":
+        described["versionId"] = version
+    return found
 
 
-def execution_start_time_is_a_string() -> None:
+@_wraps(_EXECUTION_WORKER, "_get_evaluation_environment")
+def execution_start_time_is_a_string(original: Any, worker: Any) -> Any:
     """`$$.Execution.StartTime` is an ISO 8601 string in Step Functions; moto's context
     object holds a datetime, which a DynamoDB integration task then fails to serialize.
     https://docs.aws.amazon.com/step-functions/latest/dg/input-output-contextobject.html
     """
-    from moto.core.utils import iso_8601_datetime_with_milliseconds
-    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
-
-    def environment(original: Any, self: Any) -> Any:
-        env = original(self)
-        execution = env.states.context_object.context_object_data["Execution"]
-        if isinstance(execution.get("StartTime"), datetime):  # moto's are all in UTC
-            execution["StartTime"] = iso_8601_datetime_with_milliseconds(execution["StartTime"])
-        return env
-
-    _patch(ExecutionWorker, "_get_evaluation_environment", environment)
+    env = original(worker)
+    execution = env.states.context_object.context_object_data["Execution"]
+    if isinstance(execution.get("StartTime"), datetime):  # moto's are all in UTC
+        execution["StartTime"] = iso_8601_datetime_with_milliseconds(execution["StartTime"])
+    return env
 
 
-def dynamodb_one_request_at_a_time() -> None:
+_dynamodb_lock = threading.RLock()
+_ITEM_OPERATIONS: Final = ("put_item", "get_item", "query", "scan", "update_item", "delete_item")
+
+
+@_wraps("moto.dynamodb.models:DynamoDBBackend", *_ITEM_OPERATIONS)
+def dynamodb_one_request_at_a_time(original: Any, *args: Any, **kwargs: Any) -> Any:
     """DynamoDB answers concurrent requests; moto's tables are plain dicts.
 
     A Query or Scan iterating a table while another thread's PutItem adds to it can fail
@@ -194,55 +202,48 @@ def dynamodb_one_request_at_a_time() -> None:
     hundreds of executions at once (the 500-upload burst) the catalogue's writes and its
     content-hash Query overlap, so each item operation holds one lock.
     """
-    from moto.dynamodb.models import DynamoDBBackend
-
-    lock = threading.RLock()
-
-    def locked(original: Any, *args: Any, **kwargs: Any) -> Any:
-        with lock:
-            return original(*args, **kwargs)
-
-    for name in ("put_item", "get_item", "query", "scan", "update_item", "delete_item"):
-        _patch(DynamoDBBackend, name, locked)
+    with _dynamodb_lock:
+        return original(*args, **kwargs)
 
 
-def executions_parse_each_definition_once() -> None:
+_parse_lock = threading.Lock()
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_tree(definition: str) -> Any:
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    return AmazonStateLanguageParser.parse(definition)[1]
+
+
+@_wraps(_EXECUTION_WORKER, "_get_evaluation_entrypoint")
+def executions_parse_each_definition_once(_moto: Any, worker: Any) -> Any:
     """moto parses a state machine's definition with its ANTLR grammar at the start of
     every execution: a quarter of the local stack's time in a burst of uploads. The parse
     tree of a definition text is kept (it is only read afterwards) and each execution
     still gets its own evaluation components from moto's Preprocessor, as before. A
     definition with syntax errors goes to moto's parser each time, which raises.
     """
-    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
     from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
-    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
-    lock = threading.Lock()
-    tree = functools.lru_cache(maxsize=64)(lambda text: AmazonStateLanguageParser.parse(text)[1])
-
-    def entrypoint(_moto: Any, self: Any) -> Any:
-        # Held while parsing: a burst starts many executions of a definition at once,
-        # and each would otherwise parse it before the first one has finished.
-        with lock:
-            parsed = tree(self._evaluation_details.state_machine_details.definition)
-        return Preprocessor().visit(parsed)
-
-    _patch(ExecutionWorker, "_get_evaluation_entrypoint", entrypoint)
+    # Held while parsing: a burst starts many executions of a definition at once,
+    # and each would otherwise parse it before the first one has finished.
+    with _parse_lock:
+        parsed = _parse_tree(worker._evaluation_details.state_machine_details.definition)
+    return Preprocessor().visit(parsed)
 
 
-def json_paths_parsed_once() -> None:
+# Keyed by the module's own parser (they import different ones) and the path.
+@_wraps(f"{_ASL}.utils.json_path", "parse")
+@_wraps(f"{_ASL}.component.common.path.result_path", "parse")
+@functools.lru_cache(maxsize=1024)
+def json_paths_parsed_once(parse: Any, path: str) -> Any:
     """moto's interpreter builds a new jsonpath_ng parser (its LALR tables included) for
     every path it reads or writes, in every state of every execution. A path's parsed
     expression is kept by its text instead; an expression is only evaluated, never
     changed, so executions in other threads can share it.
     """
-    from moto.stepfunctions.parser.asl.component.common.path import result_path
-    from moto.stepfunctions.parser.asl.utils import json_path
-
-    # Keyed by the module's own parser (they import different ones) and the path.
-    parsed = functools.lru_cache(maxsize=1024)(lambda parse, path: parse(path))
-    for module in (json_path, result_path):
-        _patch(module, "parse", parsed)
+    return parse(path)
 
 
 def moto_compatible(definition: str) -> tuple[str, list[str]]:
@@ -311,6 +312,8 @@ _DENIED: Final = {
 }
 
 
+@_wraps("moto.s3.responses:S3Response", "_authenticate_and_authorize_s3_action")
+@_before
 def _authorize_s3(
     response: Any, bucket_name: str | None = None, key_name: str | None = None
 ) -> None:
@@ -374,6 +377,7 @@ def _refusal(
     return access.Refusal(access.Check("", ""), f"{what} is not modelled locally")
 
 
+@_wraps("moto.core.responses:BaseResponse", "call_action")
 def _api_hook(original: Any, self: Any) -> Any:
     """Refuse an API request of an enforced session that its policies do not allow, with
     the response AWS gives, in the service's protocol."""
@@ -491,6 +495,8 @@ def distributed_map_checks(state_machine_arn: str, state: Mapping[str, Any]) -> 
     return checks
 
 
+@_wraps(f"{_ASL}.component.state.exec.state_map.state_map:StateMap", "_eval_execution")
+@_before
 def _check_distributed_map(state: Any, env: Any) -> None:
     machine = env.states.context_object.context_object_data["StateMachine"]["Id"]
     if machine not in _machines:
@@ -502,29 +508,16 @@ def _check_distributed_map(state: Any, env: Any) -> None:
         raise access.AccessDeniedError(f"AccessDeniedException: {refusal.message}")
 
 
-def _enforce_iam() -> None:
-    from moto.core.responses import BaseResponse
-    from moto.s3.responses import S3Response
-    from moto.stepfunctions.parser.asl.component.state.exec.state_map.state_map import StateMap
-
-    _patch(S3Response, "_authenticate_and_authorize_s3_action", _before(_authorize_s3))
-    # A browser-based upload (presigned POST): its policy, signature and signer (s3_post).
-    _patch(S3Response, "_bucket_response_post", s3_post.hook)
-    _patch(BaseResponse, "call_action", _api_hook)
-    # AWS's common errors, which moto warns of where a service's model has no shape for them.
-    COMMON_ERROR_CODES.extend({"AccessDenied", "AccessDeniedException"} - set(COMMON_ERROR_CODES))
-    _sign_interpreter_calls()
-    _patch(StateMap, "_eval_execution", _before(_check_distributed_map))
+# A browser-based upload (presigned POST): its policy, signature and signer (s3_post).
+_wraps("moto.s3.responses:S3Response", "_bucket_response_post")(s3_post.hook)
 
 
 def install() -> None:
     """Apply every fix and the IAM enforcement (idempotent)."""
-    execution_start_time_is_a_string()
-    bucket_policies_evaluate_like_iam()
-    sdk_integrations_like_step_functions()
-    one_event_per_multipart_upload()
-    dynamodb_one_request_at_a_time()
-    events_carry_sequencer_and_version()
-    executions_parse_each_definition_once()
-    json_paths_parsed_once()
-    _enforce_iam()
+    for owner, name, wrapper in _PATCHES:
+        _patch(pkgutil.resolve_name(owner), name, wrapper)
+    # Step Functions' name for S3 errors (see sdk_integrations_like_step_functions).
+    pkgutil.resolve_name(_AWS_SDK)._SERVICE_ERROR_NAMES.setdefault("s3", "S3")
+    # AWS's common errors, which moto warns of where a service's model has no shape for them.
+    COMMON_ERROR_CODES.extend({"AccessDenied", "AccessDeniedException"} - set(COMMON_ERROR_CODES))
+    _sign_interpreter_calls()
