@@ -47,7 +47,8 @@ Handler = Callable[[Any, Any], Any]
 
 _lock = threading.RLock()  # guards imports (sys.modules, sys.path, os.environ) and state
 _handlers: dict[tuple[str, str, str], Handler] = {}
-_code_dirs: list[Path] = []  # extracted function code, removed by uninstall()
+# Each function's extracted code goes in a folder of this process's, removed by uninstall().
+_CODE_ROOT: Final = Path(tempfile.gettempdir()) / f"imagepipe-lambda-{os.getpid()}"
 _log_groups: dict[str, str] = {}
 _current = threading.local()  # the invocation log buffer of the running handler, per thread
 _original_invoke: Any = None
@@ -63,13 +64,13 @@ class LambdaContext:
     """The parts of Lambda's context object handlers and Powertools use."""
 
     function_name: str
-    function_version: str
     invoked_function_arn: str
     memory_limit_in_mb: int
     aws_request_id: str
     log_group_name: str
     log_stream_name: str
     deadline: float  # time.monotonic() when the function's timeout is up
+    function_version: str = "$LATEST"
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self.deadline - time.monotonic()) * 1000))
@@ -157,8 +158,8 @@ def load_handler(fn: Any) -> Handler:
     with _lock:
         if key in _handlers:
             return _handlers[key]
-        code_dir = Path(tempfile.mkdtemp(prefix=f"imagepipe-{fn.function_name}-"))
-        _code_dirs.append(code_dir)
+        _CODE_ROOT.mkdir(exist_ok=True)
+        code_dir = Path(tempfile.mkdtemp(prefix=f"{fn.function_name}-", dir=_CODE_ROOT))
         with zipfile.ZipFile(io.BytesIO(fn.code_bytes)) as zf:
             zf.extractall(code_dir)
         module_name, _, attribute = fn.handler.rpartition(".")
@@ -186,7 +187,6 @@ def run(fn: Any, event: Any) -> tuple[Any, bool]:
     day = time.strftime("%Y/%m/%d", time.gmtime())
     context = LambdaContext(
         function_name=fn.function_name,
-        function_version="$LATEST",
         invoked_function_arn=fn.function_arn,
         memory_limit_in_mb=int(fn.memory_size),
         aws_request_id=request_id,
@@ -232,10 +232,6 @@ def _invoke(fn: Any, body: Any, request_headers: Any, response_headers: Any) -> 
     return json.dumps(payload).encode("utf-8")
 
 
-def is_installed() -> bool:
-    return bool(LambdaFunction.invoke is _invoke)
-
-
 def install() -> None:
     """Route moto's Lambda invocations to this runtime (idempotent)."""
     global _original_invoke
@@ -262,6 +258,4 @@ def uninstall() -> None:
                 setattr(sys, name, stream.fallback)
         _streams.clear()
         _handlers.clear()
-        for code_dir in _code_dirs:
-            shutil.rmtree(code_dir, ignore_errors=True)
-        _code_dirs.clear()
+        shutil.rmtree(_CODE_ROOT, ignore_errors=True)

@@ -106,14 +106,15 @@ def _invoke(aws: Any, name: str, event: Any) -> tuple[Any, dict[str, Any]]:
 def test_moto_still_has_the_invoke_we_replace() -> None:
     from moto.awslambda.models import LambdaFunction
 
-    parameters = list(inspect.signature(LambdaFunction.invoke).parameters)
+    moto_invoke = LambdaFunction.invoke
+    parameters = list(inspect.signature(moto_invoke).parameters)
     assert parameters == ["self", "body", "request_headers", "response_headers"]
     lambda_runtime.install()
     try:
-        assert lambda_runtime.is_installed()
+        assert LambdaFunction.invoke is not moto_invoke  # the runtime's
     finally:
         lambda_runtime.uninstall()
-    assert not lambda_runtime.is_installed()
+    assert LambdaFunction.invoke is moto_invoke
 
 
 def test_a_function_round_trips_with_its_own_environment(aws: Any) -> None:
