@@ -298,7 +298,9 @@ def _machine_session(machine: str) -> access.Session:
 
 
 class _AccessDenied(ServiceException):
-    """A refusal, serialized by moto in the protocol of the service that refuses."""
+    """A refusal, serialized by moto in the protocol of the service that refuses (moto
+    looks an error's shape up in the service its module names, if in moto: moto.core's
+    ServiceException itself would name no service)."""
 
 
 # service: (error code, HTTP status) AWS answers a caller it does not authorize; others
@@ -443,9 +445,8 @@ def _sign_interpreter_calls() -> None:
     """Every interpreter module imported `boto_client_for` by name: replace each copy,
     once all of them are imported (but an optional integration whose imports fail)."""
     import moto.stepfunctions.parser.asl as asl
-    from moto.stepfunctions.parser.asl.utils import boto_client
 
-    original = boto_client.boto_client_for
+    original = pkgutil.resolve_name(f"{_ASL}.utils.boto_client:boto_client_for")
     if getattr(original, _MARK, False):
         return
     for info in pkgutil.walk_packages(asl.__path__, asl.__name__ + "."):
