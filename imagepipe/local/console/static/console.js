@@ -111,6 +111,9 @@ async function loadExecutions() {
   const query = "executions?limit=50" + (status ? "&status=" + status : "");
   try {
     const listing = await api(query);
+    // A listing asked for before the filter changed may answer after the one asked for
+    // since: it is stale, and the newer call draws the table and schedules the next poll.
+    if (status !== $("#status-filter").value) return;
     renderExecutions(listing.executions);
     if (status) await trackPending();  // the filter may hide an upload's execution
     else trackUploads(listing.executions);
