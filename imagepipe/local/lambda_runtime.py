@@ -29,8 +29,7 @@ import time
 import traceback
 import uuid
 import zipfile
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -102,9 +101,14 @@ class _Output:
 _streams: dict[str, _Output] = {}  # "stdout", "stderr": ours, while installed
 
 
-@contextmanager
-def _isolated_import(code_dir: Path, environment: dict[str, str]) -> Iterator[None]:
-    """Import from `code_dir` with `environment` set, leaving the host's modules as they were."""
+def _import_handler(fn: Any, environment: dict[str, str]) -> Handler:
+    """Extract the code of moto function `fn` and import its handler with `environment`
+    set, leaving the host's modules as they were."""
+    _CODE_ROOT.mkdir(exist_ok=True)
+    code_dir = Path(tempfile.mkdtemp(prefix=f"{fn.function_name}-", dir=_CODE_ROOT))
+    with zipfile.ZipFile(io.BytesIO(fn.code_bytes)) as zf:
+        zf.extractall(code_dir)
+    module_name, _, attribute = fn.handler.rpartition(".")
     names = {p.name.removesuffix(".py") for p in code_dir.iterdir() if p.name != "__pycache__"}
 
     def take_ours() -> dict[str, Any]:
@@ -124,7 +128,8 @@ def _isolated_import(code_dir: Path, environment: dict[str, str]) -> Iterator[No
     ):
         importlib.invalidate_caches()
         try:
-            yield
+            handler: Handler = getattr(importlib.import_module(module_name), attribute)
+            return handler
         finally:
             take_ours()
             sys.modules.update(saved_modules)
@@ -156,16 +161,8 @@ def load_handler(fn: Any) -> Handler:
     environment = _lambda_environment(fn)
     key = (fn.function_arn, fn.code_sha_256, json.dumps(environment, sort_keys=True))
     with _lock:
-        if key in _handlers:
-            return _handlers[key]
-        _CODE_ROOT.mkdir(exist_ok=True)
-        code_dir = Path(tempfile.mkdtemp(prefix=f"{fn.function_name}-", dir=_CODE_ROOT))
-        with zipfile.ZipFile(io.BytesIO(fn.code_bytes)) as zf:
-            zf.extractall(code_dir)
-        module_name, _, attribute = fn.handler.rpartition(".")
-        with _isolated_import(code_dir, environment):
-            module = importlib.import_module(module_name)
-        _handlers[key] = getattr(module, attribute)
+        if key not in _handlers:
+            _handlers[key] = _import_handler(fn, environment)
         return _handlers[key]
 
 
