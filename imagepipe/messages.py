@@ -82,8 +82,9 @@ def s3_object_of(execution_input: Any) -> tuple[str, str | None] | None:
         return (key, None) if isinstance(key, str) else None
     records = s3_records(document)
     if records:
-        obj = records[0].get("s3", {}).get("object", {})
-        key, etag = obj.get("key"), obj.get("eTag")
+        s3 = records[0].get("s3")
+        obj = s3.get("object") if isinstance(s3, dict) else None
+        key, etag = (obj.get("key"), obj.get("eTag")) if isinstance(obj, dict) else (None, None)
         if isinstance(key, str):
             return unquote_plus(key), etag.strip('"') if isinstance(etag, str) else None
     return None

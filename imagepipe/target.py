@@ -291,7 +291,11 @@ def target_for(args: argparse.Namespace, needs: tuple[str, ...] = ESSENTIAL_OUTP
             "--endpoint goes with --local (for another AWS endpoint set AWS_ENDPOINT_URL)",
         )
     for name in GIVEN_OUTPUTS:
-        flags[name] = flags[name] or os.environ.get(variable(name), "").strip()
+        value = flags[name] = flags[name] or os.environ.get(variable(name), "").strip()
+        # arn:<partition>:<service>:<region>:<account>:<resource>; the region is read off it.
+        if name.endswith("Arn") and value and len(value.split(":")) < 6:
+            names = f"{flag(name)} or {variable(name)}" if GIVEN_OUTPUTS[name] else variable(name)
+            raise OpsError(ExitCode.USAGE, f"{names}: {value!r} is not an ARN")
     outputs = {name: value for name, value in flags.items() if value}
     if not all(name in outputs for name in needs):
         outputs = {**pulumi_outputs(args.stack), **outputs}

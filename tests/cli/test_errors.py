@@ -269,3 +269,19 @@ def test_an_unreachable_local_endpoint_is_no_stack() -> None:
     translated = translate(EndpointConnectionError(endpoint_url="http://127.0.0.1:1"), target)
     assert translated is not None and translated.code == 3
     assert "imagepipe local serve --stack dev" in translated.message
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_name_that_is_not_an_arn(
+    capsys: pytest.CaptureFixture[str], names: None, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    """The region and the console links are read off the ARN: a bare name is a usage
+    error naming where it came from (it was an IndexError, exit 5, in `outputs`)."""
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.setenv("IMAGEPIPE_STATE_MACHINE_ARN", "imagepipe-dev-workflow")
+    result = run(capsys, *argv(command))
+    assert result.code == 2
+    assert one_line(result) == (
+        f"imagepipe {command}: --state-machine-arn or IMAGEPIPE_STATE_MACHINE_ARN: "
+        "'imagepipe-dev-workflow' is not an ARN"
+    )

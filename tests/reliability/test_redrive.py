@@ -114,6 +114,20 @@ def test_what_cannot_be_restarted_is_skipped_with_a_reason(body: Any, why: str) 
     assert why in str(plan_of(body).skip)
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"Records": [{"eventSource": "aws:s3", "s3": "not an object"}]},
+        {"Records": [{"eventSource": "aws:s3", "s3": {"object": ["a", "list"]}}]},
+        {"kind": "failed", "input": [{"body": '{"Records": [{"s3": 7}]}'}]},
+    ],
+)
+def test_a_malformed_s3_record_has_no_key_and_raises_nothing(body: Any) -> None:
+    """A dead letter is whatever reached the queue: its key is None, not an AttributeError
+    that ended `redrive` as an unexpected error."""
+    assert DeadLetter(body).key is None
+
+
 def test_state_machine_of_an_execution() -> None:
     assert state_machine_of(f"{REGION_ARN}:execution:m:n") == (f"{REGION_ARN}:stateMachine:m", None)
     assert state_machine_of("nonsense")[0] is None
