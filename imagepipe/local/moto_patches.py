@@ -352,13 +352,9 @@ def _authorize_s3(
     if _refusal(session, checks, what, region) is not None:
         raise S3AccessDeniedError()
     # A missing key is 404 only for a caller that may list the bucket; else 403 (S3 API
-    # reference, GetObject/HeadObject "Permissions").
-    reads = {"s3:GetObject", "s3:GetObjectVersion"}  # only an object GET or HEAD is just these
-    if (
-        checks
-        and {c.action for c in checks} <= reads
-        and stored(str(bucket_name), str(key_name)) is None
-    ):
+    # reference, GetObject/HeadObject "Permissions"). Only an object GET or HEAD is just reads.
+    reading = {c.action for c in checks or []} <= {"s3:GetObject", "s3:GetObjectVersion"}
+    if checks and reading and stored(str(bucket_name), str(key_name)) is None:
         listing = access.Check("s3:ListBucket", f"arn:aws:s3:::{bucket_name}")
         if access.authorize(session, [listing], region) is not None:
             raise S3AccessDeniedError()
