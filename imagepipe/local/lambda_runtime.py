@@ -217,10 +217,9 @@ def _invoke(fn: Any, body: Any, request_headers: Any, response_headers: Any) -> 
     event = json.loads(body) if body else {}
     # A dict or moto's request headers (case-insensitive), as moto's own invoke reads them.
     invocation_type = request_headers.get("x-amz-invocation-type", "RequestResponse")
-    if invocation_type == "DryRun":
-        return b""
-    if invocation_type == "Event":
+    if invocation_type == "Event":  # asynchronous: the caller gets 202 at once
         threading.Thread(target=run, args=(fn, event), daemon=True).start()
+    if invocation_type in ("Event", "DryRun"):
         return b""
     payload, failed = run(fn, event)
     if failed:

@@ -439,12 +439,11 @@ def _boto_client_for(
 
 def _sign_interpreter_calls() -> None:
     """Every interpreter module imported `boto_client_for` by name: replace each copy,
-    once all of them are imported (but an optional integration whose imports fail)."""
+    once all of them are imported (but an optional integration whose imports fail). Again,
+    only the imports run (a few ms): each copy is then ours, which _patch leaves."""
     import moto.stepfunctions.parser.asl as asl
 
     original = pkgutil.resolve_name(f"{_ASL}.utils.boto_client:boto_client_for")
-    if getattr(original, _MARK, False):
-        return
     for info in pkgutil.walk_packages(asl.__path__, asl.__name__ + "."):
         if ".antlr" not in info.name:
             with contextlib.suppress(Exception):
