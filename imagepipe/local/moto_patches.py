@@ -83,16 +83,6 @@ def _wraps(owner: str, *names: str) -> Callable[[_Wrapper], _Wrapper]:
     return register
 
 
-def _before(check: Callable[..., None]) -> Callable[..., Any]:
-    """A wrapper that runs `check` with the call's arguments, then the original."""
-
-    def call(original: Any, *args: Any, **kwargs: Any) -> Any:
-        check(*args, **kwargs)
-        return original(*args, **kwargs)
-
-    return call
-
-
 # -- fixes ---------------------------------------------------------------------------------
 
 
@@ -117,10 +107,9 @@ def bucket_policies_evaluate_like_iam(_moto: Any, bucket: Any, action: str, reso
 
 
 @_wraps(f"{_AWS_SDK}:StateTaskServiceAwsSdk", "_eval_service_task")
-@_before
 def sdk_integrations_like_step_functions(
-    task: Any, *args: Any, normalised_parameters: Any, **kw: Any
-) -> None:
+    original: Any, task: Any, *args: Any, normalised_parameters: Any, **kw: Any
+) -> Any:
     """Make moto's `arn:aws:states:::aws-sdk:s3:*` tasks behave like Step Functions'.
 
     - CopySource: Step Functions (Java SDK) sends it verbatim, so a state machine passes
@@ -136,6 +125,7 @@ def sdk_integrations_like_step_functions(
     copy_source = normalised_parameters.get("CopySource")
     if task._get_boto_service_name() == "s3" and isinstance(copy_source, str):
         normalised_parameters["CopySource"] = unquote(copy_source)
+    return original(task, *args, normalised_parameters=normalised_parameters, **kw)
 
 
 @_wraps("moto.s3.models:S3Backend", "put_object")
@@ -315,16 +305,16 @@ _DENIED: Final = {
 
 
 @_wraps("moto.s3.responses:S3Response", "_authenticate_and_authorize_s3_action")
-@_before
 def _authorize_s3(
-    response: Any, bucket_name: str | None = None, key_name: str | None = None
-) -> None:
-    """Refuse an S3 request of an enforced session that its policies do not allow."""
+    original: Any, response: Any, bucket_name: str | None = None, key_name: str | None = None
+) -> Any:
+    """Refuse an S3 request of an enforced session that its policies do not allow, before
+    moto's own authorization (`original`)."""
     # moto adds its own entries (BucketName, Action) to the parsed query string.
     query = {k: v for k, v in response.querystring.items() if k not in ("BucketName", "Action")}
     session = access.session_of(response.headers, query)
     if session is None:
-        return
+        return original(response, bucket_name, key_name)
     from moto.s3.exceptions import S3AccessDeniedError
     from moto.s3.models import s3_backends
 
@@ -358,6 +348,7 @@ def _authorize_s3(
         listing = access.Check("s3:ListBucket", f"arn:aws:s3:::{bucket_name}")
         if access.authorize(session, [listing], region) is not None:
             raise S3AccessDeniedError()
+    return original(response, bucket_name, key_name)
 
 
 def _refusal(
@@ -492,16 +483,15 @@ def distributed_map_checks(state_machine_arn: str, state: Mapping[str, Any]) -> 
 
 
 @_wraps(f"{_ASL}.component.state.exec.state_map.state_map:StateMap", "_eval_execution")
-@_before
-def _check_distributed_map(state: Any, env: Any) -> None:
+def _check_distributed_map(original: Any, state: Any, env: Any) -> Any:
     machine = env.states.context_object.context_object_data["StateMachine"]["Id"]
-    if machine not in _machines:
-        return
-    found = _find_state(json.loads(_machines[machine][0]), state.name)
-    checks = distributed_map_checks(machine, found or {})
-    region = machine.split(":")[3]
-    if checks and (refusal := access.authorize(_machine_session(machine), checks, region)):
-        raise access.AccessDeniedError(f"AccessDeniedException: {refusal.message}")
+    if machine in _machines:
+        found = _find_state(json.loads(_machines[machine][0]), state.name)
+        checks = distributed_map_checks(machine, found or {})
+        region = machine.split(":")[3]
+        if checks and (refusal := access.authorize(_machine_session(machine), checks, region)):
+            raise access.AccessDeniedError(f"AccessDeniedException: {refusal.message}")
+    return original(state, env)
 
 
 # A browser-based upload (presigned POST): its policy, signature and signer (s3_post).
