@@ -463,10 +463,9 @@ def distributed_map_checks(state_machine_arn: str, state: Mapping[str, Any]) -> 
         return []
     _, _, _, region, account, _, name = state_machine_arn.split(":", 6)
     child = f"{name}/{state.get('Label') or uuid.uuid4().hex[:8]}:{uuid.uuid4()}"
-    if config.get("ExecutionType") == "EXPRESS":
+    child_arn = f"arn:aws:states:{region}:{account}:execution:{child}"
+    if config.get("ExecutionType") == "EXPRESS":  # express:<machine>/<label>:<run>:<id>
         child_arn = f"arn:aws:states:{region}:{account}:express:{child}:{uuid.uuid4()}"
-    else:
-        child_arn = f"arn:aws:states:{region}:{account}:execution:{child}"
     checks = [
         access.Check("states:StartExecution", state_machine_arn),
         access.Check("states:DescribeExecution", child_arn),
