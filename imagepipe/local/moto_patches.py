@@ -322,10 +322,9 @@ def _authorize_s3(
 
     def stored(bucket: str, key: str) -> Any:
         """moto's object (None if it does not exist), read behind the API."""
-        try:
+        with contextlib.suppress(Exception):  # a missing bucket
             return backend.get_object(bucket, key)
-        except Exception:  # a missing bucket
-            return None
+        return None
 
     def tagged(bucket: str, key: str) -> bool:  # a missing source fails the copy itself
         found = stored(bucket, key)
