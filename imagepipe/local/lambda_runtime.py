@@ -122,8 +122,11 @@ def _import_handler(fn: Any, environment: dict[str, str]) -> Handler:
     with (
         patch.object(sys, "path", [str(code_dir), *sys.path]),
         patch.dict(os.environ, environment),
-        patch.object(sys, "stdout", _streams.get("stdout", sys.stdout)),
-        patch.object(sys, "stderr", _streams.get("stderr", sys.stderr)),
+        # Stand-ins over the streams live now, not over those live at install(): while this
+        # import runs on a worker thread, the host's other threads write through them too
+        # (a test's capture, which replaced the streams after install, may have closed those).
+        patch.object(sys, "stdout", _Output(sys.stdout)),
+        patch.object(sys, "stderr", _Output(sys.stderr)),
         patch.object(boto3, "DEFAULT_SESSION", None),
     ):
         importlib.invalidate_caches()

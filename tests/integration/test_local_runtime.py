@@ -117,6 +117,50 @@ def test_moto_still_has_the_invoke_we_replace() -> None:
     assert LambdaFunction.invoke is moto_invoke
 
 
+def test_other_threads_write_to_the_live_stdout_while_a_handler_is_imported(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A handler is imported on a worker thread with sys.stdout swapped for the runtime's
+    stand-in. If the stream was replaced after install() (pytest's capture does it for
+    each test) and the old one closed, the CLI printing meanwhile must still reach the
+    live stream: it met the closed one ('I/O operation on closed file') or lost its
+    output when the stand-in wrapped the stream live at install()."""
+    import threading
+    import types
+
+    at_install = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", at_install)
+    lambda_runtime.install()
+    try:
+        live = io.StringIO()
+        sys.stdout = live
+        at_install.close()
+        gate = types.ModuleType("gate_for_test")
+        gate.entered, gate.release = threading.Event(), threading.Event()  # type: ignore[attr-defined]
+        monkeypatch.setitem(sys.modules, "gate_for_test", gate)
+        code = io.BytesIO()
+        with zipfile.ZipFile(code, "w") as zf:
+            zf.writestr(
+                "gated.py",
+                "import gate_for_test\n"
+                "gate_for_test.entered.set()\n"
+                "gate_for_test.release.wait(30)\n"
+                "def handler(event, context):\n    return event\n",
+            )
+        fn = types.SimpleNamespace(
+            function_name="gated", code_bytes=code.getvalue(), handler="gated.handler"
+        )
+        worker = threading.Thread(target=lambda_runtime._import_handler, args=(fn, {}))
+        worker.start()
+        assert gate.entered.wait(30)  # the import is under way, the stand-in in place
+        print("printed meanwhile")
+        gate.release.set()
+        worker.join(30)
+    finally:
+        lambda_runtime.uninstall()
+    assert "printed meanwhile" in live.getvalue()
+
+
 def test_a_function_round_trips_with_its_own_environment(aws: Any) -> None:
     arn = _function(aws, "hello", "hello")
     _function(aws, "bonjour", "bonjour")  # same module name, other environment
