@@ -46,7 +46,7 @@ _MARK: Final = "_imagepipe_patched"
 _machines: dict[str, tuple[str, str]] = {}
 
 # moto's ASL grammar takes only decimals for these numbers, where AWS takes any number.
-_DECIMAL_FIELDS: Final = frozenset({"BackoffRate", "ToleratedFailurePercentage"})
+_DECIMAL_FIELDS: Final = frozenset({"ToleratedFailurePercentage"})  # BackoffRate: moto takes 2
 
 _Wrapper = TypeVar("_Wrapper", bound=Callable[..., Any])
 # What install() patches: (owner, attribute, wrapper), registered by _wraps.
@@ -240,7 +240,8 @@ def moto_compatible(definition: str) -> tuple[str, list[str]]:
     """A state machine definition moto's interpreter accepts, and what had to change
     (the text unchanged, and no changes, when moto takes it as it is):
 
-    - an integer in a field moto's grammar parses only as a decimal (`2` -> `2.0`);
+    - an integer where moto's grammar takes only a decimal (ToleratedFailurePercentage:
+      `5` -> `5.0`);
     - a Distributed Map's `ExecutionType: EXPRESS` -> `STANDARD`: moto's interpreter
       runs only STANDARD child workflows.
     """

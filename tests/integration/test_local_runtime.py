@@ -463,8 +463,8 @@ def test_definitions_are_changed_for_moto_only_where_it_needs() -> None:
     changed = json.loads(text)["States"]["M"]
     assert changed["ToleratedFailurePercentage"] == 100.0
     assert changed["ItemProcessor"]["ProcessorConfig"]["ExecutionType"] == "STANDARD"
-    assert changed["ItemProcessor"]["States"]["T"]["Retry"][0]["BackoffRate"] == 2.0
-    assert len(changes) == 3
+    assert changed["ItemProcessor"]["States"]["T"]["Retry"][0]["BackoffRate"] == 2  # as it was
+    assert len(changes) == 2
 
 
 def test_moto_still_needs_those_changes() -> None:
@@ -498,6 +498,12 @@ def test_moto_still_needs_those_changes() -> None:
     AmazonStateLanguageParser.parse(definition("STANDARD"))
     with pytest.raises(ASLParserException):
         AmazonStateLanguageParser.parse(definition("EXPRESS"))
+    tolerating = json.loads(definition("STANDARD"))
+    tolerating["States"]["M"]["ToleratedFailurePercentage"] = 5.0
+    AmazonStateLanguageParser.parse(json.dumps(tolerating))
+    tolerating["States"]["M"]["ToleratedFailurePercentage"] = 5
+    with pytest.raises(ASLParserException):
+        AmazonStateLanguageParser.parse(json.dumps(tolerating))
 
 
 def test_every_resource_type_the_program_registers_has_a_provider() -> None:
