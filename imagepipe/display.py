@@ -15,6 +15,8 @@ from typing import Any
 from rich import progress as bars
 from rich.console import Console
 
+from imagepipe.executions import FAILED_STATUSES
+
 
 class _Console(Console):
     def on_broken_pipe(self) -> None:
@@ -93,9 +95,7 @@ def moment(value: datetime | None, short: bool = False) -> str:
     return value.astimezone().strftime("%m-%d %H:%M:%S" if short else "%Y-%m-%d %H:%M:%S")
 
 
-STATUS_COLOURS = {"SUCCEEDED": "green", "RUNNING": "yellow"} | dict.fromkeys(
-    ("FAILED", "TIMED_OUT", "ABORTED"), "red"
-)
+STATUS_COLOURS = {"SUCCEEDED": "green", "RUNNING": "yellow"} | dict.fromkeys(FAILED_STATUSES, "red")
 
 
 def status(value: str) -> str:

@@ -22,6 +22,12 @@ if TYPE_CHECKING:
 
 # Executions started this long before an upload are not its executions (clock skew margin).
 SKEW: Final = timedelta(minutes=5)
+# How an execution can end without processing its input, and every status the commands
+# and the console filter and colour by (ListExecutions' statusFilter values, less
+# PENDING_REDRIVE: `redrive` starts new executions, it never calls RedriveExecution).
+# https://docs.aws.amazon.com/step-functions/latest/apireference/API_ListExecutions.html
+FAILED_STATUSES: Final = ("FAILED", "TIMED_OUT", "ABORTED")
+STATUSES: Final = ("RUNNING", "SUCCEEDED", *FAILED_STATUSES)
 
 
 @dataclass(frozen=True)
@@ -78,7 +84,7 @@ class ExecutionInfo:
 
     @property
     def done(self) -> bool:
-        return self.status in {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+        return self.status in {"SUCCEEDED", *FAILED_STATUSES}
 
     @property
     def seconds(self) -> float | None:

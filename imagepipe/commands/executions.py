@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from imagepipe.commands.options import command_parser, positive
 from imagepipe.errors import ExitCode
-from imagepipe.executions import ExecutionInfo, describe_many, list_summaries
+from imagepipe.executions import STATUSES, ExecutionInfo, describe_many, list_summaries
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -32,7 +32,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--status",
         type=str.upper,
-        choices=["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"],
+        choices=STATUSES,
         help="only executions with this status",
     )
     parser.add_argument(

@@ -11,7 +11,7 @@ from imagepipe import executions
 from imagepipe.catalogue import CatalogueRecord, get_record
 from imagepipe.commands.options import command_parser, positive
 from imagepipe.errors import ExitCode, OpsError
-from imagepipe.executions import ExecutionInfo, Step
+from imagepipe.executions import FAILED_STATUSES, ExecutionInfo, Step
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -58,7 +58,7 @@ class Shown:
 
     @property
     def failed(self) -> bool:
-        return self.execution.status in {"FAILED", "TIMED_OUT", "ABORTED"}
+        return self.execution.status in FAILED_STATUSES
 
     def to_dict(self) -> dict[str, Any]:
         info = self.execution

@@ -158,6 +158,24 @@ def test_marks_from_recorded_histories() -> None:
     assert state_marks(running, "RUNNING")[running[-1].name] == "running"
 
 
+def test_one_list_of_execution_statuses() -> None:
+    """The statuses the console's filter offers, `executions --status` takes and the
+    terminal colours are the model's (imagepipe.executions.STATUSES)."""
+    from imagepipe import display
+    from imagepipe.cli import build_parser
+    from imagepipe.executions import STATUSES
+    from imagepipe.local.console.app import STATIC
+
+    page = (STATIC / "index.html").read_text()
+    select = page.split('<select id="status-filter">')[1].split("</select>")[0]
+    assert tuple(re.findall(r"<option>(\w+)</option>", select)) == STATUSES
+    parser = build_parser()
+    commands = next(a for a in parser._actions if a.dest == "command").choices
+    [status] = [a for a in commands["executions"]._actions if a.dest == "status"]
+    assert tuple(status.choices) == STATUSES
+    assert "white" not in {display.STATUS_COLOURS[s] for s in STATUSES}
+
+
 def test_bad_requests_get_a_reason(served: Any) -> None:
     unknown = served.stack.state_machine_arn.replace(":stateMachine:", ":execution:") + ":nope"
     cases = [

@@ -58,7 +58,6 @@ TYPES: Final = {
     ".js": "text/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",
 }
-STATUSES: Final = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 HTTP_STATUS: Final = {
     ExitCode.ITEM_FAILED: 404,
     ExitCode.USAGE: 400,
@@ -246,6 +245,7 @@ class Console:
 
     def executions(self, target: Target, request: Request) -> Response:
         from imagepipe.commands.executions import listing
+        from imagepipe.executions import STATUSES
 
         status = _status(request, STATUSES)
         return _json_response(listing(target, status, _limit(request, 25)).to_dict())
