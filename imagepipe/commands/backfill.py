@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from imagepipe.commands.options import command_parser
+from imagepipe.commands.options import command_parser, wait_options
 from imagepipe.errors import ExitCode, OpsError
 from imagepipe.messages import camel
 
@@ -55,14 +55,7 @@ def register(subparsers: Any) -> None:
         "--only-missing", action="store_true", help="make only renditions that are missing"
     )
     parser.add_argument("--dry-run", action="store_true", help="list, start nothing")
-    parser.add_argument("--wait", action="store_true", help="follow the execution to its end")
-    parser.add_argument(
-        "--timeout",
-        default=3600.0,
-        type=float,
-        metavar="SECONDS",
-        help="with --wait: give up after this long (default: 3600)",
-    )
+    wait_options(parser, "the execution to its end", timeout=3600.0)
 
 
 def run(args: argparse.Namespace, target: Target) -> ExitCode:

@@ -1,5 +1,6 @@
-"""What the commands' parsers share: the "which stack" arguments, --json, the help
-layout and the exit-status epilog. Only argparse: this is imported for `--help`."""
+"""What the commands' parsers share: the "which stack" arguments, --json, --wait and
+--timeout, the help layout and the exit-status epilog. Only argparse: this is imported
+for `--help`."""
 
 from __future__ import annotations
 
@@ -84,6 +85,19 @@ def command_parser(
             "--json", action="store_true", help="print one JSON document (shapes: docs/cli.md)"
         )
     return parser
+
+
+def wait_options(parser: argparse.ArgumentParser, follows: str, timeout: float) -> None:
+    """--wait, to follow `follows` to the end, and how long it may take (--timeout): what
+    upload and backfill share, each with its own default."""
+    parser.add_argument("--wait", action="store_true", help=f"follow {follows}")
+    parser.add_argument(
+        "--timeout",
+        default=timeout,
+        type=float,
+        metavar="SECONDS",
+        help=f"with --wait: give up after this long (default: {timeout:g})",
+    )
 
 
 def positive(text: str) -> int:

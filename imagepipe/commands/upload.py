@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from imagepipe.commands.options import command_parser
+from imagepipe.commands.options import command_parser, wait_options
 from imagepipe.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -34,14 +34,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--prefix", default="", metavar="P", help="key prefix under the upload prefix, e.g. 2024/"
     )
-    parser.add_argument("--wait", action="store_true", help="follow the executions to their end")
-    parser.add_argument(
-        "--timeout",
-        default=300.0,
-        type=float,
-        metavar="SECONDS",
-        help="with --wait: give up after this long (default: 300)",
-    )
+    wait_options(parser, "the executions to their end", timeout=300.0)
 
 
 def run(args: argparse.Namespace, target: Any) -> ExitCode:

@@ -204,6 +204,23 @@ def test_help_explains(capsys: pytest.CaptureFixture[str], command: str) -> None
     assert "--json" in text
 
 
+@pytest.mark.parametrize(("command", "default"), [("upload", 300.0), ("backfill", 3600.0)])
+def test_wait_takes_a_timeout_in_seconds(
+    capsys: pytest.CaptureFixture[str], command: str, default: float
+) -> None:
+    """upload and backfill declare --wait and --timeout once (commands.options), each
+    with its own default, which its help states."""
+    from imagepipe.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(argv(command)).timeout == default
+    args = parser.parse_args(argv(command, "--wait", "--timeout", "2.5"))
+    assert (args.wait, args.timeout) == (True, 2.5)
+    text = " ".join(run(capsys, command, "--help").out.split())
+    assert f"--timeout SECONDS with --wait: give up after this long (default: {default:g})" in text
+    assert run(capsys, *argv(command, "--timeout", "soon")).code == 2
+
+
 def test_serve_refuses_a_port_in_use() -> None:
     """Before: ThreadedMotoServer only logged the failed bind, and the stack was then
     deployed into whatever listened there (another serve)."""
