@@ -10,12 +10,15 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich import progress as bars
 from rich.console import Console
 
 from imagepipe.executions import FAILED_STATUSES
+
+if TYPE_CHECKING:
+    from imagepipe.target import Target
 
 
 class _Console(Console):
@@ -106,6 +109,12 @@ def link(con: Console, url: str | None, text: str) -> str:
     """A hyperlink in a terminal; piped, the text alone (print the URL where it can be
     copied)."""
     return f"[link={url}]{text}[/link]" if url and con.is_terminal else text
+
+
+def console_line(con: Console, target: Target, arn: str) -> None:
+    """Where to see an execution: its console page, or its ARN where there is none."""
+    url = target.console_url(arn)
+    con.print(f"Console: {url}" if url else f"ARN: {arn}", soft_wrap=True)
 
 
 def rendition_lines(renditions: Iterable[Mapping[str, Any]], indent: str = "") -> str:

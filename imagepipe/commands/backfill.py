@@ -397,8 +397,7 @@ def show_start(con: Console, result: Started) -> None:
             f"It skips {display.plural(skipped, 'object')} whose current version is recorded "
             "as rejected (imagepipe catalogue --status rejected)."
         )
-    url = result.target.console_url(arn)
-    con.print(f"Console: {url}" if url else f"ARN: {arn}", soft_wrap=True)
+    display.console_line(con, result.target, arn)
 
 
 def show(con: Console, result: Started) -> None:

@@ -151,8 +151,7 @@ def show(con: Console, result: Shown) -> None:
     )
     if info.key:
         con.print(f"Upload: {info.key}")
-    url = result.target.console_url(info.arn)
-    con.print(f"Console: {url}" if url else f"ARN: {info.arn}", soft_wrap=True)
+    display.console_line(con, result.target, info.arn)
     con.print(_table(result))
     for run in result.map_runs:
         counts = run.get("itemCounts") or {}
