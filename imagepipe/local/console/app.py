@@ -286,7 +286,7 @@ class Console:
     def dead_letters(self, target: Target, request: Request) -> Response:
         """What `redrive --dry-run` says of each message: nothing is restarted or
         deleted, and every message is visible again when it returns."""
-        return self._redrive(target, dry_run=True)
+        return self._redrive(target, dry_run=True, most=None, rejected=False)
 
     def redrive(self, target: Target, request: Request) -> Response:
         body = _body(request)
@@ -294,10 +294,10 @@ class Console:
         if most is not None and (not isinstance(most, int) or isinstance(most, bool) or most < 1):
             raise ApiError(400, "bad_max", "max must be a positive whole number")
         rejected = body.get("includeRejected") is True
-        return self._redrive(target, max_messages=most, include_rejected=rejected)
+        return self._redrive(target, dry_run=False, most=most, rejected=rejected)
 
-    def _redrive(self, target: Target, **options: Any) -> Response:
-        """`imagepipe redrive` with `options` (dry_run, max_messages, include_rejected)."""
+    def _redrive(self, target: Target, dry_run: bool, most: int | None, rejected: bool) -> Response:
+        """`imagepipe redrive [--dry-run] [--max MOST] [--include-rejected]`."""
         from imagepipe.redrive import redrive
 
         # One at a time: a dry run receives (hides) the messages while it reads them.
@@ -306,7 +306,9 @@ class Console:
                 target,
                 dead_letter_queue_url=target.output("deadLetterQueueUrl"),
                 state_machine_arn=target.state_machine_arn,
+                dry_run=dry_run,
+                max_messages=most,
+                include_rejected=rejected,
                 wait_seconds=0,
-                **options,
             )
         return _json_response(report.to_dict())
