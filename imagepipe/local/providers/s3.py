@@ -114,8 +114,13 @@ RESOURCES: Final[dict[str, Handler]] = {
     "aws:s3/bucket:Bucket": _bucket,
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": _bucket_setting(
         "put_public_access_block",
-        # The settings that are on (an absent one is off, as the provider's default).
-        lambda i: {"PublicAccessBlockConfiguration": base.given(i, *_PUBLIC_ACCESS)},
+        # All four, an absent one as false (the provider's default), as the provider sends
+        # them: S3 refuses a configuration that names none ("Must specify at least one").
+        lambda i: {
+            "PublicAccessBlockConfiguration": base.pascal(
+                {k: bool(i.get(k)) for k in _PUBLIC_ACCESS}
+            )
+        },
     ),
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls": _bucket_setting(
         "put_bucket_ownership_controls",
