@@ -54,7 +54,7 @@ class DeliveryServer:
         self.distribution_arn = str(cdn.outputs["arn"])
         self.bucket = clients.outputs["destinationBucket"]  # answered from now on
 
-    def stop(self) -> None:
+    def close(self) -> None:
         self._server.stop()
 
     def answer(self, request: Request) -> Response:

@@ -116,7 +116,7 @@ def _stand_ins(
     delivery = None
     if settings_for(stack_config(stack, overrides)).cdn:
         delivery = DeliveryServer(delivery_port)
-        undo.callback(delivery.stop)
+        undo.callback(delivery.close)
         overrides = {"renditionsBaseUrl": delivery.base_url, **overrides}
     return overrides, api, delivery
 

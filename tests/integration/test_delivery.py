@@ -16,7 +16,9 @@ import jsonschema
 import pytest
 
 from imagepipe.local import samples
+from imagepipe.local.delivery import DeliveryServer
 from imagepipe.local.stack import LocalStack
+from imagepipe.local.upload_api import LocalUploadApi
 from infra.environment import MANIFEST_CACHE_CONTROL, RENDITION_CACHE_CONTROL
 from tests.integration.conftest import fresh_key
 from tests.support import drive
@@ -45,6 +47,20 @@ def processed(stack: LocalStack, key: str) -> dict[str, Any]:
         if isinstance(n.message, dict) and (n.message.get("source") or {}).get("key") == key
     ]
     return message  # type: ignore[no-any-return]
+
+
+def test_the_stand_ins_close_alike() -> None:
+    """The CDN's and the upload API's stand-ins stop serving by one name, close() (what
+    the local stack's teardown calls on each, the upload API's twice when the program
+    deployed none), and a second close does nothing."""
+    delivery, api = DeliveryServer(), LocalUploadApi()
+    for close, url in ((delivery.close, delivery.base_url), (api.close, api.url)):
+        assert fetch(f"{url}/x")[0] == 503  # nothing deployed behind it
+        close()
+        with pytest.raises(urllib.error.URLError) as refused:  # not an answer (HTTPError)
+            urllib.request.urlopen(f"{url}/x", timeout=10)
+        assert isinstance(refused.value.reason, ConnectionRefusedError)
+        close()
 
 
 def test_the_distribution_and_its_access_control_exist_in_moto(stack: LocalStack) -> None:
