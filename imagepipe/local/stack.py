@@ -141,16 +141,18 @@ def deploy_local(
     """
     undo = ExitStack()  # what is started here: stopped by LocalStack.close, or on failure
     try:
+        if endpoint is None:
+            from moto import mock_aws
+
+            # First in, so last out: the stand-ins stop while moto still answers them
+            # (the in-process clients name no endpoint: without moto they reach AWS).
+            config_arg: Any = MOTO_CONFIG
+            undo.enter_context(mock_aws(config=config_arg))
+            undo.callback(lambda_runtime.uninstall)
         overrides, api, delivery = _stand_ins(stack, config or {}, delivery_port, undo)
         config_text = stack_config(stack, overrides)
         region = config_text.get("aws:region", "us-east-1")
         target = emulator(region, endpoint, stack=stack, settings=settings_for(config_text))
-        if endpoint is None:
-            from moto import mock_aws
-
-            config_arg: Any = MOTO_CONFIG
-            undo.enter_context(mock_aws(config=config_arg))
-            undo.callback(lambda_runtime.uninstall)
         moto_patches.install()
         lambda_runtime.install()
         mocks = MotoMocks(target)
