@@ -45,24 +45,30 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace, target: Target) -> ExitCode:
     from imagepipe import display
-    from imagepipe.redrive import redrive
 
-    queue_url = target.output("deadLetterQueueUrl")
     con = display.console()
     if not args.json:
         verb = "Would restart" if args.dry_run else "Restarting"
-        con.print(f"{verb} from {queue_url} ({target.endpoint or 'AWS'})")
-    report = redrive(
-        target,
-        dead_letter_queue_url=queue_url,
-        state_machine_arn=target.state_machine_arn,
-        dry_run=args.dry_run,
-        max_messages=args.max,
-        include_rejected=args.include_rejected,
-        wait_seconds=0 if target.local else 1,
-    )
+        con.print(f"{verb} from {target.output('deadLetterQueueUrl')} ({target.endpoint or 'AWS'})")
+    report = redriven(target, dry_run=args.dry_run, most=args.max, rejected=args.include_rejected)
     display.emit(args, report, show, con)
     return ExitCode(report.exit_code)
+
+
+def redriven(target: Target, *, dry_run: bool, most: int | None, rejected: bool) -> Report:
+    """What `redrive` does with the stack's dead-letter queue (and prints), and what the
+    local console's dead letters and Redrive answer."""
+    from imagepipe.redrive import redrive
+
+    return redrive(
+        target,
+        dead_letter_queue_url=target.output("deadLetterQueueUrl"),
+        state_machine_arn=target.state_machine_arn,
+        dry_run=dry_run,
+        max_messages=most,
+        include_rejected=rejected,
+        wait_seconds=0 if target.local else 1,  # SQS's short polls may come back empty
+    )
 
 
 def show(con: Console, report: Report) -> None:

@@ -220,6 +220,8 @@ def test_dead_letters_and_redrive(
         "would restart",
     )
     assert api(served, "dead-letters")["messages"] == letters["messages"]  # nothing consumed
+    # What `redrive --dry-run` prints: both ask commands.redrive.redriven.
+    assert run(capsys, "redrive", "--dry-run", "--local", "--json").json() == letters
 
     report = api(served, "redrive", {})
     [restarted] = [m for m in report["messages"] if m["key"] == key]

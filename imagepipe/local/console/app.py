@@ -298,17 +298,9 @@ class Console:
 
     def _redrive(self, target: Target, dry_run: bool, most: int | None, rejected: bool) -> Response:
         """`imagepipe redrive [--dry-run] [--max MOST] [--include-rejected]`."""
-        from imagepipe.redrive import redrive
+        from imagepipe.commands.redrive import redriven
 
         # One at a time: a dry run receives (hides) the messages while it reads them.
         with self._redrive_lock:
-            report = redrive(
-                target,
-                dead_letter_queue_url=target.output("deadLetterQueueUrl"),
-                state_machine_arn=target.state_machine_arn,
-                dry_run=dry_run,
-                max_messages=most,
-                include_rejected=rejected,
-                wait_seconds=0,
-            )
+            report = redriven(target, dry_run=dry_run, most=most, rejected=rejected)
         return _json_response(report.to_dict())
