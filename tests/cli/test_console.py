@@ -159,8 +159,8 @@ def test_marks_from_recorded_histories() -> None:
 
 
 def test_one_list_of_execution_statuses() -> None:
-    """The statuses the console's filter offers, `executions --status` takes and the
-    terminal colours are the model's (imagepipe.executions.STATUSES)."""
+    """The statuses the console's filter offers and colours, `executions --status` takes
+    and the terminal colours are the model's (imagepipe.executions.STATUSES)."""
     from imagepipe import display
     from imagepipe.cli import build_parser
     from imagepipe.executions import STATUSES
@@ -173,7 +173,12 @@ def test_one_list_of_execution_statuses() -> None:
     commands = next(a for a in parser._actions if a.dest == "command").choices
     [status] = [a for a in commands["executions"]._actions if a.dest == "status"]
     assert tuple(status.choices) == STATUSES
-    assert "white" not in {display.STATUS_COLOURS[s] for s in STATUSES}
+    # The page colours each as the terminal does.
+    css = (STATIC / "console.css").read_text()
+    for name in STATUSES:
+        [rule] = [line for line in css.splitlines() if re.search(rf"\.status\.{name}\b", line)]
+        word = {"green": "ok", "yellow": "run", "red": "bad"}[display.STATUS_COLOURS[name]]
+        assert f"color: var(--{word})" in rule, name
 
 
 def test_bad_requests_get_a_reason(served: Any) -> None:
