@@ -312,6 +312,7 @@ _ITERATION_ENDS: Final = frozenset(
 _MAP_ENDS: Final = frozenset(
     {"MapStateSucceeded", "MapStateFailed", "MapStateAborted", "MapStateExited"}
 )
+_MAP_FAILS: Final = frozenset({"MapStateFailed", "MapStateAborted"})
 
 Scope = tuple[tuple[str, int], ...]  # the Map iterations (map name, index) around an event
 
@@ -355,10 +356,20 @@ class _Timeline:
         # An iteration is over after its end, or when its Map ends right after a failure
         # inside it; what follows belongs to the Map state again.
         map_ended = kind in _MAP_ENDS and not prev_kind.startswith(_MAP_LEVEL)
+        # A Map failing right after one that failed inside its iteration: the outer one
+        # (a Map's own failure is followed by its exit, not by another failure).
+        map_ended = map_ended or (kind in _MAP_FAILS and prev_kind in _MAP_FAILS)
         if here and (prev_kind in _ITERATION_ENDS or map_ended):
             step, here = self.map_of.get(here), here[:-1]
         if kind == "MapIterationStarted":
-            here = (*here, (str(details.get("name")), int(details.get("index", 0))))
+            name = str(details.get("name"))
+            # Step Functions may start an iteration from the last event of an earlier one
+            # of the same Map (as the local stack's does, with MaxConcurrency below the
+            # item count): a Map's iteration is never inside one of its own.
+            inside = next((i for i, (m, _) in enumerate(here) if m == name), None)
+            if inside is not None:
+                step, here = self.map_of.get(here[: inside + 1]), here[:inside]
+            here = (*here, (name, int(details.get("index", 0))))
             self.map_of[here] = step
         if kind.endswith("StateEntered"):
             step = self.entered(kind, at, here, details)
