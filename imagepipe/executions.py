@@ -125,7 +125,7 @@ class ExecutionInfo:
             message = str(refusal.get("message") or "")
             reason = str(refusal.get("reason") or reason_of(message) or "rejected")
             return Outcome("rejected", reason, message, "ImageRejected")
-        if self.status in {"SUCCEEDED", "RUNNING", "PENDING_REDRIVE"}:
+        if self.status not in FAILED_STATUSES:  # it processed the upload, or still runs
             return None
         cause = (self.cause or "").strip()
         if self.error == "ImageRejected":

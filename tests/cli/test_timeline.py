@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from imagepipe.executions import ExecutionInfo, Step, timeline
+from imagepipe.executions import FAILED_STATUSES, STATUSES, ExecutionInfo, Step, timeline
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -116,3 +116,19 @@ def test_the_hand_checked_map() -> None:
     assert (failed.type, failed.error, failed.cause) == ("Fail", "RuntimeError", "disk full")
     assert info.outcome is not None and info.outcome.kind == "failed"
     assert [s.to_dict(info.started)["offsetSeconds"] for s in steps[:2]] == [0.05, 0.92]
+
+
+@pytest.mark.parametrize("status", [*STATUSES, "PENDING_REDRIVE"])
+def test_only_a_failed_status_has_an_outcome_without_output(status: str) -> None:
+    """An execution that ended FAILED, TIMED_OUT or ABORTED (FAILED_STATUSES) did not
+    process its upload; one still running, waiting for a redrive or SUCCEEDED without a
+    recorded rejection did or may yet. Its status also decides whether it is done."""
+    started = datetime.fromisoformat("2026-01-01T00:00:00+00:00")
+    described = {"executionArn": "arn", "name": "n", "status": status, "startDate": started}
+    info = ExecutionInfo.from_description(described)
+    failed = status in FAILED_STATUSES
+    assert (info.outcome is not None) == failed
+    assert info.done == (failed or status == "SUCCEEDED")
+    if info.outcome is not None:
+        reason = "processing_error" if status == "FAILED" else status.lower()
+        assert (info.outcome.kind, info.outcome.reason) == ("failed", reason)
