@@ -5,6 +5,7 @@ for `--help`."""
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from typing import TYPE_CHECKING, TypeAlias
 
@@ -94,10 +95,22 @@ def wait_options(parser: argparse.ArgumentParser, follows: str, timeout: float) 
     parser.add_argument(
         "--timeout",
         default=timeout,
-        type=float,
+        type=seconds,
         metavar="SECONDS",
         help=f"with --wait: give up after this long (default: {timeout:g})",
     )
+
+
+def seconds(text: str) -> float:
+    """argparse type: a finite number of seconds above 0 (nan or -1 would follow forever
+    or not at all)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text}")
+    return value
 
 
 def positive(text: str) -> int:

@@ -219,6 +219,10 @@ def test_wait_takes_a_timeout_in_seconds(
     text = " ".join(run(capsys, command, "--help").out.split())
     assert f"--timeout SECONDS with --wait: give up after this long (default: {default:g})" in text
     assert run(capsys, *argv(command, "--timeout", "soon")).code == 2
+    for never_or_forever in ("0", "-1", "nan", "inf"):
+        refused = run(capsys, *argv(command, "--wait", "--timeout", never_or_forever))
+        assert refused.code == 2
+        assert f"must be more than 0 seconds, got {never_or_forever}" in refused.err
 
 
 def test_serve_refuses_a_port_in_use() -> None:
