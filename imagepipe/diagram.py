@@ -179,8 +179,15 @@ def _edges(name: str, state: dict[str, Any], end: str | None) -> list[Edge]:
     choices = [(rule["Next"], _choice_label(rule)) for rule in state.get("Choices") or []]
     targets = [(state.get("Next"), ""), *choices, (state.get("Default"), "otherwise")]
     targets.append((state.get("End") and end, ""))
-    # One arrow per target: a rule that leads where the Default does is drawn as "otherwise".
-    edges = {str(target): Edge(name, str(target), label) for target, label in targets if target}
+    # One arrow per target: a rule that leads where the Default does is drawn as "otherwise";
+    # rules that lead to the same other state share an arrow with both their tests ("or").
+    labels: dict[str, str] = {}
+    for target, label in targets:
+        if target:
+            before = labels.get(str(target))
+            joined = label != "otherwise" and before and label
+            labels[str(target)] = f"{before} or {label}" if joined else label
+    edges = {target: Edge(name, target, label) for target, label in labels.items()}
     catches = state.get("Catch") or []
     return [*edges.values()] + [
         Edge(name, str(c["Next"]), ", ".join(c["ErrorEquals"]), True) for c in catches

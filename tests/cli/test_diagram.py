@@ -88,3 +88,19 @@ def test_marks_group_each_state_for_the_console() -> None:
     assert groups["Resize"] == "state caught"
     assert groups["Failed"] == "state unreached"
     assert "data-state" not in diagram.render(definition, "t")  # the docs' diagrams: plain
+
+
+def test_choice_rules_to_one_state_keep_both_tests() -> None:
+    """Two rules leading to the same state share one arrow labelled with both tests (the
+    backfill's 'Anything to make?'); a rule leading where Default does is 'otherwise'."""
+    choice = {
+        "Type": "Choice",
+        "Choices": [
+            {"Variable": "$.a", "IsPresent": True, "Next": "Make"},
+            {"Variable": "$.b", "IsPresent": True, "Next": "Make"},
+            {"Variable": "$.c", "IsPresent": True, "Next": "Skip"},
+        ],
+        "Default": "Skip",
+    }
+    edges = {(e.target, e.label) for e in diagram._edges("Pick", choice, None)}
+    assert edges == {("Make", "$.a present or $.b present"), ("Skip", "otherwise")}
