@@ -65,10 +65,9 @@ def run(args: argparse.Namespace, target: Target) -> ExitCode:
     if args.dry_run:
         display.emit(args, dry_run(target, prefix, args.only_missing), show_dry_run)
         return ExitCode.OK
-    result = start(target, prefix, args.only_missing, waited=args.wait)
     con = display.console()
-    if not args.json:  # before the progress bar: what was started, and where to see it
-        show_start(con, result)
+    # Before the progress bar: what was started, and where to see it.
+    result = start(target, prefix, args.only_missing, args.wait, None if args.json else con)
     if args.wait:
         _follow(result, args.timeout, progress=not args.json)
     display.emit(args, result, show, con)
@@ -315,9 +314,11 @@ def recorded_rejections(target: Target, prefix: str) -> int:
     return count
 
 
-def start(target: Target, prefix: str, only_missing: bool, waited: bool) -> Started:
+def start(
+    target: Target, prefix: str, only_missing: bool, waited: bool, con: Console | None
+) -> Started:
     """StartExecution of the backfill state machine, once the rejections its children
-    will skip are counted."""
+    will skip are counted; what was started is printed on `con` (None: not)."""
     from imagepipe.executions import describe
 
     skipped = recorded_rejections(target, prefix)
@@ -326,7 +327,10 @@ def start(target: Target, prefix: str, only_missing: bool, waited: bool) -> Star
     started = target.client("stepfunctions").start_execution(
         stateMachineArn=target.backfill_state_machine_arn, name=name, input=json.dumps(request)
     )
-    return Started(target, request, describe(target, started["executionArn"]), waited, skipped)
+    arn = str(started["executionArn"])
+    if con is not None:  # before describing it: should that fail, it still runs
+        show_start(con, target, arn, request, skipped)
+    return Started(target, request, describe(target, arn), waited, skipped)
 
 
 def _failed_items(target: Target, map_run_arn: str) -> list[dict[str, Any]] | None:
@@ -386,18 +390,20 @@ def _follow(result: Started, timeout: float, progress: bool) -> None:
         result.failed_items = _failed_items(target, run_arn)
 
 
-def show_start(con: Console, result: Started) -> None:
+def show_start(
+    con: Console, target: Target, arn: str, request: dict[str, Any], skipped: int
+) -> None:
     from imagepipe import display
 
-    arn, request, skipped = result.execution.arn, result.request, result.skipped_rejected
+    name = arn.rsplit(":", 1)[-1]
     only = " (only missing renditions)" if request["onlyMissing"] else ""
-    con.print(f"Started backfill [bold]{result.execution.name}[/] of {request['prefix']}{only}")
+    con.print(f"Started backfill [bold]{name}[/] of {request['prefix']}{only}")
     if skipped:
         con.print(
             f"It skips {display.plural(skipped, 'object')} whose current version is recorded "
             "as rejected (imagepipe catalogue --status rejected)."
         )
-    display.console_line(con, result.target, arn)
+    display.console_line(con, target, arn)
 
 
 def show(con: Console, result: Started) -> None:

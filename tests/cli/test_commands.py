@@ -554,6 +554,29 @@ def test_backfill_skips_a_recorded_rejection_and_says_so(
     assert len(drive.dlq_messages(served.stack)) == letters
 
 
+def test_backfill_says_what_it_started_before_describing_it(
+    served: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The execution runs once StartExecution answers: if describing it then fails
+    (throttled, or no DescribeExecution permission), the user still learns it was started
+    and where to see it, rather than rerunning a second backfill of the whole prefix."""
+    from botocore.exceptions import ClientError  # type: ignore[import-untyped, unused-ignore]
+
+    from imagepipe import executions
+
+    def throttled(*_: Any) -> Any:
+        error = {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}
+        raise ClientError(error, "DescribeExecution")
+
+    monkeypatch.setattr(executions, "describe", throttled)
+    result = run(capsys, *local("backfill", "--prefix", fresh_prefix()))  # 0 objects
+    assert result.code == 4, result.err
+    assert "AWS is throttling DescribeExecution" in result.err
+    out = " ".join(result.out.split())
+    assert "Started backfill backfill-" in out
+    assert "Console: " in out or "ARN: arn:" in out
+
+
 def test_a_backfilled_original_without_a_record_is_shown_processed(
     served: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

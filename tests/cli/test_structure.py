@@ -19,7 +19,7 @@ PACKAGE = PROJECT_DIR / "imagepipe"
 # imagepipe/ may hold. Issue 10 rebuilt the package to make it smaller; these ceilings
 # keep what it reached, so that growth is a decision taken in the change that needs it
 # (raise the number there, and say why) rather than accretion nobody chose.
-CEILINGS = {"cli": 3020, "local": 3370}
+CEILINGS = {"cli": 3024, "local": 3370}
 
 
 def module_name(path: Path) -> str:
