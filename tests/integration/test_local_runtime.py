@@ -537,3 +537,32 @@ def test_an_unknown_resource_type_is_refused_by_name() -> None:
     args = pulumi.runtime.MockResourceArgs("aws:ec2/vpc:Vpc", "main", {}, custom=True)
     with pytest.raises(UnsupportedResourceError, match=r"aws:ec2/vpc:Vpc \(resource 'main'\)"):
         mocks.new_resource(args)
+
+
+def test_invocation_types_answer_as_lambda_does(aws: Any) -> None:
+    """Event: 202 at once, the handler runs in the background (its invocation is logged);
+    DryRun: 204, nothing runs; RequestResponse: 200 and the handler's answer. Lambda's
+    InvocationType, read from the request's X-Amz-Invocation-Type header."""
+    import time
+
+    _function(aws, "kinds", "hi")
+    client, logs = aws.client("lambda"), aws.client("logs")
+
+    def handled() -> int:
+        """Invocations logged (pytest's capture takes the handler's own prints)."""
+        try:
+            found = logs.filter_log_events(logGroupName="/aws/lambda/kinds")["events"]
+        except ClientError:  # no group yet: nothing ran
+            return 0
+        return sum(e["message"].startswith("END RequestId") for e in found)
+
+    dry = client.invoke(FunctionName="kinds", InvocationType="DryRun", Payload=b'{"n": 1}')
+    assert (dry["StatusCode"], dry["Payload"].read()) == (204, b"")
+    event = client.invoke(FunctionName="kinds", InvocationType="Event", Payload=b'{"n": 2}')
+    assert (event["StatusCode"], event["Payload"].read()) == (202, b"")
+    deadline = time.monotonic() + 30
+    while not handled() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert handled() == 1  # the Event's, not the DryRun's
+    answer, response = _invoke(aws, "kinds", {"n": 3})
+    assert (response["StatusCode"], answer["event"]) == (200, {"n": 3})
