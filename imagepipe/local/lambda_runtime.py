@@ -46,8 +46,10 @@ Handler = Callable[[Any, Any], Any]
 
 _lock = threading.RLock()  # guards imports (sys.modules, sys.path, os.environ) and state
 _handlers: dict[tuple[str, str, str], Handler] = {}
-# Each function's extracted code goes in a folder of this process's, removed by uninstall().
-_CODE_ROOT: Final = Path(tempfile.gettempdir()) / f"imagepipe-lambda-{os.getpid()}"
+# Each function's extracted code goes in one folder, removed by uninstall(). mkdtemp makes
+# it: a fresh name only this user can enter, not a name others can guess and make first in
+# a shared /tmp (whoever owned that folder could swap the code this process imports).
+_code_root: Path | None = None
 _log_groups: dict[str, str] = {}
 _current = threading.local()  # the invocation log buffer of the running handler, per thread
 _original_invoke: Any = None
@@ -104,8 +106,10 @@ _streams: dict[str, _Output] = {}  # "stdout", "stderr": ours, while installed
 def _import_handler(fn: Any, environment: dict[str, str]) -> Handler:
     """Extract the code of moto function `fn` and import its handler with `environment`
     set, leaving the host's modules as they were."""
-    _CODE_ROOT.mkdir(exist_ok=True)
-    code_dir = Path(tempfile.mkdtemp(prefix=f"{fn.function_name}-", dir=_CODE_ROOT))
+    global _code_root
+    if _code_root is None:  # under _lock, as load_handler calls it
+        _code_root = Path(tempfile.mkdtemp(prefix="imagepipe-lambda-"))
+    code_dir = Path(tempfile.mkdtemp(prefix=f"{fn.function_name}-", dir=_code_root))
     with zipfile.ZipFile(io.BytesIO(fn.code_bytes)) as zf:
         zf.extractall(code_dir)
     module_name, _, attribute = fn.handler.rpartition(".")
@@ -246,7 +250,7 @@ def install() -> None:
 
 def uninstall() -> None:
     """Give moto its own invoke back and forget loaded handlers."""
-    global _original_invoke
+    global _original_invoke, _code_root
     with _lock:
         if _original_invoke is not None:
             LambdaFunction.invoke = _original_invoke  # type: ignore[method-assign]
@@ -257,4 +261,6 @@ def uninstall() -> None:
                 setattr(sys, name, stream.fallback)
         _streams.clear()
         _handlers.clear()
-        shutil.rmtree(_CODE_ROOT, ignore_errors=True)
+        if _code_root is not None:
+            shutil.rmtree(_code_root, ignore_errors=True)
+            _code_root = None

@@ -566,3 +566,30 @@ def test_invocation_types_answer_as_lambda_does(aws: Any) -> None:
     assert handled() == 1  # the Event's, not the DryRun's
     answer, response = _invoke(aws, "kinds", {"n": 3})
     assert (response["StatusCode"], answer["event"]) == (200, {"n": 3})
+
+
+def test_function_code_is_extracted_in_a_folder_only_this_user_enters(aws: Any) -> None:
+    """A folder name others can guess (and make first, in a shared /tmp) is not used: the
+    code this process imports goes in fresh folders of mode 0700, gone after uninstall."""
+    import os
+    import stat
+    import tempfile
+    from pathlib import Path
+
+    guessable = Path(tempfile.gettempdir()) / f"imagepipe-lambda-{os.getpid()}"
+    guessable.mkdir(exist_ok=True)
+    guessable.chmod(0o777)  # as another user of the machine could have left it
+    try:
+        _function(aws, "private", "hi")
+        assert _invoke(aws, "private", {})[0]["greeting"] == "hi"
+        (handler,) = lambda_runtime._handlers.values()
+        code_dir = Path(handler.__globals__["__file__"]).parent
+        assert guessable not in code_dir.parents
+        temp = Path(tempfile.gettempdir())
+        ours = [code_dir, *code_dir.parents[: code_dir.parents.index(temp)]]
+        for folder in ours:  # each folder under the temp folder down to the code
+            assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+        lambda_runtime.uninstall()
+        assert not ours[-1].exists()
+    finally:
+        guessable.rmdir()
