@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib
+import inspect
 import itertools
 import json
 import logging
@@ -54,6 +55,9 @@ _PATCHES: list[tuple[str, str, Callable[..., Any]]] = []
 _ASL: Final = "moto.stepfunctions.parser.asl"
 _AWS_SDK: Final = f"{_ASL}.component.state.exec.state_task.service.state_task_service_aws_sdk"
 _EXECUTION_WORKER: Final = "moto.stepfunctions.parser.backend.execution_worker:ExecutionWorker"
+_ITEM_READER: Final = (
+    f"{_ASL}.component.state.exec.state_map.item_reader.eval.resource_eval_s3:ResourceEvalS3"
+)
 
 
 def _patch(owner: Any, name: str, wrapper: Callable[..., Any]) -> None:
@@ -68,7 +72,8 @@ def _patch(owner: Any, name: str, wrapper: Callable[..., Any]) -> None:
         return wrapper(original, *args, **kwargs)
 
     setattr(replacement, _MARK, True)
-    setattr(owner, name, replacement)
+    static = isinstance(inspect.getattr_static(owner, name), staticmethod)
+    setattr(owner, name, staticmethod(replacement) if static else replacement)
 
 
 def _wraps(owner: str, *names: str) -> Callable[[_Wrapper], _Wrapper]:
@@ -104,6 +109,24 @@ def bucket_policies_evaluate_like_iam(_moto: Any, bucket: Any, action: str, reso
     }
     context = {"aws:SecureTransport": "true"}
     return results[service_allowed(bucket.policy, None, action, resource, context)]
+
+
+@_wraps(_ITEM_READER, "_handle_list_objects_v2")
+def item_reader_lists_every_object(
+    _moto: Any, env: Any, resource_runtime_part: Any, state_credentials: Any
+) -> None:
+    """A Distributed Map's `s3:listObjectsV2` ItemReader reads every object under the
+    prefix, as Step Functions does, none when there is none. moto reads one page's
+    `Contents`: a backfill of an empty prefix failed (S3 leaves the key out; KeyError)
+    and one of more than 1,000 objects skipped the rest. The client is moto's, signed as
+    the state machine's role, so each page is still authorized as s3:ListBucket.
+    https://docs.aws.amazon.com/step-functions/latest/dg/input-output-itemreader.html
+    """
+    client = pkgutil.resolve_name(_ITEM_READER)._get_s3_client(
+        resource_runtime_part=resource_runtime_part, state_credentials=state_credentials
+    )
+    pages = client.get_paginator("list_objects_v2").paginate(**env.stack.pop())
+    env.stack.append([item for page in pages for item in page.get("Contents", [])])
 
 
 @_wraps(f"{_AWS_SDK}:StateTaskServiceAwsSdk", "_eval_service_task")

@@ -474,6 +474,18 @@ def test_backfill_wait_remakes_the_missing_rendition(
     assert map_run["itemCounts"]["total"] == 2
 
 
+def test_backfill_of_an_empty_prefix_succeeds_with_nothing_to_do(
+    served: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As on AWS, the backfill's ItemReader reads no item there (locally it ended FAILED,
+    exit 1, on moto's reading of an empty listing)."""
+    result = run(capsys, *local("backfill", "--prefix", fresh_prefix(), "--wait", "--json"))
+    assert result.code == 0, result.err
+    doc = result.json()
+    assert doc["execution"]["status"] == "SUCCEEDED"
+    assert (doc["items"]["total"], doc["items"]["failed"]) == (0, 0)
+
+
 def test_backfill_dry_run_plans_exactly_what_the_backfill_makes(
     served: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

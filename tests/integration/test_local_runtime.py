@@ -319,6 +319,46 @@ def test_an_updated_definition_runs_in_the_next_execution(aws: Any) -> None:
     assert run("third", "cy") == {"greeting": "goodbye", "who": "cy"}
 
 
+@pytest.mark.parametrize("objects", [0, 1_003])
+def test_an_item_reader_lists_every_object_under_its_prefix(aws: Any, objects: int) -> None:
+    """As Step Functions does: none for an empty prefix (moto failed on the missing
+    Contents, so a backfill of an empty prefix ended FAILED) and past S3's 1,000-key
+    page (moto read the first page only)."""
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="items", CreateBucketConfiguration={"LocationConstraint": REGION})
+    for n in range(objects):
+        s3.put_object(Bucket="items", Key=f"in/{n:05}", Body=b"x")
+    s3.put_object(Bucket="items", Key="other/0", Body=b"x")  # outside the prefix
+    reader = {
+        "Resource": "arn:aws:states:::s3:listObjectsV2",
+        "Parameters": {"Bucket": "items", "Prefix": "in/"},
+    }
+    each = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
+    processor = {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, **each}
+    definition = {
+        "StartAt": "M",
+        "States": {
+            "M": {
+                "Type": "Map",
+                "ItemReader": reader,
+                "ItemSelector": {"key.$": "$$.Map.Item.Value.Key"},
+                "ItemProcessor": processor,
+                "End": True,
+            }
+        },
+    }
+    sfn = aws.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name="items",
+        definition=json.dumps(definition),
+        roleArn="arn:aws:iam::123456789012:role/sfn",
+    )["stateMachineArn"]
+    described = _finished(sfn, sfn.start_execution(stateMachineArn=machine)["executionArn"])
+    assert described["status"] == "SUCCEEDED", described
+    keys = [item["key"] for item in json.loads(described["output"])]
+    assert keys == [f"in/{n:05}" for n in range(objects)]
+
+
 def _message(body: str) -> dict[str, Any]:
     return {
         "MessageId": "m-1",
