@@ -83,6 +83,8 @@ def plan(
         events = sorted({str(r.get("eventName", "?")) for r in records})
         if not all(e.startswith("ObjectCreated:") for e in events):
             return Plan(skip=f"an S3 {', '.join(events)} event: only uploads are restarted")
+        if letter.key is None:
+            return Plan(skip="an S3 event without an object key (nothing to restart)")
         return Plan(
             state_machine_arn=upload_state_machine_arn,
             input=pipe_input([sqs_record(message, source_queue_arn)]),

@@ -128,6 +128,11 @@ def test_a_malformed_s3_record_has_no_key_and_raises_nothing(body: Any) -> None:
     assert DeadLetter(body).key is None
 
 
+def test_an_upload_event_without_a_key_is_not_restarted() -> None:
+    body = {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "s3": "?"}]}
+    assert "without an object key" in str(plan_of(body).skip)
+
+
 def test_state_machine_of_an_execution() -> None:
     assert state_machine_of(f"{REGION_ARN}:execution:m:n") == (f"{REGION_ARN}:stateMachine:m", None)
     assert state_machine_of("nonsense")[0] is None
