@@ -1,6 +1,11 @@
 """How every command prints: consoles, JSON, sizes, durations, times, plurals.
 
 Sizes are decimal, as rich's progress bars and httpie print them: 1 kB = 1,000 bytes.
+
+Data (keys, prefixes, names, reasons, errors) never goes into a string rich reads as
+markup: a key `z[/]` would raise MarkupError, `photo[b].jpg` would print bold `photo.jpg`.
+Lines with our own styling are built by `markup(template, *data)`, table cells and
+titles from data are Text (`cell`), so data prints as it is.
 """
 
 from __future__ import annotations
@@ -10,10 +15,13 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
+from string import Formatter
 from typing import TYPE_CHECKING, Any
 
 from rich import progress as bars
 from rich.console import Console
+from rich.style import Style
+from rich.text import Text
 
 from imagepipe.executions import FAILED_STATUSES
 
@@ -36,6 +44,59 @@ def console() -> Console:
     return _Console(file=sys.stdout, highlight=False, soft_wrap=False, width=width)
 
 
+def markup(template: str, /, *args: object, **data: object) -> Text:
+    """`template` in rich markup (our styles) with str.format fields filled from `args`
+    and `data` as plain text: a str is never read as markup or emoji codes, a Text
+    (status, link) keeps its styles and takes on the template's around it."""
+    # Each field becomes one private-use character in the markup; after parsing, that
+    # character's styles go onto the data put in its place. (Escaping with
+    # rich.markup.escape is not exact: a trailing backslash prints doubled, or else
+    # escapes a tag that follows.)
+    formatter = Formatter()
+    marked: list[str] = []
+    fields: list[Text] = []
+    auto = iter(args)
+    for literal, name, spec, conversion in formatter.parse(template):
+        marked.append(literal)
+        if name is None:
+            continue
+        value = next(auto) if name == "" else args[int(name)] if name.isdigit() else data[name]
+        if not isinstance(value, Text):
+            value = formatter.convert_field(value, conversion)
+            value = Text(formatter.format_field(value, spec or ""))
+        marked.append(_FIELD)
+        fields.append(value)
+    parsed = Text.from_markup("".join(marked))
+    out = Text()
+    start = 0
+    for value in fields:
+        at = parsed.plain.index(_FIELD, start)
+        out.append(parsed[start:at])
+        filled = Text()
+        filled.append(value)  # its own style becomes a span, after the template's
+        for span in reversed(parsed[at : at + 1].spans):
+            filled.stylize_before(span.style)
+        out.append(filled)
+        start = at + 1
+    out.append(parsed[start:])
+    return out
+
+
+_FIELD = "\ue000"
+
+
+def cell(value: object) -> Text:
+    """A table cell or title that is data: shown as it is, never read as markup."""
+    return value if isinstance(value, Text) else Text(str(value))
+
+
+def title(template: str, /, *args: object) -> Text:
+    """A table title with data in it, styled as rich styles a str title."""
+    text = markup(template, *args)
+    text.style = "table.title"
+    return text
+
+
 def progress_console() -> Console:
     """Progress bars and spinners: stderr, so stdout stays the result."""
     return _Console(file=sys.stderr, highlight=False)
@@ -43,7 +104,9 @@ def progress_console() -> Console:
 
 def progress(*, transfer: bool = False, enabled: bool = True) -> bars.Progress:
     """A progress bar on stderr: bytes and speed (`transfer`), else done/total and time."""
-    columns = [bars.SpinnerColumn(), bars.TextColumn("{task.description}"), bars.BarColumn()]
+    # Descriptions name keys: plain text, not markup.
+    description = bars.TextColumn("{task.description}", markup=False)
+    columns = [bars.SpinnerColumn(), description, bars.BarColumn()]
     if transfer:
         columns += [bars.DownloadColumn(), bars.TransferSpeedColumn()]
     else:
@@ -101,20 +164,25 @@ def moment(value: datetime | None, short: bool = False) -> str:
 STATUS_COLOURS = {"SUCCEEDED": "green", "RUNNING": "yellow"} | dict.fromkeys(FAILED_STATUSES, "red")
 
 
-def status(value: str) -> str:
-    return f"[{STATUS_COLOURS.get(value, 'white')}]{value}[/]"
+def status(value: str) -> Text:
+    text = Text(value)
+    text.stylize(STATUS_COLOURS.get(value, "white"))
+    return text
 
 
-def link(con: Console, url: str | None, text: str) -> str:
+def link(con: Console, url: str | None, text: str) -> Text:
     """A hyperlink in a terminal; piped, the text alone (print the URL where it can be
     copied)."""
-    return f"[link={url}]{text}[/link]" if url and con.is_terminal else text
+    shown = Text(text)
+    if url and con.is_terminal:
+        shown.stylize(Style(link=url))
+    return shown
 
 
 def console_line(con: Console, target: Target, arn: str) -> None:
     """Where to see an execution: its console page, or its ARN where there is none."""
     url = target.console_url(arn)
-    con.print(f"Console: {url}" if url else f"ARN: {arn}", soft_wrap=True)
+    con.print(markup("Console: {}", url) if url else markup("ARN: {}", arn), soft_wrap=True)
 
 
 def rendition_lines(renditions: Iterable[Mapping[str, Any]], indent: str = "") -> str:

@@ -27,6 +27,7 @@ from imagepipe.messages import camel
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.text import Text
 
     from imagepipe.catalogue import CatalogueRecord
     from imagepipe.executions import ExecutionInfo
@@ -220,16 +221,19 @@ def dry_run(target: Target, prefix: str, only_missing: bool) -> DryRun:
     return DryRun(prefix, only_missing, machine, planned)
 
 
-def _cell(p: Planned) -> str:
+def _cell(p: Planned) -> Text:
     """What the dry run's table says of one object (names here; the keys are in --json)."""
+    from imagepipe import display
+
     unread = "not under the upload prefix" if p.skipped == "prefix" else "not an allowed suffix"
-    return {
-        "skippedRejected": f"[dim]skipped: this version was rejected before ({p.rejected})[/]",
+    template = {
+        "skippedRejected": "[dim]skipped: this version was rejected before ({0})[/]",
         "skippedUnread": f"[dim]skipped: {unread}[/]",
-        "rejected": f"[yellow]would be rejected[/] (recorded, not processed): {p.rejected}",
-        "toProcess": ", ".join(r["name"] for r in p.renditions),
+        "rejected": "[yellow]would be rejected[/] (recorded, not processed): {0}",
+        "toProcess": "{1}",
         "complete": "[green]none: all made from this version[/]",
     }[p.state]
+    return display.markup(template, p.rejected, ", ".join(r["name"] for r in p.renditions))
 
 
 def show_dry_run(con: Console, result: DryRun) -> None:
@@ -238,12 +242,13 @@ def show_dry_run(con: Console, result: DryRun) -> None:
     from imagepipe import display
 
     what = "missing renditions" if result.only_missing else "renditions to make"
-    table = Table(title=f"Backfill of {result.prefix} (dry run)", title_justify="left")
+    title = display.title("Backfill of {} (dry run)", result.prefix)
+    table = Table(title=title, title_justify="left")
     table.add_column("object", no_wrap=True)
     table.add_column("size", justify="right")
     table.add_column(what, overflow="fold")
     for p in result.objects:
-        table.add_row(p.key, display.size(p.bytes), _cell(p))
+        table.add_row(display.cell(p.key), display.size(p.bytes), _cell(p))
     if result.objects:
         con.print(table)
     s = result.summary
@@ -257,7 +262,8 @@ def show_dry_run(con: Console, result: DryRun) -> None:
         (s["skippedRejected"], "skipped (recorded as rejected)"),
         (s["skipped"] - s["skippedRejected"], "skipped (an upload would not start the pipeline)"),
     )
-    con.print(line + "".join(f", {n} {what}" for n, what in more if n) + ". Nothing was started.")
+    line += "".join(f", {n} {what}" for n, what in more if n) + ". Nothing was started."
+    con.print(display.cell(line))
 
 
 # -- a started backfill ------------------------------------------------------------------
@@ -397,7 +403,9 @@ def show_start(
 
     name = arn.rsplit(":", 1)[-1]
     only = " (only missing renditions)" if request["onlyMissing"] else ""
-    con.print(f"Started backfill [bold]{name}[/] of {request['prefix']}{only}")
+    con.print(
+        display.markup(f"Started backfill [bold]{{}}[/] of {{}}{only}", name, request["prefix"])
+    )
     if skipped:
         con.print(
             f"It skips {display.plural(skipped, 'object')} whose current version is recorded "
@@ -411,7 +419,7 @@ def show(con: Console, result: Started) -> None:
 
     info, flags = result.execution, result.target.cli_flags
     if not result.waited:
-        con.print(f"[dim]Follow it: imagepipe show {info.name}{flags}[/]")
+        con.print(display.markup("[dim]Follow it: imagepipe show {}{}[/]", info.name, flags))
         return
     if not info.done:
         raise OpsError(
@@ -431,10 +439,14 @@ def show(con: Console, result: Started) -> None:
     if counts and counts.get("failed"):
         for item in result.failed_items or []:
             outcome = item["outcome"] or {}
-            con.print(f"  [red]{item['key']}[/]: {outcome.get('kind')}: {outcome.get('reason')}")
+            why = (item["key"], outcome.get("kind"), outcome.get("reason"))
+            con.print(display.markup("  [red]{}[/]: {}: {}", *why))
         con.print(
-            "[dim]Failed objects went to the dead-letter queue with their reason "
-            f"(imagepipe redrive{flags}, once fixed).[/]"
+            display.markup(
+                "[dim]Failed objects went to the dead-letter queue with their reason "
+                "(imagepipe redrive{}, once fixed).[/]",
+                flags,
+            )
         )
     if info.status != "SUCCEEDED" and info.outcome:
-        con.print(f"[red]{info.outcome.error}[/]: {info.outcome.message}")
+        con.print(display.markup("[red]{}[/]: {}", info.outcome.error, info.outcome.message))

@@ -84,19 +84,19 @@ def show(con: Console, result: Listing) -> None:
     from imagepipe import display
 
     counts = ", ".join(f"{n} {s}" for s, n in sorted(result.counts().items())) or "no records"
-    con.print(f"Catalogue [bold]{result.table}[/]: {counts}")
+    con.print(display.markup("Catalogue [bold]{}[/]: {}", result.table, counts))
     table = Table(show_edge=False)
     for column in ("key", "status", "reason", "size", "renditions", "duplicate of", "updated"):
         table.add_column(column, overflow="fold")
     for record in result.records:
         size = f"{record.width}x{record.height}" if record.width and record.height else ""
         table.add_row(
-            record.key,
+            display.cell(record.key),
             display.status(record.status.upper()),
-            record.reason or "",
+            display.cell(record.reason or ""),
             size,
             str(len(record.renditions)) if record.renditions else "",
-            record.duplicate_of or "",
-            record.updated_at or "",
+            display.cell(record.duplicate_of or ""),
+            display.cell(record.updated_at or ""),
         )
     con.print(table)

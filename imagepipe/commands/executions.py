@@ -86,10 +86,12 @@ def show(con: Console, listing: Listing) -> None:
     target, arn = listing.target, listing.target.state_machine_arn
     which = f"{listing.status} " if listing.status else ""
     if not listing.executions:
-        con.print(f"No {which}executions of {arn} yet.")
+        con.print(display.markup("No {}executions of {} yet.", which, arn))
         return
-    title = display.plural(len(listing.executions), f"most recent {which}execution")
-    table = Table(title=f"{title} of {arn.rsplit(':', 1)[-1]}", title_justify="left")
+    count = display.plural(len(listing.executions), f"most recent {which}execution")
+    table = Table(
+        title=display.title("{} of {}", count, arn.rsplit(":", 1)[-1]), title_justify="left"
+    )
     table.add_column("started", no_wrap=True)
     table.add_column("status", no_wrap=True)
     table.add_column("duration", justify="right", no_wrap=True)
@@ -101,8 +103,8 @@ def show(con: Console, listing: Listing) -> None:
             display.moment(info.started, short=True),
             display.status(info.status),
             display.seconds(info.seconds),
-            info.key or "-",
-            _result(info),
+            display.cell(info.key or "-"),
+            display.cell(_result(info)),
             # In a terminal the name links to the console; piped, the URLs follow the
             # table (in a cell they would squeeze the keys).
             display.link(con, target.console_url(info.arn), short_name(info.name)),
@@ -112,10 +114,13 @@ def show(con: Console, listing: Listing) -> None:
     if not con.is_terminal and any(urls.values()):
         con.print("Console:")
         for name, url in urls.items():
-            con.print(f"  {short_name(name)}  {url}", soft_wrap=True)
+            con.print(display.markup("  {}  {}", short_name(name), url), soft_wrap=True)
     con.print(
-        f"[dim]One in detail: imagepipe show EXECUTION{target.cli_flags} (its name, or the "
-        "first characters shown here, or the upload's key)[/]"
+        display.markup(
+            "[dim]One in detail: imagepipe show EXECUTION{} (its name, or the "
+            "first characters shown here, or the upload's key)[/]",
+            target.cli_flags,
+        )
     )
 
 

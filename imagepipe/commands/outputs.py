@@ -106,9 +106,11 @@ def run(args: argparse.Namespace, target: Target) -> ExitCode:
 
 
 def show(con: Console, result: Outputs) -> None:
+    from imagepipe import display
+
     document, target = result.to_dict(), result.target
     where = f"local, {target.endpoint}" if target.local else f"AWS {target.region}"
-    con.print(f"Stack [bold]{target.stack}[/] ({where})")
+    con.print(display.markup("Stack [bold]{}[/] ({})", target.stack, where))
     rows = {
         **document["outputs"],
         "uploadPrefix": document["uploadPrefix"],
@@ -118,12 +120,12 @@ def show(con: Console, result: Outputs) -> None:
         ),
     }
     for name, value in rows.items():
-        con.print(f"  [cyan]{name:<24}[/] {value}", soft_wrap=True)
+        con.print(display.markup("  [cyan]{:<24}[/] {}", name, value), soft_wrap=True)
     consoles = {k: v for k, v in document["consoleUrls"].items() if v}
     if consoles:
         con.print("\nConsole:")
         for name, url in consoles.items():
-            con.print(f"  {name:<20} {url}", soft_wrap=True)
+            con.print(display.markup("  {:<20} {}", name, url), soft_wrap=True)
     con.print("\nUpload:")
     for name, command in document["commands"].items():
-        con.print(f"  [dim]# {name}[/]\n  {command}", soft_wrap=True)
+        con.print(display.markup("  [dim]# {}[/]\n  {}", name, command), soft_wrap=True)

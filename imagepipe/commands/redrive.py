@@ -49,7 +49,8 @@ def run(args: argparse.Namespace, target: Target) -> ExitCode:
     con = display.console()
     if not args.json:
         verb = "Would restart" if args.dry_run else "Restarting"
-        con.print(f"{verb} from {target.output('deadLetterQueueUrl')} ({target.endpoint or 'AWS'})")
+        queue, where = target.output("deadLetterQueueUrl"), target.endpoint or "AWS"
+        con.print(display.markup(verb + " from {} ({})", queue, where))
     report = redriven(target, dry_run=args.dry_run, most=args.max, rejected=args.include_rejected)
     display.emit(args, report, show, con)
     return ExitCode(report.exit_code)
@@ -75,7 +76,7 @@ def show(con: Console, report: Report) -> None:
     """The report as a table (one row per message) or, if none, a line of text."""
     from rich.table import Table
 
-    from imagepipe.display import plural
+    from imagepipe.display import cell, plural
     from imagepipe.redrive import ACTIONS
 
     if not report.results:
@@ -98,10 +99,10 @@ def show(con: Console, report: Report) -> None:
         detail = " ".join(part for part in (new, r.note) if part) or "-"
         action = r.action + (" (message kept)" if r.action == "failed" else "")
         grid.add_row(
-            r.message_id[:8],
-            r.key or "-",
-            f"{r.kind}: {r.reason}",
+            cell(r.message_id[:8]),
+            cell(r.key or "-"),
+            cell(f"{r.kind}: {r.reason}"),
             f"[{colours[r.action]}]{action}[/]",
-            detail,
+            cell(detail),
         )
     con.print(grid)

@@ -146,19 +146,27 @@ def show(con: Console, result: Shown) -> None:
 
     info = result.execution
     con.print(
-        f"Execution [bold]{info.name}[/] {display.status(info.status)} "
-        f"in {display.seconds(info.seconds)}, started {display.moment(info.started)}"
+        display.markup(
+            f"Execution [bold]{{}}[/] {{}} in {display.seconds(info.seconds)}, "
+            f"started {display.moment(info.started)}",
+            info.name,
+            display.status(info.status),
+        )
     )
     if info.key:
-        con.print(f"Upload: {info.key}")
+        con.print(display.markup("Upload: {}", info.key))
     display.console_line(con, result.target, info.arn)
     con.print(_table(result))
     for run in result.map_runs:
         counts = run.get("itemCounts") or {}
         con.print(
-            f"Map run of {run['state']}: {run.get('status') or '?'}, "
-            f"{display.plural(counts.get('total', 0), 'item')}: {counts.get('succeeded', 0)} "
-            f"succeeded, {counts.get('failed', 0)} failed, {counts.get('running', 0)} running"
+            display.markup(
+                f"Map run of {{}}: {{}}, {display.plural(counts.get('total', 0), 'item')}: "
+                f"{counts.get('succeeded', 0)} succeeded, {counts.get('failed', 0)} failed, "
+                f"{counts.get('running', 0)} running",
+                run["state"],
+                run.get("status") or "?",
+            )
         )
     outcome = info.outcome
     if outcome is not None:
@@ -166,22 +174,29 @@ def show(con: Console, result: Shown) -> None:
         # is recorded and announced, a timeout or abort ran no Catch.
         how = "Dead-lettered as" if info.status == "FAILED" else "Not processed:"
         con.print(
-            f"[red]{how}[/] [bold]{outcome.kind}: {outcome.reason}[/] ({outcome.detail})",
+            display.markup(
+                f"[red]{how}[/] [bold]{{}}: {{}}[/] ({{}})",
+                outcome.kind,
+                outcome.reason,
+                outcome.detail,
+            ),
             soft_wrap=True,
         )
     elif info.renditions:
         con.print("Renditions:")
-        con.print(display.rendition_lines(info.renditions, indent="  "))
+        con.print(display.cell(display.rendition_lines(info.renditions, indent="  ")))
         if info.manifest_url:
-            con.print(f"Manifest: {info.manifest_url}", soft_wrap=True)
+            con.print(display.markup("Manifest: {}", info.manifest_url), soft_wrap=True)
     record = result.record
     if record is not None:
         why = f" ({record.reason})" if record.reason else ""
         same = f", same bytes as {record.duplicate_of}" if record.duplicate_of else ""
         mine = " by this execution" if record.execution_arn == info.arn else ""
         con.print(
-            f"Catalogue: [bold]{record.status}[/]{why}{same}, recorded{mine} "
-            f"{record.updated_at or ''}",
+            display.markup(
+                "Catalogue: [bold]{}[/]{}{}, recorded{} {}",
+                *(record.status, why, same, mine, record.updated_at or ""),
+            ),
             soft_wrap=True,
         )
 
@@ -196,16 +211,17 @@ def _table(result: Shown) -> Any:
         right = column in {"start", "duration", "retries"}
         table.add_column(column, justify="right" if right else "left", overflow="fold")
     for step in result.steps:
-        label = "  " * step.depth + step.name
+        label = display.cell("  " * step.depth + step.name)
         if step.iteration is not None:  # a Map iteration: named by its item
-            label += f" [dim]({step.item or '#' + str(step.iteration)})[/]"
-        error = ""
+            item = step.item or "#" + str(step.iteration)
+            label = display.markup("{} [dim]({})[/]", label, item)
+        error = display.cell("")
         if step.error:
             cause = step.cause if not step.cause or len(step.cause) <= 90 else step.cause[:89] + "…"
-            error = f"[red]{step.error}[/]" + (f": {cause}" if cause else "")
+            error = display.markup("[red]{}[/]" + (": {}" if cause else ""), step.error, cause)
         table.add_row(
             label,
-            step.type,
+            display.cell(step.type),
             f"+{(step.entered - result.execution.started).total_seconds():.3f} s",
             display.seconds(step.seconds),
             str(step.retries) if step.attempts else "",

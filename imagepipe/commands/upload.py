@@ -11,6 +11,7 @@ from imagepipe.errors import ExitCode
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.text import Text
 
     from imagepipe.uploads import Report, Upload
 
@@ -52,55 +53,74 @@ def run(args: argparse.Namespace, target: Any) -> ExitCode:
 
 def show(con: Console, report: Report) -> None:
     """The report for people: where each file went, or how each upload ended."""
+    from rich.text import Text
+
     from imagepipe import display
 
     target = report.target
     flags = target.cli_flags
     if not report.waited:
         for u in report.uploads:
-            con.print(f"{u.path} -> s3://{target.source_bucket}/{u.key} ({display.size(u.size)})")
-        con.print(f"[dim]Follow them: imagepipe executions{flags}, or upload with --wait[/]")
+            where = (u.path, target.source_bucket, u.key, display.size(u.size))
+            con.print(display.markup("{} -> s3://{}/{} ({})", *where))
+        con.print(
+            display.markup(
+                "[dim]Follow them: imagepipe executions{}, or upload with --wait[/]", flags
+            )
+        )
         return
     for u in report.uploads:
         lines = _lines(u, report.timeout, flags if target.lasts else None)
-        con.print("\n".join(lines), soft_wrap=True)
+        con.print(Text("\n").join(lines), soft_wrap=True)
     failed = report.failed
     processed = len(report.uploads) - len(failed)
     colour = "green" if not failed else "red"
     details = f"details: imagepipe show KEY{flags}" if target.lasts else "details above"
+    more = f", {len(failed)} not ({{}})" if failed else ""
     con.print(
-        f"[{colour}]{processed} of {len(report.uploads)} processed[/]"
-        + (f", {len(failed)} not ({details})" if failed else "")
+        display.markup(
+            f"[{colour}]{processed} of {len(report.uploads)} processed[/]{more}", details
+        )
     )
 
 
-def _lines(u: Upload, timeout: float, flags: str | None) -> list[str]:
+def _lines(u: Upload, timeout: float, flags: str | None) -> list[Text]:
     """One upload's outcome; `flags` name the stack for a follow-up command (None: it
     ends with this process, so no command is suggested)."""
     from imagepipe import display
 
-    e = u.execution
+    e, markup = u.execution, display.markup
     if e is None:
         look = f" (imagepipe executions{flags})" if flags is not None else ""
         return [
-            f"[yellow]?[/] {u.key}  [yellow]no execution started[/]",
-            f"    none within {timeout:.0f} s: is the bucket notification and the pipe "
-            f"working?{look}",
+            markup("[yellow]?[/] {}  [yellow]no execution started[/]", u.key),
+            markup(
+                f"    none within {timeout:.0f} s: is the bucket notification and the pipe "
+                "working?{}",
+                look,
+            ),
         ]
     mark = "[red]✗[/]" if e.done else "[yellow]…[/]"
     if e.status == "SUCCEEDED":
         mark = "[green]✓[/]"
-    lines = [f"{mark} {u.key}  {display.status(e.status)} in {display.seconds(e.seconds)}"]
+    lines = [
+        markup(mark + " {}  {} in {}", u.key, display.status(e.status), display.seconds(e.seconds))
+    ]
     if not e.done:
         look = f": imagepipe show {e.name}{flags}" if flags is not None else ""
-        lines.append(f"    still running after {timeout:.0f} s{look}")
+        lines.append(markup(f"    still running after {timeout:.0f} s{{}}", look))
     elif e.outcome is not None:
         how = "dead-lettered" if e.status == "FAILED" else "not processed"  # as in `show`
         lines.append(
-            f"    {how}: [bold]{e.outcome.kind}: {e.outcome.reason}[/] ({e.outcome.detail})"
+            markup(
+                f"    {how}: [bold]{{}}: {{}}[/] ({{}})",
+                e.outcome.kind,
+                e.outcome.reason,
+                e.outcome.detail,
+            )
         )
     else:
-        lines.append(display.rendition_lines(e.renditions, indent="    "))
+        lines.append(display.cell(display.rendition_lines(e.renditions, indent="    ")))
         if e.manifest_url:
-            lines.append(f"    manifest: {e.manifest_url}")
+            lines.append(markup("    manifest: {}", e.manifest_url))
     return lines

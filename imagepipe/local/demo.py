@@ -38,7 +38,8 @@ def run_demo(out: Path, stack_name: str = "dev") -> ExitCode:
     try:
         with status.status("Generating sample images"):
             samples = demo_samples()
-        with status.status(f"Deploying stack {stack_name} on moto (the real Pulumi program)"):
+        deploying = "Deploying stack {} on moto (the real Pulumi program)"
+        with status.status(display.markup(deploying, stack_name)):
             stack = deploy_local(stack_name)
         with stack:
             return _run(stack, samples, out, started)
@@ -49,9 +50,12 @@ def run_demo(out: Path, stack_name: str = "dev") -> ExitCode:
 def _run(stack: LocalStack, samples: list[Sample], out: Path, started: float) -> ExitCode:
     con = display.console()
     con.print(
-        f"Deployed [bold]{len(stack.resources)}[/] resources in "
-        f"{time.monotonic() - started:.1f} s: source [cyan]s3://{stack.source_bucket}[/], "
-        f"renditions [cyan]s3://{stack.destination_bucket}[/]"
+        display.markup(
+            f"Deployed [bold]{len(stack.resources)}[/] resources in "
+            f"{time.monotonic() - started:.1f} s: source [cyan]s3://{{}}[/], "
+            "renditions [cyan]s3://{}[/]",
+            *(stack.source_bucket, stack.destination_bucket),
+        )
     )
     for poller in stack.pollers:  # the pipe, as `serve` runs it
         poller.start()
@@ -66,16 +70,20 @@ def _run(stack: LocalStack, samples: list[Sample], out: Path, started: float) ->
     upload_command.show(con, report)
     first = next((u.execution for u in report.uploads if u.outcome == "processed"), None)
     if first is not None:
-        con.print(f"\n[bold]imagepipe show {first.name}[/]")
+        con.print(display.markup("\n[bold]imagepipe show {}[/]", first.name))
         show_command.show(con, show_command.shown(stack.clients, first))
     written = _download_renditions(stack, out)
     total = sum(p.stat().st_size for p in written)
     con.print(
-        f"\nRenditions written to [bold]{out}[/]: {display.plural(len(written), 'file')}, "
-        f"{display.size(total)} (<rendition>/<key>)"
+        display.markup(
+            f"\nRenditions written to [bold]{{}}[/]: {display.plural(len(written), 'file')}, "
+            f"{display.size(total)} (<rendition>/<key>)",
+            out,
+        )
     )
     page = write_gallery(out)
-    con.print(f"Renditions and their placeholders, as a page would show them: [bold]{page}[/]")
+    shown = "Renditions and their placeholders, as a page would show them: [bold]{}[/]"
+    con.print(display.markup(shown, page))
     verdict = _verdict(con, stack, samples, report, started)
     con.print(
         "[dim]This stack ends with the demo: `make serve` (imagepipe local serve) keeps one "
@@ -120,7 +128,7 @@ def _verdict(
     if problems:
         con.print(f"[red bold]{display.plural(len(problems), 'problem')}[/] after {elapsed:.1f} s:")
         for problem in problems:
-            con.print(f"  [red]- {problem}[/]")
+            con.print(display.markup("  [red]- {}[/]", problem))
         return ExitCode.ITEM_FAILED
     good = sum(1 for s in samples if s.good)
     con.print(
