@@ -13,15 +13,17 @@ from __future__ import annotations
 import json
 import os
 import sys
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
+from itertools import accumulate
 from string import Formatter
 from typing import TYPE_CHECKING, Any
 
 from rich import progress as bars
 from rich.console import Console
 from rich.style import Style
-from rich.text import Text
+from rich.text import Span, Text
 
 from imagepipe.executions import FAILED_STATUSES
 
@@ -48,9 +50,10 @@ def markup(template: str, /, *args: object, **data: object) -> Text:
     """`template` in rich markup (our styles) with str.format fields filled from `args`
     and `data` as plain text: a str is never read as markup or emoji codes, a Text
     (status, link) keeps its styles and takes on the template's around it."""
-    # Each field becomes one private-use character in the markup; after parsing, that
-    # character's styles go onto the data put in its place. (Escaping with
-    # rich.markup.escape is not exact: a trailing backslash prints doubled, or else
+    # Each field becomes one private-use character in the markup; after parsing, the
+    # data takes its place and the template's spans are moved to match, so the styles
+    # (and the terminal's escape codes) are the ones the template alone would give.
+    # (rich.markup.escape is not exact: a trailing backslash prints doubled, or else
     # escapes a tag that follows.)
     formatter = Formatter()
     marked: list[str] = []
@@ -67,18 +70,20 @@ def markup(template: str, /, *args: object, **data: object) -> Text:
         marked.append(_FIELD)
         fields.append(value)
     parsed = Text.from_markup("".join(marked))
-    out = Text()
-    start = 0
-    for value in fields:
-        at = parsed.plain.index(_FIELD, start)
-        out.append(parsed[start:at])
-        filled = Text()
-        filled.append(value)  # its own style becomes a span, after the template's
-        for span in reversed(parsed[at : at + 1].spans):
-            filled.stylize_before(span.style)
-        out.append(filled)
-        start = at + 1
-    out.append(parsed[start:])
+    pieces = parsed.plain.split(_FIELD)
+    ends = list(accumulate(len(p) + 1 for p in pieces[:-1]))  # just after each field
+    grown = list(accumulate((len(f) - 1 for f in fields), initial=0))
+
+    def moved(offset: int) -> int:
+        return offset + grown[bisect_right(ends, offset)]
+
+    out = Text("".join(p + f.plain for p, f in zip(pieces, [*fields, Text()], strict=True)))
+    out.spans = [Span(moved(s.start), moved(s.end), s.style) for s in parsed.spans]
+    for field, end in zip(fields, ends, strict=True):
+        at = moved(end) - len(field)
+        if field.style:
+            out.spans.append(Span(at, at + len(field), field.style))
+        out.spans += [s.move(at) for s in field.spans]
     return out
 
 

@@ -19,9 +19,9 @@ PACKAGE = PROJECT_DIR / "imagepipe"
 # imagepipe/ may hold. Issue 10 rebuilt the package to make it smaller; these ceilings
 # keep what it reached, so that growth is a decision taken in the change that needs it
 # (raise the number there, and say why) rather than accretion nobody chose.
-# Data printed through rich as Text, not markup (display.markup, cell, title): cli +98,
+# Data printed through rich as Text, not markup (display.markup, cell, title): cli +100,
 # local +8 (the demo's lines).
-CEILINGS = {"cli": 3122, "local": 3378}
+CEILINGS = {"cli": 3124, "local": 3378}
 
 
 def module_name(path: Path) -> str:
