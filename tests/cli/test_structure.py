@@ -19,9 +19,10 @@ PACKAGE = PROJECT_DIR / "imagepipe"
 # imagepipe/ may hold. Issue 10 rebuilt the package to make it smaller; these ceilings
 # keep what it reached, so that growth is a decision taken in the change that needs it
 # (raise the number there, and say why) rather than accretion nobody chose.
-# Data printed through rich as Text, not markup (display.markup, cell, title): cli +100,
-# local +8 (the demo's lines).
-CEILINGS = {"cli": 3124, "local": 3378}
+# Raised since, each for a fix: data printed through rich as Text, not markup
+# (display.markup, cell, title), cli +100, local +8; the item reader listing every page
+# (moto_patches), local +13; ARN, --timeout and redrive checks, cli +2.
+CEILINGS = {"cli": 3126, "local": 3391}
 
 
 def module_name(path: Path) -> str:
