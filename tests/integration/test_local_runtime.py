@@ -258,11 +258,7 @@ def test_step_functions_copy_object_takes_an_encoded_copy_source(aws: Any) -> No
         },
     }
     sfn = aws.client("stepfunctions")
-    machine = sfn.create_state_machine(
-        name="copy",
-        definition=json.dumps(definition),
-        roleArn="arn:aws:iam::123456789012:role/sfn",
-    )["stateMachineArn"]
+    machine = _machine(sfn, "copy", json.dumps(definition))
     from urllib.parse import quote
 
     execution = sfn.start_execution(
@@ -279,6 +275,14 @@ def test_step_functions_copy_object_takes_an_encoded_copy_source(aws: Any) -> No
         time.sleep(0.05)
     assert status == "SUCCEEDED"
     assert s3.get_object(Bucket="copy-dst", Key=key)["Body"].read() == b"original"
+
+
+def _machine(sfn: Any, name: str, definition: str) -> str:
+    """A state machine in moto (its role is not checked: it is not the stack's)."""
+    arn = "arn:aws:iam::123456789012:role/sfn"
+    return str(
+        sfn.create_state_machine(name=name, definition=definition, roleArn=arn)["stateMachineArn"]
+    )
 
 
 def _finished(sfn: Any, execution: str) -> dict[str, Any]:
@@ -301,9 +305,7 @@ def test_an_updated_definition_runs_in_the_next_execution(aws: Any) -> None:
         return json.dumps({"StartAt": "Greet", "States": {"Greet": {**state, "End": True}}})
 
     sfn = aws.client("stepfunctions")
-    machine = sfn.create_state_machine(
-        name="greet", definition=definition("hello"), roleArn="arn:aws:iam::123456789012:role/sfn"
-    )["stateMachineArn"]
+    machine = _machine(sfn, "greet", definition("hello"))
 
     def run(name: str, who: str) -> Any:
         execution = sfn.start_execution(
@@ -348,11 +350,7 @@ def test_an_item_reader_lists_every_object_under_its_prefix(aws: Any, objects: i
         },
     }
     sfn = aws.client("stepfunctions")
-    machine = sfn.create_state_machine(
-        name="items",
-        definition=json.dumps(definition),
-        roleArn="arn:aws:iam::123456789012:role/sfn",
-    )["stateMachineArn"]
+    machine = _machine(sfn, "items", json.dumps(definition))
     described = _finished(sfn, sfn.start_execution(stateMachineArn=machine)["executionArn"])
     assert described["status"] == "SUCCEEDED", described
     keys = [item["key"] for item in json.loads(described["output"])]
